@@ -1,0 +1,66 @@
+# Makefile - the two commands README.md opens with, and their parts.
+#   make run    install missing build dependencies, build, run `ephport status`
+#   make check  the same set-up, then the whole test suite: the normal build,
+#               an ASan+UBSan build, a TSan build of the threaded tests, and a
+#               short libFuzzer run of every fuzz target (where clang has it).
+# Everything real lives in meson.build; this file only sequences it.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+TSAN_BUILD ?= build-tsan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 10
+MAIN_JOB   ?= profiles
+
+.PHONY: run check deps deps-check build test asan tsan fuzz bench clean
+
+run: deps build
+	./$(BUILD)/src/cli/ephport $(MAIN_JOB)
+
+deps:
+	@scripts/install-deps.sh build
+
+deps-check:
+	@scripts/install-deps.sh check
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) -Dtests=false
+
+build: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+check: deps-check test asan tsan fuzz
+	@echo "make check: all suites passed"
+
+test:
+	@test -f $(BUILD)-test/build.ninja || meson setup $(BUILD)-test -Dtests=true
+	ninja -C $(BUILD)-test
+	meson test -C $(BUILD)-test --print-errorlogs --num-processes 2
+
+asan:
+	@test -f $(ASAN_BUILD)/build.ninja || meson setup $(ASAN_BUILD) -Dtests=true \
+	    -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+	ninja -C $(ASAN_BUILD)
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+	    meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 --no-suite bench
+
+tsan:
+	@test -f $(TSAN_BUILD)/build.ninja || CC=clang meson setup $(TSAN_BUILD) -Dtests=true \
+	    -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debugoptimized
+	ninja -C $(TSAN_BUILD)
+	TSAN_OPTIONS=halt_on_error=1 meson test -C $(TSAN_BUILD) --print-errorlogs --suite stress
+
+fuzz:
+	@if scripts/have-libfuzzer.sh; then \
+	    test -f $(FUZZ_BUILD)/build.ninja || CC=clang meson setup $(FUZZ_BUILD) -Dfuzz=true \
+	        -Dtests=false -Db_lundef=false -Dbuildtype=debugoptimized; \
+	    ninja -C $(FUZZ_BUILD) && scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS); \
+	else echo "fuzz: clang's libFuzzer runtime is not installed; skipping the fuzz run"; fi
+
+bench:
+	@test -f build-release/build.ninja || meson setup build-release -Dbuildtype=release -Dtests=false
+	ninja -C build-release
+	./build-release/bench/ephport-bench
+
+clean:
+	rm -rf $(BUILD) $(BUILD)-test $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) build-release
