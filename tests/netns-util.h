@@ -1,0 +1,24 @@
+/* netns-util.h - helpers for integration tests that need a private network
+ * namespace: enter one (loopback up) or report why the test must skip. */
+#ifndef EP_TEST_NETNS_UTIL_H
+#define EP_TEST_NETNS_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Move the calling process into a new network namespace with lo up (IPv4
+ * 127.0.0.1/8 and IPv6 ::1).  Returns true on success; on failure returns
+ * false and writes the reason ("unshare(CLONE_NEWNET): Operation not
+ * permitted (needs root or CAP_SYS_ADMIN)") to why.  Call it before any
+ * thread is started. */
+bool ep_test_enter_private_netns(char *why, size_t len);
+
+/* Write `value` to /proc/sys/<path> (e.g. "net/ipv4/ip_local_port_range").
+ * Returns 0 or -errno. */
+int ep_test_write_sysctl(const char *path, const char *value);
+
+/* Add an address to lo, e.g. "127.0.0.2/8" or "fd00::2/128", with ip(8).
+ * Returns 0 or -1. */
+int ep_test_add_lo_address(const char *cidr);
+
+#endif
