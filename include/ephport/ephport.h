@@ -5,6 +5,7 @@
  *   ephport/portset.h  port range and reserved-port text, port sets
  *   ephport/profile.h  OS profiles (ranges, TIME_WAIT)
  *   ephport/pool.h     the allocation engine
+ *   ephport/host.h     reading a live Linux host's ephemeral ports
  */
 #ifndef EPHPORT_EPHPORT_H
 #define EPHPORT_EPHPORT_H
@@ -14,5 +15,6 @@
 #include <ephport/portset.h>
 #include <ephport/profile.h>
 #include <ephport/pool.h>
+#include <ephport/host.h>
 
 #endif
