@@ -1,0 +1,272 @@
+/* exec.c - `ephport exec --range LO-HI [--no-port-bind] -- CMD [ARGS...]`:
+ * run a program whose TCP and UDP sockets take ephemeral ports only from
+ * LO-HI (per-process port policy).
+ *
+ * The work happens in the LD_PRELOAD shim (src/preload/portrange.c), which
+ * sets IP_LOCAL_PORT_RANGE on each new socket.  This command only prepares
+ * and checks: it validates the range, probes the running kernel for the
+ * socket options (so an old kernel fails here, with a clear message, rather
+ * than inside the program), checks that the range lies inside the
+ * namespace's net.ipv4.ip_local_port_range (the kernel only ever narrows that
+ * range; a per-socket range outside it is ignored), finds the shim, prepends
+ * it to LD_PRELOAD and exec()s the command.  Because it execs, the command
+ * keeps our pid, environment, file descriptors and signals, and its exit
+ * status is ours.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <ephport/portset.h>
+
+#include "cli.h"
+#include "src/preload/range-env.h"
+
+#ifndef EP_PRELOAD_INSTALL_PATH
+#define EP_PRELOAD_INSTALL_PATH "/usr/local/lib/ephport/libephport-preload.so"
+#endif
+#define EP_PRELOAD_NAME "libephport-preload.so"
+
+/* Exit codes of a command that could not be started, as in env(1) / sh. */
+enum { EP_EXIT_CANNOT_EXEC = 126, EP_EXIT_NOT_FOUND = 127 };
+
+static void ep_exec_usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: ephport exec --range LO-HI [--no-port-bind] [--] CMD [ARGS...]\n"
+            "\n"
+            "Run CMD so that every TCP and UDP socket it creates takes its ephemeral\n"
+            "ports only from LO-HI (IP_LOCAL_PORT_RANGE, Linux 6.3+), through an\n"
+            "LD_PRELOAD library.  LO-HI must lie inside net.ipv4.ip_local_port_range.\n"
+            "\n"
+            "  -r, --range LO-HI    the port range, e.g. 40000-40999 (or \"40000 40999\")\n"
+            "  -n, --no-port-bind   bind(address, 0) on TCP sockets sets\n"
+            "                       IP_BIND_ADDRESS_NO_PORT: the port is chosen at\n"
+            "                       connect() per destination, not reserved at bind()\n"
+            "  -h, --help           this text\n"
+            "\n"
+            "Environment: EPHPORT_PRELOAD overrides the path of %s.\n"
+            "Not covered: static binaries, setuid programs, programs that make the\n"
+            "socket syscall directly (Go without cgo, io_uring), libc-internal sockets.\n"
+            "\n"
+            "Exit status: CMD's own status; before CMD starts: 2 bad command line,\n"
+            "1 the kernel or host cannot apply the range, 126 CMD not executable,\n"
+            "127 CMD not found.\n",
+            EP_PRELOAD_NAME);
+}
+
+/* Probe the kernel with the options the shim will set.  0, or an exit code
+ * after printing why. */
+static int ep_exec_probe_kernel(uint16_t lo, uint16_t hi, bool no_port_bind)
+{
+    uint32_t v = ep_preload_range_value(lo, hi);
+    int one = 1, rc = EP_EXIT_OK;
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct utsname u;
+
+    if (fd < 0)
+        fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        ep_cli_error("exec", "cannot create a probe TCP socket: %s", strerror(errno));
+        return EP_EXIT_FAILURE;
+    }
+    if (uname(&u) != 0)
+        snprintf(u.release, sizeof u.release, "unknown");
+    if (setsockopt(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, &v, sizeof v) != 0) {
+        if (errno == ENOPROTOOPT)
+            ep_cli_error("exec",
+                         "this kernel (%s) does not support IP_LOCAL_PORT_RANGE; "
+                         "per-process port ranges need Linux 6.3 or later",
+                         u.release);
+        else
+            ep_cli_error("exec", "setsockopt(IP_LOCAL_PORT_RANGE) failed: %s", strerror(errno));
+        rc = EP_EXIT_FAILURE;
+    } else if (no_port_bind &&
+               setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one) != 0) {
+        ep_cli_error("exec",
+                     "this kernel (%s) rejects IP_BIND_ADDRESS_NO_PORT (Linux 4.2+): %s",
+                     u.release, strerror(errno));
+        rc = EP_EXIT_FAILURE;
+    }
+    close(fd);
+    return rc;
+}
+
+/* The kernel intersects a socket's range with the namespace's range only
+ * where the bounds fall inside it; a range outside is silently ignored, so
+ * refuse it here. */
+static int ep_exec_check_system_range(uint16_t lo, uint16_t hi)
+{
+    char buf[64];
+    uint16_t slo, shi;
+    ep_parse_error err;
+    size_t n;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+
+    if (!f) {
+        ep_cli_error("exec",
+                     "warning: cannot read net.ipv4.ip_local_port_range (%s); "
+                     "not checking that %u-%u lies inside it",
+                     strerror(errno), lo, hi);
+        return EP_EXIT_OK;
+    }
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    if (ep_range_parse(buf, &slo, &shi, &err) != 0) {
+        ep_cli_error("exec", "cannot parse net.ipv4.ip_local_port_range '%s': %s", buf,
+                     err.message);
+        return EP_EXIT_FAILURE;
+    }
+    if (lo < slo || hi > shi) {
+        ep_cli_error("exec",
+                     "range %u-%u is not inside net.ipv4.ip_local_port_range %u-%u of this "
+                     "network namespace; the kernel only narrows that range per socket",
+                     lo, hi, slo, shi);
+        return EP_EXIT_FAILURE;
+    }
+    return EP_EXIT_OK;
+}
+
+static bool ep_exec_readable(const char *path)
+{
+    return access(path, R_OK) == 0;
+}
+
+/* Find the shim: $EPHPORT_PRELOAD, else next to us in the build tree
+ * (build/src/cli/ephport -> build/src/preload/), else the install path.
+ * Writes an absolute path into out.  0 or an exit code after a message. */
+static int ep_exec_find_preload(char *out, size_t len)
+{
+    const char *env = getenv("EPHPORT_PRELOAD");
+    char self[PATH_MAX], cand[PATH_MAX + 64], *slash;
+    ssize_t n;
+
+    if (env && env[0] != '\0') {
+        if (!realpath(env, out) || !ep_exec_readable(out)) {
+            ep_cli_error("exec", "EPHPORT_PRELOAD=%s: %s", env, strerror(errno));
+            return EP_EXIT_FAILURE;
+        }
+        return EP_EXIT_OK;
+    }
+    n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(cand, sizeof cand, "%s/../preload/%s", self, EP_PRELOAD_NAME);
+            if (ep_exec_readable(cand) && realpath(cand, out))
+                return EP_EXIT_OK;
+        }
+    }
+    if (ep_exec_readable(EP_PRELOAD_INSTALL_PATH) && strlen(EP_PRELOAD_INSTALL_PATH) < len) {
+        snprintf(out, len, "%s", EP_PRELOAD_INSTALL_PATH);
+        return EP_EXIT_OK;
+    }
+    ep_cli_error("exec",
+                 "cannot find %s (looked next to the ephport binary and at %s); "
+                 "set EPHPORT_PRELOAD to its path",
+                 EP_PRELOAD_NAME, EP_PRELOAD_INSTALL_PATH);
+    return EP_EXIT_FAILURE;
+}
+
+/* LD_PRELOAD = shim, then whatever was there (ld.so separates entries with
+ * spaces or colons, so a shim path containing either cannot be used). */
+static int ep_exec_set_env(const char *shim, uint16_t lo, uint16_t hi, bool no_port_bind)
+{
+    const char *old = getenv("LD_PRELOAD");
+    char range[16];
+    char *val;
+    size_t need;
+
+    if (strpbrk(shim, " :\t\n")) {
+        ep_cli_error("exec", "the preload path '%s' contains a space or colon, which "
+                     "LD_PRELOAD cannot carry", shim);
+        return EP_EXIT_FAILURE;
+    }
+    need = strlen(shim) + (old ? strlen(old) + 1 : 0) + 1;
+    val = malloc(need);
+    if (!val) {
+        ep_cli_error("exec", "out of memory");
+        return EP_EXIT_FAILURE;
+    }
+    if (old && old[0] != '\0')
+        snprintf(val, need, "%s:%s", shim, old);
+    else
+        snprintf(val, need, "%s", shim);
+    snprintf(range, sizeof range, "%u-%u", lo, hi);
+    if (setenv("LD_PRELOAD", val, 1) != 0 || setenv(EP_PRELOAD_ENV_RANGE, range, 1) != 0 ||
+        (no_port_bind ? setenv(EP_PRELOAD_ENV_NO_PORT_BIND, "1", 1)
+                      : unsetenv(EP_PRELOAD_ENV_NO_PORT_BIND)) != 0) {
+        ep_cli_error("exec", "cannot set the environment: %s", strerror(errno));
+        free(val);
+        return EP_EXIT_FAILURE;
+    }
+    free(val);
+    return EP_EXIT_OK;
+}
+
+int ep_cmd_exec(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "range", required_argument, NULL, 'r' },
+        { "no-port-bind", no_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *range_text = NULL;
+    bool no_port_bind = false;
+    char shim[PATH_MAX];
+    uint16_t lo, hi;
+    ep_parse_error err;
+    int c, rc;
+
+    /* '+': stop at CMD, so its own options are not ours. */
+    while ((c = getopt_long(argc, argv, "+r:nh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'r':
+            range_text = optarg;
+            break;
+        case 'n':
+            no_port_bind = true;
+            break;
+        case 'h':
+            ep_exec_usage(stdout);
+            return EP_EXIT_OK;
+        default:
+            ep_exec_usage(stderr);
+            return EP_EXIT_USAGE;
+        }
+    }
+    if (!range_text) {
+        ep_cli_error("exec", "--range LO-HI is required");
+        return EP_EXIT_USAGE;
+    }
+    if (ep_range_parse(range_text, &lo, &hi, &err) != 0) {
+        ep_cli_error("exec", "bad --range '%s': %s (expected LO-HI, 1 <= LO <= HI <= 65535)",
+                     range_text, err.message);
+        return EP_EXIT_USAGE;
+    }
+    if (optind >= argc) {
+        ep_cli_error("exec", "no command given (usage: ephport exec --range LO-HI -- CMD ...)");
+        return EP_EXIT_USAGE;
+    }
+    if ((rc = ep_exec_probe_kernel(lo, hi, no_port_bind)) != EP_EXIT_OK ||
+        (rc = ep_exec_check_system_range(lo, hi)) != EP_EXIT_OK ||
+        (rc = ep_exec_find_preload(shim, sizeof shim)) != EP_EXIT_OK ||
+        (rc = ep_exec_set_env(shim, lo, hi, no_port_bind)) != EP_EXIT_OK)
+        return rc;
+    fflush(NULL);
+    execvp(argv[optind], &argv[optind]);
+    rc = errno;
+    ep_cli_error("exec", "cannot run '%s': %s", argv[optind], strerror(rc));
+    return rc == ENOENT ? EP_EXIT_NOT_FOUND : EP_EXIT_CANNOT_EXEC;
+}
