@@ -10,7 +10,7 @@ ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 10
-MAIN_JOB   ?= profiles
+MAIN_JOB   ?= status
 
 .PHONY: run check deps deps-check build test asan tsan fuzz bench clean
 

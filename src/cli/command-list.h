@@ -1,5 +1,7 @@
 /* command-list.h - the table of contents of the `ephport` command: one line
  * per subcommand, expanded by main.c (dispatch, help) and cli.h
  * (declarations).  Add a line here when a src/cli/<name>.c lands. */
+EP_COMMAND(status, "show the ephemeral ports of this host per destination, with advice")
+EP_COMMAND(check, "monitoring-plugin check of the destination under most port pressure")
 EP_COMMAND(profiles, "list the ephemeral port ranges and TIME_WAIT defaults of each OS")
 EP_COMMAND(exec, "run a program whose sockets take ephemeral ports only from a given range")

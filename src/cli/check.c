@@ -1,0 +1,204 @@
+/* check.c - `ephport check`: a monitoring-plugin check (Nagios, Icinga,
+ * Sensu) on the destination under most pressure.  One status line with
+ * performance data, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN:
+ *
+ *   EPHPORT WARNING - 10.0.0.5:443/tcp 85% used (4234 free) | used=23998;22586;26820;0;28232 ...
+ *
+ * "used" of a destination = effective ports - its free ports (its own
+ * connections plus bind-only ports that block it).  Anything that keeps the
+ * answer from being true (bad arguments, unreadable range or sockets) is
+ * UNKNOWN, never OK. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+
+#include <ephport/host.h>
+
+#include "cli.h"
+
+enum { EP_CHECK_OK = 0, EP_CHECK_WARNING = 1, EP_CHECK_CRITICAL = 2, EP_CHECK_UNKNOWN = 3 };
+
+static const char *const ep_check_words[] = { "OK", "WARNING", "CRITICAL", "UNKNOWN" };
+
+static void ep_check_usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: ephport check [--warn PCT] [--crit PCT] [--min-free N]\n"
+            "                     [--netns NAME|PATH] [--source auto|netlink|proc]\n"
+            "\n"
+            "Monitoring-plugin check of the destination under most pressure: the share\n"
+            "of the effective ephemeral ports it has taken.\n"
+            "\n"
+            "  --warn PCT         WARNING from PCT%% used (default 80)\n"
+            "  --crit PCT         CRITICAL from PCT%% used (default 95)\n"
+            "  --min-free N       also CRITICAL when a destination has fewer than N free ports\n"
+            "  --netns NAME|PATH  check the namespace /run/netns/NAME or at PATH\n"
+            "  --source SRC       netlink, proc or auto (default)\n"
+            "  --help             this text\n"
+            "\n"
+            "Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for bad arguments).\n");
+}
+
+static int ep_check_unknown(const char *fmt, const char *arg)
+{
+    printf("EPHPORT UNKNOWN - ");
+    printf(fmt, arg);
+    printf("\n");
+    fflush(stdout);
+    return EP_CHECK_UNKNOWN;
+}
+
+static bool ep_check_parse_pct(const char *text, double *out)
+{
+    char *end;
+    double v;
+    if (!text || !*text)
+        return false;
+    v = strtod(text, &end);
+    if (*end != '\0' || !(v >= 0 && v <= 100))
+        return false;
+    *out = v;
+    return true;
+}
+
+static void ep_check_dest_name(const ep_host_dest *d, char *buf, size_t len)
+{
+    char r[EP_ADDR_STRLEN];
+    if (ep_addr_format(&d->remote, r, sizeof r) < 0)
+        snprintf(r, sizeof r, "?");
+    snprintf(buf, len, d->remote.family == AF_INET6 ? "[%s]:%u/%s" : "%s:%u/%s", r,
+             d->remote_port, d->proto == 6 ? "tcp" : "udp");
+}
+
+static int ep_check_level(const ep_host_dest *d, int64_t eff, double warn, double crit,
+                          long min_free)
+{
+    double used_pct = 100.0 * (double)(eff - d->free) / (double)eff;
+    if (used_pct >= crit || (min_free >= 0 && d->free < min_free))
+        return EP_CHECK_CRITICAL;
+    if (used_pct >= warn)
+        return EP_CHECK_WARNING;
+    return EP_CHECK_OK;
+}
+
+int ep_cmd_check(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "warn", required_argument, NULL, 'w' },
+        { "crit", required_argument, NULL, 'c' },
+        { "min-free", required_argument, NULL, 'm' },
+        { "netns", required_argument, NULL, 'n' },
+        { "source", required_argument, NULL, 's' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    ep_host_options o;
+    ep_host_snapshot *snap;
+    const ep_host_settings *st;
+    const ep_host_dest *dests;
+    double warn = 80, crit = 95;
+    long min_free = -1;
+    unsigned long v;
+    size_t n, total, above_warn = 0;
+    int c, rc, level = EP_CHECK_OK;
+    char name[96];
+
+    ep_host_options_init(&o);
+    opterr = 0; /* our own messages, in plugin format */
+    while ((c = getopt_long(argc, argv, ":w:c:m:n:s:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'w':
+            if (!ep_check_parse_pct(optarg, &warn))
+                return ep_check_unknown("--warn wants a percentage 0..100, not '%s'", optarg);
+            break;
+        case 'c':
+            if (!ep_check_parse_pct(optarg, &crit))
+                return ep_check_unknown("--crit wants a percentage 0..100, not '%s'", optarg);
+            break;
+        case 'm':
+            if (!ep_cli_parse_ulong(optarg, 0, 65535, &v))
+                return ep_check_unknown("--min-free wants a port count 0..65535, not '%s'",
+                                        optarg);
+            min_free = (long)v;
+            break;
+        case 'n':
+            o.netns = optarg;
+            break;
+        case 's':
+            if (ep_host_source_from_name(optarg, &o.source) != 0)
+                return ep_check_unknown("--source wants auto, netlink or proc, not '%s'", optarg);
+            break;
+        case 'h':
+            ep_check_usage(stdout);
+            return EP_CHECK_OK;
+        case ':':
+            return ep_check_unknown("option %s needs a value", argv[optind - 1]);
+        default:
+            return ep_check_unknown("unknown option '%s' (see ephport check --help)",
+                                    argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        return ep_check_unknown("unexpected argument '%s'", argv[optind]);
+    if (warn > crit)
+        return ep_check_unknown("--warn must not be above --crit%s", "");
+    o.warn_pct = warn > 0 ? warn : 0.001;
+    o.crit_pct = crit > 0 ? crit : 0.001;
+    rc = ep_host_snapshot_take(&o, &snap);
+    if (rc)
+        return ep_check_unknown("cannot read the host: %s", ep_strerror(rc));
+    st = ep_host_snapshot_settings(snap);
+    if (st->effective_ports <= 0) {
+        ep_host_snapshot_free(snap);
+        return ep_check_unknown("the ephemeral port range is unreadable%s", "");
+    }
+    if (ep_host_snapshot_source(snap, 6) == EP_HOST_SOURCE_NONE ||
+        ep_host_snapshot_source(snap, 17) == EP_HOST_SOURCE_NONE) {
+        ep_host_snapshot_free(snap);
+        return ep_check_unknown("the sockets are unreadable (run ephport status for why)%s", "");
+    }
+    dests = ep_host_snapshot_dests(snap, &n, &total);
+    for (size_t i = 0; i < n; i++) {
+        int l = ep_check_level(&dests[i], st->effective_ports, warn, crit, min_free);
+        if (l > EP_CHECK_OK)
+            above_warn++;
+        if (l > level)
+            level = l;
+    }
+    /* The destination reported: the worst one (highest level, then the
+     * most pressure; dests are sorted by pressure). */
+    if (n == 0) {
+        printf("EPHPORT OK - no destination uses the ephemeral range (%lld ports free)",
+               (long long)st->effective_ports);
+        printf(" | used=0;%.0f;%.0f;0;%lld free=%lld;%s;;0;%lld tw=0;;;0; destinations=0\n",
+               warn * (double)st->effective_ports / 100, crit * (double)st->effective_ports / 100,
+               (long long)st->effective_ports, (long long)st->effective_ports, "",
+               (long long)st->effective_ports);
+    } else {
+        const ep_host_dest *worst = &dests[0];
+        int64_t eff = st->effective_ports, used;
+        char minf[24] = "";
+        for (size_t i = 0; i < n; i++)
+            if (ep_check_level(&dests[i], eff, warn, crit, min_free) == level) {
+                worst = &dests[i];
+                break;
+            }
+        used = eff - worst->free;
+        ep_check_dest_name(worst, name, sizeof name);
+        if (min_free >= 0)
+            snprintf(minf, sizeof minf, "%ld:", min_free);
+        printf("EPHPORT %s - %s %.0f%% used (%lld free)", ep_check_words[level], name,
+               100.0 * (double)used / (double)eff, (long long)worst->free);
+        if (above_warn > 1)
+            printf(", %zu destinations at or above warning", above_warn);
+        printf(" | used=%lld;%.0f;%.0f;0;%lld free=%lld;;%s;0;%lld tw=%u;;;0; destinations=%zu\n",
+               (long long)used, warn * (double)eff / 100, crit * (double)eff / 100,
+               (long long)eff, (long long)worst->free, minf, (long long)eff, worst->time_wait,
+               total);
+    }
+    ep_host_snapshot_free(snap);
+    if (fflush(stdout) != 0)
+        return EP_CHECK_UNKNOWN;
+    return level;
+}

@@ -1,0 +1,303 @@
+/* status.c - `ephport status` (also `ephport` with no command): one reading
+ * of a network namespace's ephemeral ports per destination, as a table or
+ * JSON (host-json.c), with the warnings and remedies advice.c computed.
+ * All the reading is libephport's (src/host/); this file only presents. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <ephport/host.h>
+
+#include "cli.h"
+#include "host-json.h"
+
+static void ep_status_usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: ephport status [--json] [--top N] [--processes] [--netns NAME|PATH]\n"
+            "                      [--source auto|netlink|proc] [--warn PCT] [--crit PCT]\n"
+            "\n"
+            "Read this host's ephemeral ports: the effective range, sockets per state,\n"
+            "bind-only ports, and the destinations (local address, remote address, remote\n"
+            "port, protocol) under most pressure, with warnings and the exact remedy.\n"
+            "\n"
+            "  --json              one JSON object (schema in ephport-status(1))\n"
+            "  --top N             show the N destinations under most pressure (default 10,\n"
+            "                      0 = all)\n"
+            "  --processes         add the pid and command owning the shown destinations\n"
+            "  --netns NAME|PATH   read the namespace /run/netns/NAME or at PATH\n"
+            "  --source SRC        netlink sock_diag, /proc/net, or auto (default: netlink,\n"
+            "                      /proc when netlink fails)\n"
+            "  --warn PCT          warn about destinations with PCT%% of ports taken (80)\n"
+            "  --crit PCT          critical from PCT%% (95)\n"
+            "  --help              this text\n"
+            "\n"
+            "Exit status: 0 read, 1 could not read the namespace, 2 bad command line.\n");
+}
+
+static void ep_status_i64(char *buf, size_t len, int64_t v, const char *unit)
+{
+    if (v == EP_HOST_UNKNOWN)
+        snprintf(buf, len, "unknown");
+    else
+        snprintf(buf, len, "%lld%s", (long long)v, unit);
+}
+
+static void ep_status_settings(const ep_host_snapshot *snap, bool color)
+{
+    const ep_host_settings *st = ep_host_snapshot_settings(snap);
+    char a[64], b[64];
+    const char *bold = color ? "\033[1m" : "", *off = color ? "\033[0m" : "";
+
+    printf("%sSettings%s\n", bold, off);
+    if (st->port_lo == EP_HOST_UNKNOWN)
+        printf("  ip_local_port_range      unknown\n");
+    else
+        printf("  ip_local_port_range      %lld-%lld (%lld ports)\n", (long long)st->port_lo,
+               (long long)st->port_hi, (long long)(st->port_hi - st->port_lo + 1));
+    if (!st->reserved_text)
+        printf("  ip_local_reserved_ports  unknown\n");
+    else
+        printf("  ip_local_reserved_ports  %s (%lld in the range)\n",
+               st->reserved_text[0] ? st->reserved_text : "none",
+               (long long)st->reserved_in_range);
+    ep_status_i64(a, sizeof a, st->effective_ports, " ports");
+    printf("  effective                %s", a);
+    if (st->effective_ports > 0)
+        printf(": at most %.0f new TCP connections/s per destination (TIME_WAIT %llds)",
+               (double)st->effective_ports / (double)st->time_wait_s,
+               (long long)st->time_wait_s);
+    printf("\n");
+    ep_status_i64(a, sizeof a, st->tw_reuse, "");
+    ep_status_i64(b, sizeof b, st->tw_reuse_delay_ms, " ms");
+    printf("  tcp_tw_reuse             %s%s, delay %s\n", a,
+           st->tw_reuse == 0 ? " (off)" : st->tw_reuse == 1 ? " (on)"
+           : st->tw_reuse == 2 ? " (loopback only)" : "",
+           st->tw_reuse_delay_ms == EP_HOST_UNKNOWN ? "not on this kernel" : b);
+    ep_status_i64(a, sizeof a, st->fin_timeout_s, " s");
+    ep_status_i64(b, sizeof b, st->max_tw_buckets, "");
+    printf("  tcp_fin_timeout          %s, tcp_max_tw_buckets %s\n", a, b);
+    if (st->conntrack_count == EP_HOST_UNKNOWN || st->conntrack_max == EP_HOST_UNKNOWN)
+        printf("  conntrack                unavailable (see notes)\n");
+    else
+        printf("  conntrack                %lld of %lld entries\n", (long long)st->conntrack_count,
+               (long long)st->conntrack_max);
+}
+
+static void ep_status_states(const char *label, const uint64_t *v)
+{
+    bool first = true;
+    printf("%s", label);
+    for (int s = 1; s < EP_HOST_NSTATES; s++) {
+        if (!v[s])
+            continue;
+        printf("%s%s %llu", first ? ": " : ", ", ep_host_state_name(s), (unsigned long long)v[s]);
+        first = false;
+    }
+    printf("\n");
+}
+
+static void ep_status_sockets(const ep_host_snapshot *snap, bool color)
+{
+    const ep_host_totals *t = ep_host_snapshot_totals(snap);
+    const ep_host_bound *b = ep_host_snapshot_bound(snap);
+    const char *bold = color ? "\033[1m" : "", *off = color ? "\033[0m" : "";
+    char label[128];
+
+    printf("\n%sSockets with a local port in the range%s (TCP via %s, UDP via %s)\n", bold, off,
+           ep_host_source_name(ep_host_snapshot_source(snap, 6)),
+           ep_host_source_name(ep_host_snapshot_source(snap, 17)));
+    snprintf(label, sizeof label, "  TCP %llu (IPv4 %llu, IPv6 %llu)",
+             (unsigned long long)t->tcp_all, (unsigned long long)t->tcp_v4,
+             (unsigned long long)t->tcp_v6);
+    ep_status_states(label, t->tcp);
+    printf("  UDP %llu (IPv4 %llu, IPv6 %llu): connected %llu, unconnected %llu\n",
+           (unsigned long long)t->udp_all, (unsigned long long)t->udp_v4,
+           (unsigned long long)t->udp_v6, (unsigned long long)t->udp[EP_HOST_ESTABLISHED],
+           (unsigned long long)t->udp[EP_HOST_CLOSE]);
+    if (t->accepted)
+        printf("  accepted by listeners inside the range: %llu\n",
+               (unsigned long long)t->accepted);
+    printf("  bind-only: TCP %llu bound + %llu listening (%u ports), UDP %llu unconnected "
+           "(%u ports)\n", (unsigned long long)b->tcp_bound, (unsigned long long)b->tcp_listen,
+           b->tcp_ports, (unsigned long long)b->udp_unconnected, b->udp_ports);
+    if (t->sockstat_tcp_inuse != EP_HOST_UNKNOWN)
+        printf("  whole namespace (sockstat): TCP in use %lld, TIME_WAIT %lld; UDP in use %lld\n",
+               (long long)t->sockstat_tcp_inuse, (long long)t->sockstat_tcp_tw,
+               (long long)t->sockstat_udp_inuse);
+}
+
+static void ep_status_dests(const ep_host_snapshot *snap, bool color)
+{
+    size_t n, total;
+    const ep_host_dest *d = ep_host_snapshot_dests(snap, &n, &total);
+    const char *bold = color ? "\033[1m" : "", *off = color ? "\033[0m" : "";
+
+    printf("\n%sDestinations%s (%zu of %zu, by pressure)\n", bold, off, n, total);
+    if (n == 0) {
+        printf("  none: no connection uses a port of the range\n");
+        return;
+    }
+    printf("%s  %-5s %-40s %-24s %7s %7s %9s %6s %7s %8s%s\n", bold, "PROTO", "DESTINATION",
+           "LOCAL", "USED", "ESTAB", "TIME_WAIT", "OTHER", "FREE", "HEADROOM", off);
+    for (size_t i = 0; i < n; i++) {
+        char r[EP_ADDR_STRLEN], l[EP_ADDR_STRLEN], dest[64], fr[24], hr[16];
+        const char *warn = "", *woff = "";
+        ep_addr_format(&d[i].remote, r, sizeof r);
+        ep_addr_format(&d[i].local, l, sizeof l);
+        snprintf(dest, sizeof dest, d[i].remote.family == AF_INET6 ? "[%s]:%u" : "%s:%u", r,
+                 d[i].remote_port);
+        ep_status_i64(fr, sizeof fr, d[i].free, "");
+        if (d[i].headroom_pct < 0)
+            snprintf(hr, sizeof hr, "unknown");
+        else
+            snprintf(hr, sizeof hr, "%.1f%%", d[i].headroom_pct);
+        if (color && d[i].headroom_pct >= 0 && d[i].headroom_pct < 20) {
+            warn = d[i].headroom_pct < 5 ? "\033[31m" : "\033[33m";
+            woff = "\033[0m";
+        }
+        printf("%s  %-5s %-40s %-24s %7u %7u %9u %6u %7s %8s%s\n", warn,
+               d[i].proto == 6 ? "tcp" : "udp", dest, l, d[i].used, d[i].established,
+               d[i].time_wait, d[i].other, fr, hr, woff);
+        for (size_t p = 0; p < d[i].nprocs; p++)
+            printf("        pid %d (%s): %u of the sampled sockets\n", d[i].procs[p].pid,
+                   d[i].procs[p].comm, d[i].procs[p].sockets);
+    }
+}
+
+static void ep_status_tail(const ep_host_snapshot *snap, bool color)
+{
+    size_t n;
+    const ep_host_counter *c = ep_host_snapshot_counters(snap, &n);
+    const ep_host_advice *a;
+    const char *const *notes;
+    const char *bold = color ? "\033[1m" : "", *off = color ? "\033[0m" : "";
+
+    printf("\n%sCounters%s\n ", bold, off);
+    for (size_t i = 0; i < n; i++) {
+        const char *dot = strchr(c[i].name, '.');
+        if (c[i].value == EP_HOST_UNKNOWN)
+            printf(" %s unknown", dot ? dot + 1 : c[i].name);
+        else
+            printf(" %s %lld", dot ? dot + 1 : c[i].name, (long long)c[i].value);
+        if (i + 1 < n)
+            printf(",%s", i % 4 == 3 ? "\n " : "");
+    }
+    printf("\n");
+    a = ep_host_snapshot_advice(snap, &n);
+    if (n)
+        printf("\n%sWarnings and advice%s\n", bold, off);
+    for (size_t i = 0; i < n; i++) {
+        const char *col = !color ? ""
+                          : a[i].severity == EP_HOST_CRITICAL ? "\033[31m"
+                          : a[i].severity == EP_HOST_WARNING ? "\033[33m" : "";
+        printf("  %s%-8s%s %s\n", col, ep_host_severity_name(a[i].severity),
+               color ? "\033[0m" : "", a[i].message ? a[i].message : "");
+        if (a[i].remedy)
+            printf("           remedy: %s\n", a[i].remedy);
+    }
+    notes = ep_host_snapshot_notes(snap, &n);
+    if (n)
+        printf("\n%sCould not read%s\n", bold, off);
+    for (size_t i = 0; i < n; i++)
+        printf("  - %s\n", notes[i]);
+}
+
+int ep_cmd_status(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "json", no_argument, NULL, 'j' },
+        { "top", required_argument, NULL, 't' },
+        { "processes", no_argument, NULL, 'p' },
+        { "netns", required_argument, NULL, 'n' },
+        { "source", required_argument, NULL, 's' },
+        { "warn", required_argument, NULL, 'w' },
+        { "crit", required_argument, NULL, 'c' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    ep_host_options o;
+    ep_host_snapshot *snap;
+    bool json = false, color;
+    unsigned long v;
+    int c, rc;
+
+    ep_host_options_init(&o);
+    o.top = 10;
+    while ((c = getopt_long(argc, argv, "jt:pn:s:w:c:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j':
+            json = true;
+            break;
+        case 't':
+            if (!ep_cli_parse_ulong(optarg, 0, 1000000, &v)) {
+                ep_cli_error("status", "--top wants a count 0..1000000, not '%s'", optarg);
+                return EP_EXIT_USAGE;
+            }
+            o.top = v;
+            break;
+        case 'p':
+            o.flags |= EP_HOST_WITH_PROCESSES;
+            break;
+        case 'n':
+            o.netns = optarg;
+            break;
+        case 's':
+            if (ep_host_source_from_name(optarg, &o.source) != 0) {
+                ep_cli_error("status", "--source wants auto, netlink or proc, not '%s'", optarg);
+                return EP_EXIT_USAGE;
+            }
+            break;
+        case 'w':
+        case 'c':
+            if (!ep_cli_parse_ulong(optarg, 1, 100, &v)) {
+                ep_cli_error("status", "--%s wants a percentage 1..100, not '%s'",
+                             c == 'w' ? "warn" : "crit", optarg);
+                return EP_EXIT_USAGE;
+            }
+            if (c == 'w')
+                o.warn_pct = (double)v;
+            else
+                o.crit_pct = (double)v;
+            break;
+        case 'h':
+            ep_status_usage(stdout);
+            return EP_EXIT_OK;
+        default:
+            ep_status_usage(stderr);
+            return EP_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        ep_cli_error("status", "unexpected argument '%s'", argv[optind]);
+        return EP_EXIT_USAGE;
+    }
+    if ((o.warn_pct ? o.warn_pct : 80) > (o.crit_pct ? o.crit_pct : 95)) {
+        ep_cli_error("status", "--warn must not be above --crit");
+        return EP_EXIT_USAGE;
+    }
+    rc = ep_host_snapshot_take(&o, &snap);
+    if (rc) {
+        if (o.netns)
+            ep_cli_error("status", "cannot read namespace '%s': %s%s", o.netns, ep_strerror(rc),
+                         rc == EP_EPERM ? " (entering a namespace needs CAP_SYS_ADMIN)" : "");
+        else
+            ep_cli_error("status", "cannot read this host: %s", ep_strerror(rc));
+        return EP_EXIT_FAILURE;
+    }
+    if (json) {
+        rc = ep_cli_print_json(ep_host_snapshot_to_json(snap));
+        ep_host_snapshot_free(snap);
+        return rc;
+    }
+    color = ep_cli_use_color(stdout);
+    if (o.netns)
+        printf("Namespace %s\n\n", o.netns);
+    ep_status_settings(snap, color);
+    ep_status_sockets(snap, color);
+    ep_status_dests(snap, color);
+    ep_status_tail(snap, color);
+    ep_host_snapshot_free(snap);
+    return fflush(stdout) == 0 ? EP_EXIT_OK : EP_EXIT_FAILURE;
+}

@@ -1,0 +1,140 @@
+/* host-internal.h - what the files of src/host share: the snapshot's
+ * private layout, one socket as every reader reports it, the aggregator that
+ * groups sockets into destinations while a dump streams in, and the text
+ * parsers (each also a fuzz target).  Not installed. */
+#ifndef EP_HOST_INTERNAL_H
+#define EP_HOST_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ephport/host.h>
+
+/* One socket, as sock_diag or /proc/net reports it. */
+typedef struct ep_host_sock {
+    uint8_t proto;        /* 6 or 17 */
+    uint8_t state;        /* kernel TCP state number */
+    uint16_t local_port, remote_port;
+    ep_addr local, remote;/* v4-mapped IPv6 already folded to IPv4 */
+    uint32_t inode;       /* 0 for TIME_WAIT and request sockets */
+} ep_host_sock;
+
+/* A destination while aggregating. */
+typedef struct ep_host_entry {
+    ep_host_dest d;
+    uint32_t used_effective;      /* of used: ports not reserved */
+    uint32_t nsample;
+    uint32_t *sample;             /* socket inodes (WITH_PROCESSES only) */
+    ep_host_proc *procs;
+} ep_host_entry;
+
+/* The aggregator: an open-addressing table of destinations plus totals. */
+typedef struct ep_host_agg {
+    uint16_t lo, hi;              /* the range; sockets outside are ignored */
+    const ep_portset *reserved;   /* may be NULL */
+    bool keep_samples;
+    bool listen_pass;             /* true: only record TCP LISTEN ports */
+    int family;                   /* 0 or AF_INET / AF_INET6 filter */
+    ep_host_entry *slots;
+    size_t nslots, nused;
+    ep_host_totals totals;
+    ep_host_bound bound;
+    ep_portset tcp_set, udp_set, listen_set, udp_used;
+    int error;                    /* first -ENOMEM etc. */
+} ep_host_agg;
+
+int ep_host_agg_init(ep_host_agg *agg, uint16_t lo, uint16_t hi, const ep_portset *reserved,
+                     bool keep_samples, int family);
+void ep_host_agg_add(ep_host_agg *agg, const ep_host_sock *s);
+/* Move the destinations out as a sorted array (pressure first) with free /
+ * headroom computed against `effective`; agg keeps the totals. */
+int ep_host_agg_finish(ep_host_agg *agg, int64_t effective, ep_host_entry **out, size_t *n);
+void ep_host_agg_free(ep_host_agg *agg);
+void ep_host_entries_free(ep_host_entry *e, size_t n);
+
+/* --- the snapshot --- */
+struct ep_host_snapshot {
+    char *netns;
+    ep_host_settings settings;
+    char *reserved_text;
+    ep_portset reserved;
+    bool reserved_known;
+    ep_host_totals totals;
+    ep_host_bound bound;
+    ep_portset tcp_set, udp_set, listen_set;
+    ep_host_source source_tcp, source_udp;
+    ep_host_entry *entries;
+    ep_host_dest *dests;          /* copies of entries[i].d, after the cut */
+    size_t ndests, total_dests;
+    ep_host_counter counters[16];
+    size_t ncounters;
+    char **notes;
+    size_t nnotes, cap_notes;
+    ep_host_advice *advice;
+    size_t nadvice, cap_advice;
+    char **strings;               /* owned text of advice */
+    size_t nstrings, cap_strings;
+    int oom;                      /* a note or string could not be stored */
+};
+
+/* Append a note ("could not read X: why"). */
+void ep_host_note(ep_host_snapshot *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A string owned by the snapshot; NULL (and s->oom set) on failure. */
+char *ep_host_strf(ep_host_snapshot *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+char *ep_host_vstrf(ep_host_snapshot *s, const char *fmt, va_list ap);
+
+/* --- files (sysctl.c) --- */
+/* Read a whole small file into a malloc'd NUL-terminated buffer.  0 or -errno. */
+int ep_host_read_file(const char *path, char **out, size_t *len);
+/* A decimal integer with optional sign and surrounding white space (one
+ * sysctl value).  -EINVAL for anything else, -ERANGE on overflow. */
+int ep_host_parse_i64(const char *text, int64_t *out);
+/* Read the namespace's settings into s (notes for what is missing). */
+void ep_host_read_settings(ep_host_snapshot *s);
+/* The words for a read failure: "permission denied", "not present on this
+ * kernel", ... */
+const char *ep_host_errno_words(int err);
+
+/* --- conntrack.c --- */
+void ep_host_read_conntrack(ep_host_snapshot *s);
+
+/* --- netstat.c --- */
+/* In /proc/net/netstat or /proc/net/snmp text ("Prefix: names" then
+ * "Prefix: values"), the value of prefix.field.  0, -ENOENT, -EINVAL. */
+int ep_host_netstat_lookup(const char *text, const char *prefix, const char *field, int64_t *out);
+/* In /proc/net/sockstat text ("TCP: inuse 1 orphan 0 tw 2 ..."). */
+int ep_host_sockstat_lookup(const char *text, const char *prefix, const char *field, int64_t *out);
+void ep_host_read_counters(ep_host_snapshot *s);
+
+/* --- sockdiag.c --- */
+/* Dump one protocol (both families) into agg; the kernel filters on the
+ * range.  0 or -errno (netlink unusable: the caller falls back). */
+int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only);
+/* Parse a buffer of netlink messages as received from a dump.  Returns 1
+ * when more messages follow, 0 at NLMSG_DONE, -errno on an error message
+ * or malformed input. */
+int ep_host_sockdiag_parse(const void *buf, size_t len, uint8_t proto, ep_host_agg *agg);
+
+/* --- procnet.c --- */
+/* One line of /proc/net/{tcp,tcp6,udp,udp6}.  0 and *out filled; 1 for the
+ * header line; -EINVAL for a malformed line. */
+int ep_host_procnet_parse_line(const char *line, int family, uint8_t proto, ep_host_sock *out);
+/* Parse a whole file's text into agg.  Returns lines parsed or -EINVAL. */
+int ep_host_procnet_parse(const char *text, int family, uint8_t proto, ep_host_agg *agg);
+int ep_host_procnet_read(ep_host_agg *agg, uint8_t proto, char *why, size_t len);
+
+/* --- procs.c --- */
+void ep_host_find_processes(ep_host_snapshot *s);
+
+/* --- advice.c --- */
+void ep_host_compute_advice(ep_host_snapshot *s, double warn_pct, double crit_pct);
+
+/* --- netns.c --- */
+/* Enter the namespace named or pathed by spec; *saved receives an fd of the
+ * old one.  -errno with why filled. */
+int ep_host_netns_enter(const char *spec, int *saved, char *why, size_t len);
+void ep_host_netns_leave(int saved);
+
+#endif

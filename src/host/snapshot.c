@@ -1,0 +1,433 @@
+/* snapshot.c - ep_host_snapshot_take(): the order in which a host is read,
+ * and the snapshot's accessors.
+ *
+ *   1. enter --netns if given (netns.c), and always come back;
+ *   2. settings (sysctl.c, conntrack.c): the range decides what is dumped;
+ *   3. sockets per protocol: sock_diag (sockdiag.c), LISTEN first so that
+ *      accepted sockets can be told from outgoing ones, then all states;
+ *      on failure /proc/net (procnet.c) into a fresh aggregator, noted;
+ *   4. counters (netstat.c);
+ *   5. outside the namespace: sort and cut destinations, owners
+ *      (procs.c) and advice (advice.c).
+ * TCP and UDP aggregate separately so that one protocol falling back to
+ * /proc never mixes partial netlink data with /proc data. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "host-internal.h"
+
+static int ep_host_push(void ***v, size_t *n, size_t *cap, void *item)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? *cap * 2 : 8;
+        void **nv = realloc(*v, nc * sizeof *nv);
+        if (!nv)
+            return -ENOMEM;
+        *v = nv;
+        *cap = nc;
+    }
+    (*v)[(*n)++] = item;
+    return 0;
+}
+
+char *ep_host_vstrf(ep_host_snapshot *s, const char *fmt, va_list ap)
+{
+    char *str;
+    if (vasprintf(&str, fmt, ap) < 0) {
+        s->oom = 1;
+        return NULL;
+    }
+    if (ep_host_push((void ***)&s->strings, &s->nstrings, &s->cap_strings, str) != 0) {
+        free(str);
+        s->oom = 1;
+        return NULL;
+    }
+    return str;
+}
+
+char *ep_host_strf(ep_host_snapshot *s, const char *fmt, ...)
+{
+    va_list ap;
+    char *str;
+    va_start(ap, fmt);
+    str = ep_host_vstrf(s, fmt, ap);
+    va_end(ap);
+    return str;
+}
+
+void ep_host_note(ep_host_snapshot *s, const char *fmt, ...)
+{
+    va_list ap;
+    char *str;
+    va_start(ap, fmt);
+    if (vasprintf(&str, fmt, ap) < 0)
+        str = NULL;
+    va_end(ap);
+    if (!str || ep_host_push((void ***)&s->notes, &s->nnotes, &s->cap_notes, str) != 0) {
+        free(str);
+        s->oom = 1;
+    }
+}
+
+void ep_host_options_init(ep_host_options *opts)
+{
+    memset(opts, 0, sizeof *opts);
+}
+
+static const char *const ep_host_state_names[EP_HOST_NSTATES] = {
+    NULL, "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
+    "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING", "NEW_SYN_RECV",
+};
+
+const char *ep_host_state_name(int state)
+{
+    return state > 0 && state < EP_HOST_NSTATES ? ep_host_state_names[state] : NULL;
+}
+
+static const char *const ep_host_source_names[] = { "auto", "netlink", "proc", "none" };
+
+const char *ep_host_source_name(ep_host_source s)
+{
+    return (unsigned)s < 4 ? ep_host_source_names[s] : "none";
+}
+
+int ep_host_source_from_name(const char *name, ep_host_source *out)
+{
+    for (int i = 0; i < 3; i++) {
+        if (name && strcmp(name, ep_host_source_names[i]) == 0) {
+            *out = (ep_host_source)i;
+            return 0;
+        }
+    }
+    return EP_EINVAL;
+}
+
+const char *ep_host_severity_name(ep_host_severity s)
+{
+    switch (s) {
+    case EP_HOST_INFO:
+        return "info";
+    case EP_HOST_WARNING:
+        return "warning";
+    case EP_HOST_CRITICAL:
+        return "critical";
+    }
+    return "info";
+}
+
+/* Read one protocol into a fresh aggregator; *src tells where from. */
+static int ep_host_read_proto(ep_host_snapshot *s, const ep_host_options *o, uint8_t proto,
+                              uint16_t lo, uint16_t hi, ep_host_agg *agg, ep_host_source *src)
+{
+    const char *pname = proto == 6 ? "TCP" : "UDP";
+    bool samples = (o->flags & EP_HOST_WITH_PROCESSES) != 0;
+    const ep_portset *res = s->reserved_known ? &s->reserved : NULL;
+    char why[200];
+    int rc;
+
+    if (o->source != EP_HOST_SOURCE_PROC) {
+        rc = ep_host_agg_init(agg, lo, hi, res, samples, o->family);
+        if (rc)
+            return rc;
+        if (proto == 6)
+            rc = ep_host_sockdiag_dump(agg, proto, true);
+        if (rc == 0)
+            rc = ep_host_sockdiag_dump(agg, proto, false);
+        if (rc == 0) {
+            *src = EP_HOST_SOURCE_NETLINK;
+            return 0;
+        }
+        ep_host_agg_free(agg);
+        if (rc == -ENOMEM)
+            return rc;
+        if (o->source == EP_HOST_SOURCE_NETLINK) {
+            ep_host_note(s, "could not read %s sockets through netlink sock_diag: %s", pname,
+                         strerror(-rc));
+            *src = EP_HOST_SOURCE_NONE;
+            return ep_host_agg_init(agg, lo, hi, res, samples, o->family);
+        }
+        ep_host_note(s, "could not read %s sockets through netlink sock_diag (%s); "
+                        "read /proc/net/%s instead", pname, strerror(-rc),
+                     proto == 6 ? "tcp{,6}" : "udp{,6}");
+    }
+    rc = ep_host_agg_init(agg, lo, hi, res, samples, o->family);
+    if (rc)
+        return rc;
+    rc = ep_host_procnet_read(agg, proto, why, sizeof why);
+    if (rc == -ENOMEM)
+        return rc;
+    if (rc) {
+        ep_host_note(s, "%s sockets unknown: %s", pname, why);
+        ep_host_agg_free(agg);
+        *src = EP_HOST_SOURCE_NONE;
+        return ep_host_agg_init(agg, lo, hi, res, samples, o->family);
+    }
+    *src = EP_HOST_SOURCE_PROC;
+    if (proto == 6)
+        ep_host_note(s, "TCP from /proc/net: sockets that are bound but neither listening nor "
+                        "connected are not visible there");
+    return 0;
+}
+
+static int ep_host_merge(ep_host_snapshot *s, ep_host_agg *tcp, ep_host_agg *udp,
+                         const ep_host_options *o)
+{
+    ep_host_entry *et, *eu;
+    size_t nt, nu, keep;
+    int64_t eff = s->settings.effective_ports;
+    int rc;
+
+    rc = ep_host_agg_finish(tcp, eff, &et, &nt);
+    if (rc)
+        return rc;
+    rc = ep_host_agg_finish(udp, eff, &eu, &nu);
+    if (rc) {
+        ep_host_entries_free(et, nt);
+        return rc;
+    }
+    s->entries = realloc(et, (nt + nu ? nt + nu : 1) * sizeof *et);
+    if (!s->entries) {
+        ep_host_entries_free(et, nt);
+        ep_host_entries_free(eu, nu);
+        return -ENOMEM;
+    }
+    memcpy(s->entries + nt, eu, nu * sizeof *eu);
+    free(eu);
+    s->ndests = s->total_dests = nt + nu;
+    /* Both halves are sorted: merge them by (pressure, used). */
+    if (nt && nu) {
+        size_t i = 0, j = nt, k = 0;
+        ep_host_entry *m = malloc((nt + nu) * sizeof *m);
+        if (!m)
+            return -ENOMEM;
+        while (i < nt || j < nt + nu) {
+            bool take_i;
+            if (i >= nt)
+                take_i = false;
+            else if (j >= nt + nu)
+                take_i = true;
+            else if (s->entries[i].d.pressure != s->entries[j].d.pressure)
+                take_i = s->entries[i].d.pressure > s->entries[j].d.pressure;
+            else
+                take_i = s->entries[i].d.used >= s->entries[j].d.used;
+            m[k++] = take_i ? s->entries[i++] : s->entries[j++];
+        }
+        free(s->entries);
+        s->entries = m;
+    }
+    keep = o->top && o->top < s->ndests ? o->top : s->ndests;
+    for (size_t i = keep; i < s->ndests; i++) {
+        free(s->entries[i].sample);
+        s->entries[i].sample = NULL;
+    }
+    s->ndests = keep;
+    /* totals and bind-only sockets: TCP fields from tcp, UDP from udp */
+    s->totals.tcp_v4 = tcp->totals.tcp_v4;
+    s->totals.tcp_v6 = tcp->totals.tcp_v6;
+    s->totals.tcp_all = tcp->totals.tcp_all;
+    s->totals.accepted = tcp->totals.accepted;
+    memcpy(s->totals.tcp, tcp->totals.tcp, sizeof s->totals.tcp);
+    s->totals.udp_v4 = udp->totals.udp_v4;
+    s->totals.udp_v6 = udp->totals.udp_v6;
+    s->totals.udp_all = udp->totals.udp_all;
+    memcpy(s->totals.udp, udp->totals.udp, sizeof s->totals.udp);
+    s->bound.tcp_bound = tcp->bound.tcp_bound;
+    s->bound.tcp_listen = tcp->bound.tcp_listen;
+    s->bound.tcp_ports = tcp->bound.tcp_ports;
+    s->bound.udp_unconnected = udp->bound.udp_unconnected;
+    s->bound.udp_ports = udp->bound.udp_ports;
+    s->tcp_set = tcp->tcp_set;
+    s->udp_set = udp->udp_set;
+    s->listen_set = tcp->listen_set;
+    s->bound.tcp_set = &s->tcp_set;
+    s->bound.udp_set = &s->udp_set;
+    s->bound.listen_set = &s->listen_set;
+    return 0;
+}
+
+static int ep_host_read_sockets(ep_host_snapshot *s, const ep_host_options *o)
+{
+    ep_host_agg *tcp = calloc(1, sizeof *tcp), *udp = calloc(1, sizeof *udp);
+    uint16_t lo = 1, hi = 65535;
+    int rc = -ENOMEM;
+
+    if (!tcp || !udp)
+        goto out;
+    if (s->settings.port_lo != EP_HOST_UNKNOWN) {
+        lo = (uint16_t)s->settings.port_lo;
+        hi = (uint16_t)s->settings.port_hi;
+    } else {
+        ep_host_note(s, "the ephemeral range is unknown: grouping sockets on every port, "
+                        "free ports unknown");
+    }
+    s->source_tcp = s->source_udp = EP_HOST_SOURCE_NONE;
+    if (!(o->flags & EP_HOST_NO_TCP))
+        rc = ep_host_read_proto(s, o, 6, lo, hi, tcp, &s->source_tcp);
+    else
+        rc = ep_host_agg_init(tcp, lo, hi, NULL, false, o->family);
+    if (rc)
+        goto out;
+    if (!(o->flags & EP_HOST_NO_UDP))
+        rc = ep_host_read_proto(s, o, 17, lo, hi, udp, &s->source_udp);
+    else
+        rc = ep_host_agg_init(udp, lo, hi, NULL, false, o->family);
+    if (rc)
+        goto out;
+    rc = ep_host_merge(s, tcp, udp, o);
+out:
+    if (tcp)
+        ep_host_agg_free(tcp);
+    if (udp)
+        ep_host_agg_free(udp);
+    free(tcp);
+    free(udp);
+    return rc;
+}
+
+static void ep_host_settings_unknown(ep_host_settings *st)
+{
+    st->port_lo = st->port_hi = EP_HOST_UNKNOWN;
+    st->reserved_in_range = st->effective_ports = EP_HOST_UNKNOWN;
+    st->tw_reuse = st->tw_reuse_delay_ms = st->fin_timeout_s = EP_HOST_UNKNOWN;
+    st->max_tw_buckets = st->conntrack_count = st->conntrack_max = EP_HOST_UNKNOWN;
+    st->time_wait_s = EP_HOST_TIME_WAIT_SECONDS;
+}
+
+int ep_host_snapshot_take(const ep_host_options *opts, ep_host_snapshot **out)
+{
+    ep_host_options defaults;
+    ep_host_snapshot *s;
+    int saved = -1, rc;
+    char why[300];
+
+    *out = NULL;
+    if (!opts) {
+        ep_host_options_init(&defaults);
+        opts = &defaults;
+    }
+    if (opts->source > EP_HOST_SOURCE_PROC ||
+        (opts->family && opts->family != AF_INET && opts->family != AF_INET6) ||
+        opts->warn_pct < 0 || opts->crit_pct < 0 || opts->warn_pct > 100 || opts->crit_pct > 100)
+        return EP_EINVAL;
+    s = calloc(1, sizeof *s);
+    if (!s)
+        return EP_ENOMEM;
+    ep_host_settings_unknown(&s->settings);
+    if (opts->netns) {
+        s->netns = strdup(opts->netns);
+        if (!s->netns) {
+            free(s);
+            return EP_ENOMEM;
+        }
+        rc = ep_host_netns_enter(opts->netns, &saved, why, sizeof why);
+        if (rc) {
+            ep_host_note(s, "%s", why);
+            ep_host_snapshot_free(s);
+            return rc;
+        }
+    }
+    ep_host_read_settings(s);
+    ep_host_read_conntrack(s);
+    rc = ep_host_read_sockets(s, opts);
+    if (rc == 0)
+        ep_host_read_counters(s);
+    ep_host_netns_leave(saved);
+    if (rc == 0) {
+        if (opts->flags & EP_HOST_WITH_PROCESSES)
+            ep_host_find_processes(s);
+        s->dests = calloc(s->ndests ? s->ndests : 1, sizeof *s->dests);
+        if (!s->dests)
+            rc = EP_ENOMEM;
+    }
+    if (rc == 0) {
+        double warn = opts->warn_pct > 0 ? opts->warn_pct : 80;
+        double crit = opts->crit_pct > 0 ? opts->crit_pct : 95;
+        for (size_t i = 0; i < s->ndests; i++) {
+            s->dests[i] = s->entries[i].d;
+            s->dests[i].procs = s->entries[i].procs;
+        }
+        ep_host_compute_advice(s, warn, crit);
+        if (s->oom)
+            rc = EP_ENOMEM;
+    }
+    if (rc) {
+        ep_host_snapshot_free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+void ep_host_snapshot_free(ep_host_snapshot *s)
+{
+    if (!s)
+        return;
+    free(s->netns);
+    free(s->reserved_text);
+    ep_host_entries_free(s->entries, s->total_dests);
+    free(s->dests);
+    for (size_t i = 0; i < s->nnotes; i++)
+        free(s->notes[i]);
+    free(s->notes);
+    for (size_t i = 0; i < s->nstrings; i++)
+        free(s->strings[i]);
+    free(s->strings);
+    free(s->advice);
+    free(s);
+}
+
+const ep_host_settings *ep_host_snapshot_settings(const ep_host_snapshot *s)
+{
+    return &s->settings;
+}
+
+const ep_host_totals *ep_host_snapshot_totals(const ep_host_snapshot *s)
+{
+    return &s->totals;
+}
+
+const ep_host_bound *ep_host_snapshot_bound(const ep_host_snapshot *s)
+{
+    return &s->bound;
+}
+
+ep_host_source ep_host_snapshot_source(const ep_host_snapshot *s, int proto)
+{
+    return proto == 17 ? s->source_udp : s->source_tcp;
+}
+
+const ep_host_dest *ep_host_snapshot_dests(const ep_host_snapshot *s, size_t *n, size_t *total)
+{
+    if (n)
+        *n = s->ndests;
+    if (total)
+        *total = s->total_dests;
+    return s->ndests ? s->dests : NULL;
+}
+
+const ep_host_counter *ep_host_snapshot_counters(const ep_host_snapshot *s, size_t *n)
+{
+    *n = s->ncounters;
+    return s->counters;
+}
+
+const char *const *ep_host_snapshot_notes(const ep_host_snapshot *s, size_t *n)
+{
+    *n = s->nnotes;
+    return (const char *const *)s->notes;
+}
+
+const ep_host_advice *ep_host_snapshot_advice(const ep_host_snapshot *s, size_t *n)
+{
+    *n = s->nadvice;
+    return s->advice;
+}
+
+const char *ep_host_snapshot_netns(const ep_host_snapshot *s)
+{
+    return s->netns;
+}
