@@ -1,0 +1,199 @@
+/* dist.c - deterministic randomness for the simulator.
+ *
+ * xoshiro256** (Blackman & Vigna) seeded through splitmix64: fast, 256 bits of
+ * state, and the same sequence on every machine for a given seed, which is
+ * what makes `ephport simulate --seed N` byte-for-byte reproducible.  The
+ * engine's own randomness is seeded separately (ep_pool_config.seed).
+ *
+ * Distributions are parameterised by their mean, so a planner's closed form
+ * (Little's law needs only the mean duration) and the simulator agree on what
+ * "duration = lognormal:0.2:1" means.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dist.h"
+
+static uint64_t ep_splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void ep_rng_seed(ep_rng *r, uint64_t seed)
+{
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++)
+        r->s[i] = ep_splitmix64(&x);
+}
+
+static inline uint64_t ep_rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+uint64_t ep_rng_next(ep_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = ep_rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = ep_rotl(s[3], 45);
+    return result;
+}
+
+double ep_rng_uniform(ep_rng *r)
+{
+    /* 53 random bits, shifted by half a step: never 0, never 1. */
+    return ((double)(ep_rng_next(r) >> 11) + 0.5) * 0x1.0p-53;
+}
+
+uint64_t ep_rng_below(ep_rng *r, uint64_t n)
+{
+    uint64_t limit = -n % n; /* 2^64 mod n: reject the short final cycle */
+    uint64_t x;
+    do
+        x = ep_rng_next(r);
+    while (x < limit);
+    return x % n;
+}
+
+double ep_rng_exponential(ep_rng *r, double mean)
+{
+    return -mean * log(ep_rng_uniform(r));
+}
+
+double ep_rng_normal(ep_rng *r)
+{
+    double u, v, s;
+    do {
+        u = 2.0 * ep_rng_uniform(r) - 1.0;
+        v = 2.0 * ep_rng_uniform(r) - 1.0;
+        s = u * u + v * v;
+    } while (s >= 1.0 || s == 0.0);
+    return u * sqrt(-2.0 * log(s) / s);
+}
+
+/* A finite, non-negative number filling the whole string. */
+static int ep_dist_number(const char *text, double *out)
+{
+    char *end;
+    double v;
+    if (!text || !*text)
+        return -EINVAL;
+    errno = 0;
+    v = strtod(text, &end);
+    if (errno || *end != '\0' || !isfinite(v) || v < 0)
+        return -EINVAL;
+    *out = v;
+    return 0;
+}
+
+int ep_dist_parse(const char *text, ep_dist *out, char *msg, size_t len)
+{
+    char buf[128], *colon, *arg, *arg2 = NULL;
+    ep_dist d = { EP_DIST_CONSTANT, 0, 0 };
+
+    if (!text || strlen(text) >= sizeof buf) {
+        snprintf(msg, len, "distribution text is missing or too long");
+        return -EINVAL;
+    }
+    strcpy(buf, text);
+    colon = strchr(buf, ':');
+    if (!colon) {
+        if (ep_dist_number(buf, &d.mean) != 0) {
+            snprintf(msg, len, "'%s' is not a distribution (constant, exponential:MEAN, "
+                     "lognormal:MEAN:SIGMA) nor a non-negative number of seconds", text);
+            return -EINVAL;
+        }
+        *out = d;
+        return 0;
+    }
+    *colon = '\0';
+    arg = colon + 1;
+    if (strcmp(buf, "constant") == 0 || strcmp(buf, "fixed") == 0) {
+        d.kind = EP_DIST_CONSTANT;
+    } else if (strcmp(buf, "exponential") == 0 || strcmp(buf, "exp") == 0) {
+        d.kind = EP_DIST_EXPONENTIAL;
+    } else if (strcmp(buf, "lognormal") == 0) {
+        d.kind = EP_DIST_LOGNORMAL;
+        arg2 = strchr(arg, ':');
+        if (!arg2) {
+            snprintf(msg, len, "lognormal needs MEAN:SIGMA, as in lognormal:0.2:1.0");
+            return -EINVAL;
+        }
+        *arg2++ = '\0';
+    } else {
+        snprintf(msg, len, "unknown distribution '%s' (constant, exponential, lognormal)", buf);
+        return -EINVAL;
+    }
+    if (ep_dist_number(arg, &d.mean) != 0) {
+        snprintf(msg, len, "the mean of %s must be a non-negative number of seconds, not '%s'",
+                 buf, arg);
+        return -EINVAL;
+    }
+    if (d.kind == EP_DIST_EXPONENTIAL && d.mean <= 0) {
+        snprintf(msg, len, "the mean of exponential must be above 0");
+        return -EINVAL;
+    }
+    if (arg2 && (ep_dist_number(arg2, &d.sigma) != 0 || d.sigma > 10)) {
+        snprintf(msg, len, "lognormal sigma must be a number in [0, 10], not '%s'", arg2);
+        return -EINVAL;
+    }
+    if (d.kind == EP_DIST_LOGNORMAL && d.mean <= 0) {
+        snprintf(msg, len, "the mean of lognormal must be above 0");
+        return -EINVAL;
+    }
+    *out = d;
+    return 0;
+}
+
+void ep_dist_format(const ep_dist *d, char *buf, size_t len)
+{
+    switch (d->kind) {
+    case EP_DIST_EXPONENTIAL:
+        snprintf(buf, len, "exponential:%g", d->mean);
+        break;
+    case EP_DIST_LOGNORMAL:
+        snprintf(buf, len, "lognormal:%g:%g", d->mean, d->sigma);
+        break;
+    default:
+        snprintf(buf, len, "constant:%g", d->mean);
+        break;
+    }
+}
+
+double ep_dist_sample(const ep_dist *d, ep_rng *r)
+{
+    switch (d->kind) {
+    case EP_DIST_EXPONENTIAL:
+        return ep_rng_exponential(r, d->mean);
+    case EP_DIST_LOGNORMAL: {
+        /* E[exp(mu + sigma Z)] = exp(mu + sigma^2 / 2) = mean. */
+        double mu = log(d->mean) - d->sigma * d->sigma / 2.0;
+        return exp(mu + d->sigma * ep_rng_normal(r));
+    }
+    default:
+        return d->mean;
+    }
+}
+
+void ep_zipf_weights(double *w, size_t n, double s)
+{
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        w[i] = s == 0 ? 1.0 : pow((double)(i + 1), -s);
+        sum += w[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        w[i] /= sum;
+}

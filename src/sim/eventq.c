@@ -1,0 +1,77 @@
+/* eventq.c - a binary min-heap of future closes in virtual time.
+ *
+ * Why a heap and not a timer wheel: durations in a workload span microseconds
+ * to hours (lognormal tails), and the heap holds only the connections open
+ * right now, so memory follows concurrency, never the total, and every
+ * operation is O(log open) with no tuning.  Ties in time are broken by the
+ * connection slot so that the order is total and runs are reproducible.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "eventq.h"
+
+void ep_eventq_init(ep_eventq *q)
+{
+    q->h = NULL;
+    q->n = q->cap = 0;
+}
+
+void ep_eventq_free(ep_eventq *q)
+{
+    free(q->h);
+    ep_eventq_init(q);
+}
+
+static inline bool ep_event_less(const ep_event *a, const ep_event *b)
+{
+    return a->t < b->t || (a->t == b->t && a->id < b->id);
+}
+
+int ep_eventq_push(ep_eventq *q, ep_time t, uint32_t id)
+{
+    size_t i;
+    ep_event e = { t, id };
+    if (q->n == q->cap) {
+        size_t ncap = q->cap ? q->cap * 2 : 1024;
+        ep_event *nh = realloc(q->h, ncap * sizeof *nh);
+        if (!nh)
+            return -ENOMEM;
+        q->h = nh;
+        q->cap = ncap;
+    }
+    i = q->n++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!ep_event_less(&e, &q->h[parent]))
+            break;
+        q->h[i] = q->h[parent];
+        i = parent;
+    }
+    q->h[i] = e;
+    return 0;
+}
+
+bool ep_eventq_pop(ep_eventq *q, ep_event *out)
+{
+    ep_event last;
+    size_t i = 0;
+    if (q->n == 0)
+        return false;
+    *out = q->h[0];
+    last = q->h[--q->n];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= q->n)
+            break;
+        if (c + 1 < q->n && ep_event_less(&q->h[c + 1], &q->h[c]))
+            c++;
+        if (!ep_event_less(&q->h[c], &last))
+            break;
+        q->h[i] = q->h[c];
+        i = c;
+    }
+    if (q->n)
+        q->h[i] = last;
+    return true;
+}
