@@ -1,0 +1,96 @@
+/* chacha.c - ChaCha20 (RFC 8439 block function) as the engine's CSPRNG.
+ *
+ * Every random choice the engine makes (the default algorithm's draws, the
+ * RFC 6056 offsets and increments, the secrets of the keyed hashes) comes
+ * from here.  Keys come from getrandom(2), so an observer cannot predict
+ * the next port; with cfg.seeded the key is derived from cfg.seed so that a
+ * test or a simulation replays exactly.  Output is produced four blocks at a
+ * time into a buffer: one refill costs about as much as a handful of hash
+ * lookups and serves 64 draws. */
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+#include "chacha.h"
+#include "siphash.h"
+
+#define ROTL32(v, n) (((v) << (n)) | ((v) >> (32 - (n))))
+#define QR(a, b, c, d)                                   \
+    do {                                                 \
+        a += b; d ^= a; d = ROTL32(d, 16);               \
+        c += d; b ^= c; b = ROTL32(b, 12);               \
+        a += b; d ^= a; d = ROTL32(d, 8);                \
+        c += d; b ^= c; b = ROTL32(b, 7);                \
+    } while (0)
+
+void ep_chacha20_block(const uint32_t key[8], uint64_t counter, uint32_t out[16])
+{
+    uint32_t s[16], x[16];
+
+    s[0] = 0x61707865; s[1] = 0x3320646e; s[2] = 0x79622d32; s[3] = 0x6b206574;
+    memcpy(s + 4, key, 32);
+    s[12] = (uint32_t)counter;
+    s[13] = (uint32_t)(counter >> 32);
+    s[14] = 0;
+    s[15] = 0;
+    memcpy(x, s, sizeof x);
+    for (int i = 0; i < 10; i++) {
+        QR(x[0], x[4], x[8], x[12]);
+        QR(x[1], x[5], x[9], x[13]);
+        QR(x[2], x[6], x[10], x[14]);
+        QR(x[3], x[7], x[11], x[15]);
+        QR(x[0], x[5], x[10], x[15]);
+        QR(x[1], x[6], x[11], x[12]);
+        QR(x[2], x[7], x[8], x[13]);
+        QR(x[3], x[4], x[9], x[14]);
+    }
+    for (int i = 0; i < 16; i++)
+        out[i] = x[i] + s[i];
+}
+
+void ep_rng_refill(ep_rng *r)
+{
+    for (unsigned b = 0; b < EP_RNG_BUFWORDS / 16; b++)
+        ep_chacha20_block(r->key, r->counter++, r->buf + 16 * b);
+    r->pos = 0;
+}
+
+int ep_rng_init(ep_rng *r, bool seeded, uint64_t seed)
+{
+    memset(r, 0, sizeof *r);
+    if (seeded) {
+        /* Expand the 64-bit seed into a 256-bit key with SipHash under a
+         * fixed key: nearby seeds give unrelated streams. */
+        static const uint8_t k[16] = "ephport-seed-key";
+        for (uint32_t i = 0; i < 4; i++) {
+            uint64_t in[2] = { seed, i }, h = ep_siphash24(k, in, sizeof in);
+            r->key[2 * i] = (uint32_t)h;
+            r->key[2 * i + 1] = (uint32_t)(h >> 32);
+        }
+    } else {
+        size_t got = 0;
+        while (got < sizeof r->key) {
+            ssize_t n = getrandom((uint8_t *)r->key + got, sizeof r->key - got, 0);
+            if (n < 0) {
+                if (errno == EINTR)
+                    continue;
+                return -EIO;
+            }
+            got += (size_t)n;
+        }
+    }
+    r->pos = EP_RNG_BUFWORDS; /* refill on first use */
+    return 0;
+}
+
+void ep_rng_bytes(ep_rng *r, void *out, size_t len)
+{
+    uint8_t *p = out;
+    while (len) {
+        uint32_t w = ep_rng_u32(r);
+        size_t n = len < 4 ? len : 4;
+        memcpy(p, &w, n);
+        p += n;
+        len -= n;
+    }
+}

@@ -1,0 +1,144 @@
+/* conn.c - the state machine of a connect-style tuple, and expiry.
+ *
+ *   in use --close(TCP, active, time_wait>0)--> TIME_WAIT --time_wait--> gone
+ *   in use --any other close, quarantine>0---> quarantine --quarantine--> gone
+ *   in use --any other close, no quarantine--> gone
+ *
+ * With tw_reuse (and a TIME_WAIT longer than tw_reuse_delay), TIME_WAIT is
+ * two queues: tw_young while the entry is at most tw_reuse_delay old, then
+ * tw, where a new connect towards the same destination may take the tuple
+ * over (Linux tcp_twsk_unique(): "older than" is strict, as time_after()).
+ * Each transition keeps every counter exact: destination and pool counters,
+ * the per-address entry counts (conn[]), the destination's free count and
+ * bitmap (ep_dest_nr_change), owners' charges, and the binding an explicit
+ * bind-then-connect came from (closing the connection ends it). */
+#include "conn.h"
+#include "bind.h"
+#include "dest.h"
+#include "owner.h"
+#include "timeq.h"
+#include "tuple_table.h"
+
+uint32_t ep_conn_add(ep_pool *pool, uint32_t di, uint16_t port, uint32_t owner, uint32_t bind)
+{
+    uint32_t idx = ep_tt_insert(&pool->tt, di, port);
+    ep_entry *e = &pool->tt.e[idx];
+    ep_dest *d = &pool->dt.d[di];
+    uint32_t total;
+
+    e->state = EP_ST_INUSE;
+    e->u.held.owner = owner;
+    e->u.held.bind = bind;
+    d->in_use++;
+    pool->st.in_use++;
+    ep_ls(pool, d->laddr, ep_proto_index(d->proto))->conn[port]++;
+    ep_dest_nr_change(pool, di, port, +1);
+    total = d->in_use + d->time_wait + d->quarantine;
+    if (total > d->high_water)
+        d->high_water = total;
+    if (ep_dest_wants_dense(pool, di))
+        (void)ep_dest_make_dense(pool, di); /* an optimisation: on ENOMEM
+                                                selection scans instead */
+    return idx;
+}
+
+static void ep_conn_enqueue(ep_pool *pool, uint32_t idx, int q, uint8_t state, ep_time expire)
+{
+    ep_entry *e = &pool->tt.e[idx];
+    e->state = state;
+    e->u.expire = expire;
+    ep_timeq_push(&pool->q[q], pool->tt.e, idx);
+}
+
+void ep_conn_close(ep_pool *pool, uint32_t idx, ep_close_how how)
+{
+    ep_entry *e = &pool->tt.e[idx];
+    ep_dest *d = &pool->dt.d[e->dest];
+    uint32_t bind = e->u.held.bind;
+    const ep_pool_config *c = &pool->cfg;
+
+    ep_owner_refund(pool, e->u.held.owner);
+    if (bind != EP_NIL)
+        ep_bind_end(pool, bind);
+    d->in_use--;
+    pool->st.in_use--;
+    pool->st.releases++;
+    if (d->proto == EP_PROTO_TCP && how == EP_CLOSE_ACTIVE && c->time_wait > 0) {
+        d->time_wait++;
+        pool->st.time_wait++;
+        if (pool->reuse_on)
+            ep_conn_enqueue(pool, idx, EP_Q_TWY, EP_ST_TWY, pool->now + c->tw_reuse_delay + 1);
+        else
+            ep_conn_enqueue(pool, idx, EP_Q_TW, EP_ST_TW, pool->now + c->time_wait);
+    } else if (c->quarantine > 0) {
+        d->quarantine++;
+        pool->st.quarantine++;
+        ep_conn_enqueue(pool, idx, EP_Q_QUAR, EP_ST_QUAR, pool->now + c->quarantine);
+    } else {
+        /* Not queued: account it as in use for the drop below. */
+        d->in_use++;
+        pool->st.in_use++;
+        e->u.held.owner = 0;
+        e->u.held.bind = EP_NIL;
+        ep_conn_drop(pool, idx, false);
+    }
+}
+
+void ep_conn_drop(ep_pool *pool, uint32_t idx, bool keep_dest)
+{
+    ep_entry *e = &pool->tt.e[idx];
+    uint32_t di = e->dest;
+    ep_dest *d = &pool->dt.d[di];
+    bool nr = ep_entry_nr(pool, e);
+
+    switch (e->state) {
+    case EP_ST_INUSE:
+        d->in_use--;
+        pool->st.in_use--;
+        ep_owner_refund(pool, e->u.held.owner);
+        break;
+    case EP_ST_TWY:
+        ep_timeq_unlink(&pool->q[EP_Q_TWY], pool->tt.e, idx);
+        d->time_wait--;
+        pool->st.time_wait--;
+        break;
+    case EP_ST_TW:
+        ep_timeq_unlink(&pool->q[EP_Q_TW], pool->tt.e, idx);
+        d->time_wait--;
+        pool->st.time_wait--;
+        break;
+    case EP_ST_QUAR:
+        ep_timeq_unlink(&pool->q[EP_Q_QUAR], pool->tt.e, idx);
+        d->quarantine--;
+        pool->st.quarantine--;
+        break;
+    }
+    ep_ls(pool, d->laddr, ep_proto_index(d->proto))->conn[e->port]--;
+    if (nr)
+        ep_dest_nr_change(pool, di, e->port, -1);
+    ep_tt_remove(&pool->tt, idx);
+    ep_dest_maybe_sparse(pool, di);
+    if (!keep_dest)
+        ep_dest_release_if_empty(pool, di);
+}
+
+ep_time ep_conn_advance(ep_pool *pool, ep_time now)
+{
+    uint32_t idx;
+
+    if (now < pool->now)
+        now = pool->now;
+    pool->now = now;
+    while ((idx = ep_timeq_due(&pool->q[EP_Q_TWY], pool->tt.e, now)) != EP_NIL) {
+        ep_entry *e = &pool->tt.e[idx];
+        ep_time t0 = e->u.expire - pool->cfg.tw_reuse_delay - 1;
+        ep_timeq_unlink(&pool->q[EP_Q_TWY], pool->tt.e, idx);
+        ep_conn_enqueue(pool, idx, EP_Q_TW, EP_ST_TW, t0 + pool->cfg.time_wait);
+        ep_dest_nr_change(pool, e->dest, e->port, -1); /* now reusable */
+        ep_dest_maybe_sparse(pool, e->dest);
+    }
+    for (int q = EP_Q_TW; q <= EP_Q_QUAR; q++)
+        while ((idx = ep_timeq_due(&pool->q[q], pool->tt.e, now)) != EP_NIL)
+            ep_conn_drop(pool, idx, false);
+    return now;
+}

@@ -1,0 +1,23 @@
+/* conn.h - the life of a connect-style tuple: in use, TIME_WAIT,
+ * quarantine, gone.  Private to libephport. */
+#ifndef EP_CONN_H
+#define EP_CONN_H
+
+#include "pool-t.h"
+
+/* Add an in-use entry (dest, port).  Caller did ep_tt_reserve() and made
+ * sure the tuple is free.  owner is charged by the caller (0: none);
+ * bind is the binding this connection came from, or EP_NIL. */
+uint32_t ep_conn_add(ep_pool *pool, uint32_t di, uint16_t port, uint32_t owner, uint32_t bind);
+
+/* Close an in-use entry: TIME_WAIT, quarantine or freed. */
+void ep_conn_close(ep_pool *pool, uint32_t idx, ep_close_how how);
+
+/* Remove an entry in any state.  The destination record is released when
+ * it becomes empty unless keep_dest. */
+void ep_conn_drop(ep_pool *pool, uint32_t idx, bool keep_dest);
+
+/* Clamp now to the largest time seen and expire what is due. */
+ep_time ep_conn_advance(ep_pool *pool, ep_time now);
+
+#endif

@@ -1,0 +1,353 @@
+/* dest.c - destinations and the exact free count.
+ *
+ * A destination is (protocol, local address, remote address, remote port):
+ * the unit that runs out of ports.  Its record exists while it has at least
+ * one entry (in use, TIME_WAIT or quarantine) and is freed with the last.
+ *
+ * The number of ports a connect towards D on local address L could take is
+ *
+ *     free(D) = effective - blocked(L) - nblk(D)
+ *
+ * where blocked(L) counts effective ports held by a binding on L or on L's
+ * wildcard (ep_lstate.blocked) and nblk(D) counts D's entries that are not
+ * reusable, sit on an effective port, and are not already counted in
+ * blocked(L).  Both are maintained incrementally:
+ *   - an entry appearing/disappearing/becoming reusable touches one counter
+ *     (ep_dest_nr_change);
+ *   - a port becoming blocked/unblocked on L (ep_lstate_blk_inc/dec) must
+ *     fix the destinations of L that have an entry on that port.  The
+ *     per-port entry count conn[] tells whether there are any: usually
+ *     none, since bind() refuses ports used by tuples unless SO_REUSEADDR.
+ *     Only then is L's destination list walked (O(destinations of L)).
+ * Dense destinations (ep_dense bitmap of unavailable effective indexes) are
+ * updated at the same points; a local address keeps a list of them.
+ *
+ * Density policy (hysteresis): a destination gets a bitmap when at least
+ * 1/16 of the effective ports are unavailable to it (or when rejection
+ * sampling missed several times in a row), and loses it when fewer than 1/64
+ * are.  Building costs one pass over the effective range with a hash lookup
+ * only where conn[] says an entry exists. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dest.h"
+#include "siphash.h"
+#include "tuple_table.h"
+
+#define EP_DT_MIN_BUCKETS 64u
+
+struct ep_dest_key {
+    uint32_t laddr;
+    uint16_t rport;
+    uint8_t proto;
+    uint8_t family;
+    uint8_t bytes[16];
+};
+
+static uint32_t ep_dest_hash(const ep_dtable *t, uint8_t proto, uint32_t laddr,
+                             const ep_addr *remote, uint16_t rport)
+{
+    struct ep_dest_key k;
+    memset(&k, 0, sizeof k);
+    k.laddr = laddr;
+    k.rport = rport;
+    k.proto = proto;
+    k.family = remote->family;
+    memcpy(k.bytes, remote->u.bytes, 16);
+    return (uint32_t)ep_siphash13(t->key, &k, sizeof k) & t->mask;
+}
+
+int ep_dt_init(ep_dtable *t, const uint8_t key[16])
+{
+    memset(t, 0, sizeof *t);
+    memcpy(t->key, key, 16);
+    t->free_head = EP_NIL;
+    t->bucket = malloc(EP_DT_MIN_BUCKETS * sizeof *t->bucket);
+    if (!t->bucket)
+        return -ENOMEM;
+    memset(t->bucket, 0xff, EP_DT_MIN_BUCKETS * sizeof *t->bucket);
+    t->mask = EP_DT_MIN_BUCKETS - 1;
+    return 0;
+}
+
+void ep_dt_destroy(ep_pool *pool)
+{
+    ep_dtable *t = &pool->dt;
+    for (uint32_t i = 0; i < t->used; i++)
+        if (t->d[i].proto)
+            ep_dense_free(t->d[i].dense);
+    free(t->d);
+    free(t->bucket);
+    memset(t, 0, sizeof *t);
+}
+
+uint32_t ep_dest_find(const ep_pool *pool, uint8_t proto, uint32_t laddr,
+                      const ep_addr *remote, uint16_t rport)
+{
+    const ep_dtable *t = &pool->dt;
+    uint32_t i = t->bucket[ep_dest_hash(t, proto, laddr, remote, rport)];
+    while (i != EP_NIL) {
+        const ep_dest *d = &t->d[i];
+        if (d->laddr == laddr && d->rport == rport && d->proto == proto &&
+            ep_addr_equal(&d->remote, remote))
+            return i;
+        i = d->hnext;
+    }
+    return EP_NIL;
+}
+
+int ep_dest_reserve(ep_pool *pool)
+{
+    ep_dtable *t = &pool->dt;
+    if (t->free_head == EP_NIL && t->used == t->cap) {
+        uint32_t ncap = t->cap ? t->cap * 2 : 16;
+        ep_dest *nd;
+        if (t->cap >= (1u << 30))
+            return -ENOMEM;
+        nd = realloc(t->d, (size_t)ncap * sizeof *nd);
+        if (!nd)
+            return -ENOMEM;
+        t->d = nd;
+        t->cap = ncap;
+    }
+    if (t->count + 1 > t->mask + 1) {
+        uint32_t nb = (t->mask + 1) * 2;
+        uint32_t *b = malloc((size_t)nb * sizeof *b);
+        if (!b)
+            return -ENOMEM;
+        memset(b, 0xff, (size_t)nb * sizeof *b);
+        free(t->bucket);
+        t->bucket = b;
+        t->mask = nb - 1;
+        for (uint32_t i = 0; i < t->used; i++) {
+            ep_dest *d = &t->d[i];
+            if (!d->proto)
+                continue;
+            uint32_t h = ep_dest_hash(t, d->proto, d->laddr, &d->remote, d->rport);
+            d->hnext = t->bucket[h];
+            t->bucket[h] = i;
+        }
+    }
+    return 0;
+}
+
+uint32_t ep_dest_create(ep_pool *pool, uint8_t proto, uint32_t laddr,
+                        const ep_addr *remote, uint16_t rport)
+{
+    ep_dtable *t = &pool->dt;
+    ep_lstate *ls = ep_ls(pool, laddr, ep_proto_index(proto));
+    uint32_t i, h;
+    ep_dest *d;
+
+    if (t->free_head != EP_NIL) {
+        i = t->free_head;
+        t->free_head = t->d[i].hnext;
+    } else {
+        i = t->used++;
+    }
+    d = &t->d[i];
+    memset(d, 0, sizeof *d);
+    d->remote = *remote;
+    d->rport = rport;
+    d->proto = proto;
+    d->laddr = laddr;
+    h = ep_dest_hash(t, proto, laddr, remote, rport);
+    d->hnext = t->bucket[h];
+    t->bucket[h] = i;
+    d->lprev = EP_NIL;
+    d->lnext = ls->dests;
+    if (ls->dests != EP_NIL)
+        t->d[ls->dests].lprev = i;
+    ls->dests = i;
+    t->count++;
+    return i;
+}
+
+static void ep_dense_unlist(ep_lstate *ls, ep_dense *dn)
+{
+    if (dn->prev)
+        dn->prev->next = dn->next;
+    else
+        ls->dense = dn->next;
+    if (dn->next)
+        dn->next->prev = dn->prev;
+}
+
+static void ep_dest_drop_dense(ep_pool *pool, uint32_t di)
+{
+    ep_dest *d = &pool->dt.d[di];
+    if (!d->dense)
+        return;
+    ep_dense_unlist(ep_ls(pool, d->laddr, ep_proto_index(d->proto)), d->dense);
+    ep_dense_free(d->dense);
+    d->dense = NULL;
+}
+
+void ep_dest_release_if_empty(ep_pool *pool, uint32_t di)
+{
+    ep_dtable *t = &pool->dt;
+    ep_dest *d = &t->d[di];
+    ep_lstate *ls;
+    uint32_t *link;
+
+    if (d->in_use || d->time_wait || d->quarantine)
+        return;
+    ep_dest_drop_dense(pool, di);
+    ls = ep_ls(pool, d->laddr, ep_proto_index(d->proto));
+    if (d->lprev != EP_NIL)
+        t->d[d->lprev].lnext = d->lnext;
+    else
+        ls->dests = d->lnext;
+    if (d->lnext != EP_NIL)
+        t->d[d->lnext].lprev = d->lprev;
+    link = &t->bucket[ep_dest_hash(t, d->proto, d->laddr, &d->remote, d->rport)];
+    while (*link != di)
+        link = &t->d[*link].hnext;
+    *link = d->hnext;
+    d->proto = 0;
+    d->hnext = t->free_head;
+    t->free_head = di;
+    t->count--;
+}
+
+void ep_dest_nr_change(ep_pool *pool, uint32_t di, uint16_t port, int delta)
+{
+    ep_dest *d = &pool->dt.d[di];
+    ep_lstate *ls = ep_ls(pool, d->laddr, ep_proto_index(d->proto));
+    uint32_t i = pool->port2idx[port];
+
+    if (i == EP_NIL || ls->blk[port])
+        return;
+    if (delta > 0) {
+        d->nblk++;
+        if (d->dense)
+            ep_dense_set(d->dense, i);
+    } else {
+        d->nblk--;
+        if (d->dense)
+            ep_dense_clear(d->dense, i);
+    }
+}
+
+/* Port `port` on (laddr, pi) became blocked (on) or unblocked (!on). */
+static void ep_lstate_block_change(ep_pool *pool, uint32_t laddr, int pi, uint16_t port, bool on)
+{
+    ep_lstate *ls = ep_ls(pool, laddr, pi);
+    uint32_t i = pool->port2idx[port];
+
+    if (i == EP_NIL)
+        return;
+    if (on)
+        ls->blocked++;
+    else
+        ls->blocked--;
+    if (ls->conn[port]) {
+        for (uint32_t di = ls->dests; di != EP_NIL; di = pool->dt.d[di].lnext) {
+            ep_dest *d = &pool->dt.d[di];
+            uint32_t e = ep_tt_find(&pool->tt, di, port);
+            if (e != EP_NIL && ep_entry_nr(pool, &pool->tt.e[e])) {
+                if (on)
+                    d->nblk--;
+                else
+                    d->nblk++;
+            } else if (d->dense) {
+                if (on)
+                    ep_dense_set(d->dense, i);
+                else
+                    ep_dense_clear(d->dense, i);
+            }
+        }
+    } else {
+        for (ep_dense *dn = ls->dense; dn; dn = dn->next) {
+            if (on)
+                ep_dense_set(dn, i);
+            else
+                ep_dense_clear(dn, i);
+        }
+    }
+}
+
+void ep_lstate_blk_inc(ep_pool *pool, uint32_t laddr, int pi, uint16_t port)
+{
+    ep_lstate *ls = ep_ls(pool, laddr, pi);
+    if (ls->blk[port]++ == 0)
+        ep_lstate_block_change(pool, laddr, pi, port, true);
+}
+
+void ep_lstate_blk_dec(ep_pool *pool, uint32_t laddr, int pi, uint16_t port)
+{
+    ep_lstate *ls = ep_ls(pool, laddr, pi);
+    if (--ls->blk[port] == 0)
+        ep_lstate_block_change(pool, laddr, pi, port, false);
+}
+
+bool ep_dest_wants_dense(const ep_pool *pool, uint32_t di)
+{
+    const ep_dest *d = &pool->dt.d[di];
+    uint32_t unavail = pool->neff - ep_dest_free(pool, d->laddr, ep_proto_index(d->proto), di);
+    return !d->dense && unavail >= pool->neff / 16 && unavail > 0;
+}
+
+int ep_dest_make_dense(ep_pool *pool, uint32_t di)
+{
+    ep_dest *d = &pool->dt.d[di];
+    ep_lstate *ls = ep_ls(pool, d->laddr, ep_proto_index(d->proto));
+    ep_dense *dn;
+
+    if (d->dense)
+        return 0;
+    dn = ep_dense_new(pool->neff, di);
+    if (!dn)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < pool->neff; i++) {
+        uint16_t port = pool->idx2port[i];
+        if (ls->blk[port]) {
+            ep_dense_set(dn, i);
+        } else if (ls->conn[port]) {
+            uint32_t e = ep_tt_find(&pool->tt, di, port);
+            if (e != EP_NIL && ep_entry_nr(pool, &pool->tt.e[e]))
+                ep_dense_set(dn, i);
+        }
+    }
+    dn->prev = NULL;
+    dn->next = ls->dense;
+    if (ls->dense)
+        ls->dense->prev = dn;
+    ls->dense = dn;
+    d->dense = dn;
+    return 0;
+}
+
+void ep_dest_maybe_sparse(ep_pool *pool, uint32_t di)
+{
+    ep_dest *d = &pool->dt.d[di];
+    if (d->dense && d->dense->nset < pool->neff / 64)
+        ep_dest_drop_dense(pool, di);
+}
+
+void ep_dest_recount(ep_pool *pool)
+{
+    ep_dtable *t = &pool->dt;
+
+    for (uint32_t di = 0; di < t->used; di++) {
+        if (!t->d[di].proto)
+            continue;
+        ep_dest_drop_dense(pool, di);
+        t->d[di].nblk = 0;
+    }
+    for (uint32_t a = 0; a < pool->naddrs; a++) {
+        for (int pi = 0; pi < 2; pi++) {
+            ep_lstate *ls = ep_ls(pool, a, pi);
+            ls->blocked = 0;
+            for (uint32_t i = 0; i < pool->neff; i++)
+                ls->blocked += ls->blk[pool->idx2port[i]] != 0;
+        }
+    }
+    for (uint32_t ei = 0; ei < pool->tt.used; ei++) {
+        ep_entry *e = &pool->tt.e[ei];
+        if (e->state == EP_ST_FREE || !ep_entry_nr(pool, e))
+            continue;
+        ep_dest_nr_change(pool, e->dest, e->port, +1);
+    }
+}

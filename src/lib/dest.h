@@ -1,0 +1,66 @@
+/* dest.h - destinations, per-address port state, and the bookkeeping that
+ * keeps every destination's free count exact.  Private to libephport. */
+#ifndef EP_DEST_H
+#define EP_DEST_H
+
+#include "pool-t.h"
+
+int ep_dt_init(ep_dtable *t, const uint8_t key[16]);
+void ep_dt_destroy(ep_pool *pool);
+
+uint32_t ep_dest_find(const ep_pool *pool, uint8_t proto, uint32_t laddr,
+                      const ep_addr *remote, uint16_t rport);
+/* Room for one more destination; -ENOMEM, table unchanged. */
+int ep_dest_reserve(ep_pool *pool);
+/* Create an absent destination (after ep_dest_reserve). */
+uint32_t ep_dest_create(ep_pool *pool, uint8_t proto, uint32_t laddr,
+                        const ep_addr *remote, uint16_t rport);
+/* Free the record once it has no entries. */
+void ep_dest_release_if_empty(ep_pool *pool, uint32_t di);
+
+static inline int ep_proto_index(uint8_t proto)
+{
+    return proto == EP_PROTO_UDP ? EP_PI_UDP : EP_PI_TCP;
+}
+
+static inline ep_lstate *ep_ls(const ep_pool *pool, uint32_t laddr, int pi)
+{
+    return &pool->addrs[laddr].st[pi];
+}
+
+/* Does this entry keep its port from being taken towards its destination?
+ * Everything but a TIME_WAIT entry old enough for tw_reuse. */
+static inline bool ep_entry_nr(const ep_pool *pool, const ep_entry *e)
+{
+    return e->state != EP_ST_TW || !pool->reuse_on;
+}
+
+/* Ports a connect towards destination di (EP_NIL: no entries yet) on
+ * (laddr, pi) could take now. */
+static inline uint32_t ep_dest_free(const ep_pool *pool, uint32_t laddr, int pi, uint32_t di)
+{
+    uint32_t used = ep_ls(pool, laddr, pi)->blocked;
+    if (di != EP_NIL)
+        used += pool->dt.d[di].nblk;
+    return pool->neff - used;
+}
+
+/* A non-reusable entry of di appeared (+1) or went away (-1) on port. */
+void ep_dest_nr_change(ep_pool *pool, uint32_t di, uint16_t port, int delta);
+
+/* A port-holding binding on (laddr, pi) began / ended. */
+void ep_lstate_blk_inc(ep_pool *pool, uint32_t laddr, int pi, uint16_t port);
+void ep_lstate_blk_dec(ep_pool *pool, uint32_t laddr, int pi, uint16_t port);
+
+/* Give di its exact-selection bitmap; -ENOMEM leaves it sparse. */
+int ep_dest_make_dense(ep_pool *pool, uint32_t di);
+/* Consider a dense destination for dropping its bitmap (hysteresis). */
+void ep_dest_maybe_sparse(ep_pool *pool, uint32_t di);
+/* Thresholds, in unavailable ports (see dest.c). */
+bool ep_dest_wants_dense(const ep_pool *pool, uint32_t di);
+
+/* After the effective range changed: drop every bitmap, recompute the
+ * blocked and nblk counts from the tables. */
+void ep_dest_recount(ep_pool *pool);
+
+#endif

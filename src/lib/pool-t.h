@@ -1,0 +1,171 @@
+/* pool-t.h - the engine's data types, and nothing else (HAProxy's "-t.h"
+ * rule: type headers pull in no logic, so every engine file can include this
+ * one without an include cycle).  Private to libephport.
+ *
+ * Memory layout, chosen for the targets in docs/ENGINE.md (at most 64 bytes
+ * per tracked connection, TIME_WAIT included):
+ *   - every connect-style tuple is one 32-byte ep_entry in a slab array,
+ *     addressed by u32 index, linked into a chained hash (4-byte buckets);
+ *   - destinations (local address, remote address, remote port, protocol)
+ *     are ep_dest records in their own slab + hash, freed as soon as they
+ *     have no entries;
+ *   - per (local address, protocol), two port-indexed u32 arrays: bindings
+ *     that block the port, connect-style entries that use it. */
+#ifndef EP_POOL_T_H
+#define EP_POOL_T_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <ephport/pool.h>
+
+#include "chacha.h"
+#include "dense.h"
+
+#define EP_NIL UINT32_MAX
+
+/* Index of a protocol in per-protocol arrays. */
+#define EP_PI_TCP 0
+#define EP_PI_UDP 1
+
+/* States of a connect-style entry. */
+enum {
+    EP_ST_FREE = 0,
+    EP_ST_INUSE,    /* held by a connection */
+    EP_ST_TWY,      /* TIME_WAIT, younger than tw_reuse_delay (tw_reuse only) */
+    EP_ST_TW,       /* TIME_WAIT (reusable when the pool's tw reuse is on) */
+    EP_ST_QUAR,     /* quarantine (hold-down) */
+};
+
+/* Expiry queues (see timeq.c). */
+enum { EP_Q_TWY = 0, EP_Q_TW, EP_Q_QUAR, EP_Q__COUNT };
+
+typedef struct ep_entry {
+    uint32_t dest;          /* destination index */
+    uint16_t port;          /* local port */
+    uint8_t state;          /* EP_ST_* */
+    uint8_t pad_;
+    uint32_t hnext;         /* hash chain */
+    uint32_t prev, next;    /* expiry queue links; next = free list */
+    union {
+        ep_time expire;     /* queued: when it leaves its queue */
+        struct {
+            uint32_t owner; /* in use: owner charged for it (0: none) */
+            uint32_t bind;  /* in use: binding it came from (EP_NIL: none) */
+        } held;
+    } u;
+} ep_entry;
+
+typedef struct ep_ttable {
+    ep_entry *e;
+    uint32_t cap;           /* slots allocated */
+    uint32_t used;          /* slots ever handed out (high mark) */
+    uint32_t count;         /* live entries */
+    uint32_t free_head;
+    uint32_t *bucket;
+    uint32_t mask;          /* buckets - 1 */
+    uint64_t k0, k1;        /* SipHash-1-3 key */
+} ep_ttable;
+
+typedef struct ep_timeq {
+    uint32_t head, tail;
+} ep_timeq;
+
+typedef struct ep_dest {
+    ep_addr remote;
+    uint16_t rport;
+    uint8_t proto;          /* EP_PROTO_TCP / EP_PROTO_UDP; 0 = free slot */
+    uint8_t pad_;
+    uint32_t laddr;         /* local address index */
+    uint32_t hnext;         /* hash chain; free list */
+    uint32_t lprev, lnext;  /* list of the destinations of one local address */
+    uint32_t in_use, time_wait, quarantine;
+    uint32_t nblk;          /* non-reusable entries on effective ports that
+                               are not blocked by a binding on the address */
+    uint32_t high_water;
+    uint64_t failures;      /* -EADDRNOTAVAIL towards it */
+    ep_dense *dense;        /* exact-selection bitmap, or NULL */
+} ep_dest;
+
+typedef struct ep_dtable {
+    ep_dest *d;
+    uint32_t cap, used, count, free_head;
+    uint32_t *bucket;
+    uint32_t mask;
+    uint8_t key[16];
+} ep_dtable;
+
+/* One local address for one protocol. */
+typedef struct ep_lstate {
+    uint32_t *blk;          /* per port: port-holding bindings on this address
+                               or on its family's wildcard */
+    uint32_t *conn;         /* per port: connect-style entries (any state) */
+    uint32_t blocked;       /* effective ports with blk > 0 */
+    uint32_t dests;         /* head of the destination list */
+    ep_dense *dense;        /* head of the dense-destination list */
+} ep_lstate;
+
+typedef struct ep_laddr {
+    ep_addr addr;
+    ep_lstate st[2];
+} ep_laddr;
+
+enum { EP_B_FREE = 0, EP_B_HOLD, EP_B_NOPORT, EP_B_CONNECTED };
+
+typedef struct ep_binding {
+    ep_addr addr;           /* canonical; a wildcard keeps its family */
+    uint32_t laddr;         /* local address index, EP_NIL for a wildcard */
+    uint32_t owner;
+    uint32_t gen;           /* generation, part of the id */
+    uint32_t pnext, pprev;  /* chain of bindings on (proto, port); free list */
+    uint16_t port;
+    uint8_t proto;
+    uint8_t flags;
+    uint8_t state;          /* EP_B_* */
+    uint8_t listening;
+} ep_binding;
+
+typedef struct ep_owner {
+    uint32_t id, held, cap, next;
+    bool has_cap;
+} ep_owner;
+
+typedef struct ep_owners {
+    ep_owner *o;
+    uint32_t cap, used, count, free_head;
+    uint32_t *bucket;
+    uint32_t mask;
+} ep_owners;
+
+struct ep_pool {
+    pthread_mutex_t lock;
+    bool locking;
+    ep_pool_config cfg;
+    char *reserved_text;    /* our copy of cfg.reserved */
+    ep_portset reserved;
+    uint32_t neff;          /* effective ports */
+    uint16_t *idx2port;     /* [neff] effective index -> port */
+    uint32_t *port2idx;     /* [65536] port -> effective index or EP_NIL */
+    bool reuse_on;          /* tw_reuse and a TIME_WAIT longer than the delay */
+    ep_time now;            /* largest time seen */
+    ep_rng rng;
+    uint8_t fkey[16];       /* SipHash-2-4 key of F() (RFC 6056 alg. 3, 4) */
+    ep_ttable tt;
+    ep_dtable dt;
+    ep_timeq q[EP_Q__COUNT];
+    ep_laddr *addrs;
+    uint32_t naddrs, addrs_cap;
+    ep_binding *binds;
+    uint32_t binds_cap, binds_used, binds_free;
+    uint32_t *bhead[2];     /* [65536] per protocol: first binding on a port */
+    ep_owners owners;
+    uint32_t seq_next;      /* sequential: next effective index to try */
+    uint32_t alg3_counter;  /* RFC 6056 alg. 3 global counter */
+    uint32_t alg5_next;     /* RFC 6056 alg. 5 position */
+    uint32_t *perturb;      /* RFC 6056 alg. 4 table (65536 entries) */
+    ep_pool_stats st;       /* counters (the table-derived fields are
+                               filled by ep_pool_stats_get) */
+};
+
+#endif

@@ -1,0 +1,675 @@
+/* pool.c - the public face of the engine (ephport/pool.h): configuration and
+ * validation, locking, local addresses, the reserved set, and the glue that
+ * turns each public call into the engine's internal steps:
+ *
+ *   validate input (never touching state on error)
+ *   -> lock -> clamp `now` and expire what is due (conn.c)
+ *   -> reserve memory for everything the call may add (so a later step
+ *      cannot fail halfway) -> act -> count the failure, if any -> unlock.
+ *
+ * Who owns what: tuple_table.c the 4-tuple hash, dest.c destinations and
+ * exact free counts, dense.c the exact-selection bitmap, timeq.c expiry
+ * queues, conn.c the tuple state machine, select.c the algorithms, bind.c
+ * bindings, owner.c quotas, chacha.c / siphash.c randomness and keyed
+ * hashes. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <ephport/profile.h>
+
+#include "bind.h"
+#include "conn.h"
+#include "dest.h"
+#include "engine.h"
+#include "owner.h"
+#include "select.h"
+#include "timeq.h"
+#include "tuple_table.h"
+
+#define EP_LOCK(p)                                  \
+    do {                                            \
+        if ((p)->locking)                           \
+            pthread_mutex_lock(&(p)->lock);         \
+    } while (0)
+#define EP_UNLOCK(p)                                \
+    do {                                            \
+        if ((p)->locking)                           \
+            pthread_mutex_unlock(&(p)->lock);       \
+    } while (0)
+
+/* ---- addresses ---------------------------------------------------------- */
+
+void ep_addr_canon(const ep_addr *in, ep_addr *out)
+{
+    memset(out, 0, sizeof *out);
+    out->family = in->family;
+    if (in->family == AF_INET)
+        memcpy(out->u.bytes, in->u.bytes, 4);
+    else if (in->family == AF_INET6)
+        memcpy(out->u.bytes, in->u.bytes, 16);
+}
+
+uint32_t ep_pool_addr_index(const ep_pool *pool, const ep_addr *a)
+{
+    for (uint32_t i = 0; i < pool->naddrs; i++)
+        if (ep_addr_equal(&pool->addrs[i].addr, a))
+            return i;
+    return EP_NIL;
+}
+
+bool ep_pool_has_family(const ep_pool *pool, uint8_t family)
+{
+    for (uint32_t i = 0; i < pool->naddrs; i++)
+        if (pool->addrs[i].addr.family == family)
+            return true;
+    return false;
+}
+
+/* ---- configuration ------------------------------------------------------ */
+
+int ep_pool_config_init(ep_pool_config *cfg, const char *profile)
+{
+    const ep_profile *p;
+
+    if (!cfg)
+        return EP_EINVAL;
+    p = ep_profile_find(profile ? profile : "linux");
+    if (!p)
+        return EP_EINVAL;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->lo = p->lo;
+    cfg->hi = p->hi;
+    cfg->algorithm = EP_ALG_RANDOM;
+    cfg->time_wait = EP_MSEC(p->time_wait_ms);
+    cfg->tw_reuse = false;
+    cfg->tw_reuse_delay = EP_SEC(1);
+    cfg->thread_safe = true;
+    return 0;
+}
+
+static int ep_cfg_fail(ep_parse_error *err, size_t offset, const char *fmt, ...)
+{
+    if (err) {
+        va_list ap;
+        err->offset = offset;
+        va_start(ap, fmt);
+        vsnprintf(err->message, sizeof err->message, fmt, ap);
+        va_end(ap);
+    }
+    return EP_EINVAL;
+}
+
+/* Parse a reserved list against [lo, hi]; fails if it covers the range. */
+static int ep_reserved_parse(const char *text, uint16_t lo, uint16_t hi, ep_portset *set,
+                             ep_parse_error *err)
+{
+    int rc = ep_portset_parse(text ? text : "", set, err);
+    if (rc < 0)
+        return rc;
+    if (ep_portset_count(set, lo, hi) == (uint32_t)(hi - lo + 1))
+        return ep_cfg_fail(err, 0, "the reserved ports cover the whole range %u-%u: no port "
+                           "would be left to allocate", lo, hi);
+    return 0;
+}
+
+/* Rebuild the effective-index tables from the range and reserved set. */
+static void ep_pool_index(ep_pool *pool)
+{
+    uint32_t n = 0;
+    memset(pool->port2idx, 0xff, 65536 * sizeof *pool->port2idx);
+    for (uint32_t p = pool->cfg.lo; p <= pool->cfg.hi; p++) {
+        if (ep_portset_has(&pool->reserved, (uint16_t)p))
+            continue;
+        pool->port2idx[p] = n;
+        pool->idx2port[n++] = (uint16_t)p;
+    }
+    pool->neff = n;
+}
+
+static char *ep_strdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+int ep_pool_new(const ep_pool_config *cfg, ep_pool **out, ep_parse_error *err)
+{
+    ep_pool *pool;
+    ep_portset reserved;
+    uint8_t key[16];
+    uint64_t k0, k1;
+    int rc;
+
+    if (!cfg || !out)
+        return ep_cfg_fail(err, 0, "no configuration given");
+    if (cfg->lo == 0)
+        return ep_cfg_fail(err, 0, "port 0 is not a valid port: the range must start at 1 or above");
+    if (cfg->lo > cfg->hi)
+        return ep_cfg_fail(err, 0, "the range %u-%u is empty: the first port is above the last",
+                           cfg->lo, cfg->hi);
+    if ((unsigned)cfg->algorithm >= EP_ALG__COUNT)
+        return ep_cfg_fail(err, 0, "unknown selection algorithm %d", (int)cfg->algorithm);
+    if ((rc = ep_reserved_parse(cfg->reserved, cfg->lo, cfg->hi, &reserved, err)) < 0)
+        return rc;
+
+    pool = calloc(1, sizeof *pool);
+    if (!pool)
+        return EP_ENOMEM;
+    pool->cfg = *cfg;
+    pool->reserved = reserved;
+    pool->locking = cfg->thread_safe;
+    pool->reuse_on = cfg->tw_reuse && cfg->time_wait > 0 &&
+                     cfg->tw_reuse_delay < cfg->time_wait - 1;
+    pool->naddrs = 0;
+    pool->owners.bucket = NULL;
+    for (int q = 0; q < EP_Q__COUNT; q++)
+        ep_timeq_init(&pool->q[q]);
+    rc = EP_ENOMEM;
+    pool->reserved_text = ep_strdup(cfg->reserved ? cfg->reserved : "");
+    pool->port2idx = malloc(65536 * sizeof *pool->port2idx);
+    pool->idx2port = malloc(65536 * sizeof *pool->idx2port);
+    if (!pool->reserved_text || !pool->port2idx || !pool->idx2port)
+        goto fail;
+    pool->cfg.reserved = pool->reserved_text;
+    if ((rc = ep_rng_init(&pool->rng, cfg->seeded, cfg->seed)) < 0)
+        goto fail;
+    ep_rng_bytes(&pool->rng, pool->fkey, sizeof pool->fkey);
+    k0 = ep_rng_u64(&pool->rng);
+    k1 = ep_rng_u64(&pool->rng);
+    ep_rng_bytes(&pool->rng, key, sizeof key);
+    rc = EP_ENOMEM;
+    if (ep_tt_init(&pool->tt, k0, k1) < 0 || ep_dt_init(&pool->dt, key) < 0 ||
+        ep_owners_init(&pool->owners) < 0 || ep_binds_init(pool) < 0)
+        goto fail;
+    if (cfg->algorithm == EP_ALG_RFC6056_4) {
+        /* Linux fills table_perturb with random bytes on first use. */
+        pool->perturb = malloc(65536 * sizeof *pool->perturb);
+        if (!pool->perturb)
+            goto fail;
+        ep_rng_bytes(&pool->rng, pool->perturb, 65536 * sizeof *pool->perturb);
+    }
+    ep_pool_index(pool);
+    pool->seq_next = 0;
+    pool->alg5_next = ep_rng_below(&pool->rng, pool->neff);
+    pool->alg3_counter = 0;
+    if (pool->locking && pthread_mutex_init(&pool->lock, NULL) != 0)
+        goto fail;
+    *out = pool;
+    return 0;
+fail:
+    pool->locking = false;
+    ep_pool_free(pool);
+    if (rc == EP_ENOMEM && err)
+        ep_cfg_fail(err, 0, "out of memory");
+    return rc;
+}
+
+void ep_pool_free(ep_pool *pool)
+{
+    if (!pool)
+        return;
+    ep_dt_destroy(pool);
+    ep_tt_destroy(&pool->tt);
+    if (pool->owners.bucket)
+        ep_owners_destroy(&pool->owners);
+    ep_binds_destroy(pool);
+    for (uint32_t a = 0; a < pool->naddrs; a++) {
+        for (int pi = 0; pi < 2; pi++) {
+            free(pool->addrs[a].st[pi].blk);
+            free(pool->addrs[a].st[pi].conn);
+        }
+    }
+    free(pool->addrs);
+    free(pool->perturb);
+    free(pool->port2idx);
+    free(pool->idx2port);
+    free(pool->reserved_text);
+    if (pool->locking)
+        pthread_mutex_destroy(&pool->lock);
+    free(pool);
+}
+
+int ep_pool_add_address(ep_pool *pool, const ep_addr *addr)
+{
+    ep_addr a;
+    ep_laddr *l;
+    int rc = 0;
+
+    if (!pool || !addr || (addr->family != AF_INET && addr->family != AF_INET6))
+        return EP_EINVAL;
+    ep_addr_canon(addr, &a);
+    if (ep_addr_is_wildcard(&a))
+        return EP_EINVAL;
+    EP_LOCK(pool);
+    if (ep_pool_addr_index(pool, &a) != EP_NIL) {
+        rc = EP_EEXIST;
+        goto out;
+    }
+    if (pool->naddrs == pool->addrs_cap) {
+        uint32_t ncap = pool->addrs_cap ? pool->addrs_cap * 2 : 4;
+        ep_laddr *n = realloc(pool->addrs, (size_t)ncap * sizeof *n);
+        if (!n) {
+            rc = EP_ENOMEM;
+            goto out;
+        }
+        pool->addrs = n;
+        pool->addrs_cap = ncap;
+    }
+    l = &pool->addrs[pool->naddrs];
+    memset(l, 0, sizeof *l);
+    l->addr = a;
+    for (int pi = 0; pi < 2; pi++) {
+        l->st[pi].blk = calloc(65536, sizeof(uint32_t));
+        l->st[pi].conn = calloc(65536, sizeof(uint32_t));
+        l->st[pi].dests = EP_NIL;
+        if (!l->st[pi].blk || !l->st[pi].conn) {
+            for (int j = 0; j <= pi; j++) {
+                free(l->st[j].blk);
+                free(l->st[j].conn);
+            }
+            rc = EP_ENOMEM;
+            goto out;
+        }
+    }
+    pool->naddrs++;
+    ep_bind_new_address(pool, pool->naddrs - 1);
+out:
+    EP_UNLOCK(pool);
+    return rc;
+}
+
+int ep_pool_set_reserved(ep_pool *pool, const char *text, ep_parse_error *err)
+{
+    ep_portset set;
+    char *copy;
+    int rc;
+
+    if (!pool)
+        return ep_cfg_fail(err, 0, "no pool given");
+    if ((rc = ep_reserved_parse(text, pool->cfg.lo, pool->cfg.hi, &set, err)) < 0)
+        return rc;
+    if (!(copy = ep_strdup(text ? text : "")))
+        return EP_ENOMEM;
+    EP_LOCK(pool);
+    free(pool->reserved_text);
+    pool->reserved_text = copy;
+    pool->cfg.reserved = copy;
+    pool->reserved = set;
+    ep_pool_index(pool);
+    pool->seq_next %= pool->neff;
+    pool->alg5_next %= pool->neff;
+    ep_dest_recount(pool);
+    EP_UNLOCK(pool);
+    return 0;
+}
+
+int ep_pool_set_owner_quota(ep_pool *pool, uint32_t owner, uint32_t cap)
+{
+    int rc;
+    if (!pool || owner == 0)
+        return EP_EINVAL;
+    EP_LOCK(pool);
+    rc = ep_owner_set_cap(pool, owner, cap);
+    EP_UNLOCK(pool);
+    return rc;
+}
+
+int ep_pool_get_config(const ep_pool *pool, ep_pool_config *out)
+{
+    ep_pool *p = (ep_pool *)pool; /* the lock is internal state */
+    if (!pool || !out)
+        return EP_EINVAL;
+    EP_LOCK(p);
+    *out = pool->cfg;
+    EP_UNLOCK(p);
+    return 0;
+}
+
+/* ---- failures ----------------------------------------------------------- */
+
+static int ep_pool_count(ep_pool *pool, int rc)
+{
+    if (rc >= 0 || rc == EP_ENOMEM)
+        return rc;
+    switch (rc) {
+    case EP_EADDRNOTAVAIL: pool->st.failures[EP_FAIL_EXHAUSTED]++; break;
+    case EP_EDQUOT: pool->st.failures[EP_FAIL_QUOTA]++; break;
+    case EP_EADDRINUSE: pool->st.failures[EP_FAIL_ADDRINUSE]++; break;
+    default: pool->st.failures[EP_FAIL_INVALID]++; break;
+    }
+    return rc;
+}
+
+/* ---- connect-style ------------------------------------------------------ */
+
+static bool ep_proto_ok(uint8_t proto)
+{
+    return proto == EP_PROTO_TCP || proto == EP_PROTO_UDP;
+}
+
+/* proto, remote (a specific address, port > 0) and the local family
+ * (0 or the remote's); *remote receives the canonical copy. */
+static int ep_tuple_check(const ep_tuple *t, ep_addr *remote)
+{
+    if (!ep_proto_ok(t->proto))
+        return EP_EINVAL;
+    if (t->remote.family != AF_INET && t->remote.family != AF_INET6)
+        return EP_EINVAL;
+    ep_addr_canon(&t->remote, remote);
+    if (ep_addr_is_wildcard(remote) || t->remote_port == 0)
+        return EP_EINVAL;
+    if (t->local.family != 0 && t->local.family != t->remote.family)
+        return EP_EINVAL;
+    return 0;
+}
+
+int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr *remote,
+                      uint16_t rport, uint32_t owner, uint32_t *lidx_out, uint16_t *port)
+{
+    int pi = ep_proto_index(proto), rc;
+    uint32_t di, e;
+
+    if (lidx == EP_NIL && !ep_pool_has_family(pool, remote->family))
+        return EP_EAFNOSUPPORT;
+    if ((rc = ep_owner_check(pool, owner)) < 0)
+        return rc;
+    if ((rc = ep_tt_reserve(&pool->tt)) < 0 || (rc = ep_dest_reserve(pool)) < 0 ||
+        (rc = ep_owner_reserve(pool, owner)) < 0)
+        return rc;
+    if (lidx != EP_NIL) {
+        di = ep_dest_find(pool, proto, lidx, remote, rport);
+        if (ep_dest_free(pool, lidx, pi, di) == 0) {
+            if (di != EP_NIL)
+                pool->dt.d[di].failures++;
+            return EP_EADDRNOTAVAIL;
+        }
+    } else if ((rc = ep_select_local(pool, proto, remote, rport, &lidx, &di)) < 0) {
+        return rc;
+    }
+    if ((rc = ep_select_port(pool, lidx, pi, di, remote, rport, port)) < 0)
+        return rc;
+    if (di == EP_NIL)
+        di = ep_dest_create(pool, proto, lidx, remote, rport);
+    else if ((e = ep_tt_find(&pool->tt, di, *port)) != EP_NIL)
+        ep_conn_drop(pool, e, true); /* a reusable TIME_WAIT tuple: take it over */
+    (void)ep_owner_charge(pool, owner); /* reserved above */
+    ep_conn_add(pool, di, *port, owner, EP_NIL);
+    pool->st.allocations++;
+    *lidx_out = lidx;
+    return 0;
+}
+
+int ep_pool_connect(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now)
+{
+    ep_addr remote, local;
+    uint32_t lidx = EP_NIL;
+    uint16_t port;
+    int rc;
+
+    if (!pool)
+        return EP_EINVAL;
+    EP_LOCK(pool);
+    ep_conn_advance(pool, now);
+    if (!t) {
+        rc = EP_EINVAL;
+        goto out;
+    }
+    if ((rc = ep_tuple_check(t, &remote)) < 0)
+        goto out;
+    ep_addr_canon(&t->local, &local);
+    if (local.family != 0 && !ep_addr_is_wildcard(&local) &&
+        (lidx = ep_pool_addr_index(pool, &local)) == EP_NIL) {
+        rc = EP_ENOENT;
+        goto out;
+    }
+    rc = ep_engine_connect(pool, t->proto, lidx, &remote, t->remote_port, owner, &lidx, &port);
+    if (rc == 0) {
+        t->local = pool->addrs[lidx].addr;
+        t->local_port = port;
+    }
+out:
+    ep_pool_count(pool, rc);
+    EP_UNLOCK(pool);
+    return rc;
+}
+
+/* The entry of a fully specified tuple, or a negative error. */
+static int ep_pool_find_tuple(ep_pool *pool, const ep_tuple *t, uint32_t *idx)
+{
+    ep_addr remote, local;
+    uint32_t lidx, di;
+    int rc;
+
+    if ((rc = ep_tuple_check(t, &remote)) < 0)
+        return rc;
+    ep_addr_canon(&t->local, &local);
+    if (local.family == 0 || ep_addr_is_wildcard(&local) || t->local_port == 0)
+        return EP_EINVAL;
+    if ((lidx = ep_pool_addr_index(pool, &local)) == EP_NIL)
+        return EP_ENOENT;
+    if ((di = ep_dest_find(pool, t->proto, lidx, &remote, t->remote_port)) == EP_NIL)
+        return EP_ENOENT;
+    if ((*idx = ep_tt_find(&pool->tt, di, t->local_port)) == EP_NIL)
+        return EP_ENOENT;
+    return 0;
+}
+
+int ep_pool_close(ep_pool *pool, const ep_tuple *t, ep_close_how how, ep_time now)
+{
+    uint32_t idx;
+    int rc;
+
+    if (!pool)
+        return EP_EINVAL;
+    EP_LOCK(pool);
+    ep_conn_advance(pool, now);
+    if (!t || (how != EP_CLOSE_ACTIVE && how != EP_CLOSE_PASSIVE)) {
+        rc = EP_EINVAL;
+        goto out;
+    }
+    if ((rc = ep_pool_find_tuple(pool, t, &idx)) < 0)
+        goto out;
+    if (pool->tt.e[idx].state != EP_ST_INUSE) {
+        rc = EP_EALREADY;
+        goto out;
+    }
+    ep_conn_close(pool, idx, how);
+out:
+    ep_pool_count(pool, rc);
+    EP_UNLOCK(pool);
+    return rc;
+}
+
+/* ---- bind-style --------------------------------------------------------- */
+
+int ep_pool_bind(ep_pool *pool, const ep_bind_req *req, ep_time now, ep_bind_id *id,
+                 uint16_t *port_out)
+{
+    int rc;
+    if (!pool)
+        return EP_EINVAL;
+    EP_LOCK(pool);
+    ep_conn_advance(pool, now);
+    rc = (!req || !id) ? EP_EINVAL : ep_bind_do(pool, req, id, port_out);
+    ep_pool_count(pool, rc);
+    EP_UNLOCK(pool);
+    return rc;
+}
+
+int ep_pool_listen(ep_pool *pool, ep_bind_id id)
+{
+    int rc;
+    if (!pool)
+        return EP_EINVAL;
+    EP_LOCK(pool);
+    rc = ep_pool_count(pool, ep_bind_listen_do(pool, id));
+    EP_UNLOCK(pool);
+    return rc;
+}
+
+int ep_pool_unbind(ep_pool *pool, ep_bind_id id, ep_time now)
+{
+    int rc;
+    if (!pool)
+        return EP_EINVAL;
+    EP_LOCK(pool);
+    ep_conn_advance(pool, now);
+    rc = ep_pool_count(pool, ep_bind_unbind_do(pool, id));
+    EP_UNLOCK(pool);
+    return rc;
+}
+
+int ep_pool_connect_bound(ep_pool *pool, ep_bind_id id, ep_tuple *t, ep_time now)
+{
+    ep_tuple in;
+    int rc;
+
+    if (!pool)
+        return EP_EINVAL;
+    EP_LOCK(pool);
+    ep_conn_advance(pool, now);
+    if (!t) {
+        rc = EP_EINVAL;
+        goto out;
+    }
+    in = *t;
+    in.proto = EP_PROTO_TCP;   /* taken from the binding; checked there */
+    memset(&in.local, 0, sizeof in.local);
+    if ((rc = ep_tuple_check(&in, &in.remote)) < 0)
+        goto out;
+    if ((rc = ep_bind_connect_do(pool, id, &in)) == 0)
+        *t = in;
+out:
+    ep_pool_count(pool, rc);
+    EP_UNLOCK(pool);
+    return rc;
+}
+
+void ep_pool_advance(ep_pool *pool, ep_time now)
+{
+    if (!pool)
+        return;
+    EP_LOCK(pool);
+    ep_conn_advance(pool, now);
+    EP_UNLOCK(pool);
+}
+
+/* ---- statistics --------------------------------------------------------- */
+
+int ep_pool_stats_get(ep_pool *pool, ep_time now, ep_pool_stats *out)
+{
+    if (!pool || !out)
+        return EP_EINVAL;
+    EP_LOCK(pool);
+    ep_conn_advance(pool, now);
+    *out = pool->st;
+    out->range_ports = (uint32_t)pool->cfg.hi - pool->cfg.lo + 1;
+    out->effective_ports = pool->neff;
+    out->destinations = pool->dt.count;
+    EP_UNLOCK(pool);
+    return 0;
+}
+
+static void ep_dest_fill(const ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr *remote,
+                         uint16_t rport, uint32_t di, ep_dest_stats *out)
+{
+    int pi = ep_proto_index(proto);
+    memset(out, 0, sizeof *out);
+    out->proto = proto;
+    out->local = pool->addrs[lidx].addr;
+    out->remote = *remote;
+    out->remote_port = rport;
+    out->blocked = ep_ls(pool, lidx, pi)->blocked;
+    out->free = ep_dest_free(pool, lidx, pi, di);
+    if (di != EP_NIL) {
+        const ep_dest *d = &pool->dt.d[di];
+        out->in_use = d->in_use;
+        out->time_wait = d->time_wait;
+        out->quarantine = d->quarantine;
+        out->high_water = d->high_water;
+        out->failures = d->failures;
+    }
+    out->pressure = 1.0 - (double)out->free / (double)pool->neff;
+}
+
+int ep_pool_dest_stats(ep_pool *pool, const ep_tuple *t, ep_time now, ep_dest_stats *out)
+{
+    ep_addr remote, local;
+    uint32_t lidx;
+    int rc;
+
+    if (!pool || !t || !out)
+        return EP_EINVAL;
+    if ((rc = ep_tuple_check(t, &remote)) < 0)
+        return rc;
+    ep_addr_canon(&t->local, &local);
+    if (local.family == 0 || ep_addr_is_wildcard(&local))
+        return EP_EINVAL;
+    EP_LOCK(pool);
+    ep_conn_advance(pool, now);
+    if ((lidx = ep_pool_addr_index(pool, &local)) == EP_NIL) {
+        rc = EP_ENOENT;
+    } else {
+        uint32_t di = ep_dest_find(pool, t->proto, lidx, &remote, t->remote_port);
+        ep_dest_fill(pool, t->proto, lidx, &remote, t->remote_port, di, out);
+    }
+    EP_UNLOCK(pool);
+    return rc;
+}
+
+static int ep_dest_cmp(const void *pa, const void *pb)
+{
+    const ep_dest_stats *a = pa, *b = pb;
+    int c;
+    if (a->pressure != b->pressure)
+        return a->pressure > b->pressure ? -1 : 1;
+    if (a->in_use != b->in_use)
+        return a->in_use > b->in_use ? -1 : 1;
+    /* a total order, so the listing is reproducible */
+    if (a->proto != b->proto)
+        return a->proto < b->proto ? -1 : 1;
+    if ((c = memcmp(&a->local, &b->local, sizeof a->local)) != 0)
+        return c;
+    if ((c = memcmp(&a->remote, &b->remote, sizeof a->remote)) != 0)
+        return c;
+    return (int)a->remote_port - (int)b->remote_port;
+}
+
+int ep_pool_top_destinations(ep_pool *pool, ep_time now, ep_dest_stats *out, size_t max,
+                             size_t *total)
+{
+    ep_dest_stats *all;
+    size_t n = 0, w;
+
+    if (!pool || (!out && max > 0))
+        return EP_EINVAL;
+    EP_LOCK(pool);
+    ep_conn_advance(pool, now);
+    all = malloc(((size_t)pool->dt.count + 1) * sizeof *all);
+    if (!all) {
+        EP_UNLOCK(pool);
+        return EP_ENOMEM;
+    }
+    for (uint32_t di = 0; di < pool->dt.used; di++) {
+        const ep_dest *d = &pool->dt.d[di];
+        if (!d->proto)
+            continue;
+        ep_dest_fill(pool, d->proto, d->laddr, &d->remote, d->rport, di, &all[n++]);
+    }
+    EP_UNLOCK(pool);
+    qsort(all, n, sizeof *all, ep_dest_cmp);
+    w = n < max ? n : max;
+    if (w)
+        memcpy(out, all, w * sizeof *all);
+    free(all);
+    if (total)
+        *total = n;
+    return (int)(w > (size_t)INT32_MAX ? INT32_MAX : w);
+}

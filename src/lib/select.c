@@ -1,0 +1,259 @@
+/* select.c - the selection algorithms, all on the same tables.
+ *
+ * Every algorithm answers the same question with the same predicate (a port
+ * is available towards destination D on local address L iff it is
+ * effective, not blocked by a binding on L or its wildcard, and D has no
+ * non-reusable entry on it) and fails only when the exact free count is 0,
+ * which the caller checks first: exhaustion costs one subtraction.
+ *
+ * EP_ALG_RANDOM, the default: uniform over the available ports.
+ *   Rejection sampling: draw a uniform effective index (reserved ports are
+ *   never drawn: the index->port table skips them), accept if available.
+ *   After 8 misses, or at once when the destination is dense and at least
+ *   half full, select exactly: k = uniform(free), the k-th available index
+ *   in the destination's bitmap (dense.c).  Both branches are uniform over
+ *   the same set, so their mixture is.  No linear probing, hence no bias
+ *   toward ports that follow a run of used ones, and no per-host state an
+ *   observer could learn: every draw is fresh CSPRNG output.
+ * EP_ALG_SEQUENTIAL: a pool-wide cursor over effective indexes, next
+ *   available after the last port handed out (lwIP).
+ * EP_ALG_RFC6056_1: random offset, linear probe (RFC 6056 3.3.1).
+ * EP_ALG_RFC6056_2: up to `effective` random tries (RFC 6056 3.3.2), then,
+ *   unlike the RFC (which gives up), a linear probe from a random offset so
+ *   that it fails only on real exhaustion like the others.
+ * EP_ALG_RFC6056_3: offset = F(local, remote, remote port) with SipHash-2-4
+ *   under a pool secret, plus a global counter incremented per probe
+ *   (RFC 6056 3.3.3, gVisor's hash + counter).
+ * EP_ALG_RFC6056_4: Linux __inet_hash_connect() (>= 5.18): port_offset =
+ *   F(), a 65536-entry perturbation table indexed by its low bits, offset =
+ *   (table[index] + (port_offset >> 32)) % remaining with remaining the range
+ *   size rounded down to even, an even pass then an odd pass of step 2 over
+ *   the port range (reserved ports skipped), and on success table[index] +=
+ *   max(i, random(0..7) * 2) + 2.  Deliberately O(range) when full: it is the
+ *   baseline.  One deviation: when the range size is odd Linux never tries
+ *   the last port; we try it after both passes, so the algorithm fails only
+ *   on real exhaustion.
+ * EP_ALG_RFC6056_5: position += random(1..500), linear probe from there
+ *   (RFC 6056 3.3.5 with N = 500; the RFC adds a random increment per probe,
+ *   we probe linearly after one increment so that every port is reached).
+ * The linear probes walk effective indexes, so reserved ports cost nothing;
+ * on a dense destination they test bitmap bits instead of hashing. */
+#include <errno.h>
+#include <string.h>
+
+#include "dest.h"
+#include "select.h"
+#include "siphash.h"
+#include "tuple_table.h"
+
+#define EP_REJECT_TRIES 8
+#define EP_RFC5_INCREMENT 500
+
+bool ep_port_available(const ep_pool *pool, uint32_t lidx, int pi, uint32_t di, uint16_t port)
+{
+    const ep_lstate *ls = ep_ls(pool, lidx, pi);
+    uint32_t e;
+
+    if (pool->port2idx[port] == EP_NIL || ls->blk[port])
+        return false;
+    if (di == EP_NIL || ls->conn[port] == 0)
+        return true;
+    e = ep_tt_find(&pool->tt, di, port);
+    return e == EP_NIL || !ep_entry_nr(pool, &pool->tt.e[e]);
+}
+
+typedef struct ep_sel {
+    ep_pool *pool;
+    uint32_t lidx;
+    int pi;
+    uint32_t di;
+    const ep_dense *dn;
+} ep_sel;
+
+static bool ep_sel_ok(const ep_sel *s, uint32_t i)
+{
+    if (s->dn)
+        return !ep_dense_test(s->dn, i);
+    return ep_port_available(s->pool, s->lidx, s->pi, s->di, s->pool->idx2port[i]);
+}
+
+/* First available effective index at or after start (cyclic), or EP_NIL. */
+static uint32_t ep_sel_probe(const ep_sel *s, uint32_t start)
+{
+    uint32_t n = s->pool->neff, i = start % n;
+    for (uint32_t c = 0; c < n; c++) {
+        if (ep_sel_ok(s, i))
+            return i;
+        if (++i == n)
+            i = 0;
+    }
+    return EP_NIL;
+}
+
+/* The k-th available effective index by a scan (no bitmap at hand). */
+static uint32_t ep_sel_scan_kth(const ep_sel *s, uint32_t k)
+{
+    for (uint32_t i = 0; i < s->pool->neff; i++)
+        if (ep_sel_ok(s, i) && k-- == 0)
+            return i;
+    return EP_NIL;
+}
+
+static uint64_t ep_sel_f(const ep_pool *pool, uint32_t lidx, const ep_addr *remote, uint16_t rport)
+{
+    struct { uint8_t l[16], r[16]; uint16_t rport; uint8_t family, pad; } in;
+    memset(&in, 0, sizeof in);
+    memcpy(in.l, pool->addrs[lidx].addr.u.bytes, 16);
+    memcpy(in.r, remote->u.bytes, 16);
+    in.rport = rport;
+    in.family = remote->family;
+    return ep_siphash24(pool->fkey, &in, sizeof in);
+}
+
+static uint32_t ep_sel_random(ep_sel *s, uint32_t free)
+{
+    ep_pool *pool = s->pool;
+    unsigned tries = (!s->dn || (uint64_t)free * 2 >= pool->neff) ? EP_REJECT_TRIES : 0;
+
+    for (unsigned t = 0; t < tries; t++) {
+        uint32_t i = ep_rng_below(&pool->rng, pool->neff);
+        if (ep_sel_ok(s, i))
+            return i;
+    }
+    if (!s->dn && s->di != EP_NIL && ep_dest_make_dense(pool, s->di) == 0)
+        s->dn = pool->dt.d[s->di].dense;
+    uint32_t k = ep_rng_below(&pool->rng, free);
+    return s->dn ? ep_dense_select(s->dn, k) : ep_sel_scan_kth(s, k);
+}
+
+static uint32_t ep_sel_rfc4(ep_sel *s, const ep_addr *remote, uint16_t rport)
+{
+    ep_pool *pool = s->pool;
+    uint32_t low = pool->cfg.lo, high = (uint32_t)pool->cfg.hi + 1;
+    uint32_t remaining = high - low, offset, index, port, i;
+    uint64_t port_offset = ep_sel_f(pool, s->lidx, remote, rport);
+
+    if (remaining > 1)
+        remaining &= ~1u;
+    index = (uint32_t)port_offset & 0xffff;
+    offset = (uint32_t)(((uint64_t)pool->perturb[index] + (port_offset >> 32)) % remaining);
+    offset &= ~1u;
+    for (;;) {
+        port = low + offset;
+        for (i = 0; i < remaining; i += 2, port += 2) {
+            if (port >= high)
+                port -= remaining;
+            uint32_t idx = pool->port2idx[port];
+            if (idx == EP_NIL || !ep_sel_ok(s, idx))
+                continue;
+            uint32_t inc = ep_rng_below(&pool->rng, 8) * 2;
+            pool->perturb[index] += (i > inc ? i : inc) + 2;
+            return idx;
+        }
+        offset++;
+        if (!((offset & 1) && remaining > 1))
+            break;
+    }
+    /* Odd-sized range: Linux never reaches the last port; we do. */
+    if (low + remaining < high) {
+        uint32_t idx = pool->port2idx[high - 1];
+        if (idx != EP_NIL && ep_sel_ok(s, idx))
+            return idx;
+    }
+    return EP_NIL;
+}
+
+int ep_select_port(ep_pool *pool, uint32_t lidx, int pi, uint32_t di,
+                   const ep_addr *remote, uint16_t rport, uint16_t *port)
+{
+    ep_sel s = { pool, lidx, pi, di, di != EP_NIL ? pool->dt.d[di].dense : NULL };
+    uint32_t free = ep_dest_free(pool, lidx, pi, di), n = pool->neff, i = EP_NIL;
+
+    if (free == 0)
+        return -EADDRNOTAVAIL;
+    switch (pool->cfg.algorithm) {
+    case EP_ALG_RANDOM:
+        i = ep_sel_random(&s, free);
+        break;
+    case EP_ALG_SEQUENTIAL:
+        i = ep_sel_probe(&s, pool->seq_next % n);
+        if (i != EP_NIL)
+            pool->seq_next = (i + 1) % n;
+        break;
+    case EP_ALG_RFC6056_1:
+        i = ep_sel_probe(&s, ep_rng_below(&pool->rng, n));
+        break;
+    case EP_ALG_RFC6056_2:
+        for (uint32_t t = 0; t < n && i == EP_NIL; t++) {
+            uint32_t c = ep_rng_below(&pool->rng, n);
+            if (ep_sel_ok(&s, c))
+                i = c;
+        }
+        if (i == EP_NIL)
+            i = ep_sel_probe(&s, ep_rng_below(&pool->rng, n));
+        break;
+    case EP_ALG_RFC6056_3: {
+        uint64_t off = ep_sel_f(pool, lidx, remote, rport) % n;
+        for (uint32_t c = 0; c < n && i == EP_NIL; c++) {
+            uint32_t cand = (uint32_t)((off + pool->alg3_counter++ % n) % n);
+            if (ep_sel_ok(&s, cand))
+                i = cand;
+        }
+        break;
+    }
+    case EP_ALG_RFC6056_4:
+        i = ep_sel_rfc4(&s, remote, rport);
+        break;
+    case EP_ALG_RFC6056_5:
+        pool->alg5_next = (pool->alg5_next + 1 + ep_rng_below(&pool->rng, EP_RFC5_INCREMENT)) % n;
+        i = ep_sel_probe(&s, pool->alg5_next);
+        if (i != EP_NIL)
+            pool->alg5_next = i;
+        break;
+    default:
+        break;
+    }
+    if (i == EP_NIL)
+        return -EADDRNOTAVAIL; /* not reached: free > 0 */
+    *port = pool->idx2port[i];
+    return 0;
+}
+
+int ep_select_local(ep_pool *pool, uint8_t proto, const ep_addr *remote, uint16_t rport,
+                    uint32_t *lidx, uint32_t *di)
+{
+    int pi = ep_proto_index(proto);
+    uint64_t sum = 0, k;
+
+    for (uint32_t a = 0; a < pool->naddrs; a++) {
+        if (pool->addrs[a].addr.family != remote->family)
+            continue;
+        uint32_t d = ep_dest_find(pool, proto, a, remote, rport);
+        sum += ep_dest_free(pool, a, pi, d);
+    }
+    if (sum == 0) {
+        for (uint32_t a = 0; a < pool->naddrs; a++) {
+            if (pool->addrs[a].addr.family != remote->family)
+                continue;
+            uint32_t d = ep_dest_find(pool, proto, a, remote, rport);
+            if (d != EP_NIL)
+                pool->dt.d[d].failures++;
+        }
+        return -EADDRNOTAVAIL;
+    }
+    k = sum <= UINT32_MAX ? ep_rng_below(&pool->rng, (uint32_t)sum)
+                          : ep_rng_u64(&pool->rng) % sum; /* > 65535 addresses */
+    for (uint32_t a = 0; a < pool->naddrs; a++) {
+        if (pool->addrs[a].addr.family != remote->family)
+            continue;
+        uint32_t d = ep_dest_find(pool, proto, a, remote, rport);
+        uint32_t f = ep_dest_free(pool, a, pi, d);
+        if (k < f) {
+            *lidx = a;
+            *di = d;
+            return 0;
+        }
+        k -= f;
+    }
+    return -EADDRNOTAVAIL; /* not reached */
+}

@@ -1,0 +1,23 @@
+/* select.h - the port selection algorithms.  Private to libephport. */
+#ifndef EP_SELECT_H
+#define EP_SELECT_H
+
+#include "pool-t.h"
+
+/* Choose a port available towards destination di (EP_NIL: none yet) from
+ * local address lidx, with the pool's algorithm.  The caller checked that
+ * the free count is not zero.  0 or -EADDRNOTAVAIL. */
+int ep_select_port(ep_pool *pool, uint32_t lidx, int pi, uint32_t di,
+                   const ep_addr *remote, uint16_t rport, uint16_t *port);
+
+/* Local address unspecified: choose one of the pool's addresses of the
+ * remote's family, weighted by its free count towards the destination.
+ * Sets *lidx and *di (EP_NIL if that destination has no record).
+ * -EADDRNOTAVAIL (destination failure counters bumped) if all are full. */
+int ep_select_local(ep_pool *pool, uint8_t proto, const ep_addr *remote, uint16_t rport,
+                    uint32_t *lidx, uint32_t *di);
+
+/* Is port available for a connect towards di on (lidx, pi)? */
+bool ep_port_available(const ep_pool *pool, uint32_t lidx, int pi, uint32_t di, uint16_t port);
+
+#endif
