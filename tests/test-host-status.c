@@ -1,0 +1,425 @@
+/* test-host-status.c - `ephport status` and `ephport check` against real
+ * sockets in a private network namespace: a narrow range with reserved
+ * ports, TCP and UDP connections over IPv4 and IPv6 to several local
+ * listeners, TIME_WAIT entries made by active closes, bind-only sockets.
+ * The real binary (EPHPORT_BIN) must report exactly those numbers, check
+ * must exit on the right side of every threshold, the /proc fallback must
+ * agree with netlink, and --netns must read another namespace. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "netns-util.h"
+
+#define LO 40000
+#define HI 40099
+#define EFFECTIVE 90 /* 100 ports minus 40050-40059 */
+
+static char ep_skip_why[256];
+static bool ep_skipping;
+
+/* Sockets the tests keep open. */
+static int ep_fds[64];
+static int ep_nfds;
+
+static int ep_keep(int fd)
+{
+    assert_true(fd >= 0);
+    assert_true(ep_nfds < 64);
+    ep_fds[ep_nfds++] = fd;
+    return fd;
+}
+
+static int ep_listener(int family, const char *addr, uint16_t port, int type)
+{
+    struct sockaddr_storage ss;
+    socklen_t len;
+    int one = 1, fd = socket(family, type, 0);
+    assert_true(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    memset(&ss, 0, sizeof ss);
+    if (family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        assert_int_equal(inet_pton(AF_INET, addr, &a->sin_addr), 1);
+        len = sizeof *a;
+    } else {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(port);
+        assert_int_equal(inet_pton(AF_INET6, addr, &a->sin6_addr), 1);
+        len = sizeof *a;
+    }
+    assert_int_equal(bind(fd, (struct sockaddr *)&ss, len), 0);
+    if (type == SOCK_STREAM)
+        assert_int_equal(listen(fd, 64), 0);
+    return fd;
+}
+
+static int ep_connect_to(int listen_fd, int type)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int fd;
+    assert_int_equal(getsockname(listen_fd, (struct sockaddr *)&ss, &len), 0);
+    fd = socket(ss.ss_family, type, 0);
+    assert_true(fd >= 0);
+    assert_int_equal(connect(fd, (struct sockaddr *)&ss, len), 0);
+    return fd;
+}
+
+/* A TIME_WAIT entry on the client side: client closes first. */
+static void ep_time_wait_to(int listen_fd)
+{
+    int c = ep_connect_to(listen_fd, SOCK_STREAM);
+    int s = accept(listen_fd, NULL, NULL);
+    char b;
+    assert_true(s >= 0);
+    assert_int_equal(close(c), 0);
+    assert_int_equal(read(s, &b, 1), 0); /* the FIN arrived */
+    assert_int_equal(close(s), 0);
+}
+
+/* Run the binary with args; returns its exit status and its stdout. */
+static int ep_run(char **out, const char *fmt, ...)
+{
+    const char *bin = getenv("EPHPORT_BIN");
+    char args[512], cmd[1024];
+    size_t cap = 1 << 16, n = 0;
+    va_list ap;
+    FILE *p;
+    int st;
+
+    assert_non_null(bin);
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(cmd, sizeof cmd, "%s %s", bin, args);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    *out = malloc(cap);
+    assert_non_null(*out);
+    for (;;) {
+        size_t r;
+        if (cap - n < 4096) {
+            cap *= 2;
+            *out = realloc(*out, cap);
+            assert_non_null(*out);
+        }
+        r = fread(*out + n, 1, cap - n - 1, p);
+        if (r == 0)
+            break;
+        n += r;
+    }
+    (*out)[n] = '\0';
+    st = pclose(p);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+static json_t *ep_status_json(const char *extra)
+{
+    char *out;
+    json_error_t err;
+    json_t *j;
+    assert_int_equal(ep_run(&out, "status --json --top 0 %s", extra), 0);
+    j = json_loads(out, 0, &err);
+    if (!j)
+        fprintf(stderr, "bad JSON (%s): %s\n", err.text, out);
+    assert_non_null(j);
+    free(out);
+    return j;
+}
+
+static json_int_t ep_int(json_t *root, const char *path)
+{
+    json_t *v = root;
+    char buf[128], *save, *tok;
+    snprintf(buf, sizeof buf, "%s", path);
+    for (tok = strtok_r(buf, ".", &save); tok; tok = strtok_r(NULL, ".", &save)) {
+        v = json_object_get(v, tok);
+        if (!v)
+            fprintf(stderr, "missing %s\n", path);
+        assert_non_null(v);
+    }
+    assert_true(json_is_integer(v));
+    return json_integer_value(v);
+}
+
+static json_t *ep_find_dest(json_t *root, const char *proto, const char *remote, int port)
+{
+    json_t *arr = json_object_get(root, "destinations"), *d;
+    size_t i;
+    json_array_foreach(arr, i, d) {
+        if (strcmp(json_string_value(json_object_get(d, "proto")), proto) == 0 &&
+            strcmp(json_string_value(json_object_get(d, "remote")), remote) == 0 &&
+            json_integer_value(json_object_get(d, "remote_port")) == port)
+            return d;
+    }
+    fail_msg("no destination %s %s:%d", proto, remote, port);
+    return NULL;
+}
+
+static void ep_expect_dest(json_t *root, const char *proto, const char *remote, int port,
+                           int used, int estab, int tw, int free_ports)
+{
+    json_t *d = ep_find_dest(root, proto, remote, port);
+    assert_int_equal(ep_int(d, "used"), used);
+    assert_int_equal(ep_int(d, "established"), estab);
+    assert_int_equal(ep_int(d, "time_wait"), tw);
+    assert_int_equal(ep_int(d, "other"), used - estab - tw);
+    assert_int_equal(ep_int(d, "free"), free_ports);
+    assert_string_equal(json_string_value(json_object_get(d, "local")),
+                        strchr(remote, ':') ? "::1" : "127.0.0.1");
+}
+
+static int ep_bound_tcp[2];
+
+/* The workload, made once for the whole group. */
+static int ep_setup(void **state)
+{
+    int l1, l2, l3, u1, u2;
+    (void)state;
+    if (!ep_test_enter_private_netns(ep_skip_why, sizeof ep_skip_why)) {
+        fprintf(stderr, "SKIP: cannot make a private network namespace: %s\n", ep_skip_why);
+        ep_skipping = true;
+        return 0;
+    }
+    if (ep_test_write_sysctl("net/ipv4/ip_local_port_range", "40000 40099") != 0 ||
+        ep_test_write_sysctl("net/ipv4/ip_local_reserved_ports", "40050-40059") != 0) {
+        snprintf(ep_skip_why, sizeof ep_skip_why, "cannot write the namespace's sysctls");
+        fprintf(stderr, "SKIP: %s\n", ep_skip_why);
+        ep_skipping = true;
+        return 0;
+    }
+    l1 = ep_keep(ep_listener(AF_INET, "127.0.0.1", 5000, SOCK_STREAM));
+    l2 = ep_keep(ep_listener(AF_INET, "127.0.0.2", 5001, SOCK_STREAM));
+    l3 = ep_keep(ep_listener(AF_INET6, "::1", 5002, SOCK_STREAM));
+    u1 = ep_keep(ep_listener(AF_INET, "127.0.0.3", 6000, SOCK_DGRAM));
+    u2 = ep_keep(ep_listener(AF_INET6, "::1", 6001, SOCK_DGRAM));
+    for (int i = 0; i < 6; i++)
+        ep_keep(ep_connect_to(l1, SOCK_STREAM));
+    for (int i = 0; i < 4; i++)
+        ep_time_wait_to(l2);
+    for (int i = 0; i < 3; i++)
+        ep_keep(ep_connect_to(l3, SOCK_STREAM));
+    for (int i = 0; i < 2; i++)
+        ep_keep(ep_connect_to(u1, SOCK_DGRAM));
+    ep_keep(ep_connect_to(u2, SOCK_DGRAM));
+    /* bind-only: two TCP sockets and one UDP socket on port 0 */
+    for (int i = 0; i < 2; i++) {
+        struct sockaddr_in a = { .sin_family = AF_INET };
+        ep_bound_tcp[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_int_equal(bind(ep_bound_tcp[i], (struct sockaddr *)&a, sizeof a), 0);
+    }
+    {
+        struct sockaddr_in a = { .sin_family = AF_INET };
+        int u = ep_keep(socket(AF_INET, SOCK_DGRAM, 0));
+        assert_int_equal(bind(u, (struct sockaddr *)&a, sizeof a), 0);
+    }
+    return 0;
+}
+
+static void status_reports_exact_numbers(void **state)
+{
+    json_t *j;
+    (void)state;
+    if (ep_skipping)
+        skip();
+    j = ep_status_json("");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "source"), "tcp")),
+                        "netlink");
+    assert_int_equal(ep_int(j, "settings.port_range.lo"), LO);
+    assert_int_equal(ep_int(j, "settings.port_range.hi"), HI);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "settings"),
+                                                          "reserved_ports")), "40050-40059");
+    assert_int_equal(ep_int(j, "settings.reserved_in_range"), 10);
+    assert_int_equal(ep_int(j, "settings.effective_ports"), EFFECTIVE);
+    /* totals: only sockets whose local port is in the range */
+    assert_int_equal(ep_int(j, "totals.tcp.states.ESTABLISHED"), 9);
+    assert_int_equal(ep_int(j, "totals.tcp.states.TIME_WAIT"), 4);
+    assert_int_equal(ep_int(j, "totals.tcp.states.CLOSE"), 2);
+    assert_int_equal(ep_int(j, "totals.tcp.states.LISTEN"), 0);
+    assert_int_equal(ep_int(j, "totals.tcp.all"), 15);
+    assert_int_equal(ep_int(j, "totals.tcp.ipv6"), 3);
+    assert_int_equal(ep_int(j, "totals.udp.connected"), 3);
+    assert_int_equal(ep_int(j, "totals.udp.unconnected"), 1);
+    assert_int_equal(ep_int(j, "totals.udp.ipv6"), 1);
+    assert_int_equal(ep_int(j, "bind_only.tcp_bound"), 2);
+    assert_int_equal(ep_int(j, "bind_only.tcp_ports"), 2);
+    assert_int_equal(ep_int(j, "bind_only.udp_unconnected"), 1);
+    assert_int_equal(ep_int(j, "destinations_total"), 5);
+    /* TCP free = 90 - own ports - 2 bind-only ports; UDP free = 90 - the
+     * 4 UDP ports in use (3 connected + 1 bind-only) */
+    ep_expect_dest(j, "tcp", "127.0.0.1", 5000, 6, 6, 0, EFFECTIVE - 6 - 2);
+    ep_expect_dest(j, "tcp", "127.0.0.2", 5001, 4, 0, 4, EFFECTIVE - 4 - 2);
+    ep_expect_dest(j, "tcp", "::1", 5002, 3, 3, 0, EFFECTIVE - 3 - 2);
+    ep_expect_dest(j, "udp", "127.0.0.3", 6000, 2, 2, 0, EFFECTIVE - 4);
+    ep_expect_dest(j, "udp", "::1", 6001, 1, 1, 0, EFFECTIVE - 4);
+    /* sorted by pressure: the busiest TCP destination first */
+    assert_int_equal(ep_int(json_array_get(json_object_get(j, "destinations"), 0),
+                            "remote_port"), 5000);
+    json_decref(j);
+}
+
+static void status_top_and_table(void **state)
+{
+    json_t *j;
+    char *out;
+    (void)state;
+    if (ep_skipping)
+        skip();
+    j = ep_status_json("--top 2");
+    assert_int_equal(json_array_size(json_object_get(j, "destinations")), 2);
+    assert_int_equal(ep_int(j, "destinations_total"), 5);
+    json_decref(j);
+    assert_int_equal(ep_run(&out, "status --top 3"), 0);
+    assert_non_null(strstr(out, "127.0.0.1:5000"));
+    assert_non_null(strstr(out, "bind-only: TCP 2 bound"));
+    free(out);
+    assert_int_equal(ep_run(&out, "status --top x 2>/dev/null"), 2);
+    free(out);
+    assert_int_equal(ep_run(&out, "status --source carrier-pigeon 2>/dev/null"), 2);
+    free(out);
+}
+
+/* The worst destination is 127.0.0.1:5000: 6 own + 2 bind-only ports of
+ * 90 taken = 8.89%, 82 free. */
+static void check_exit_codes_on_each_side(void **state)
+{
+    char *out;
+    (void)state;
+    if (ep_skipping)
+        skip();
+    assert_int_equal(ep_run(&out, "check --warn 9 --crit 50"), 0);
+    assert_non_null(strstr(out, "EPHPORT OK - 127.0.0.1:5000/tcp 9% used (82 free) | used=8;"));
+    free(out);
+    assert_int_equal(ep_run(&out, "check --warn 8.8 --crit 50"), 1);
+    assert_non_null(strstr(out, "EPHPORT WARNING - 127.0.0.1:5000/tcp"));
+    free(out);
+    assert_int_equal(ep_run(&out, "check --warn 5 --crit 8.9"), 1);
+    free(out);
+    assert_int_equal(ep_run(&out, "check --warn 5 --crit 8.8"), 2);
+    assert_non_null(strstr(out, "EPHPORT CRITICAL - 127.0.0.1:5000/tcp"));
+    free(out);
+    assert_int_equal(ep_run(&out, "check --warn 50 --crit 60 --min-free 82"), 0);
+    free(out);
+    assert_int_equal(ep_run(&out, "check --warn 50 --crit 60 --min-free 83"), 2);
+    free(out);
+    assert_int_equal(ep_run(&out, "check --warn 90 --crit 80"), 3);
+    assert_non_null(strstr(out, "EPHPORT UNKNOWN"));
+    free(out);
+    assert_int_equal(ep_run(&out, "check --warn abc"), 3);
+    free(out);
+    assert_int_equal(ep_run(&out, "check --bogus"), 3);
+    free(out);
+    assert_int_equal(ep_run(&out, "check --netns /nonexistent/ns"), 3);
+    free(out);
+}
+
+/* /proc/net cannot see bound-only TCP sockets, so compare once they are
+ * gone: everything else must match netlink exactly. */
+static void proc_fallback_agrees_with_netlink(void **state)
+{
+    json_t *a, *b;
+    char *sa, *sb;
+    (void)state;
+    if (ep_skipping)
+        skip();
+    for (int i = 0; i < 2; i++)
+        close(ep_bound_tcp[i]);
+    a = ep_status_json("--source netlink");
+    b = ep_status_json("--source proc");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(b, "source"), "tcp")),
+                        "proc");
+    sa = json_dumps(json_object_get(a, "destinations"), JSON_SORT_KEYS);
+    sb = json_dumps(json_object_get(b, "destinations"), JSON_SORT_KEYS);
+    assert_string_equal(sa, sb);
+    free(sa);
+    free(sb);
+    sa = json_dumps(json_object_get(a, "totals"), JSON_SORT_KEYS);
+    sb = json_dumps(json_object_get(b, "totals"), JSON_SORT_KEYS);
+    assert_string_equal(sa, sb);
+    free(sa);
+    free(sb);
+    assert_int_equal(ep_int(b, "totals.tcp.states.TIME_WAIT"), 4);
+    assert_int_equal(ep_int(b, "destinations_total"), 5);
+    json_decref(a);
+    json_decref(b);
+}
+
+/* --netns PATH: a child in yet another namespace with its own range. */
+static void netns_option_reads_another_namespace(void **state)
+{
+    int go[2], ready[2];
+    pid_t pid;
+    char c = 0, path[64];
+    json_t *j;
+    char *out;
+    (void)state;
+    if (ep_skipping)
+        skip();
+    assert_int_equal(pipe(go), 0);
+    assert_int_equal(pipe(ready), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int ok = unshare(CLONE_NEWNET) == 0 &&
+                 ep_test_write_sysctl("net/ipv4/ip_local_port_range", "41000 41010") == 0;
+        c = ok ? 'y' : 'n';
+        if (write(ready[1], &c, 1) != 1 || read(go[0], &c, 1) < 0)
+            _exit(1);
+        _exit(0);
+    }
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    assert_int_equal(c, 'y');
+    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)pid);
+    j = ep_status_json(strcat(strcpy((char[96]){ 0 }, "--netns "), path));
+    assert_int_equal(ep_int(j, "settings.port_range.lo"), 41000);
+    assert_int_equal(ep_int(j, "settings.port_range.hi"), 41010);
+    assert_int_equal(ep_int(j, "totals.tcp.all"), 0);
+    assert_string_equal(json_string_value(json_object_get(j, "netns")), path);
+    json_decref(j);
+    assert_int_equal(ep_run(&out, "status --netns no-such-namespace-xyz 2>/dev/null"), 1);
+    free(out);
+    assert_int_equal(write(go[1], "x", 1), 1);
+    waitpid(pid, NULL, 0);
+    close(go[0]);
+    close(go[1]);
+    close(ready[0]);
+    close(ready[1]);
+}
+
+static int ep_teardown(void **state)
+{
+    (void)state;
+    for (int i = 0; i < ep_nfds; i++)
+        close(ep_fds[i]);
+    return 0;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(status_reports_exact_numbers),
+        cmocka_unit_test(status_top_and_table),
+        cmocka_unit_test(check_exit_codes_on_each_side),
+        cmocka_unit_test(netns_option_reads_another_namespace),
+        cmocka_unit_test(proc_fallback_agrees_with_netlink),
+    };
+    return cmocka_run_group_tests(tests, ep_setup, ep_teardown);
+}
