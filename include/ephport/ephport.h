@@ -5,6 +5,7 @@
  *   ephport/portset.h  port range and reserved-port text, port sets
  *   ephport/profile.h  OS profiles (ranges, TIME_WAIT)
  *   ephport/pool.h     the allocation engine
+ *   ephport/nat.h      CGNAT port blocks, plans, nftables, mapping logs
  *   ephport/host.h     reading a live Linux host's ephemeral ports
  */
 #ifndef EPHPORT_EPHPORT_H
@@ -15,6 +16,7 @@
 #include <ephport/portset.h>
 #include <ephport/profile.h>
 #include <ephport/pool.h>
+#include <ephport/nat.h>
 #include <ephport/host.h>
 
 #endif

@@ -5,3 +5,4 @@ EP_COMMAND(status, "show the ephemeral ports of this host per destination, with 
 EP_COMMAND(check, "monitoring-plugin check of the destination under most port pressure")
 EP_COMMAND(profiles, "list the ephemeral port ranges and TIME_WAIT defaults of each OS")
 EP_COMMAND(exec, "run a program whose sockets take ephemeral ports only from a given range")
+EP_COMMAND(nat, "CGNAT port blocks: deterministic plans, nftables, whois, port-block logs")

@@ -1,0 +1,383 @@
+/* nat-log.c - `ephport nat log`: write and maintain the SQLite port-block
+ * log (add, release, import, export, prune, check).  The log records
+ * subscriber, external address, protocol, port block, start and end; never
+ * a destination (RFC 6888 REQ-12). */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "nat.h"
+
+static void ep_nat_log_usage(FILE *f)
+{
+    fprintf(f,
+            "Usage: ephport nat log <action> --log FILE [options]\n"
+            "\n"
+            "  add --subscriber ADDR --ext ADDR --ports LO-HI --start TIME [--end TIME]\n"
+            "      [--proto P]          record a block assignment (open until released)\n"
+            "  release --ext ADDR --port LO --end TIME [--proto P]\n"
+            "                           close the open block starting at port LO\n"
+            "  import FILE.csv          add every record of a CSV file (- = stdin), all or none\n"
+            "  export [FILE.csv]        write every record as CSV (default stdout)\n"
+            "  prune --before TIME      delete records that ended before TIME\n"
+            "  check                    SQLite integrity check and record count\n"
+            "\n"
+            "  --log FILE     the log (created by add, release and import if missing)\n"
+            "  --proto P      tcp (default), udp or icmp\n"
+            "  --sync MODE    full (default: fsync at every commit) or normal\n"
+            "  --json         check and prune: one JSON object\n"
+            "  --help         this text\n"
+            "\n"
+            "CSV: " EP_NATLOG_CSV_HEADER "\n"
+            "Times: RFC 3339 UTC (2026-11-24T10:02:00Z) or Unix seconds.\n"
+            "Exit codes: 0 success, 1 failure (bad data, unreadable log), 2 usage.\n");
+}
+
+struct ep_nat_log_args {
+    const char *log, *subscriber, *ext, *ports, *csv;
+    const char *proto;
+    int64_t start, end, before;
+    bool has_start, has_end, has_before, json, sync_normal;
+    long port;
+};
+
+static int ep_nat_log_open(const char *cmd, const struct ep_nat_log_args *a, bool create,
+                           bool read_only, ep_natlog **log)
+{
+    ep_natlog_options o = { .create = create, .read_only = read_only,
+                            .sync_normal = a->sync_normal };
+    ep_parse_error err;
+    int rc = ep_natlog_open(a->log, &o, log, &err);
+    if (rc != 0) {
+        ep_cli_error(cmd, "%s", rc == EP_ENOMEM ? ep_strerror(rc) : err.message);
+        return EP_EXIT_FAILURE;
+    }
+    return EP_EXIT_OK;
+}
+
+static int ep_nat_log_finish(const char *cmd, ep_natlog *log, int rc)
+{
+    int crc = ep_natlog_close(log);
+    if (crc != 0 && rc == EP_EXIT_OK) {
+        ep_cli_error(cmd, "cannot commit the log: %s", ep_strerror(crc));
+        return EP_EXIT_FAILURE;
+    }
+    return rc;
+}
+
+static int ep_nat_log_add(const struct ep_nat_log_args *a)
+{
+    const char *cmd = "nat log add";
+    ep_natlog_record r = { 0 };
+    ep_parse_error err;
+    ep_natlog *log;
+    int rc;
+
+    if (!a->subscriber || !a->ext || !a->ports || !a->has_start) {
+        ep_cli_error(cmd, "--subscriber, --ext, --ports and --start are required");
+        return EP_EXIT_USAGE;
+    }
+    if (ep_addr_parse(a->subscriber, &r.subscriber) != 0) {
+        ep_cli_error(cmd, "--subscriber '%s' is not an address", a->subscriber);
+        return EP_EXIT_USAGE;
+    }
+    if (ep_addr_parse(a->ext, &r.ext) != 0) {
+        ep_cli_error(cmd, "--ext '%s' is not an address", a->ext);
+        return EP_EXIT_USAGE;
+    }
+    if (ep_range_parse(a->ports, &r.port_lo, &r.port_hi, &err) != 0) {
+        /* a single port is a block of one */
+        unsigned long p;
+        if (!ep_cli_parse_ulong(a->ports, 1, 65535, &p)) {
+            ep_cli_error(cmd, "--ports '%s': %s", a->ports, err.message);
+            return EP_EXIT_USAGE;
+        }
+        r.port_lo = r.port_hi = (uint16_t)p;
+    }
+    ep_nat_proto_parse(a->proto, &r.proto);
+    r.start = a->start;
+    r.end = a->has_end ? a->end : EP_NATLOG_OPEN_END;
+    if (r.end <= r.start) {
+        ep_cli_error(cmd, "--end must be after --start");
+        return EP_EXIT_USAGE;
+    }
+    if ((rc = ep_nat_log_open(cmd, a, true, false, &log)) != EP_EXIT_OK)
+        return rc;
+    rc = ep_natlog_assign(log, &r);
+    if (rc != 0)
+        ep_cli_error(cmd, "cannot record the block: %s", ep_strerror(rc));
+    return ep_nat_log_finish(cmd, log, rc == 0 ? EP_EXIT_OK : EP_EXIT_FAILURE);
+}
+
+static int ep_nat_log_release(const struct ep_nat_log_args *a)
+{
+    const char *cmd = "nat log release";
+    ep_addr ext;
+    uint8_t proto;
+    ep_natlog *log;
+    int rc;
+
+    if (!a->ext || a->port < 0 || !a->has_end) {
+        ep_cli_error(cmd, "--ext, --port and --end are required");
+        return EP_EXIT_USAGE;
+    }
+    if (ep_addr_parse(a->ext, &ext) != 0) {
+        ep_cli_error(cmd, "--ext '%s' is not an address", a->ext);
+        return EP_EXIT_USAGE;
+    }
+    ep_nat_proto_parse(a->proto, &proto);
+    if ((rc = ep_nat_log_open(cmd, a, false, false, &log)) != EP_EXIT_OK)
+        return rc;
+    rc = ep_natlog_release(log, &ext, proto, (uint16_t)a->port, a->end);
+    if (rc == EP_ENOENT)
+        ep_cli_error(cmd, "no open %s block at %s:%ld", a->proto, a->ext, a->port);
+    else if (rc == EP_EINVAL)
+        ep_cli_error(cmd, "--end is not after the block's start");
+    else if (rc != 0)
+        ep_cli_error(cmd, "cannot record the release: %s", ep_strerror(rc));
+    return ep_nat_log_finish(cmd, log, rc == 0 ? EP_EXIT_OK : EP_EXIT_FAILURE);
+}
+
+static int ep_nat_log_import(const struct ep_nat_log_args *a)
+{
+    const char *cmd = "nat log import";
+    FILE *f;
+    ep_natlog *log;
+    ep_parse_error err;
+    uint64_t n = 0;
+    int rc;
+
+    if (!a->csv) {
+        ep_cli_error(cmd, "give the CSV file to import (- for stdin)");
+        return EP_EXIT_USAGE;
+    }
+    f = strcmp(a->csv, "-") == 0 ? stdin : fopen(a->csv, "r");
+    if (!f) {
+        ep_cli_error(cmd, "cannot open %s: %s", a->csv, strerror(errno));
+        return EP_EXIT_FAILURE;
+    }
+    if ((rc = ep_nat_log_open(cmd, a, true, false, &log)) != EP_EXIT_OK) {
+        if (f != stdin)
+            fclose(f);
+        return rc;
+    }
+    rc = ep_natlog_import_csv(log, f, &n, &err);
+    if (f != stdin)
+        fclose(f);
+    if (rc != 0) {
+        ep_cli_error(cmd, "%s: %s; nothing imported", a->csv,
+                     rc == EP_EINVAL || rc == EP_EIO ? err.message : ep_strerror(rc));
+        return ep_nat_log_finish(cmd, log, EP_EXIT_FAILURE);
+    }
+    fprintf(stderr, "ephport nat log import: %llu records from %s\n", (unsigned long long)n, a->csv);
+    return ep_nat_log_finish(cmd, log, EP_EXIT_OK);
+}
+
+static int ep_nat_log_export(const struct ep_nat_log_args *a)
+{
+    const char *cmd = "nat log export";
+    FILE *f = stdout;
+    ep_natlog *log;
+    int rc;
+
+    if ((rc = ep_nat_log_open(cmd, a, false, true, &log)) != EP_EXIT_OK)
+        return rc;
+    if (a->csv && strcmp(a->csv, "-") != 0 && !(f = fopen(a->csv, "w"))) {
+        ep_cli_error(cmd, "cannot create %s: %s", a->csv, strerror(errno));
+        return ep_nat_log_finish(cmd, log, EP_EXIT_FAILURE);
+    }
+    rc = ep_natlog_export_csv(log, f);
+    if (f != stdout && fclose(f) != 0 && rc == 0)
+        rc = EP_EIO;
+    if (rc != 0)
+        ep_cli_error(cmd, "export failed: %s", ep_strerror(rc));
+    return ep_nat_log_finish(cmd, log, rc == 0 ? EP_EXIT_OK : EP_EXIT_FAILURE);
+}
+
+static int ep_nat_log_prune(const struct ep_nat_log_args *a)
+{
+    const char *cmd = "nat log prune";
+    ep_natlog *log;
+    uint64_t n = 0;
+    int rc;
+
+    if (!a->has_before) {
+        ep_cli_error(cmd, "--before TIME is required");
+        return EP_EXIT_USAGE;
+    }
+    if ((rc = ep_nat_log_open(cmd, a, false, false, &log)) != EP_EXIT_OK)
+        return rc;
+    rc = ep_natlog_prune(log, a->before, &n);
+    if (rc != 0) {
+        ep_cli_error(cmd, "prune failed: %s", ep_strerror(rc));
+        return ep_nat_log_finish(cmd, log, EP_EXIT_FAILURE);
+    }
+    rc = ep_nat_log_finish(cmd, log, EP_EXIT_OK);
+    if (rc != EP_EXIT_OK)
+        return rc;
+    if (a->json)
+        return ep_cli_print_json(json_pack("{s:I}", "removed", (json_int_t)n));
+    printf("removed %llu records that ended before the given time\n", (unsigned long long)n);
+    return EP_EXIT_OK;
+}
+
+static int ep_nat_log_count(const ep_natlog_record *r, void *arg)
+{
+    uint64_t *n = arg;
+    (void)r;
+    (*n)++;
+    return 0;
+}
+
+static int ep_nat_log_check(const struct ep_nat_log_args *a)
+{
+    const char *cmd = "nat log check";
+    ep_natlog *log;
+    ep_parse_error err;
+    uint64_t n = 0;
+    int rc;
+
+    if ((rc = ep_nat_log_open(cmd, a, false, true, &log)) != EP_EXIT_OK)
+        return rc;
+    rc = ep_natlog_check(log, &err);
+    if (rc != 0) {
+        ep_cli_error(cmd, "%s: %s", a->log, err.message);
+        return ep_nat_log_finish(cmd, log, EP_EXIT_FAILURE);
+    }
+    rc = ep_natlog_foreach(log, ep_nat_log_count, &n);
+    ep_nat_log_finish(cmd, log, EP_EXIT_OK);
+    if (rc != 0) {
+        ep_cli_error(cmd, "%s: cannot read every record: %s", a->log, ep_strerror(rc));
+        return EP_EXIT_FAILURE;
+    }
+    if (a->json)
+        return ep_cli_print_json(json_pack("{s:s, s:I}", "integrity", "ok", "records",
+                                           (json_int_t)n));
+    printf("%s: integrity ok, %llu records\n", a->log, (unsigned long long)n);
+    return EP_EXIT_OK;
+}
+
+int ep_nat_cmd_log(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "log", required_argument, NULL, 'L' },
+        { "subscriber", required_argument, NULL, 's' },
+        { "ext", required_argument, NULL, 'e' },
+        { "ports", required_argument, NULL, 'p' },
+        { "port", required_argument, NULL, 'P' },
+        { "proto", required_argument, NULL, 't' },
+        { "start", required_argument, NULL, 'S' },
+        { "end", required_argument, NULL, 'E' },
+        { "before", required_argument, NULL, 'B' },
+        { "sync", required_argument, NULL, 'y' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    struct ep_nat_log_args a = { .proto = "tcp", .port = -1 };
+    const char *cmd = "nat log", *action;
+    uint8_t proto;
+    unsigned long p;
+    int c;
+
+    while ((c = getopt_long(argc, argv, "L:s:e:p:P:t:S:E:B:y:jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'L':
+            a.log = optarg;
+            break;
+        case 's':
+            a.subscriber = optarg;
+            break;
+        case 'e':
+            a.ext = optarg;
+            break;
+        case 'p':
+            a.ports = optarg;
+            break;
+        case 'P':
+            if (!ep_cli_parse_ulong(optarg, 0, 65535, &p)) {
+                ep_cli_error(cmd, "--port '%s' is not 0-65535", optarg);
+                return EP_EXIT_USAGE;
+            }
+            a.port = (long)p;
+            break;
+        case 't':
+            if (ep_nat_proto_parse(optarg, &proto) != 0) {
+                ep_cli_error(cmd, "--proto '%s' is not tcp, udp or icmp", optarg);
+                return EP_EXIT_USAGE;
+            }
+            a.proto = optarg;
+            break;
+        case 'S':
+            if (!ep_nat_cli_time(cmd, "--start", optarg, &a.start))
+                return EP_EXIT_USAGE;
+            a.has_start = true;
+            break;
+        case 'E':
+            if (!ep_nat_cli_time(cmd, "--end", optarg, &a.end))
+                return EP_EXIT_USAGE;
+            a.has_end = true;
+            break;
+        case 'B':
+            if (!ep_nat_cli_time(cmd, "--before", optarg, &a.before))
+                return EP_EXIT_USAGE;
+            a.has_before = true;
+            break;
+        case 'y':
+            if (strcmp(optarg, "full") == 0)
+                a.sync_normal = false;
+            else if (strcmp(optarg, "normal") == 0)
+                a.sync_normal = true;
+            else {
+                ep_cli_error(cmd, "--sync '%s' is not full or normal", optarg);
+                return EP_EXIT_USAGE;
+            }
+            break;
+        case 'j':
+            a.json = true;
+            break;
+        case 'h':
+            ep_nat_log_usage(stdout);
+            return EP_EXIT_OK;
+        default:
+            ep_nat_log_usage(stderr);
+            return EP_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        ep_cli_error(cmd, "give an action: add, release, import, export, prune or check");
+        return EP_EXIT_USAGE;
+    }
+    action = argv[optind++];
+    if ((strcmp(action, "import") == 0 || strcmp(action, "export") == 0) && optind < argc)
+        a.csv = argv[optind++];
+    if (optind < argc) {
+        ep_cli_error(cmd, "unexpected argument '%s'", argv[optind]);
+        return EP_EXIT_USAGE;
+    }
+    if (!a.log && strcmp(action, "add") && strcmp(action, "release") && strcmp(action, "import") &&
+        strcmp(action, "export") && strcmp(action, "prune") && strcmp(action, "check")) {
+        ep_cli_error(cmd, "unknown action '%s' (add, release, import, export, prune, check)",
+                     action);
+        return EP_EXIT_USAGE;
+    }
+    if (!a.log) {
+        ep_cli_error(cmd, "--log FILE is required");
+        return EP_EXIT_USAGE;
+    }
+    if (strcmp(action, "add") == 0)
+        return ep_nat_log_add(&a);
+    if (strcmp(action, "release") == 0)
+        return ep_nat_log_release(&a);
+    if (strcmp(action, "import") == 0)
+        return ep_nat_log_import(&a);
+    if (strcmp(action, "export") == 0)
+        return ep_nat_log_export(&a);
+    if (strcmp(action, "prune") == 0)
+        return ep_nat_log_prune(&a);
+    if (strcmp(action, "check") == 0)
+        return ep_nat_log_check(&a);
+    ep_cli_error(cmd, "unknown action '%s' (add, release, import, export, prune, check)", action);
+    return EP_EXIT_USAGE;
+}

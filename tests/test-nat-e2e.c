@@ -1,0 +1,354 @@
+/* test-nat-e2e.c - deterministic NAT on a real Linux router: the ruleset
+ * `ephport nat plan --nft` prints, loaded with nft into a router namespace,
+ * must SNAT every subscriber's TCP, UDP and ICMP echo into its block, and
+ * whois must map every address:port an outside server observes back to the
+ * subscriber that made the connection.
+ *
+ * Topology (all namespaces created here, names prefixed with a random tag,
+ * deleted at the end; addresses are CGNAT space 100.64/10 inside and
+ * TEST-NET-3 outside, which exist only inside these namespaces):
+ *
+ *   sub1 100.64.1.2 --\                     /-- server 203.0.113.100
+ *   sub2 100.64.2.2 ---- router (nft SNAT) -
+ *   sub3 100.64.3.2 --/   203.0.113.1, .2 on its outside link
+ *
+ * One process does everything: a socket stays in the namespace it was
+ * created in, so the test switches namespaces with setns(2) only to create
+ * sockets.  Skips (with the reason) when namespaces or nft are unavailable.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/ip_icmp.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include <ephport/nat.h>
+
+#define NSUB 3
+#define CONNS 4
+#define PLAN_INSIDE "100.64.9.0/30,100.64.1.2,100.64.2.2,100.64.3.2,100.64.9.4/30"
+#define PLAN_OUTSIDE "203.0.113.1,203.0.113.2"
+#define PLAN_PORTS "20000-20999"
+#define PLAN_BLOCK "100"
+
+static char tag[16];
+static char skip_why[256];
+static int orig_ns = -1;
+
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+    char cmd[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+static void cleanup(void)
+{
+    static const char *const names[] = { "s1", "s2", "s3", "r", "o" };
+    if (!tag[0])
+        return;
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        run("ip netns del %s%s 2>/dev/null", tag, names[i]);
+}
+
+static bool enter(const char *name)
+{
+    char path[128];
+    int fd, rc;
+    if (strcmp(name, "") == 0)
+        return setns(orig_ns, CLONE_NEWNET) == 0;
+    snprintf(path, sizeof path, "/var/run/netns/%s%s", tag, name);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    rc = setns(fd, CLONE_NEWNET);
+    close(fd);
+    return rc == 0;
+}
+
+static int setup(void **state)
+{
+    unsigned r;
+    FILE *f;
+    (void)state;
+    if (getuid() != 0 || system("command -v nft >/dev/null && command -v ip >/dev/null") != 0) {
+        snprintf(skip_why, sizeof skip_why, "needs root, ip(8) and nft(8)");
+        return 0;
+    }
+    f = fopen("/dev/urandom", "rb");
+    if (!f || fread(&r, sizeof r, 1, f) != 1) {
+        snprintf(skip_why, sizeof skip_why, "cannot read /dev/urandom");
+        if (f)
+            fclose(f);
+        return 0;
+    }
+    fclose(f);
+    snprintf(tag, sizeof tag, "ep%06x", r & 0xffffff);
+    atexit(cleanup);
+    orig_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (run("ip netns add %sr 2>/dev/null", tag) != 0) {
+        snprintf(skip_why, sizeof skip_why, "'ip netns add' failed: no network namespaces here");
+        tag[0] = '\0';
+        return 0;
+    }
+    if (run("set -e; T=%s\n"
+            "for n in s1 s2 s3 o; do ip netns add $T$n; done\n"
+            "for n in s1 s2 s3 r o; do ip -n $T$n link set lo up; done\n"
+            "for i in 1 2 3; do\n"
+            "  ip link add ${T}a$i netns ${T}r type veth peer name ${T}b$i netns ${T}s$i\n"
+            "  ip -n ${T}r addr add 100.64.$i.1/24 dev ${T}a$i; ip -n ${T}r link set ${T}a$i up\n"
+            "  ip -n ${T}s$i addr add 100.64.$i.2/24 dev ${T}b$i; ip -n ${T}s$i link set ${T}b$i up\n"
+            "  ip -n ${T}s$i route add default via 100.64.$i.1\n"
+            "done\n"
+            "ip link add ${T}ro netns ${T}r type veth peer name ${T}or netns ${T}o\n"
+            "ip -n ${T}r addr add 203.0.113.1/24 dev ${T}ro\n"
+            "ip -n ${T}r addr add 203.0.113.2/24 dev ${T}ro\n"
+            "ip -n ${T}r link set ${T}ro up\n"
+            "ip -n ${T}o addr add 203.0.113.100/24 dev ${T}or; ip -n ${T}o link set ${T}or up\n"
+            "ip netns exec ${T}r sysctl -qw net.ipv4.ip_forward=1\n",
+            tag) != 0) {
+        snprintf(skip_why, sizeof skip_why, "cannot build the veth topology");
+        return 0;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (orig_ns >= 0)
+        enter("");
+    cleanup();
+    tag[0] = '\0';
+    return 0;
+}
+
+struct seen {
+    int sub;               /* which subscriber made it, 1..NSUB */
+    uint8_t proto;
+    struct in_addr addr;
+    uint16_t port;
+};
+
+/* Look one observed source up with the library and with the CLI. */
+static void check_whois(const ep_nat_plan *plan, const struct seen *s)
+{
+    char ext[INET_ADDRSTRLEN], want[32], cmd[512], out[256] = "";
+    ep_addr a;
+    ep_nat_mapping m;
+    FILE *p;
+    inet_ntop(AF_INET, &s->addr, ext, sizeof ext);
+    snprintf(want, sizeof want, "100.64.%d.2", s->sub);
+    assert_int_equal(ep_addr_from_bytes(AF_INET, &s->addr, &a), 0);
+    assert_int_equal(ep_nat_plan_reverse(plan, &a, s->port, &m), 0);
+    {
+        char in[EP_ADDR_STRLEN];
+        ep_addr_format(&m.inside, in, sizeof in);
+        if (strcmp(in, want) != 0)
+            fail_msg("%s:%u (proto %u) maps to %s, but %s sent it", ext, s->port, s->proto, in,
+                     want);
+    }
+    assert_true(s->port >= m.port_lo && s->port <= m.port_hi);
+    snprintf(cmd, sizeof cmd,
+             "\"%s\" nat whois %s:%u --inside %s --outside %s --ports %s --block-size %s --json",
+             getenv("EPHPORT_BIN"), ext, s->port, PLAN_INSIDE, PLAN_OUTSIDE, PLAN_PORTS,
+             PLAN_BLOCK);
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    {
+        size_t n = fread(out, 1, sizeof out - 1, p);
+        out[n] = '\0';
+    }
+    assert_int_equal(pclose(p), 0);
+    {
+        char needle[64];
+        snprintf(needle, sizeof needle, "\"inside\": \"%s\"", want);
+        if (!strstr(out, needle))
+            fail_msg("CLI whois %s:%u said: %s", ext, s->port, out);
+    }
+}
+
+static uint16_t icmp_sum(const void *data, size_t len)
+{
+    const uint8_t *b = data;
+    uint32_t sum = 0;
+    for (size_t i = 0; i + 1 < len; i += 2)
+        sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+    if (len & 1)
+        sum += (uint32_t)b[len - 1] << 8;
+    while (sum >> 16)
+        sum = (sum & 0xffff) + (sum >> 16);
+    return htons((uint16_t)~sum);
+}
+
+static void nat_e2e(void **state)
+{
+    char path[256], cmd[1024];
+    struct sockaddr_in srv = { .sin_family = AF_INET, .sin_port = htons(7777) };
+    int ltcp, ludp, licmp, clients[NSUB * CONNS * 2];
+    struct seen seen[NSUB * CONNS * 3];
+    size_t nseen = 0, nclients = 0;
+    ep_nat_plan *plan;
+    ep_nat_config cfg = { .inside = PLAN_INSIDE, .outside = PLAN_OUTSIDE,
+                          .port_lo = 20000, .port_hi = 20999, .block_size = 100 };
+    int icmp_in_block = 0, icmp_seen = 0;
+    (void)state;
+
+    if (skip_why[0]) {
+        fprintf(stderr, "SKIP: nat-e2e: %s\n", skip_why);
+        skip();
+    }
+    assert_non_null(getenv("EPHPORT_BIN"));
+    assert_int_equal(ep_nat_plan_new(&cfg, &plan, NULL), 0);
+
+    /* The ruleset comes from the CLI, exactly as an operator would get it. */
+    snprintf(path, sizeof path, "/tmp/%s.nft", tag);
+    assert_int_equal(run("\"%s\" nat plan --inside %s --outside %s --ports %s --block-size %s "
+                         "--nft > %s",
+                         getenv("EPHPORT_BIN"), PLAN_INSIDE, PLAN_OUTSIDE, PLAN_PORTS,
+                         PLAN_BLOCK, path), 0);
+    assert_int_equal(run("ip netns exec %sr nft -c -f %s", tag, path), 0);
+    assert_int_equal(run("ip netns exec %sr nft -f %s", tag, path), 0);
+    /* Loading twice replaces the table instead of failing or duplicating. */
+    assert_int_equal(run("ip netns exec %sr nft -f %s", tag, path), 0);
+    snprintf(cmd, sizeof cmd, "ip netns exec %sr nft list chain ip ephport_nat postrouting | "
+                              "grep -c snat | grep -qx 2", tag);
+    assert_int_equal(system(cmd), 0);
+    unlink(path);
+
+    /* The outside server. */
+    assert_true(enter("o"));
+    srv.sin_addr.s_addr = inet_addr("203.0.113.100");
+    ltcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    ludp = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    licmp = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+    assert_true(ltcp >= 0 && ludp >= 0 && licmp >= 0);
+    assert_int_equal(bind(ltcp, (struct sockaddr *)&srv, sizeof srv), 0);
+    assert_int_equal(listen(ltcp, 64), 0);
+    assert_int_equal(bind(ludp, (struct sockaddr *)&srv, sizeof srv), 0);
+    {
+        struct timeval tv = { .tv_sec = 3 };
+        setsockopt(ludp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        setsockopt(licmp, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    }
+
+    /* Every subscriber: TCP connections, UDP datagrams from fresh sockets,
+     * and ICMP echo requests. */
+    for (int s = 1; s <= NSUB; s++) {
+        char ns[4];
+        snprintf(ns, sizeof ns, "s%d", s);
+        assert_true(enter(ns));
+        for (int k = 0; k < CONNS; k++) {
+            int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            int u = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            int ic = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+            char msg[2] = { (char)('0' + s), 0 };
+            struct { struct icmphdr h; uint8_t sub; } __attribute__((packed)) echo = {
+                .h.type = ICMP_ECHO, .sub = (uint8_t)s };
+            assert_true(c >= 0 && u >= 0 && ic >= 0);
+            if (connect(c, (struct sockaddr *)&srv, sizeof srv) != 0)
+                fail_msg("subscriber %d: TCP connect through the NAT: %s", s, strerror(errno));
+            assert_int_equal(send(c, msg, 1, 0), 1);
+            assert_int_equal(sendto(u, msg, 1, 0, (struct sockaddr *)&srv, sizeof srv), 1);
+            echo.h.un.echo.id = htons((uint16_t)(s * 100 + k));
+            echo.h.un.echo.sequence = htons(1);
+            echo.h.checksum = icmp_sum(&echo, sizeof echo);
+            assert_int_equal(sendto(ic, &echo, sizeof echo, 0, (struct sockaddr *)&srv, sizeof srv),
+                             (ssize_t)sizeof echo);
+            clients[nclients++] = c;
+            clients[nclients++] = u;
+            close(ic);
+        }
+    }
+    assert_true(enter(""));
+
+    for (size_t i = 0; i < NSUB * CONNS; i++) {
+        struct sockaddr_in peer;
+        socklen_t plen = sizeof peer;
+        char b;
+        int a = accept(ltcp, (struct sockaddr *)&peer, &plen);
+        assert_true(a >= 0);
+        assert_int_equal(recv(a, &b, 1, 0), 1);
+        seen[nseen++] = (struct seen){ b - '0', 6, peer.sin_addr, ntohs(peer.sin_port) };
+        close(a);
+    }
+    for (size_t i = 0; i < NSUB * CONNS; i++) {
+        struct sockaddr_in peer;
+        socklen_t plen = sizeof peer;
+        char b;
+        if (recvfrom(ludp, &b, 1, 0, (struct sockaddr *)&peer, &plen) != 1)
+            fail_msg("UDP datagram %zu never arrived: %s", i, strerror(errno));
+        seen[nseen++] = (struct seen){ b - '0', 17, peer.sin_addr, ntohs(peer.sin_port) };
+    }
+    for (size_t i = 0; i < nseen; i++)
+        check_whois(plan, &seen[i]);
+
+    /* ICMP: the server sees each echo request with the translated id. */
+    for (;;) {
+        uint8_t pkt[256];
+        struct sockaddr_in peer;
+        socklen_t plen = sizeof peer;
+        ssize_t n = recvfrom(licmp, pkt, sizeof pkt, 0, (struct sockaddr *)&peer, &plen);
+        struct iphdr *ip = (struct iphdr *)pkt;
+        struct icmphdr *ic;
+        ep_addr a;
+        ep_nat_mapping m;
+        if (n < 0)
+            break;
+        if ((size_t)n < ip->ihl * 4u + sizeof *ic + 1)
+            continue;
+        ic = (struct icmphdr *)(pkt + ip->ihl * 4);
+        if (ic->type != ICMP_ECHO)
+            continue;
+        icmp_seen++;
+        ep_addr_from_bytes(AF_INET, &ip->saddr, &a);
+        if (ep_nat_plan_reverse(plan, &a, ntohs(ic->un.echo.id), &m) == 0) {
+            uint8_t sender = *(uint8_t *)(ic + 1);
+            char in[EP_ADDR_STRLEN], want[32];
+            ep_addr_format(&m.inside, in, sizeof in);
+            snprintf(want, sizeof want, "100.64.%u.2", sender);
+            if (strcmp(in, want) == 0)
+                icmp_in_block++;
+        }
+        if (icmp_seen == NSUB * CONNS)
+            break;
+    }
+    fprintf(stderr, "nat-e2e: %zu TCP/UDP sources mapped back; ICMP echo: %d seen, %d with "
+                    "an identifier inside the sender's own block\n",
+            nseen, icmp_seen, icmp_in_block);
+    assert_int_equal(icmp_seen, NSUB * CONNS);
+    assert_int_equal(icmp_in_block, NSUB * CONNS);
+
+    for (size_t i = 0; i < nclients; i++)
+        close(clients[i]);
+    close(ltcp);
+    close(ludp);
+    close(licmp);
+    ep_nat_plan_free(plan);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(nat_e2e),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
