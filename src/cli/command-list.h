@@ -3,6 +3,8 @@
  * (declarations).  Add a line here when a src/cli/<name>.c lands. */
 EP_COMMAND(status, "show the ephemeral ports of this host per destination, with advice")
 EP_COMMAND(check, "monitoring-plugin check of the destination under most port pressure")
+EP_COMMAND(top, "live per-destination view with connection rates and time to exhaustion")
+EP_COMMAND(advise, "how to inspect and change port range and TIME_WAIT settings, per OS")
 EP_COMMAND(profiles, "list the ephemeral port ranges and TIME_WAIT defaults of each OS")
 EP_COMMAND(exec, "run a program whose sockets take ephemeral ports only from a given range")
 EP_COMMAND(nat, "CGNAT port blocks: deterministic plans, nftables, whois, port-block logs")

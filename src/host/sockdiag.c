@@ -23,11 +23,6 @@
 
 #define EP_HOST_DIAG_BUF 32768 /* one recv of a dump (the kernel fills pages) */
 
-struct ep_host_diag_ctx {
-    ep_host_agg *agg;
-    uint8_t proto;
-};
-
 /* ::ffff:a.b.c.d is IPv4 for port purposes (it shares the IPv4 ports). */
 static void ep_host_diag_addr(int family, const uint32_t raw[4], ep_addr *out)
 {
@@ -39,40 +34,67 @@ static void ep_host_diag_addr(int family, const uint32_t raw[4], ep_addr *out)
         ep_addr_from_bytes(family, b, out);
 }
 
-static int ep_host_diag_cb(const struct nlmsghdr *nlh, void *data)
+static void ep_host_diag_msg(const struct inet_diag_msg *m, uint8_t proto, ep_host_agg *agg)
 {
-    struct ep_host_diag_ctx *ctx = data;
-    const struct inet_diag_msg *m;
     ep_host_sock s;
-
-    if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY)
-        return MNL_CB_OK; /* not ours: ignore */
-    if (mnl_nlmsg_get_payload_len(nlh) < sizeof *m) {
-        errno = EBADMSG;
-        return MNL_CB_ERROR;
-    }
-    m = mnl_nlmsg_get_payload(nlh);
     if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
-        return MNL_CB_OK;
+        return;
     memset(&s, 0, sizeof s);
-    s.proto = ctx->proto;
+    s.proto = proto;
     s.state = m->idiag_state;
     s.local_port = ntohs(m->id.idiag_sport);
     s.remote_port = ntohs(m->id.idiag_dport);
     ep_host_diag_addr(m->idiag_family, m->id.idiag_src, &s.local);
     ep_host_diag_addr(m->idiag_family, m->id.idiag_dst, &s.remote);
     s.inode = m->idiag_inode;
-    ep_host_agg_add(ctx->agg, &s);
-    return MNL_CB_OK;
+    ep_host_agg_add(agg, &s);
+}
+
+/* Walk a buffer of netlink messages.  Written out rather than with
+ * mnl_cb_run(): libmnl's length checks cast to int, and a corrupt
+ * nlmsg_len near 2^32 makes it loop; this walk trusts no length.
+ * seq / portid 0 skip those checks (the fuzz target). */
+static int ep_host_diag_walk(const void *buf, size_t len, uint32_t seq, uint32_t portid,
+                             uint8_t proto, ep_host_agg *agg)
+{
+    const char *p = buf;
+    while (len >= sizeof(struct nlmsghdr)) {
+        struct nlmsghdr h;
+        size_t payload, step;
+        memcpy(&h, p, sizeof h); /* no alignment assumed */
+        if (h.nlmsg_len < sizeof h || h.nlmsg_len > len)
+            return -EBADMSG;
+        if ((seq && h.nlmsg_seq != seq) || (portid && h.nlmsg_pid != portid))
+            return -EPROTO;
+        payload = h.nlmsg_len - NLMSG_HDRLEN; /* NLMSG_HDRLEN == sizeof h */
+        if (h.nlmsg_type == NLMSG_DONE)
+            return 0;
+        if (h.nlmsg_type == NLMSG_ERROR) {
+            struct nlmsgerr e;
+            if (payload < sizeof e)
+                return -EBADMSG;
+            memcpy(&e, p + NLMSG_HDRLEN, sizeof e);
+            if (e.error != 0)
+                return e.error < 0 && e.error > -4096 ? e.error : -EPROTO;
+        } else if (h.nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+            struct inet_diag_msg m;
+            if (payload < sizeof m)
+                return -EBADMSG;
+            memcpy(&m, p + NLMSG_HDRLEN, sizeof m);
+            ep_host_diag_msg(&m, proto, agg);
+        }
+        step = NLMSG_ALIGN(h.nlmsg_len);
+        if (step >= len)
+            break;
+        p += step;
+        len -= step;
+    }
+    return 1;
 }
 
 int ep_host_sockdiag_parse(const void *buf, size_t len, uint8_t proto, ep_host_agg *agg)
 {
-    struct ep_host_diag_ctx ctx = { agg, proto };
-    int rc = mnl_cb_run(buf, len, 0, 0, ep_host_diag_cb, &ctx);
-    if (rc == MNL_CB_ERROR)
-        return errno ? -errno : -EINVAL;
-    return rc == MNL_CB_STOP ? 0 : 1;
+    return ep_host_diag_walk(buf, len, 0, 0, proto, agg);
 }
 
 /* The request: inet_diag_req_v2 + bytecode on the source port range. */
@@ -141,21 +163,20 @@ int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only)
             break;
         }
         for (;;) {
-            struct ep_host_diag_ctx ctx = { agg, proto };
             ssize_t n = mnl_socket_recvfrom(nl, buf, EP_HOST_DIAG_BUF);
             int r;
             if (n < 0) {
-                rc = errno == EINTR ? 0 : -errno;
-                if (rc == 0)
+                if (errno == EINTR)
                     continue;
+                rc = -errno;
                 break;
             }
-            r = mnl_cb_run(buf, (size_t)n, seq, portid, ep_host_diag_cb, &ctx);
-            if (r == MNL_CB_ERROR) {
-                rc = errno ? -errno : -EIO;
+            r = ep_host_diag_walk(buf, (size_t)n, seq, portid, proto, agg);
+            if (r < 0) {
+                rc = r;
                 break;
             }
-            if (r == MNL_CB_STOP)
+            if (r == 0)
                 break;
         }
     }

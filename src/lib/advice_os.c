@@ -15,7 +15,7 @@
 
 #include "advice_os.h"
 
-#define LINUX_PERSIST "add the line to /etc/sysctl.d/90-ephport.conf, then run: sysctl --system"
+#define LINUX_PERSIST(line) "echo '" line "' >> /etc/sysctl.d/90-ephport.conf && sysctl --system"
 
 static const ep_advice_item ep_advice_linux[] = {
     { "ephemeral port range", "net.ipv4.ip_local_port_range", "32768 60999",
@@ -26,14 +26,14 @@ static const ep_advice_item ep_advice_linux[] = {
       "the ones you listen on.",
       "sysctl net.ipv4.ip_local_port_range",
       "sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"",
-      "net.ipv4.ip_local_port_range = 1024 65535  (" LINUX_PERSIST ")" },
-    { "reserved ports", "net.ipv4.ip_local_reserved_ports", "(empty)",
+      LINUX_PERSIST("net.ipv4.ip_local_port_range = 1024 65535") },
+    { "reserved ports", "net.ipv4.ip_local_reserved_ports", "empty",
       "Ports inside the range that automatic choice skips (explicit bind() still works). Use it "
       "for listening services and for Kubernetes NodePorts (30000-32767) when the range covers "
       "them; reserved ports are subtracted from the effective range.",
       "sysctl net.ipv4.ip_local_reserved_ports",
       "sysctl -w net.ipv4.ip_local_reserved_ports=\"8080,30000-32767\"",
-      "net.ipv4.ip_local_reserved_ports = 8080,30000-32767  (" LINUX_PERSIST ")" },
+      LINUX_PERSIST("net.ipv4.ip_local_reserved_ports = 8080,30000-32767") },
     { "TIME_WAIT length", "TCP_TIMEWAIT_LEN (compile-time constant)", "60 s",
       "The side that closes first keeps the 4-tuple in TIME_WAIT for 60 s; this is fixed in "
       "the kernel source and no sysctl changes it. It caps the sustainable rate per "
@@ -56,7 +56,7 @@ static const ep_advice_item ep_advice_linux[] = {
       "for it.)",
       "sysctl net.ipv4.tcp_tw_reuse net.ipv4.tcp_timestamps",
       "sysctl -w net.ipv4.tcp_tw_reuse=1",
-      "net.ipv4.tcp_tw_reuse = 1  (" LINUX_PERSIST ")" },
+      LINUX_PERSIST("net.ipv4.tcp_tw_reuse = 1") },
     { "FIN_WAIT_2 timeout", "net.ipv4.tcp_fin_timeout", "60",
       "How long an orphaned connection may stay in FIN_WAIT_2. It is NOT the TIME_WAIT "
       "length: lowering it does not free ports held in TIME_WAIT.",
@@ -69,7 +69,7 @@ static const ep_advice_item ep_advice_linux[] = {
       "come back early, without TIME_WAIT's protection.",
       "sysctl net.ipv4.tcp_max_tw_buckets; nstat -az TcpExtTCPTimeWaitOverflow",
       "sysctl -w net.ipv4.tcp_max_tw_buckets=262144",
-      "net.ipv4.tcp_max_tw_buckets = 262144  (" LINUX_PERSIST ")" },
+      LINUX_PERSIST("net.ipv4.tcp_max_tw_buckets = 262144") },
     { "bind before connect", "IP_BIND_ADDRESS_NO_PORT (socket option, Linux 4.2+)", "off",
       "A client that calls bind() on a source address before connect() takes a port for every "
       "destination at once. Set this option before bind() and the port is chosen at connect() "
@@ -112,8 +112,8 @@ static const ep_advice_item ep_advice_linux[] = {
       "(\"nf_conntrack: table full, dropping packet\").",
       "sysctl net.netfilter.nf_conntrack_count net.netfilter.nf_conntrack_max",
       "sysctl -w net.netfilter.nf_conntrack_max=262144",
-      "net.netfilter.nf_conntrack_max = 262144  (" LINUX_PERSIST
-      "; the nf_conntrack module must be loaded before sysctl applies it)" },
+      LINUX_PERSIST("net.netfilter.nf_conntrack_max = 262144")
+      "  (nf_conntrack must be loaded before sysctl applies it)" },
     { "summary", "(observation)", NULL,
       "Socket totals per state, for a report.",
       "ss -s",
@@ -140,9 +140,10 @@ static const ep_advice_item ep_advice_windows[] = {
       "DynamicPortRangeNumberOfPorts",
       NULL,
       NULL },
-    { "excluded port ranges", "netsh int ipv4 excludedportrange", "(empty, Hyper-V and WinNAT add some)",
-      "Ports inside the dynamic range that Windows will not hand out, the equivalent of "
-      "Linux's reserved ports.",
+    { "excluded port ranges", "netsh int ipv4 excludedportrange", "none; Hyper-V, WSL and WinNAT add some",
+      "Ports Windows keeps for itself or for an administrator: neither automatic choice nor "
+      "other programs get them, so inside the dynamic range they shrink it (the equivalent "
+      "of Linux's reserved ports).",
       "netsh int ipv4 show excludedportrange protocol=tcp",
       "netsh int ipv4 add excludedportrange protocol=tcp startport=50000 numberofports=10",
       "excluded ranges added with netsh are persistent" },
@@ -195,7 +196,7 @@ static const ep_advice_item ep_advice_macos[] = {
       NULL },
 };
 
-#define BSD_PERSIST(line) "add " line " to /etc/sysctl.conf, then run: service sysctl restart"
+#define BSD_PERSIST(line) "echo '" line "' >> /etc/sysctl.conf && service sysctl restart"
 
 static const ep_advice_item ep_advice_freebsd[] = {
     { "ephemeral port range", "net.inet.ip.portrange.first / net.inet.ip.portrange.last",
@@ -221,7 +222,7 @@ static const ep_advice_item ep_advice_freebsd[] = {
       "connections keep a full control block in TIME_WAIT instead.",
       "sysctl net.inet.tcp.maxtcptw",
       "sysctl net.inet.tcp.maxtcptw=200000",
-      BSD_PERSIST("net.inet.tcp.maxtcptw=200000") " (or set it in /boot/loader.conf)" },
+      BSD_PERSIST("net.inet.tcp.maxtcptw=200000") "  (or set it in /boot/loader.conf)" },
     { "TIME_WAIT entries", "(observation)", NULL,
       "Connections in TIME_WAIT now.",
       "netstat -an -p tcp | grep -c TIME_WAIT",

@@ -1,0 +1,366 @@
+/* test-top-cli.c - `ephport top` in batch mode against a private network
+ * namespace with known sockets: the counts per destination are exact, the
+ * rates follow the documented estimator from the counts it printed, plain
+ * frames carry the same rows, and bad command lines exit 2. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "netns-util.h"
+
+/* ---- running the binary ---- */
+
+struct child {
+    pid_t pid;
+    FILE *out;
+};
+
+static void start_ephport(struct child *c, const char *const *args, bool quiet_stderr)
+{
+    const char *bin = getenv("EPHPORT_BIN");
+    const char *argv[32];
+    size_t n = 0;
+    int p[2];
+
+    assert_non_null(bin);
+    argv[n++] = bin;
+    while (*args && n < 31)
+        argv[n++] = *args++;
+    argv[n] = NULL;
+    assert_int_equal(pipe(p), 0);
+    c->pid = fork();
+    assert_true(c->pid >= 0);
+    if (c->pid == 0) {
+        dup2(p[1], 1);
+        close(p[0]);
+        if (quiet_stderr)
+            (void)!freopen("/dev/null", "w", stderr);
+        setenv("NO_COLOR", "1", 1);
+        execv(bin, (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    c->out = fdopen(p[0], "r");
+    assert_non_null(c->out);
+}
+
+static int finish(struct child *c)
+{
+    int st;
+    fclose(c->out);
+    assert_int_equal(waitpid(c->pid, &st, 0), c->pid);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Run to completion; returns the exit code and all of stdout in buf. */
+static int run_all(const char *const *args, char *buf, size_t len)
+{
+    struct child c;
+    size_t got;
+    start_ephport(&c, args, true);
+    got = fread(buf, 1, len - 1, c.out);
+    buf[got] = '\0';
+    return finish(&c);
+}
+
+#define ARGS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* ---- sockets ---- */
+
+static int fds[64];
+static size_t nfds;
+
+static void keep(int fd)
+{
+    assert_true(fd >= 0);
+    assert_true(nfds < sizeof fds / sizeof fds[0]);
+    fds[nfds++] = fd;
+}
+
+static socklen_t make_addr(int family, uint16_t port, struct sockaddr_storage *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    if (family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)ss;
+        a->sin_family = AF_INET;
+        a->sin_port = htons(port);
+        a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        return sizeof *a;
+    }
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(port);
+    a6->sin6_addr = in6addr_loopback;
+    return sizeof *a6;
+}
+
+static int listen_on(int family, uint16_t port)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(family, port, &ss);
+    int one = 1, fd = socket(family, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    assert_int_equal(bind(fd, (struct sockaddr *)&ss, len), 0);
+    assert_int_equal(listen(fd, 512), 0);
+    return fd;
+}
+
+/* One connection to the listener; closed by the client first (TIME_WAIT on
+ * the client's ephemeral port) or kept open. */
+static void connect_one(int lfd, int family, uint16_t port, bool time_wait)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = make_addr(family, port, &ss);
+    int c = socket(family, SOCK_STREAM, 0), s;
+    assert_true(c >= 0);
+    assert_int_equal(connect(c, (struct sockaddr *)&ss, len), 0);
+    s = accept(lfd, NULL, NULL);
+    assert_true(s >= 0);
+    if (time_wait) {
+        close(c);
+        close(s);
+    } else {
+        keep(c);
+        keep(s);
+    }
+}
+
+/* ---- JSON helpers ---- */
+
+static json_t *find_dest(json_t *frame, const char *proto, const char *remote, int port)
+{
+    json_t *d;
+    size_t i;
+    json_array_foreach(json_object_get(frame, "destinations"), i, d) {
+        if (strcmp(json_string_value(json_object_get(d, "protocol")), proto) == 0 &&
+            strcmp(json_string_value(json_object_get(d, "remote")), remote) == 0 &&
+            json_integer_value(json_object_get(d, "remote_port")) == port)
+            return d;
+    }
+    fail_msg("no %s destination %s:%d in the frame", proto, remote, port);
+    return NULL;
+}
+
+static long long ival(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    if (!json_is_integer(v))
+        fail_msg("%s is not an integer", k);
+    return json_integer_value(v);
+}
+
+static double rval(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    if (!json_is_number(v))
+        fail_msg("%s is not a number", k);
+    return json_number_value(v);
+}
+
+static json_t *parse_line(const char *line)
+{
+    json_error_t e;
+    json_t *j = json_loads(line, 0, &e);
+    if (!j)
+        fail_msg("bad JSON frame (%s): %s", e.text, line);
+    return j;
+}
+
+/* ---- the namespace ---- */
+
+static int setup(void **state)
+{
+    static bool skip_all;
+    char why[256];
+    int l4, l6, u;
+    struct sockaddr_storage ss;
+    socklen_t len;
+
+    *state = &skip_all;
+    if (!ep_test_enter_private_netns(why, sizeof why)) {
+        print_message("skipping: %s\n", why);
+        skip_all = true;
+        return 0;
+    }
+    assert_int_equal(ep_test_write_sysctl("net/ipv4/ip_local_port_range", "40000 40999"), 0);
+    l4 = listen_on(AF_INET, 8080);
+    l6 = listen_on(AF_INET6, 8081);
+    keep(l4);
+    keep(l6);
+    for (int i = 0; i < 5; i++)
+        connect_one(l4, AF_INET, 8080, true);
+    for (int i = 0; i < 3; i++)
+        connect_one(l4, AF_INET, 8080, false);
+    for (int i = 0; i < 2; i++)
+        connect_one(l6, AF_INET6, 8081, false);
+    u = socket(AF_INET, SOCK_DGRAM, 0);
+    len = make_addr(AF_INET, 9999, &ss);
+    assert_int_equal(connect(u, (struct sockaddr *)&ss, len), 0);
+    keep(u);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < nfds; i++)
+        close(fds[i]);
+    return 0;
+}
+
+/* ---- tests ---- */
+
+static void once_json_counts_are_exact(void **state)
+{
+    static char out[65536];
+    json_t *f, *d;
+    if (*(bool *)*state)
+        skip();
+    assert_int_equal(run_all(ARGS("top", "--once", "--json", "--interval", "0.25"), out,
+                             sizeof out), 0);
+    assert_non_null(strchr(out, '\n'));
+    assert_null(strchr(strchr(out, '\n') + 1, '\n')); /* exactly one frame */
+    f = parse_line(out);
+    assert_int_equal(ival(f, "effective_ports"), 1000);
+    assert_int_equal(ival(f, "time_wait_seconds"), 60);
+    assert_int_equal(ival(f, "destinations_total"), 3);
+    assert_true(json_is_null(json_object_get(f, "netns")));
+
+    d = find_dest(f, "tcp", "127.0.0.1", 8080);
+    assert_string_equal(json_string_value(json_object_get(d, "local")), "127.0.0.1");
+    assert_int_equal(ival(d, "used"), 8);
+    assert_int_equal(ival(d, "established"), 3);
+    assert_int_equal(ival(d, "time_wait"), 5);
+    assert_int_equal(ival(d, "free"), 992);
+    /* Nothing changed: the 5 entries of unknown age are taken to expire at
+     * 5/60 per second and to be replaced, so the estimate is exactly 5/60. */
+    assert_true(fabs(rval(d, "new_per_second") - 5.0 / 60.0) < 1e-9);
+    /* Loopback with tcp_tw_reuse = 2: reuse applies, far from exhaustion. */
+    assert_true(json_is_true(json_object_get(d, "tw_reuse_applies")));
+    assert_true(json_is_null(json_object_get(d, "seconds_to_exhaustion")));
+    assert_string_equal(json_string_value(json_object_get(d, "exhausted_in")), "never");
+
+    d = find_dest(f, "tcp", "::1", 8081);
+    assert_int_equal(ival(d, "used"), 2);
+    assert_int_equal(ival(d, "established"), 2);
+    assert_int_equal(ival(d, "time_wait"), 0);
+    assert_true(rval(d, "new_per_second") == 0.0);
+
+    d = find_dest(f, "udp", "127.0.0.1", 9999);
+    assert_int_equal(ival(d, "used"), 1);
+    assert_int_equal(ival(d, "free"), 999);
+    assert_true(json_is_false(json_object_get(d, "tw_reuse_applies")));
+    json_decref(f);
+}
+
+/* The second frame's rate must equal the estimator applied to what the two
+ * frames printed, whenever the new connections land. */
+static void rate_follows_the_counts(void **state)
+{
+    struct child c;
+    char line[65536];
+    json_t *f1, *f2;
+    double dt, want;
+    long long u1, u2, tw1;
+    int lfd;
+    if (*(bool *)*state)
+        skip();
+    assert_int_equal(ep_test_write_sysctl("net/ipv4/tcp_tw_reuse", "0"), 0);
+    lfd = fds[0]; /* the IPv4 listener on 8080 */
+    start_ephport(&c, ARGS("top", "--batch", "--iterations", "2", "--json", "--interval", "1"),
+                  false);
+    assert_non_null(fgets(line, sizeof line, c.out));
+    f1 = parse_line(line);
+    for (int i = 0; i < 40; i++)
+        connect_one(lfd, AF_INET, 8080, true);
+    assert_non_null(fgets(line, sizeof line, c.out));
+    f2 = parse_line(line);
+    assert_int_equal(finish(&c), 0);
+
+    u1 = ival(find_dest(f1, "tcp", "127.0.0.1", 8080), "used");
+    tw1 = ival(find_dest(f1, "tcp", "127.0.0.1", 8080), "time_wait");
+    u2 = ival(find_dest(f2, "tcp", "127.0.0.1", 8080), "used");
+    assert_int_equal(tw1, 5);
+    dt = rval(f2, "elapsed_seconds") - rval(f1, "elapsed_seconds");
+    assert_true(dt > 0);
+    want = ((double)(u2 - u1) + (double)tw1 * dt / 60.0) / dt;
+    assert_true(fabs(rval(find_dest(f2, "tcp", "127.0.0.1", 8080), "new_per_second") - want) <
+                1e-6);
+    assert_true(json_is_false(
+        json_object_get(find_dest(f2, "tcp", "127.0.0.1", 8080), "tw_reuse_applies")));
+    json_decref(f1);
+    json_decref(f2);
+    assert_int_equal(ep_test_write_sysctl("net/ipv4/tcp_tw_reuse", "2"), 0);
+}
+
+static void plain_frame_has_the_rows(void **state)
+{
+    static char out[65536];
+    if (*(bool *)*state)
+        skip();
+    assert_int_equal(run_all(ARGS("top", "--once", "--interval", "0.25", "--sort", "time-wait"),
+                             out, sizeof out), 0);
+    assert_non_null(strstr(out, "ephport top"));
+    assert_non_null(strstr(out, "range 40000-40999"));
+    assert_non_null(strstr(out, "effective 1000 ports"));
+    assert_non_null(strstr(out, "sustainable 16/s per destination"));
+    assert_non_null(strstr(out, "sort: time-wait"));
+    assert_non_null(strstr(out, "PROTO"));
+    assert_non_null(strstr(out, "EXHAUSTED IN"));
+    assert_non_null(strstr(out, "127.0.0.1:8080"));
+    assert_non_null(strstr(out, "[::1]:8081"));
+    assert_non_null(strstr(out, "127.0.0.1:9999"));
+    /* time-wait order: 8080 (with TIME_WAIT entries) comes first. */
+    assert_true(strstr(out, "127.0.0.1:8080") < strstr(out, "[::1]:8081"));
+    /* --top limits the rows and says how many were left out. */
+    assert_int_equal(run_all(ARGS("top", "--once", "--interval", "0.25", "--top", "1"), out,
+                             sizeof out), 0);
+    assert_non_null(strstr(out, "(2 more destinations"));
+}
+
+static void bad_command_lines(void **state)
+{
+    const char *const *bad[] = {
+        ARGS("top", "--interval", "0.1"), ARGS("top", "--interval", "61"),
+        ARGS("top", "--interval", "abc"), ARGS("top", "--interval", "nan"),
+        ARGS("top", "--interval", ""),    ARGS("top", "--top", "0"),
+        ARGS("top", "--top", "-3"),       ARGS("top", "--sort", "bogus"),
+        ARGS("top", "--once", "--iterations", "3"),
+        ARGS("top", "--iterations", "0"), ARGS("top", "extra"), ARGS("top", "--bogus"),
+    };
+    static char out[4096];
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(run_all(bad[i], out, sizeof out), 2);
+        assert_string_equal(out, "");
+    }
+    assert_int_equal(run_all(ARGS("top", "--once", "--netns", "/nonexistent/netns"), out,
+                             sizeof out), 1);
+    assert_int_equal(run_all(ARGS("top", "--help"), out, sizeof out), 0);
+    assert_non_null(strstr(out, "Usage: ephport top"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bad_command_lines),
+        cmocka_unit_test(once_json_counts_are_exact),
+        cmocka_unit_test(rate_follows_the_counts),
+        cmocka_unit_test(plain_frame_has_the_rows),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
