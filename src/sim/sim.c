@@ -172,11 +172,11 @@ static void ep_sim_observe(ep_sim *s, uint16_t port)
     if (s->prev >= 0 && s->prev2 >= 0) {
         /* Simple predictors an off-path attacker could run on what it saw. */
         int off = s->prev - s->lo, delta = s->prev - s->prev2;
-        int guess[4] = {
-            ((off + delta) % width + width) % width,
+        int guess[4] = { /* simplest first: ties go to it */
             (off + 1) % width,
             (off + 2) % width,
             off,
+            ((off + delta) % width + width) % width,
         };
         s->res->reuse.predictions++;
         for (int i = 0; i < 4; i++)
@@ -188,7 +188,7 @@ static void ep_sim_observe(ep_sim *s, uint16_t port)
 
 static void ep_sim_reuse_finish(ep_sim *s)
 {
-    static const char *names[4] = { "prev+delta", "prev+1", "prev+2", "prev" };
+    static const char *names[4] = { "prev+1", "prev+2", "prev", "prev+delta" };
     ep_sim_reuse *r = &s->res->reuse;
     int best = 0;
     r->connections = s->nports;
@@ -527,14 +527,17 @@ static int ep_sim_loop(ep_sim *s, const ep_sim_options *o)
 
     for (;;) {
         ep_time tc = ep_eventq_empty(&s->q) ? EP_NEVER : ep_eventq_top(&s->q)->t;
-        if (tc <= end && tc <= next_sample && tc <= next_arr) {
+        /* Generated arrivals fall in [0, length); a trace's last event is
+         * at length itself.  Closes and samples run up to length. */
+        bool arr_done = trace ? next_arr > end : next_arr >= end;
+        if (tc <= end && tc <= next_sample && (arr_done || tc <= next_arr)) {
             ep_event e;
             ep_eventq_pop(&s->q, &e);
             if ((rc = ep_sim_close(s, e.id, w->server_closes, e.t)) != 0)
                 return rc;
             continue;
         }
-        if (next_sample <= end && next_sample <= next_arr) {
+        if (next_sample <= end && (arr_done || next_sample <= next_arr)) {
             if ((rc = ep_sim_sample(s, next_sample, next_sample >= half)) != 0)
                 return rc;
             nsample++;
@@ -543,7 +546,7 @@ static int ep_sim_loop(ep_sim *s, const ep_sim_options *o)
                 next_sample = EP_NEVER;
             continue;
         }
-        if (next_arr > end)
+        if (arr_done)
             break;
         if ((++events & 0xffff) == 0 && o && o->progress)
             o->progress(o->progress_ctx, (double)next_arr / (double)(end ? end : 1));

@@ -49,7 +49,7 @@ typedef struct ep_sim_reuse {
     uint64_t predictions;     /* ports with two predecessors */
     uint64_t predicted;       /* guessed right by the best predictor */
     double predictability;    /* predicted / predictions, 0 if none */
-    const char *predictor;    /* "prev+delta", "prev+1", "prev+2", "prev" */
+    const char *predictor;    /* "prev+1", "prev+2", "prev", "prev+delta" */
 } ep_sim_reuse;
 
 typedef struct ep_sim_result {

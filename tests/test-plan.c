@@ -1,0 +1,183 @@
+/* test-plan.c - unit tests of the closed-form planner (src/sim/plan.c) and
+ * of the pieces it shares with the simulator: Little's law, the sustainable
+ * rate, the first-failure bound, and the suggested changes with their exact
+ * settings.  Numbers are worked out by hand in the comments. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "plan.h"
+#include "workload.h"
+
+static void set(ep_workload *w, const char *k, const char *v)
+{
+    char msg[EP_WL_MSG];
+    if (ep_workload_set(w, k, v, msg, sizeof msg) != 0)
+        fail_msg("%s = %s: %s", k, v, msg);
+}
+
+static void plan_linux_default_limits(void **state)
+{
+    ep_workload w;
+    ep_plan p;
+    char msg[EP_WL_MSG];
+    (void)state;
+    ep_workload_init(&w);
+    set(&w, "rate", "400");
+    set(&w, "duration", "0");
+    assert_int_equal(ep_plan_compute(&w, 0, &p, msg, sizeof msg), 0);
+    /* Linux: 32768-60999 = 28232 ports, TIME_WAIT 60 s. */
+    assert_int_equal(p.range_ports, 28232);
+    assert_int_equal(p.capacity, 28232);
+    assert_true(fabs(p.time_wait - 60) < 1e-9);
+    assert_true(fabs(p.ports_needed - 24000) < 1e-6);     /* 400 x 60 */
+    assert_true(p.sustainable);
+    assert_true(p.first_failure < 0);
+    assert_true(fabs(p.max_rate - 28232.0 / 60) < 1e-6);  /* 470.53/s */
+    assert_true(p.target_ok);
+
+    set(&w, "rate", "600");
+    assert_int_equal(ep_plan_compute(&w, 0, &p, msg, sizeof msg), 0);
+    assert_false(p.sustainable);
+    assert_true(fabs(p.first_failure - 28232.0 / 600) < 1e-9); /* 47.05 s */
+    assert_false(p.target_ok);
+    /* Range: 600 x 60 = 36000 ports, widened downwards from the top it
+     * has: 25000-60999. */
+    assert_true(p.range_possible);
+    assert_int_equal(p.range_width, 36000);
+    assert_int_equal(p.new_hi, 60999);
+    assert_int_equal(p.new_lo, 60999 - 36000 + 1);
+    /* tw_reuse: blocked 1 s per connection -> 600 ports. */
+    assert_true(p.tw_reuse_possible);
+    assert_true(fabs(p.rate_with_tw_reuse - 28232.0) < 1e-6);
+    /* keep-alive: 600 x 60 / k <= 28232 -> k = 2. */
+    assert_true(p.rpc_possible);
+    assert_int_equal(p.rpc_needed, 2);
+    /* two source addresses: 36000 / 28232 -> 2. */
+    assert_int_equal(p.sources_needed, 2);
+    assert_true(p.server_close_possible);
+    ep_workload_free(&w);
+}
+
+static void plan_keepalive_reuse_sources_reserved(void **state)
+{
+    ep_workload w;
+    ep_plan p;
+    char msg[EP_WL_MSG];
+    (void)state;
+    ep_workload_init(&w);
+    set(&w, "rate", "1000");
+    set(&w, "duration", "exponential:0.5");
+    set(&w, "requests_per_conn", "10");
+    set(&w, "sources", "3");
+    set(&w, "range", "40000-40999");
+    set(&w, "reserved", "40000-40099,50000");
+    set(&w, "destinations", "4");
+    assert_int_equal(ep_plan_compute(&w, 0, &p, msg, sizeof msg), 0);
+    assert_int_equal(p.effective_ports, 900);
+    assert_int_equal(p.reserved_in_range, 100);
+    assert_int_equal(p.capacity, 2700);
+    /* uniform over 4: 250 req/s, 25 conn/s, hold 10 x 0.5 + 60 = 65 s */
+    assert_true(fabs(p.dest_conn_rate - 25) < 1e-9);
+    assert_true(fabs(p.hold - 65) < 1e-9);
+    assert_true(fabs(p.ports_needed - 1625) < 1e-6);
+    assert_true(fabs(p.mean_in_use - 125) < 1e-6);
+    assert_true(p.sustainable);
+
+    set(&w, "tw_reuse", "on");
+    set(&w, "tw_reuse_delay", "2");
+    assert_int_equal(ep_plan_compute(&w, 4000, &p, msg, sizeof msg), 0);
+    assert_true(fabs(p.block - 7) < 1e-9);            /* 5 s in use + 2 s */
+    assert_true(fabs(p.ports_blocked - 175) < 1e-6);
+    assert_true(fabs(p.max_dest_conn_rate - 2700.0 / 7) < 1e-6);
+    /* target 4000/s: 100 conn/s x 7 = 700 <= 2700 */
+    assert_true(p.target_ok);
+
+    set(&w, "close", "server");
+    set(&w, "tw_reuse", "off");
+    assert_int_equal(ep_plan_compute(&w, 0, &p, msg, sizeof msg), 0);
+    assert_true(p.time_wait == 0);
+    assert_true(fabs(p.hold - 5) < 1e-9);
+    ep_workload_free(&w);
+}
+
+static void plan_zipf_busiest_destination(void **state)
+{
+    ep_workload w;
+    ep_plan p;
+    char msg[EP_WL_MSG];
+    (void)state;
+    ep_workload_init(&w);
+    set(&w, "rate", "300");
+    set(&w, "weights", "2,1");
+    set(&w, "duration", "1");
+    set(&w, "time_wait", "30");
+    assert_int_equal(w.destinations, 2);
+    assert_int_equal(ep_plan_compute(&w, 0, &p, msg, sizeof msg), 0);
+    assert_true(fabs(p.busiest_weight - 2.0 / 3) < 1e-12);
+    assert_true(fabs(p.ports_needed - 200 * 31) < 1e-6);
+    /* The first failure needs the range to fill before the shortest hold
+     * (30 + 1 s): 28232 / 200 = 141 s is later, so none is predicted. */
+    assert_true(p.first_failure < 0);
+    assert_true(p.sustainable);
+    ep_workload_free(&w);
+}
+
+static void plan_impossible_range_and_settings(void **state)
+{
+    ep_workload w;
+    ep_plan p;
+    char msg[EP_WL_MSG], cmd[160];
+    (void)state;
+    ep_workload_init(&w);
+    set(&w, "rate", "5000");
+    set(&w, "duration", "0.01");
+    assert_int_equal(ep_plan_compute(&w, 0, &p, msg, sizeof msg), 0);
+    /* 5000 x 60 = 300000 ports: no single range can hold that. */
+    assert_false(p.range_possible);
+    assert_int_equal(p.sources_needed, 11); /* ceil(300050 / 28232) */
+    ep_plan_range_setting("linux", 1024, 65535, cmd, sizeof cmd);
+    assert_string_equal(cmd, "sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"");
+    ep_plan_range_setting("windows", 10000, 65535, cmd, sizeof cmd);
+    assert_string_equal(cmd, "netsh int ipv4 set dynamicport tcp start=10000 num=55536");
+    ep_workload_free(&w);
+}
+
+static void plan_json_has_the_numbers(void **state)
+{
+    ep_workload w;
+    ep_plan p;
+    char msg[EP_WL_MSG];
+    json_t *o;
+    (void)state;
+    ep_workload_init(&w);
+    set(&w, "rate", "600");
+    set(&w, "duration", "0");
+    assert_int_equal(ep_plan_compute(&w, 0, &p, msg, sizeof msg), 0);
+    o = ep_plan_to_json(&p);
+    assert_non_null(o);
+    assert_int_equal(json_integer_value(json_object_get(o, "capacity")), 28232);
+    assert_true(fabs(json_real_value(json_object_get(o, "first_failure")) - 47.0533333) < 1e-6);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_object_get(o, "target"), "range"), "setting")),
+                        "sysctl -w net.ipv4.ip_local_port_range=\"25000 60999\"");
+    json_decref(o);
+    ep_workload_free(&w);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(plan_linux_default_limits),
+        cmocka_unit_test(plan_keepalive_reuse_sources_reserved),
+        cmocka_unit_test(plan_zipf_busiest_destination),
+        cmocka_unit_test(plan_impossible_range_and_settings),
+        cmocka_unit_test(plan_json_has_the_numbers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
