@@ -217,7 +217,10 @@ static int ep_top_parse(int argc, char **argv, struct ep_top_opts *o)
     }
     if (once)
         o->iterations = 1;
-    if (once || o->json || o->iterations || !isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO))
+    /* A terminal without cursor addressing cannot show a refreshing view. */
+    const char *term = getenv("TERM");
+    if (once || o->json || o->iterations || !isatty(STDOUT_FILENO) || !isatty(STDIN_FILENO) ||
+        !term || !*term || strcmp(term, "dumb") == 0)
         o->batch = true;
     return 0;
 }
