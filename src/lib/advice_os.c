@@ -172,8 +172,9 @@ static const ep_advice_item ep_advice_windows[] = {
       NULL },
 };
 
-#define MAC_PERSIST "macOS does not reliably read /etc/sysctl.conf at boot on recent releases: " \
-    "run the sysctl -w command from a LaunchDaemon in /Library/LaunchDaemons (RunAtLoad)"
+#define MAC_PERSIST "sysctl -w lasts until reboot, and whether /etc/sysctl.conf is applied at " \
+    "boot has varied between macOS releases: the dependable way is a LaunchDaemon plist in " \
+    "/Library/LaunchDaemons with RunAtLoad that runs the same sysctl -w command"
 
 static const ep_advice_item ep_advice_macos[] = {
     { "ephemeral port range", "net.inet.ip.portrange.first / net.inet.ip.portrange.last",
