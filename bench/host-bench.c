@@ -1,0 +1,286 @@
+/* host-bench.c - `ephport status --json` against `ss -tan` on 100,000 TCP
+ * sockets.
+ *
+ * In a private network namespace (needs root or CAP_SYS_ADMIN) it widens the
+ * range to 1024-65535, opens listeners on a few destinations and makes
+ * --sockets client sockets: most enter TIME_WAIT by active close (no file
+ * descriptor held), --established stay open.  Then it runs the two commands
+ * alternately (warm-up first), reporting median and p99 wall time of each,
+ * the ratio ss / status, and the peak RSS of each (getrusage of the child).
+ * ss only lists the sockets (output to /dev/null); status also reads the
+ * settings and counters, groups, and prints JSON.
+ *
+ *   bench/host-bench [--sockets N] [--established N] [--dests N] [--runs N] [--json]
+ *                    [--ephport PATH]
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef EP_EPHPORT_BIN
+#define EP_EPHPORT_BIN "ephport"
+#endif
+#ifndef EP_BENCH_BUILDTYPE
+#define EP_BENCH_BUILDTYPE "unknown"
+#endif
+
+static int ep_sysctl(const char *path, const char *value)
+{
+    char full[128];
+    int fd, ok;
+    snprintf(full, sizeof full, "/proc/sys/%s", path);
+    fd = open(full, O_WRONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    ok = write(fd, value, strlen(value)) == (ssize_t)strlen(value);
+    close(fd);
+    return ok ? 0 : -1;
+}
+
+static bool ep_enter_netns(void)
+{
+    if (unshare(CLONE_NEWNET) != 0) {
+        fprintf(stderr, "host-bench: unshare(CLONE_NEWNET): %s (needs root)\n", strerror(errno));
+        return false;
+    }
+    if (system("ip link set lo up") != 0) {
+        fprintf(stderr, "host-bench: cannot bring lo up\n");
+        return false;
+    }
+    return ep_sysctl("net/ipv4/ip_local_port_range", "1024 65535") == 0 &&
+           ep_sysctl("net/ipv4/tcp_max_tw_buckets", "1000000") == 0;
+}
+
+static double ep_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Make n sockets towards the listeners: the last `keep` stay open. */
+static int ep_make_sockets(int *listeners, struct sockaddr_in *addrs, int ndest, long n, long keep)
+{
+    for (long i = 0; i < n; i++) {
+        int d = (int)(i % ndest);
+        int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), s;
+        char b;
+        if (c < 0 || connect(c, (struct sockaddr *)&addrs[d], sizeof addrs[d]) != 0) {
+            fprintf(stderr, "host-bench: connect #%ld: %s\n", i, strerror(errno));
+            return -1;
+        }
+        s = accept(listeners[d], NULL, NULL);
+        if (s < 0) {
+            fprintf(stderr, "host-bench: accept: %s\n", strerror(errno));
+            return -1;
+        }
+        if (i >= n - keep)
+            continue; /* both ends stay open: ESTABLISHED */
+        close(c);                      /* client closes first: TIME_WAIT here */
+        if (read(s, &b, 1) != 0) {     /* wait for the FIN */
+            fprintf(stderr, "host-bench: no FIN\n");
+            return -1;
+        }
+        close(s);
+    }
+    return 0;
+}
+
+/* Run argv with stdout to /dev/null; wall seconds, peak RSS in KiB. */
+static int ep_run(char *const argv[], double *secs, long *rss_kib)
+{
+    struct rusage ru;
+    int st;
+    double t0 = ep_now_s();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        int fd = open("/dev/null", O_WRONLY);
+        dup2(fd, 1);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    if (wait4(pid, &st, 0, &ru) < 0)
+        return -1;
+    *secs = ep_now_s() - t0;
+    *rss_kib = ru.ru_maxrss;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
+}
+
+static int ep_cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double ep_pct(double *v, int n, double p)
+{
+    int i = (int)(p * (n - 1) + 0.5);
+    qsort(v, (size_t)n, sizeof *v, ep_cmp_double);
+    return v[i < n ? i : n - 1];
+}
+
+static void ep_machine(bool json)
+{
+    char model[256] = "unknown", line[512];
+    struct utsname u;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    while (f && fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) == 0) {
+            char *c = strchr(line, ':');
+            if (c) {
+                snprintf(model, sizeof model, "%s", c + 2);
+                model[strcspn(model, "\n")] = '\0';
+            }
+            break;
+        }
+    }
+    if (f)
+        fclose(f);
+    uname(&u);
+    if (json)
+        printf("{\"machine\":{\"cpu\":\"%s\",\"cores\":%ld,\"kernel\":\"%s\",\"build\":\"%s\"}}\n",
+               model, sysconf(_SC_NPROCESSORS_ONLN), u.release, EP_BENCH_BUILDTYPE);
+    else
+        printf("machine: %s, %ld cores, Linux %s; ephport build: %s\n", model,
+               sysconf(_SC_NPROCESSORS_ONLN), u.release, EP_BENCH_BUILDTYPE);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "sockets", required_argument, NULL, 's' },
+        { "established", required_argument, NULL, 'e' },
+        { "dests", required_argument, NULL, 'd' },
+        { "runs", required_argument, NULL, 'r' },
+        { "ephport", required_argument, NULL, 'b' },
+        { "json", no_argument, NULL, 'j' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    long nsock = 100000, established = 1000;
+    int ndest = 4, runs = 11, c;
+    const char *bin = EP_EPHPORT_BIN;
+    bool json = false;
+    int listeners[64];
+    struct sockaddr_in addrs[64];
+    struct rlimit rl = { 1 << 16, 1 << 16 };
+    double *t_status, *t_ss, t0;
+    long rss_status = 0, rss_ss = 0;
+
+    while ((c = getopt_long(argc, argv, "s:e:d:r:b:jh", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': nsock = atol(optarg); break;
+        case 'e': established = atol(optarg); break;
+        case 'd': ndest = atoi(optarg); break;
+        case 'r': runs = atoi(optarg); break;
+        case 'b': bin = optarg; break;
+        case 'j': json = true; break;
+        default:
+            fprintf(c == 'h' ? stdout : stderr,
+                    "usage: host-bench [--sockets N] [--established N] [--dests N] "
+                    "[--runs N] [--ephport PATH] [--json]\n");
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (nsock < 1 || established < 0 || established > nsock || established > 30000 ||
+        ndest < 1 || ndest > 64 || runs < 3 || nsock > (long)ndest * 60000) {
+        fprintf(stderr, "host-bench: bad arguments\n");
+        return 2;
+    }
+    ep_machine(json);
+    if (!ep_enter_netns())
+        return 1;
+    setrlimit(RLIMIT_NOFILE, &rl);
+    for (int d = 0; d < ndest; d++) {
+        int one = 1;
+        memset(&addrs[d], 0, sizeof addrs[d]);
+        addrs[d].sin_family = AF_INET;
+        addrs[d].sin_port = htons((uint16_t)(80 + d));
+        addrs[d].sin_addr.s_addr = htonl(0x7f000001u + (uint32_t)d);
+        listeners[d] = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        setsockopt(listeners[d], SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (bind(listeners[d], (struct sockaddr *)&addrs[d], sizeof addrs[d]) != 0 ||
+            listen(listeners[d], 4096) != 0) {
+            perror("host-bench: listener");
+            return 1;
+        }
+    }
+    t0 = ep_now_s();
+    if (ep_make_sockets(listeners, addrs, ndest, nsock, established) != 0)
+        return 1;
+    if (!json)
+        printf("made %ld client sockets (%ld TIME_WAIT, %ld ESTABLISHED) towards %d "
+               "destinations in %.1f s\n", nsock, nsock - established, established, ndest,
+               ep_now_s() - t0);
+
+    t_status = calloc((size_t)runs, sizeof *t_status);
+    t_ss = calloc((size_t)runs, sizeof *t_ss);
+    if (!t_status || !t_ss)
+        return 1;
+    {
+        char *st_argv[] = { (char *)bin, "status", "--json", "--top", "10", NULL };
+        char *ss_argv[] = { "ss", "-tan", NULL };
+        double s;
+        long r;
+        /* warm-up: page cache, binaries, kernel structures */
+        for (int i = 0; i < 2; i++)
+            if (ep_run(st_argv, &s, &r) != 0 || ep_run(ss_argv, &s, &r) != 0) {
+                fprintf(stderr, "host-bench: cannot run %s or ss\n", bin);
+                return 1;
+            }
+        for (int i = 0; i < runs; i++) {
+            /* alternate, and swap who goes first each round */
+            if (i % 2 == 0) {
+                ep_run(st_argv, &t_status[i], &r);
+                rss_status = r > rss_status ? r : rss_status;
+                ep_run(ss_argv, &t_ss[i], &r);
+                rss_ss = r > rss_ss ? r : rss_ss;
+            } else {
+                ep_run(ss_argv, &t_ss[i], &r);
+                rss_ss = r > rss_ss ? r : rss_ss;
+                ep_run(st_argv, &t_status[i], &r);
+                rss_status = r > rss_status ? r : rss_status;
+            }
+        }
+    }
+    {
+        double ms_st = ep_pct(t_status, runs, 0.5) * 1e3, p99_st = ep_pct(t_status, runs, 0.99) * 1e3;
+        double ms_ss = ep_pct(t_ss, runs, 0.5) * 1e3, p99_ss = ep_pct(t_ss, runs, 0.99) * 1e3;
+        if (json) {
+            printf("{\"tool\":\"ephport status --json\",\"sockets\":%ld,\"runs\":%d,"
+                   "\"median_ms\":%.2f,\"p99_ms\":%.2f,\"peak_rss_kib\":%ld}\n",
+                   nsock, runs, ms_st, p99_st, rss_status);
+            printf("{\"tool\":\"ss -tan\",\"sockets\":%ld,\"runs\":%d,"
+                   "\"median_ms\":%.2f,\"p99_ms\":%.2f,\"peak_rss_kib\":%ld}\n",
+                   nsock, runs, ms_ss, p99_ss, rss_ss);
+            printf("{\"ratio_ss_over_status\":%.2f}\n", ms_ss / ms_st);
+        } else {
+            printf("\n%-22s %8s %10s %10s %14s\n", "tool", "sockets", "median ms", "p99 ms",
+                   "peak RSS KiB");
+            printf("%-22s %8ld %10.2f %10.2f %14ld\n", "ephport status --json", nsock, ms_st,
+                   p99_st, rss_status);
+            printf("%-22s %8ld %10.2f %10.2f %14ld\n", "ss -tan", nsock, ms_ss, p99_ss, rss_ss);
+            printf("\nratio (ss median / status median): %.2fx  (%d runs each, alternating, "
+                   "2 warm-up)\n", ms_ss / ms_st, runs);
+        }
+    }
+    free(t_status);
+    free(t_ss);
+    return 0;
+}
