@@ -370,7 +370,7 @@ static int ep_sim_setup(ep_sim *s, const ep_workload *w, ep_sim_result *res)
     }
     if (w->arrivals == EP_ARR_TRACE) {
         if ((rc = ep_trace_load(&s->trace, w->trace, s->msg, s->msglen)) != 0)
-            return rc;
+            return rc == -ENOMEM ? rc : -EINVAL; /* unreadable or bad: bad input */
         res->ndest = s->trace.ndest;
     } else {
         res->ndest = w->destinations;
