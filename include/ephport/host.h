@@ -224,6 +224,10 @@ typedef struct ep_host_snapshot ep_host_snapshot;
 int ep_host_snapshot_take(const ep_host_options *opts, ep_host_snapshot **out);
 void ep_host_snapshot_free(ep_host_snapshot *snap);
 
+/* Words for an error of ep_host_snapshot_take() ("no such network
+ * namespace (a NAME is looked up in /run/netns)"); never NULL. */
+const char *ep_host_strerror(int err);
+
 const ep_host_settings *ep_host_snapshot_settings(const ep_host_snapshot *snap);
 const ep_host_totals *ep_host_snapshot_totals(const ep_host_snapshot *snap);
 const ep_host_bound *ep_host_snapshot_bound(const ep_host_snapshot *snap);

@@ -147,7 +147,7 @@ int ep_cmd_check(int argc, char **argv)
     o.crit_pct = crit > 0 ? crit : 0.001;
     rc = ep_host_snapshot_take(&o, &snap);
     if (rc)
-        return ep_check_unknown("cannot read the host: %s", ep_strerror(rc));
+        return ep_check_unknown("cannot read the host: %s", ep_host_strerror(rc));
     st = ep_host_snapshot_settings(snap);
     if (st->effective_ports <= 0) {
         ep_host_snapshot_free(snap);

@@ -280,10 +280,10 @@ int ep_cmd_status(int argc, char **argv)
     rc = ep_host_snapshot_take(&o, &snap);
     if (rc) {
         if (o.netns)
-            ep_cli_error("status", "cannot read namespace '%s': %s%s", o.netns, ep_strerror(rc),
-                         rc == EP_EPERM ? " (entering a namespace needs CAP_SYS_ADMIN)" : "");
+            ep_cli_error("status", "cannot read namespace '%s': %s", o.netns,
+                         ep_host_strerror(rc));
         else
-            ep_cli_error("status", "cannot read this host: %s", ep_strerror(rc));
+            ep_cli_error("status", "cannot read this host: %s", ep_host_strerror(rc));
         return EP_EXIT_FAILURE;
     }
     if (json) {

@@ -106,6 +106,23 @@ int ep_host_source_from_name(const char *name, ep_host_source *out)
     return EP_EINVAL;
 }
 
+const char *ep_host_strerror(int err)
+{
+    switch (err) {
+    case -ENOENT:
+        return "no such network namespace (a NAME is looked up in /run/netns)";
+    case -EPERM:
+    case -EACCES:
+        return "permission denied (entering a namespace needs CAP_SYS_ADMIN)";
+    case -EINVAL:
+        return "not a network namespace, or invalid options";
+    case -ENOMEM:
+        return "out of memory";
+    default:
+        return err < 0 ? strerror(-err) : "success";
+    }
+}
+
 const char *ep_host_severity_name(ep_host_severity s)
 {
     switch (s) {
@@ -346,9 +363,13 @@ int ep_host_snapshot_take(const ep_host_options *opts, ep_host_snapshot **out)
     if (rc == 0) {
         double warn = opts->warn_pct > 0 ? opts->warn_pct : 80;
         double crit = opts->crit_pct > 0 ? opts->crit_pct : 95;
+        /* With --processes every destination gets a list, maybe empty. */
+        static const ep_host_proc no_procs[1];
         for (size_t i = 0; i < s->ndests; i++) {
             s->dests[i] = s->entries[i].d;
             s->dests[i].procs = s->entries[i].procs;
+            if (!s->dests[i].procs && (opts->flags & EP_HOST_WITH_PROCESSES))
+                s->dests[i].procs = no_procs;
         }
         ep_host_compute_advice(s, warn, crit);
         if (s->oom)
