@@ -1,0 +1,253 @@
+/* server.c - the exporter's HTTP side, on libmicrohttpd.
+ *
+ * One internal polling thread (epoll) serves every connection, so a slow
+ * client costs a socket and a small buffer, never a thread; the handler runs
+ * on that thread, which also serializes scrapes (a mutex makes it explicit
+ * for ep_exporter_scrape callers on other threads).  Bounds that keep bad
+ * clients from stalling scrapes: a connection limit (new connections beyond
+ * it are refused, existing scrapes unaffected), an idle timeout that closes
+ * slow or silent clients, and a per-connection memory pool that caps the
+ * request line and headers (libmicrohttpd answers 414 / 431 beyond it).
+ *
+ * Routes: GET|HEAD /metrics (200 text/plain 0.0.4, or 500 with the reason
+ * when the host cannot be read: never stale zeros), GET|HEAD / (a landing
+ * page), anything else 404; other methods 405 with an Allow header.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include <ephport/host.h>
+
+#include "metrics.h"
+#include "server.h"
+
+#if MHD_VERSION < 0x00097002
+typedef int ep_mhd_result;
+#else
+typedef enum MHD_Result ep_mhd_result;
+#endif
+
+struct ep_exporter {
+    ep_exporter_config cfg;
+    ep_listen_addr bound;
+    struct MHD_Daemon *daemon;
+    int fd;
+    pthread_mutex_t lock;        /* serializes scrapes and the counters */
+    uint64_t scrapes;
+    uint64_t errors;
+};
+
+static const char ep_exporter_landing[] =
+    "<!DOCTYPE html>\n"
+    "<html><head><meta charset=\"utf-8\"><title>ephport exporter</title></head>\n"
+    "<body><h1>ephport exporter</h1>\n"
+    "<p>Ephemeral port usage of this host: range, sockets by state, bind-only ports, "
+    "per-destination used and free ports, conntrack, kernel counters.</p>\n"
+    "<p><a href=\"/metrics\">/metrics</a> (Prometheus text format 0.0.4)</p>\n"
+    "</body></html>\n";
+
+static double ep_exporter_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int ep_exporter_scrape_locked(ep_exporter *e, char **text, size_t *len, char *why,
+                                     size_t whylen)
+{
+    ep_host_options opts;
+    ep_host_snapshot *snap = NULL;
+    ep_metrics_input in;
+    ep_strbuf b;
+    double t0 = ep_exporter_now();
+    int rc;
+
+    ep_host_options_init(&opts);
+    opts.netns = e->cfg.netns;
+    opts.top = e->cfg.top;
+    e->scrapes++;
+    rc = ep_host_snapshot_take(&opts, &snap);
+    if (rc != 0) {
+        snprintf(why, whylen, "cannot read the host%s%s: %s", e->cfg.netns ? " in netns " : "",
+                 e->cfg.netns ? e->cfg.netns : "", ep_strerror(rc));
+        e->errors++;
+        return rc;
+    }
+    ep_metrics_input_from_snapshot(snap, &in);
+    if ((rc = ep_metrics_check(&in, why, whylen)) != 0) {
+        ep_host_snapshot_free(snap);
+        e->errors++;
+        return rc;
+    }
+    in.min_count = e->cfg.min_count;
+    in.scrape_seconds = ep_exporter_now() - t0;
+    in.exporter_stats = true;
+    in.scrapes = e->scrapes;
+    in.scrape_errors = e->errors;
+    ep_strbuf_init(&b);
+    ep_metrics_render(&in, &b);
+    ep_host_snapshot_free(snap);
+    *text = ep_strbuf_take(&b, len);
+    if (!*text) {
+        snprintf(why, whylen, "out of memory rendering the metrics");
+        e->errors++;
+        return -ENOMEM;
+    }
+    return 0;
+}
+
+int ep_exporter_scrape(ep_exporter *e, char **text, size_t *len, char *why, size_t whylen)
+{
+    int rc;
+    pthread_mutex_lock(&e->lock);
+    rc = ep_exporter_scrape_locked(e, text, len, why, whylen);
+    pthread_mutex_unlock(&e->lock);
+    return rc;
+}
+
+static ep_mhd_result ep_exporter_reply(struct MHD_Connection *c, unsigned status,
+                                       const char *type, void *body, size_t len,
+                                       enum MHD_ResponseMemoryMode mode, const char *allow)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+    ep_mhd_result ret;
+    if (!r) {
+        if (mode == MHD_RESPMEM_MUST_FREE)
+            free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (allow)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static ep_mhd_result ep_exporter_text(struct MHD_Connection *c, unsigned status, const char *msg,
+                                      const char *allow)
+{
+    return ep_exporter_reply(c, status, "text/plain; charset=utf-8", (void *)msg, strlen(msg),
+                             MHD_RESPMEM_PERSISTENT, allow);
+}
+
+static ep_mhd_result ep_exporter_metrics(ep_exporter *e, struct MHD_Connection *c)
+{
+    char why[512], *text = NULL, *msg;
+    size_t len = 0;
+    int rc = ep_exporter_scrape(e, &text, &len, why, sizeof why);
+    if (rc == 0)
+        return ep_exporter_reply(c, MHD_HTTP_OK, EP_METRICS_CONTENT_TYPE, text, len,
+                                 MHD_RESPMEM_MUST_FREE, NULL);
+    fprintf(stderr, "ephport exporter: scrape failed: %s\n", why);
+    if (asprintf(&msg, "scrape failed: %s\n", why) < 0)
+        return ep_exporter_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "scrape failed\n", NULL);
+    return ep_exporter_reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; charset=utf-8", msg,
+                             strlen(msg), MHD_RESPMEM_MUST_FREE, NULL);
+}
+
+static ep_mhd_result ep_exporter_handle(void *cls, struct MHD_Connection *c, const char *url,
+                                        const char *method, const char *version,
+                                        const char *upload, size_t *upload_size, void **state)
+{
+    ep_exporter *e = cls;
+    (void)version;
+    (void)upload;
+    (void)upload_size;
+    (void)state;
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+        return ep_exporter_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
+                                "GET, HEAD");
+    if (strcmp(url, "/metrics") == 0)
+        return ep_exporter_metrics(e, c);
+    if (strcmp(url, "/") == 0)
+        return ep_exporter_reply(c, MHD_HTTP_OK, "text/html; charset=utf-8",
+                                 (void *)ep_exporter_landing, sizeof ep_exporter_landing - 1,
+                                 MHD_RESPMEM_PERSISTENT, NULL);
+    return ep_exporter_text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n", NULL);
+}
+
+int ep_exporter_start(const ep_exporter_config *cfg, ep_exporter **out, char *why,
+                      size_t whylen)
+{
+    ep_exporter *e = calloc(1, sizeof *e);
+    char *text = NULL;
+    size_t len;
+    int rc;
+
+    if (!e) {
+        snprintf(why, whylen, "out of memory");
+        return -ENOMEM;
+    }
+    e->cfg = *cfg;
+    if (!e->cfg.max_connections)
+        e->cfg.max_connections = 256;
+    if (!e->cfg.timeout_s)
+        e->cfg.timeout_s = 10;
+    if (!e->cfg.request_memory)
+        e->cfg.request_memory = 16 * 1024;
+    pthread_mutex_init(&e->lock, NULL);
+
+    /* A first read: a namespace we cannot enter is a configuration error,
+     * better reported now than as 500s later.  Other read problems may be
+     * transient: warn and serve (scrapes answer 500 while they last). */
+    rc = ep_exporter_scrape(e, &text, &len, why, whylen);
+    free(text);
+    if (rc == -ENOENT || rc == -EPERM || rc == -EINVAL || rc == -ENOMEM) {
+        pthread_mutex_destroy(&e->lock);
+        free(e);
+        return rc;
+    }
+    if (rc != 0)
+        fprintf(stderr, "ephport exporter: warning: %s\n", why);
+    e->scrapes = e->errors = 0;
+
+    e->fd = ep_listen_open(&cfg->listen, 128, &e->bound, why, whylen);
+    if (e->fd < 0) {
+        rc = e->fd;
+        pthread_mutex_destroy(&e->lock);
+        free(e);
+        return rc;
+    }
+    e->daemon = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, ep_exporter_handle, e,
+        MHD_OPTION_LISTEN_SOCKET, e->fd,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int)e->cfg.max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)e->cfg.timeout_s,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)e->cfg.request_memory,
+        MHD_OPTION_END);
+    if (!e->daemon) {
+        snprintf(why, whylen, "libmicrohttpd could not start");
+        close(e->fd);
+        pthread_mutex_destroy(&e->lock);
+        free(e);
+        return -EIO;
+    }
+    *out = e;
+    return 0;
+}
+
+const ep_listen_addr *ep_exporter_address(const ep_exporter *e)
+{
+    return &e->bound;
+}
+
+void ep_exporter_stop(ep_exporter *e)
+{
+    if (!e)
+        return;
+    if (e->daemon)
+        MHD_stop_daemon(e->daemon);
+    close(e->fd); /* MHD does not close a socket it was given */
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
