@@ -275,7 +275,7 @@ static void live_linux_reads_the_namespace(void **state)
 {
     char why[256];
     struct run r;
-    json_t *j, *host, *recs, *rec, *dest;
+    json_t *j, *host, *set, *recs, *rec, *dest;
     int lfd;
     (void)state;
 
@@ -294,12 +294,16 @@ static void live_linux_reads_the_namespace(void **state)
     host = json_object_get(j, "host");
     assert_non_null(host);
     assert_true(json_is_null(json_object_get(host, "netns")));
-    assert_int_equal(json_integer_value(json_object_get(host, "port_lo")), 40000);
-    assert_int_equal(json_integer_value(json_object_get(host, "port_hi")), 40999);
-    assert_string_equal(json_string_value(json_object_get(host, "reserved_ports")), "40990-40999");
-    assert_int_equal(json_integer_value(json_object_get(host, "effective_ports")), 990);
-    assert_int_equal(json_integer_value(json_object_get(host, "time_wait_seconds")), 60);
-    assert_true(fabs(json_real_value(json_object_get(host, "sustainable_rate_per_destination")) -
+    /* The same settings object as `ephport status --json`. */
+    set = json_object_get(host, "settings");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(set, "port_range"), "lo")),
+                     40000);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(set, "port_range"), "hi")),
+                     40999);
+    assert_string_equal(json_string_value(json_object_get(set, "reserved_ports")), "40990-40999");
+    assert_int_equal(json_integer_value(json_object_get(set, "effective_ports")), 990);
+    assert_int_equal(json_integer_value(json_object_get(set, "time_wait_seconds")), 60);
+    assert_true(fabs(json_real_value(json_object_get(set, "sustainable_rate_per_destination")) -
                      990.0 / 60.0) < 1e-9);
     assert_true(json_is_array(json_object_get(host, "notes")));
     /* 900 of 990 ports in TIME_WAIT towards 127.0.0.1:8080: a warning that
@@ -310,13 +314,13 @@ static void live_linux_reads_the_namespace(void **state)
     assert_string_equal(json_string_value(json_object_get(rec, "severity")), "warning");
     dest = json_object_get(rec, "destination");
     assert_true(json_is_object(dest));
+    assert_string_equal(json_string_value(json_object_get(dest, "proto")), "tcp");
     assert_string_equal(json_string_value(json_object_get(dest, "remote")), "127.0.0.1");
     assert_int_equal(json_integer_value(json_object_get(dest, "remote_port")), 8080);
-    assert_int_equal(json_integer_value(json_object_get(dest, "time_wait")), 900);
-    assert_int_equal(json_integer_value(json_object_get(dest, "free")), 90);
-    assert_true(fabs(json_real_value(json_object_get(rec, "headroom_pct")) - 90.0 / 990 * 100) <
-                1e-6);
-    assert_true(json_is_string(json_object_get(rec, "remedy")));
+    assert_true(fabs(json_number_value(json_object_get(rec, "headroom_pct")) - 9.1) < 0.051);
+    assert_true(json_is_string(json_object_get(rec, "message")));
+    assert_non_null(strstr(json_string_value(json_object_get(rec, "remedy")),
+                           "net.ipv4.ip_local_port_range"));
     json_decref(j);
     run_free(&r);
 

@@ -151,7 +151,7 @@ static json_t *find_dest(json_t *frame, const char *proto, const char *remote, i
     json_t *d;
     size_t i;
     json_array_foreach(json_object_get(frame, "destinations"), i, d) {
-        if (strcmp(json_string_value(json_object_get(d, "protocol")), proto) == 0 &&
+        if (strcmp(json_string_value(json_object_get(d, "proto")), proto) == 0 &&
             strcmp(json_string_value(json_object_get(d, "remote")), remote) == 0 &&
             json_integer_value(json_object_get(d, "remote_port")) == port)
             return d;

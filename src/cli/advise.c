@@ -20,6 +20,7 @@
 
 #include "advice_os.h"
 #include "cli.h"
+#include "host-json.h"
 
 #ifdef __linux__
 #define EP_ADVISE_DEFAULT_OS "linux"
@@ -236,11 +237,6 @@ static json_t *ep_advise_str_or_null(const char *s)
     return s ? json_string(s) : json_null();
 }
 
-static json_t *ep_advise_i64_or_null(int64_t v)
-{
-    return v == EP_HOST_UNKNOWN ? json_null() : json_integer(v);
-}
-
 static json_t *ep_advise_range_json(uint32_t lo, uint32_t hi)
 {
     return json_pack("{s:I, s:I, s:I}", "lo", (json_int_t)lo, "hi", (json_int_t)hi, "ports",
@@ -283,72 +279,20 @@ fail:
     return NULL;
 }
 
-static json_t *ep_advise_dest_json(const ep_host_dest *d)
-{
-    char l[EP_ADDR_STRLEN] = "", r[EP_ADDR_STRLEN] = "";
-    ep_addr_format(&d->local, l, sizeof l);
-    ep_addr_format(&d->remote, r, sizeof r);
-    return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:o}", "protocol",
-                     d->proto == EP_PROTO_UDP ? "udp" : "tcp", "local", l, "remote", r, "remote_port",
-                     d->remote_port, "used", (json_int_t)d->used, "time_wait",
-                     (json_int_t)d->time_wait, "free", ep_advise_i64_or_null(d->free));
-}
-
+/* The live part: the same "settings", "advice" and "notes" objects as
+ * `ephport status --json` (host-json.c), so the two schemas cannot drift. */
 static json_t *ep_advise_host_json(const ep_host_snapshot *snap)
 {
-    const ep_host_settings *s = ep_host_snapshot_settings(snap);
-    const ep_host_advice *adv;
-    const char *const *notes;
-    json_t *o, *arr;
-    size_t n;
-    double rate = -1;
+    json_t *status = ep_host_snapshot_to_json(snap), *o;
+    const char *ns = ep_host_snapshot_netns(snap);
 
-    if (s->effective_ports != EP_HOST_UNKNOWN && s->time_wait_s > 0)
-        rate = ep_advice_sustainable_rate((uint32_t)s->effective_ports,
-                                          (uint32_t)(s->time_wait_s * 1000));
-    o = json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:o}",
-                  "netns", ep_advise_str_or_null(ep_host_snapshot_netns(snap)),
-                  "port_lo", ep_advise_i64_or_null(s->port_lo),
-                  "port_hi", ep_advise_i64_or_null(s->port_hi),
-                  "reserved_ports", ep_advise_str_or_null(s->reserved_text),
-                  "effective_ports", ep_advise_i64_or_null(s->effective_ports),
-                  "tcp_tw_reuse", ep_advise_i64_or_null(s->tw_reuse),
-                  "tcp_tw_reuse_delay_ms", ep_advise_i64_or_null(s->tw_reuse_delay_ms),
-                  "tcp_fin_timeout_seconds", ep_advise_i64_or_null(s->fin_timeout_s),
-                  "tcp_max_tw_buckets", ep_advise_i64_or_null(s->max_tw_buckets),
-                  "nf_conntrack_count", ep_advise_i64_or_null(s->conntrack_count),
-                  "nf_conntrack_max", ep_advise_i64_or_null(s->conntrack_max),
-                  "time_wait_seconds", (json_int_t)s->time_wait_s,
-                  "sustainable_rate_per_destination", rate < 0 ? json_null() : json_real(rate));
-    if (!o)
+    if (!status)
         return NULL;
-    arr = json_array();
-    if (!arr || json_object_set_new(o, "recommendations", arr) != 0)
-        goto fail;
-    adv = ep_host_snapshot_advice(snap, &n);
-    for (size_t i = 0; i < n; i++) {
-        const ep_host_advice *a = &adv[i];
-        json_t *j = json_pack(
-            "{s:s, s:s, s:o, s:o, s:o, s:s, s:o}", "severity",
-            ep_host_severity_name(a->severity), "code", a->code, "destination",
-            a->dest ? ep_advise_dest_json(a->dest) : json_null(), "headroom_pct",
-            a->headroom_pct < 0 ? json_null() : json_real(a->headroom_pct), "sustainable_rate",
-            a->sustainable_rate < 0 ? json_null() : json_real(a->sustainable_rate), "message",
-            a->message, "remedy", ep_advise_str_or_null(a->remedy));
-        if (!j || json_array_append_new(arr, j) != 0)
-            goto fail;
-    }
-    arr = json_array();
-    if (!arr || json_object_set_new(o, "notes", arr) != 0)
-        goto fail;
-    notes = ep_host_snapshot_notes(snap, &n);
-    for (size_t i = 0; i < n; i++)
-        if (json_array_append_new(arr, json_string(notes[i])) != 0)
-            goto fail;
+    o = json_pack("{s:o, s:O, s:O, s:O}", "netns", ns ? json_string(ns) : json_null(),
+                  "settings", json_object_get(status, "settings"), "recommendations",
+                  json_object_get(status, "advice"), "notes", json_object_get(status, "notes"));
+    json_decref(status);
     return o;
-fail:
-    json_decref(o);
-    return NULL;
 }
 
 /* ---- the command ---------------------------------------------------- */

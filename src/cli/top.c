@@ -29,6 +29,7 @@
 #include <ephport/pool.h>
 
 #include "cli.h"
+#include "host-json.h"
 #include "top-rate.h"
 
 enum ep_top_sort { EP_TOP_SORT_PRESSURE, EP_TOP_SORT_RATE, EP_TOP_SORT_EXHAUST, EP_TOP_SORT_TW,
@@ -547,25 +548,26 @@ static void ep_top_fmt_colhead(int wl, int wr, char *buf, size_t len)
 
 /* ---- batch output --------------------------------------------------- */
 
+/* A destination as `ephport status --json` prints it (host-json.c), plus
+ * the rate, the time to exhaustion and whether tcp_tw_reuse applies. */
 static json_t *ep_top_row_json(const struct ep_top_row *r)
 {
-    char l[EP_ADDR_STRLEN] = "", rem[EP_ADDR_STRLEN] = "", tte[24];
-    const ep_host_dest *d = r->d;
-    ep_addr_format(&d->local, l, sizeof l);
-    ep_addr_format(&d->remote, rem, sizeof rem);
+    json_t *o = ep_host_dest_to_json(r->d);
+    char tte[24];
+
+    if (!o)
+        return NULL;
     ep_top_fmt_tte(r->tte, tte, sizeof tte);
-    return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:o, s:o, s:o, s:o, s:s, s:b}",
-                     "protocol", d->proto == EP_PROTO_UDP ? "udp" : "tcp", "local", l,
-                     "remote", rem, "remote_port", d->remote_port,
-                     "used", (json_int_t)d->used, "established", (json_int_t)d->established,
-                     "time_wait", (json_int_t)d->time_wait,
-                     "free", d->free == EP_HOST_UNKNOWN ? json_null() : json_integer(d->free),
-                     "headroom_pct", d->headroom_pct < 0 ? json_null()
-                                                          : json_real(d->headroom_pct),
-                     "new_per_second", isnan(r->rate) ? json_null() : json_real(r->rate),
-                     "seconds_to_exhaustion",
-                     isnan(r->tte) || isinf(r->tte) ? json_null() : json_real(r->tte),
-                     "exhausted_in", tte, "tw_reuse_applies", r->reuse);
+    if (json_object_set_new(o, "new_per_second",
+                            isnan(r->rate) ? json_null() : json_real(r->rate)) != 0 ||
+        json_object_set_new(o, "seconds_to_exhaustion",
+                            isnan(r->tte) || isinf(r->tte) ? json_null() : json_real(r->tte)) != 0 ||
+        json_object_set_new(o, "exhausted_in", json_string(tte)) != 0 ||
+        json_object_set_new(o, "tw_reuse_applies", json_boolean(r->reuse)) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 static int ep_top_print_json(const struct ep_top_state *st, size_t nshow)
