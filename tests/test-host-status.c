@@ -47,7 +47,7 @@ static int ep_listener(int family, const char *addr, uint16_t port, int type)
 {
     struct sockaddr_storage ss;
     socklen_t len;
-    int one = 1, fd = socket(family, type, 0);
+    int one = 1, fd = socket(family, type | SOCK_CLOEXEC, 0);
     assert_true(fd >= 0);
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     memset(&ss, 0, sizeof ss);
@@ -76,7 +76,7 @@ static int ep_connect_to(int listen_fd, int type)
     socklen_t len = sizeof ss;
     int fd;
     assert_int_equal(getsockname(listen_fd, (struct sockaddr *)&ss, &len), 0);
-    fd = socket(ss.ss_family, type, 0);
+    fd = socket(ss.ss_family, type | SOCK_CLOEXEC, 0); /* not in the children */
     assert_true(fd >= 0);
     assert_int_equal(connect(fd, (struct sockaddr *)&ss, len), 0);
     return fd;
@@ -86,7 +86,7 @@ static int ep_connect_to(int listen_fd, int type)
 static void ep_time_wait_to(int listen_fd)
 {
     int c = ep_connect_to(listen_fd, SOCK_STREAM);
-    int s = accept(listen_fd, NULL, NULL);
+    int s = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
     char b;
     assert_true(s >= 0);
     assert_int_equal(close(c), 0);
@@ -297,6 +297,94 @@ static void status_top_and_table(void **state)
     free(out);
 }
 
+/* --processes: our own pid owns the 6 sockets towards 127.0.0.1:5000;
+ * TIME_WAIT entries have no owner, so 127.0.0.2:5001 has an empty list. */
+static void processes_names_the_owner(void **state)
+{
+    json_t *j, *d, *procs;
+    (void)state;
+    if (ep_skipping)
+        skip();
+    j = ep_status_json("--processes");
+    d = ep_find_dest(j, "tcp", "127.0.0.1", 5000);
+    procs = json_object_get(d, "processes");
+    assert_int_equal(json_array_size(procs), 1);
+    assert_int_equal(ep_int(json_array_get(procs, 0), "pid"), getpid());
+    assert_int_equal(ep_int(json_array_get(procs, 0), "sockets"), 6);
+    d = ep_find_dest(j, "tcp", "127.0.0.2", 5001);
+    assert_int_equal(json_array_size(json_object_get(d, "processes")), 0);
+    json_decref(j);
+}
+
+static json_t *ep_find_advice(json_t *root, const char *code)
+{
+    json_t *arr = json_object_get(root, "advice"), *a;
+    size_t i;
+    json_array_foreach(arr, i, a) {
+        if (strcmp(json_string_value(json_object_get(a, "code")), code) == 0)
+            return a;
+    }
+    return NULL;
+}
+
+/* Advice from live data: the destination over --warn with its headroom,
+ * rate and remedy; bind-only sockets; a listener inside the range. */
+static void advice_names_destination_and_remedy(void **state)
+{
+    json_t *j, *a;
+    const char *remedy;
+    int l;
+    (void)state;
+    if (ep_skipping)
+        skip();
+    j = ep_status_json("--warn 5 --crit 50");
+    a = ep_find_advice(j, "dest-pressure");
+    assert_non_null(a);
+    assert_string_equal(json_string_value(json_object_get(a, "severity")), "warning");
+    assert_int_equal(ep_int(json_object_get(a, "destination"), "remote_port"), 5000);
+    /* loopback with tcp_tw_reuse=2 (the default): 90 effective ports per
+     * tcp_tw_reuse_delay (1 s), not per 60 s of TIME_WAIT */
+    assert_true(json_real_value(json_object_get(a, "sustainable_rate")) == 90.0);
+    remedy = json_string_value(json_object_get(a, "remedy"));
+    assert_non_null(strstr(remedy, "sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\""));
+    assert_non_null(ep_find_advice(j, "bind-only"));
+    assert_null(ep_find_advice(j, "listener-in-range"));
+    json_decref(j);
+    /* below --warn: no destination advice */
+    j = ep_status_json("--warn 50 --crit 60");
+    assert_null(ep_find_advice(j, "dest-pressure"));
+    json_decref(j);
+
+    l = ep_listener(AF_INET, "127.0.0.1", 40070, SOCK_STREAM);
+    j = ep_status_json("");
+    assert_int_equal(ep_int(j, "bind_only.tcp_listen"), 1);
+    assert_int_equal(ep_int(j, "bind_only.tcp_ports"), 3);
+    a = ep_find_advice(j, "listener-in-range");
+    assert_non_null(a);
+    assert_string_equal(json_string_value(json_object_get(a, "remedy")),
+                        "sysctl -w net.ipv4.ip_local_reserved_ports=\"40050-40059,40070\"");
+    json_decref(j);
+
+    /* A connection accepted by that listener is counted, not grouped: its
+     * local port is the listener's.  The client side is a destination. */
+    {
+        struct linger lg = { 1, 0 };
+        int c = ep_connect_to(l, SOCK_STREAM);
+        int sa = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+        assert_true(sa >= 0);
+        j = ep_status_json("");
+        assert_int_equal(ep_int(j, "totals.tcp.accepted"), 1);
+        assert_int_equal(ep_int(ep_find_dest(j, "tcp", "127.0.0.1", 40070), "used"), 1);
+        assert_int_equal(ep_int(j, "destinations_total"), 6);
+        json_decref(j);
+        /* reset, so neither side lingers in TIME_WAIT for the next tests */
+        setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+        close(c);
+        close(sa);
+    }
+    close(l);
+}
+
 /* The worst destination is 127.0.0.1:5000: 6 own + 2 bind-only ports of
  * 90 taken = 8.89%, 82 free. */
 static void check_exit_codes_on_each_side(void **state)
@@ -418,6 +506,8 @@ int main(void)
         cmocka_unit_test(status_reports_exact_numbers),
         cmocka_unit_test(status_top_and_table),
         cmocka_unit_test(check_exit_codes_on_each_side),
+        cmocka_unit_test(processes_names_the_owner),
+        cmocka_unit_test(advice_names_destination_and_remedy),
         cmocka_unit_test(netns_option_reads_another_namespace),
         cmocka_unit_test(proc_fallback_agrees_with_netlink),
     };

@@ -151,6 +151,7 @@ int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only)
         return -ENOMEM;
     }
     portid = mnl_socket_get_portid(nl);
+    agg->listen_pass = listen_only; /* only record listening ports */
     for (int f = 0; f < 2 && rc == 0; f++) {
         uint32_t seq = (uint32_t)time(NULL) + (uint32_t)f;
         uint32_t states = listen_only ? 1u << EP_HOST_LISTEN : 0xffffffffu;
@@ -180,6 +181,7 @@ int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only)
                 break;
         }
     }
+    agg->listen_pass = false;
     free(buf);
     mnl_socket_close(nl);
     if (rc == 0 && agg->error)
