@@ -214,6 +214,8 @@ typedef struct ep_natlog_options {
     bool read_only;
     bool sync_normal;     /* synchronous=NORMAL instead of FULL */
     uint32_t batch;       /* events per automatic commit, 0 = 1000 */
+    uint32_t cache_kib;   /* SQLite page cache, 0 = SQLite's default (2 MiB);
+                             bulk loads of millions of events want more */
 } ep_natlog_options;
 
 typedef struct ep_natlog_record {

@@ -144,6 +144,11 @@ int ep_natlog_open(const char *path, const ep_natlog_options *opt, ep_natlog **o
         return rc;
     }
     sqlite3_busy_timeout(log->db, 10000);
+    if (o.cache_kib) {
+        char pragma[64];
+        snprintf(pragma, sizeof pragma, "PRAGMA cache_size=-%u", o.cache_kib);
+        ep_natlog_exec(log, pragma);
+    }
     /* The first read of the header tells a database from anything else. */
     rc = sqlite3_prepare_v2(log->db, "SELECT count(*) FROM sqlite_schema", -1, &st, NULL);
     if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
