@@ -1,0 +1,228 @@
+/* top-print.c - how `ephport top` writes a frame: the header lines, the
+ * table rows (shared with the terminal view) and the batch frames, as text or
+ * one JSON object per line built from status's destination objects. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <ephport/pool.h>
+
+#include "cli.h"
+#include "host-json.h"
+#include "top.h"
+
+static void ep_top_fmt_rate(double r, char *buf, size_t len)
+{
+    if (isnan(r))
+        snprintf(buf, len, "-");
+    else if (r < 10)
+        snprintf(buf, len, "%.1f", r);
+    else
+        snprintf(buf, len, "%.0f", r);
+}
+
+static void ep_top_fmt_tte(double t, char *buf, size_t len)
+{
+    if (isnan(t))
+        snprintf(buf, len, "-");
+    else
+        ep_top_format_duration(t, buf, len);
+}
+
+static void ep_top_fmt_remote(const ep_host_dest *d, char *buf, size_t len)
+{
+    char r[EP_ADDR_STRLEN] = "?";
+    ep_addr_format(&d->remote, r, sizeof r);
+    if (d->remote.family == AF_INET6)
+        snprintf(buf, len, "[%s]:%u", r, d->remote_port);
+    else
+        snprintf(buf, len, "%s:%u", r, d->remote_port);
+}
+
+static void ep_top_fmt_headroom(const ep_host_dest *d, char *buf, size_t len)
+{
+    if (d->headroom_pct < 0)
+        snprintf(buf, len, "?");
+    else
+        snprintf(buf, len, "%.1f", d->headroom_pct);
+}
+
+static void ep_top_fmt_free(const ep_host_dest *d, char *buf, size_t len)
+{
+    if (d->free == EP_HOST_UNKNOWN)
+        snprintf(buf, len, "?");
+    else
+        snprintf(buf, len, "%lld", (long long)d->free);
+}
+
+/* The header lines, into three buffers. */
+void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *l3,
+                              size_t len)
+{
+    const ep_host_settings *s = ep_host_snapshot_settings(st->snap);
+    const ep_host_totals *t = ep_host_snapshot_totals(st->snap);
+    const ep_host_bound *b = ep_host_snapshot_bound(st->snap);
+    const char *ns = ep_host_snapshot_netns(st->snap);
+    char when[32], range[48], eff[24], sus[48];
+    time_t now = time(NULL);
+    struct tm tm;
+    uint64_t tcp_other;
+
+    localtime_r(&now, &tm);
+    strftime(when, sizeof when, "%H:%M:%S", &tm);
+    snprintf(l1, len, "ephport top  %s  namespace: %s  every %g s  sort: %s  destinations: %zu",
+             when, ns ? ns : "this process's", st->o.interval, ep_top_sort_names[st->o.sort],
+             st->total);
+    if (s->port_lo == EP_HOST_UNKNOWN || s->port_hi == EP_HOST_UNKNOWN)
+        snprintf(range, sizeof range, "unknown");
+    else
+        snprintf(range, sizeof range, "%lld-%lld", (long long)s->port_lo, (long long)s->port_hi);
+    if (s->effective_ports == EP_HOST_UNKNOWN) {
+        snprintf(eff, sizeof eff, "unknown");
+        snprintf(sus, sizeof sus, "unknown");
+    } else {
+        snprintf(eff, sizeof eff, "%lld", (long long)s->effective_ports);
+        snprintf(sus, sizeof sus, "%.0f/s",
+                 s->time_wait_s > 0 ? floor((double)s->effective_ports / (double)s->time_wait_s)
+                                    : 0.0);
+    }
+    snprintf(l2, len,
+             "range %s  reserved %lld  effective %s ports  TIME_WAIT %lld s  tcp_tw_reuse %lld"
+             "  sustainable %s per destination",
+             range, (long long)s->reserved_in_range, eff, (long long)s->time_wait_s,
+             (long long)s->tw_reuse, sus);
+    tcp_other = t->tcp_all - t->tcp[EP_HOST_ESTABLISHED] - t->tcp[EP_HOST_TIME_WAIT];
+    snprintf(l3, len,
+             "tcp %llu established, %llu time-wait, %llu other; udp %llu; "
+             "bind-only ports: tcp %u, udp %u; sockets from %s",
+             (unsigned long long)t->tcp[EP_HOST_ESTABLISHED],
+             (unsigned long long)t->tcp[EP_HOST_TIME_WAIT], (unsigned long long)tcp_other,
+             (unsigned long long)t->udp_all, b->tcp_ports, b->udp_ports,
+             ep_host_source_name(ep_host_snapshot_source(st->snap, EP_PROTO_TCP)));
+}
+
+/* Width of the LOCAL and REMOTE columns for the rows shown. */
+void ep_top_widths(const struct ep_top_state *st, size_t nshow, int *wl, int *wr)
+{
+    *wl = 5;
+    *wr = 6;
+    for (size_t i = 0; i < nshow; i++) {
+        char a[EP_ADDR_STRLEN + 8] = "?";
+        int n;
+        ep_addr_format(&st->rows[i].d->local, a, sizeof a);
+        n = (int)strlen(a);
+        if (n > *wl)
+            *wl = n;
+        ep_top_fmt_remote(st->rows[i].d, a, sizeof a);
+        n = (int)strlen(a);
+        if (n > *wr)
+            *wr = n;
+    }
+}
+
+void ep_top_fmt_row(const struct ep_top_row *r, int wl, int wr, char *buf, size_t len)
+{
+    char l[EP_ADDR_STRLEN] = "?", rem[EP_ADDR_STRLEN + 8], fr[24], hd[16], rate[24], tte[24];
+    ep_addr_format(&r->d->local, l, sizeof l);
+    ep_top_fmt_remote(r->d, rem, sizeof rem);
+    ep_top_fmt_free(r->d, fr, sizeof fr);
+    ep_top_fmt_headroom(r->d, hd, sizeof hd);
+    ep_top_fmt_rate(r->rate, rate, sizeof rate);
+    ep_top_fmt_tte(r->tte, tte, sizeof tte);
+    snprintf(buf, len, "%-5s %-*s %-*s %7u %7u %7s %6s %8s %s%s",
+             r->d->proto == EP_PROTO_UDP ? "udp" : "tcp", wl, l, wr, rem, r->d->used,
+             r->d->time_wait, fr, hd, rate, tte, r->reuse ? " (tw_reuse)" : "");
+}
+
+void ep_top_fmt_colhead(int wl, int wr, char *buf, size_t len)
+{
+    snprintf(buf, len, "%-5s %-*s %-*s %7s %7s %7s %6s %8s %s", "PROTO", wl, "LOCAL", wr,
+             "REMOTE", "USED", "TW", "FREE", "HEAD%", "NEW/s", "EXHAUSTED IN");
+}
+
+/* ---- batch frames ---- */
+
+/* A destination as `ephport status --json` prints it (host-json.c), plus
+ * the rate, the time to exhaustion and whether tcp_tw_reuse applies. */
+static json_t *ep_top_row_json(const struct ep_top_row *r)
+{
+    json_t *o = ep_host_dest_to_json(r->d);
+    char tte[24];
+
+    if (!o)
+        return NULL;
+    ep_top_fmt_tte(r->tte, tte, sizeof tte);
+    if (json_object_set_new(o, "new_per_second",
+                            isnan(r->rate) ? json_null() : json_real(r->rate)) != 0 ||
+        json_object_set_new(o, "seconds_to_exhaustion",
+                            isnan(r->tte) || isinf(r->tte) ? json_null() : json_real(r->tte)) != 0 ||
+        json_object_set_new(o, "exhausted_in", json_string(tte)) != 0 ||
+        json_object_set_new(o, "tw_reuse_applies", json_boolean(r->reuse)) != 0) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+int ep_top_print_json(const struct ep_top_state *st, size_t nshow)
+{
+    const ep_host_settings *s = ep_host_snapshot_settings(st->snap);
+    const char *ns = ep_host_snapshot_netns(st->snap);
+    json_t *o, *arr;
+    int rc;
+
+    o = json_pack("{s:I, s:f, s:f, s:o, s:o, s:I, s:s, s:I}", "time", (json_int_t)time(NULL),
+                  "elapsed_seconds", st->t, "interval_seconds", st->o.interval, "netns",
+                  ns ? json_string(ns) : json_null(), "effective_ports",
+                  s->effective_ports == EP_HOST_UNKNOWN ? json_null()
+                                                        : json_integer(s->effective_ports),
+                  "time_wait_seconds", (json_int_t)s->time_wait_s, "sort",
+                  ep_top_sort_names[st->o.sort], "destinations_total", (json_int_t)st->total);
+    arr = json_array();
+    if (!o || !arr || json_object_set_new(o, "destinations", arr) != 0) {
+        json_decref(o);
+        return EP_EXIT_FAILURE;
+    }
+    for (size_t i = 0; i < nshow; i++)
+        if (json_array_append_new(arr, ep_top_row_json(&st->rows[i])) != 0) {
+            json_decref(o);
+            return EP_EXIT_FAILURE;
+        }
+    rc = json_dumpf(o, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    if (rc != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0)
+        return EP_EXIT_FAILURE;
+    return EP_EXIT_OK;
+}
+
+int ep_top_print_text(const struct ep_top_state *st, size_t nshow)
+{
+    char l1[512], l2[512], l3[512], line[512];
+    const ep_host_advice *adv;
+    size_t nadv, nnotes;
+    int wl, wr;
+
+    ep_top_fmt_header(st, l1, l2, l3, sizeof l1);
+    printf("%s\n%s\n%s\n", l1, l2, l3);
+    ep_top_widths(st, nshow, &wl, &wr);
+    ep_top_fmt_colhead(wl, wr, line, sizeof line);
+    printf("%s\n", line);
+    for (size_t i = 0; i < nshow; i++) {
+        ep_top_fmt_row(&st->rows[i], wl, wr, line, sizeof line);
+        printf("%s\n", line);
+    }
+    if (st->nrows > nshow)
+        printf("(%zu more destinations; --top N shows more)\n", st->nrows - nshow);
+    adv = ep_host_snapshot_advice(st->snap, &nadv);
+    for (size_t i = 0; i < nadv && i < 3; i++)
+        printf("%s: %s\n", ep_host_severity_name(adv[i].severity), adv[i].message);
+    ep_host_snapshot_notes(st->snap, &nnotes);
+    if (nnotes)
+        printf("%zu things could not be read; see ephport status\n", nnotes);
+    putchar('\n');
+    return fflush(stdout) == 0 && !ferror(stdout) ? EP_EXIT_OK : EP_EXIT_FAILURE;
+}
+
+/* Sleep until `deadline` (monotonic seconds) or a signal. */

@@ -1,0 +1,160 @@
+/* top-screen.c - the terminal view of `ephport top`: ncurses, one full
+ * erase + redraw per frame (ncurses sends only the cells that changed, so
+ * nothing flickers), keys q / s / + / -, and the way out: q, SIGINT and
+ * SIGTERM all leave the loop so that endwin() restores the terminal. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curses.h>
+
+#include "cli.h"
+#include "top.h"
+
+/* Intervals the +/- keys step through. */
+static const double ep_top_steps[] = { 0.25, 0.5, 1, 2, 5, 10, 30, 60 };
+#define EP_TOP_NSTEPS (sizeof ep_top_steps / sizeof ep_top_steps[0])
+
+static bool ep_top_color;
+
+static void ep_top_draw(const struct ep_top_state *st)
+{
+    char l1[512], l2[512], l3[512], line[512];
+    const ep_host_advice *adv;
+    size_t nadv, room, nshow;
+    int wl, wr, y = 0, rows = LINES, cols = COLS;
+
+    erase();
+    ep_top_fmt_header(st, l1, l2, l3, sizeof l1);
+    mvaddnstr(y++, 0, l1, cols);
+    mvaddnstr(y++, 0, l2, cols);
+    mvaddnstr(y++, 0, l3, cols);
+    adv = ep_host_snapshot_advice(st->snap, &nadv);
+    /* Header (3), blank, column heads, rows, blank, up to 2 advice lines, keys. */
+    room = rows > 10 ? (size_t)(rows - 5 - 1 - (nadv ? (nadv > 1 ? 3 : 2) : 0) - 1) : 1;
+    nshow = st->nrows < room ? st->nrows : room;
+    if (st->o.top && nshow > st->o.top)
+        nshow = st->o.top;
+    ep_top_widths(st, nshow, &wl, &wr);
+    y++;
+    ep_top_fmt_colhead(wl, wr, line, sizeof line);
+    attron(A_REVERSE);
+    mvaddnstr(y, 0, line, cols);
+    for (int x = (int)strlen(line); x < cols; x++)
+        mvaddch(y, x, ' ');
+    attroff(A_REVERSE);
+    y++;
+    for (size_t i = 0; i < nshow && y < rows - 1; i++) {
+        const ep_host_dest *d = st->rows[i].d;
+        int pair = d->pressure >= 0.95 ? 1 : d->pressure >= 0.80 ? 2 : 0;
+        ep_top_fmt_row(&st->rows[i], wl, wr, line, sizeof line);
+        if (ep_top_color && pair)
+            attron(COLOR_PAIR(pair));
+        mvaddnstr(y++, 0, line, cols);
+        if (ep_top_color && pair)
+            attroff(COLOR_PAIR(pair));
+    }
+    if (st->nrows > nshow && y < rows - 1) {
+        snprintf(line, sizeof line, "(%zu more destinations)", st->nrows - nshow);
+        mvaddnstr(y++, 0, line, cols);
+    }
+    y++;
+    for (size_t i = 0; i < nadv && i < 2 && y < rows - 1; i++) {
+        snprintf(line, sizeof line, "%s: %s", ep_host_severity_name(adv[i].severity),
+                 adv[i].message);
+        mvaddnstr(y++, 0, line, cols);
+    }
+    snprintf(line, sizeof line, "q quit  s sort (%s)  +/- interval (%g s)%s",
+             ep_top_sort_names[st->o.sort], st->o.interval,
+             st->have_prev ? "" : "  rates appear after the second sample");
+    attron(A_BOLD);
+    mvaddnstr(rows - 1, 0, line, cols);
+    attroff(A_BOLD);
+    refresh();
+}
+
+static void ep_top_step_interval(struct ep_top_opts *o, int dir)
+{
+    size_t i = 0;
+    /* Nearest step at or above the current interval, then move. */
+    while (i < EP_TOP_NSTEPS - 1 && ep_top_steps[i] < o->interval - 1e-9)
+        i++;
+    if (dir > 0 && ep_top_steps[i] <= o->interval + 1e-9 && i < EP_TOP_NSTEPS - 1)
+        i++;
+    else if (dir < 0 && i > 0)
+        i--;
+    o->interval = ep_top_steps[i];
+}
+
+int ep_top_run_screen(struct ep_top_state *st)
+{
+    SCREEN *scr;
+    int rc, result = EP_EXIT_OK;
+    double last;
+
+    /* Read once before touching the terminal, so errors print plainly. */
+    rc = ep_top_sample(st);
+    if (rc < 0) {
+        ep_cli_error("top", "cannot read %s: %s", st->o.netns ? st->o.netns : "this host",
+                     ep_strerror(rc));
+        return EP_EXIT_FAILURE;
+    }
+    last = ep_top_now();
+    scr = newterm(NULL, stdout, stdin);
+    if (!scr) {
+        ep_cli_error("top", "cannot set up the terminal (TERM=%s); try --batch",
+                     getenv("TERM") ? getenv("TERM") : "");
+        return EP_EXIT_FAILURE;
+    }
+    set_term(scr);
+    cbreak();
+    noecho();
+    keypad(stdscr, TRUE);
+    curs_set(0);
+    ep_top_color = ep_cli_use_color(stdout) && has_colors();
+    if (ep_top_color) {
+        start_color();
+        use_default_colors();
+        init_pair(1, COLOR_RED, -1);
+        init_pair(2, COLOR_YELLOW, -1);
+    }
+    ep_top_draw(st);
+
+    while (!ep_top_stop) {
+        double left = last + st->o.interval - ep_top_now();
+        int ch;
+        if (left <= 0) {
+            rc = ep_top_sample(st);
+            if (rc < 0) {
+                result = rc;
+                break;
+            }
+            last = ep_top_now();
+            ep_top_draw(st);
+            continue;
+        }
+        timeout((int)ceil(left * 1000.0));
+        ch = getch();
+        if (ch == ERR)
+            continue; /* timeout or signal: the loop checks both */
+        if (ch == 'q' || ch == 'Q')
+            break;
+        if (ch == 's' || ch == 'S') {
+            st->o.sort = (enum ep_top_sort)((st->o.sort + 1) % EP_TOP_NSORT);
+            ep_top_sort_rows(st);
+        } else if (ch == '+' || ch == '=') {
+            ep_top_step_interval(&st->o, +1);
+        } else if (ch == '-' || ch == '_') {
+            ep_top_step_interval(&st->o, -1);
+        }
+        ep_top_draw(st); /* also after KEY_RESIZE */
+    }
+    endwin();
+    delscreen(scr);
+    if (result < 0) {
+        ep_cli_error("top", "cannot read %s: %s", st->o.netns ? st->o.netns : "this host",
+                     ep_strerror(result));
+        return EP_EXIT_FAILURE;
+    }
+    return EP_EXIT_OK;
+}

@@ -1,0 +1,85 @@
+/* top.h - what the files of `ephport top` share: options, the per-frame
+ * state (snapshot, tracked destinations, rows), and the functions each file
+ * provides.  top.c: command line, signals, batch loop; top-sample.c: one
+ * sample and the rates; top-print.c: formatting, text and JSON frames;
+ * top-screen.c: the ncurses view. */
+#ifndef EP_CLI_TOP_H
+#define EP_CLI_TOP_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include <ephport/host.h>
+
+#include "top-rate.h"
+
+enum ep_top_sort { EP_TOP_SORT_PRESSURE, EP_TOP_SORT_RATE, EP_TOP_SORT_EXHAUST, EP_TOP_SORT_TW,
+                   EP_TOP_NSORT };
+extern const char *const ep_top_sort_names[EP_TOP_NSORT]; /* "pressure", "rate", ... */
+
+
+struct ep_top_opts {
+    double interval;
+    const char *netns;
+    size_t top;            /* 0: as many as fit (terminal) / 20 (batch) */
+    long iterations;       /* batch frames to print; 0 = until interrupted */
+    bool batch, json;
+    enum ep_top_sort sort;
+};
+
+/* A destination's identity across frames; compared with memcmp (ep_addr
+ * keeps its padding zero). */
+struct ep_top_key {
+    ep_addr local, remote;
+    uint16_t remote_port;
+    uint8_t proto;
+    uint8_t pad_;
+};
+
+struct ep_top_entry {
+    struct ep_top_key key;
+    ep_top_track track;
+};
+
+struct ep_top_row {
+    const ep_host_dest *d;
+    double rate;           /* NAN until two samples exist */
+    double tte;            /* seconds; INFINITY = never; NAN = unknown */
+    bool reuse;            /* tcp_tw_reuse applies to this destination */
+};
+
+struct ep_top_state {
+    struct ep_top_opts o;
+    double start;          /* CLOCK_MONOTONIC at the first sample */
+    double t;              /* seconds since start of the current frame */
+    bool have_prev;
+    struct ep_top_entry *entries; /* sorted by key */
+    size_t nentries;
+    ep_host_snapshot *snap;       /* current frame */
+    struct ep_top_row *rows;
+    size_t nrows, total;
+};
+
+/* Set by SIGINT/SIGTERM (top.c); every loop checks it. */
+extern volatile sig_atomic_t ep_top_stop;
+
+/* top-sample.c */
+double ep_top_now(void);                       /* CLOCK_MONOTONIC seconds */
+int ep_top_sample(struct ep_top_state *st);    /* 0 or negative errno */
+void ep_top_sort_rows(struct ep_top_state *st);
+void ep_top_state_free(struct ep_top_state *st);
+
+/* top-print.c */
+void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *l3, size_t len);
+void ep_top_widths(const struct ep_top_state *st, size_t nshow, int *wl, int *wr);
+void ep_top_fmt_row(const struct ep_top_row *r, int wl, int wr, char *buf, size_t len);
+void ep_top_fmt_colhead(int wl, int wr, char *buf, size_t len);
+int ep_top_print_text(const struct ep_top_state *st, size_t nshow); /* exit code */
+int ep_top_print_json(const struct ep_top_state *st, size_t nshow); /* exit code */
+
+/* top-screen.c */
+int ep_top_run_screen(struct ep_top_state *st);  /* exit code */
+
+#endif
