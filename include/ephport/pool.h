@@ -239,8 +239,16 @@ int ep_pool_dest_stats(ep_pool *pool, const ep_tuple *t, ep_time now, ep_dest_st
 int ep_pool_top_destinations(ep_pool *pool, ep_time now, ep_dest_stats *out,
                              size_t max, size_t *total);
 
-/* The pool's effective configuration (after profile and defaults). */
+/* The pool's effective configuration (after profile and defaults).
+ * out->reserved points into the pool: valid until the next
+ * ep_pool_set_reserved() or ep_pool_free(). */
 int ep_pool_get_config(const ep_pool *pool, ep_pool_config *out);
+
+/* Consistency check for tests (SQLite's integrity_check idea): recompute
+ * every derived counter, index, queue and bitmap from the pool's primary
+ * records.  0 if consistent; -EIO (a bug in the engine) with a description
+ * in why (may be NULL); -ENOMEM.  O(entries + addresses * 65536). */
+int ep_pool_check(ep_pool *pool, char *why, size_t len);
 
 #ifdef __cplusplus
 }

@@ -45,12 +45,14 @@
 
 void ep_addr_canon(const ep_addr *in, ep_addr *out)
 {
-    memset(out, 0, sizeof *out);
-    out->family = in->family;
+    ep_addr c; /* in and out may be the same */
+    memset(&c, 0, sizeof c);
+    c.family = in->family;
     if (in->family == AF_INET)
-        memcpy(out->u.bytes, in->u.bytes, 4);
+        memcpy(c.u.bytes, in->u.bytes, 4);
     else if (in->family == AF_INET6)
-        memcpy(out->u.bytes, in->u.bytes, 16);
+        memcpy(c.u.bytes, in->u.bytes, 16);
+    *out = c;
 }
 
 uint32_t ep_pool_addr_index(const ep_pool *pool, const ep_addr *a)

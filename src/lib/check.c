@@ -1,0 +1,306 @@
+/* check.c - ep_pool_check(): recompute every derived counter of a pool
+ * from its primary records and compare (SQLite's integrity_check idea).
+ *
+ * Primary records: the entries of the tuple table and the bindings.
+ * Derived state checked against them: the hash chains and expiry queues
+ * (membership and order), pool and destination counters, per-address
+ * entry counts (conn[]) and binding counts (blk[], blocked), each
+ * destination's nblk and bitmap (bits and both summary levels), owners'
+ * Cost O(addresses * (entries + 65536) + bindings): for tests, not for
+ * production paths. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dest.h"
+#include "engine.h"
+#include "owner.h"
+#include "tuple_table.h"
+
+static int ep_check_fail(char *why, size_t len, const char *fmt, ...)
+{
+    if (why && len) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, len, fmt, ap);
+        va_end(ap);
+    }
+    return EP_EIO;
+}
+
+static int ep_check_queues(ep_pool *pool, char *why, size_t len)
+{
+    static const uint8_t qstate[EP_Q__COUNT] = { EP_ST_TWY, EP_ST_TW, EP_ST_QUAR };
+    for (int q = 0; q < EP_Q__COUNT; q++) {
+        uint32_t prev = EP_NIL, n = 0, want = 0;
+        for (uint32_t i = pool->q[q].head; i != EP_NIL; i = pool->tt.e[i].next) {
+            const ep_entry *e = &pool->tt.e[i];
+            if (e->state != qstate[q])
+                return ep_check_fail(why, len, "queue %d holds entry %u in state %u", q, i, e->state);
+            if (e->prev != prev)
+                return ep_check_fail(why, len, "queue %d: bad back link at %u", q, i);
+            if (prev != EP_NIL && pool->tt.e[prev].u.expire > e->u.expire)
+                return ep_check_fail(why, len, "queue %d out of expiry order at %u", q, i);
+            if (e->u.expire <= pool->now)
+                return ep_check_fail(why, len, "queue %d: entry %u is past due", q, i);
+            prev = i;
+            if (++n > pool->tt.count)
+                return ep_check_fail(why, len, "queue %d has a cycle", q);
+        }
+        if (pool->q[q].tail != prev)
+            return ep_check_fail(why, len, "queue %d: bad tail", q);
+        for (uint32_t i = 0; i < pool->tt.used; i++)
+            want += pool->tt.e[i].state == qstate[q];
+        if (want != n)
+            return ep_check_fail(why, len, "queue %d holds %u entries, %u are in its state", q, n, want);
+    }
+    return 0;
+}
+
+/* Port-holding bindings on (a, pi, port) or on a's wildcard, from the chain. */
+static uint32_t ep_check_blk(const ep_pool *pool, uint32_t a, int pi, uint32_t port)
+{
+    uint32_t n = 0;
+    for (uint32_t s = pool->bhead[pi][port]; s; s = pool->binds[s - 1].pnext) {
+        const ep_binding *b = &pool->binds[s - 1];
+        if (b->laddr == a || (b->laddr == EP_NIL && pool->addrs[a].addr.family == b->addr.family))
+            n++;
+    }
+    return n;
+}
+
+int ep_pool_check(ep_pool *pool, char *why, size_t len)
+{
+    uint32_t na, *conn = NULL, *nblk = NULL, *cnt = NULL;
+    uint64_t in_use = 0, tw = 0, quar = 0, binds = 0, ndest = 0;
+    int rc = 0;
+
+    if (!pool)
+        return EP_EINVAL;
+    if (pool->locking)
+        pthread_mutex_lock(&pool->lock);
+    na = pool->naddrs;
+    conn = malloc(65536 * sizeof *conn);
+    nblk = calloc((size_t)pool->dt.used + 1, sizeof *nblk);
+    cnt = calloc((size_t)pool->dt.used * 3 + 1, sizeof *cnt);
+    if (!conn || !nblk || !cnt) {
+        rc = EP_ENOMEM;
+        goto out;
+    }
+    /* bindings: each holding one is in its chain, and only those are */
+    for (uint32_t i = 0; i < pool->binds_used; i++) {
+        const ep_binding *b = &pool->binds[i];
+        int pi = ep_proto_index(b->proto);
+        bool holds = b->state == EP_B_HOLD || b->state == EP_B_CONNECTED, chained = false;
+        for (uint32_t s = pool->bhead[pi][b->port]; s && holds; s = pool->binds[s - 1].pnext)
+            chained |= s - 1 == i;
+        if (holds != chained && holds) {
+            rc = ep_check_fail(why, len, "binding %u is missing from its port chain", i);
+            goto out;
+        }
+        binds += holds;
+    }
+    if (binds != pool->st.binds) {
+        rc = ep_check_fail(why, len, "stats.binds %llu, %llu bindings hold a port",
+                           (unsigned long long)pool->st.binds, (unsigned long long)binds);
+        goto out;
+    }
+    /* per address: blk[] and blocked from the chains, conn[] from the entries */
+    for (uint32_t a = 0; a < na; a++) {
+        for (int pi = 0; pi < 2; pi++) {
+            const ep_lstate *ls = ep_ls(pool, a, pi);
+            uint32_t blocked = 0, nd = 0, want = 0;
+            uint64_t want_conn = 0;
+            /* conn[] is scratch: zero only the ports entries and bindings use */
+            for (uint32_t i = 0; i < pool->tt.used; i++)
+                conn[pool->tt.e[i].port] = 0;
+            for (uint32_t i = 0; i < pool->binds_used; i++)
+                conn[pool->binds[i].port] = 0;
+            for (uint32_t i = 0; i < pool->tt.used; i++) {
+                const ep_entry *e = &pool->tt.e[i];
+                if (e->state == EP_ST_FREE || e->dest >= pool->dt.used)
+                    continue;
+                const ep_dest *d = &pool->dt.d[e->dest];
+                if (d->proto && d->laddr == a && ep_proto_index(d->proto) == pi) {
+                    conn[e->port]++;
+                    want_conn++;
+                }
+            }
+            /* Exact per-port comparison on the ports something refers to;
+             * equal totals then prove every other port is zero. */
+            uint64_t sum_blk = 0, sum_conn = 0, want_blk = 0;
+            for (uint32_t p = 0; p < 65536; p++) {
+                sum_blk += ls->blk[p];
+                sum_conn += ls->conn[p];
+                blocked += ls->blk[p] != 0 && pool->port2idx[p] != EP_NIL;
+            }
+            for (uint32_t i = 0; i < pool->binds_used; i++) {
+                const ep_binding *b = &pool->binds[i];
+                if ((b->state == EP_B_HOLD || b->state == EP_B_CONNECTED) &&
+                    ep_proto_index(b->proto) == pi &&
+                    (b->laddr == a || (b->laddr == EP_NIL && pool->addrs[a].addr.family == b->addr.family)))
+                    want_blk++;
+            }
+            for (uint32_t i = 0; i < pool->binds_used + pool->tt.used; i++) {
+                uint32_t p;
+                if (i < pool->binds_used)
+                    p = pool->binds[i].port;
+                else if (pool->tt.e[i - pool->binds_used].state != EP_ST_FREE)
+                    p = pool->tt.e[i - pool->binds_used].port;
+                else
+                    continue;
+                uint32_t b = ep_check_blk(pool, a, pi, p);
+                if (ls->blk[p] != b || ls->conn[p] != conn[p]) {
+                    rc = ep_check_fail(why, len, "address %u proto %d port %u: blk %u/%u conn %u/%u",
+                                       a, pi, p, ls->blk[p], b, ls->conn[p], conn[p]);
+                    goto out;
+                }
+            }
+            if (sum_blk != want_blk || sum_conn != want_conn) {
+                rc = ep_check_fail(why, len, "address %u proto %d: %llu/%llu bindings, %llu/%llu entries",
+                                   a, pi, (unsigned long long)sum_blk, (unsigned long long)want_blk,
+                                   (unsigned long long)sum_conn, (unsigned long long)want_conn);
+                goto out;
+            }
+            if (blocked != ls->blocked) {
+                rc = ep_check_fail(why, len, "address %u proto %d: blocked %u, should be %u", a, pi,
+                                   ls->blocked, blocked);
+                goto out;
+            }
+            for (uint32_t di = ls->dests; di != EP_NIL; di = pool->dt.d[di].lnext) {
+                const ep_dest *d = &pool->dt.d[di];
+                if (!d->proto || d->laddr != a || ep_proto_index(d->proto) != pi || ++nd > pool->dt.count) {
+                    rc = ep_check_fail(why, len, "address %u proto %d: bad destination list", a, pi);
+                    goto out;
+                }
+            }
+            for (uint32_t di = 0; di < pool->dt.used; di++)
+                want += pool->dt.d[di].proto && pool->dt.d[di].laddr == a &&
+                        ep_proto_index(pool->dt.d[di].proto) == pi;
+            if (want != nd) {
+                rc = ep_check_fail(why, len, "address %u proto %d lists %u destinations of %u", a, pi, nd, want);
+                goto out;
+            }
+        }
+    }
+    /* entries: keys, states, per-destination counts, nblk */
+    for (uint32_t i = 0; i < pool->tt.used; i++) {
+        const ep_entry *e = &pool->tt.e[i];
+        const ep_dest *d;
+        if (e->state == EP_ST_FREE)
+            continue;
+        if (e->dest >= pool->dt.used || !pool->dt.d[e->dest].proto) {
+            rc = ep_check_fail(why, len, "entry %u points to a free destination", i);
+            goto out;
+        }
+        if (ep_tt_find(&pool->tt, e->dest, e->port) != i) {
+            rc = ep_check_fail(why, len, "entry %u is not found by its key", i);
+            goto out;
+        }
+        d = &pool->dt.d[e->dest];
+        switch (e->state) {
+        case EP_ST_INUSE: in_use++; cnt[e->dest * 3]++; break;
+        case EP_ST_TWY: case EP_ST_TW: tw++; cnt[e->dest * 3 + 1]++; break;
+        case EP_ST_QUAR: quar++; cnt[e->dest * 3 + 2]++; break;
+        default:
+            rc = ep_check_fail(why, len, "entry %u has state %u", i, e->state);
+            goto out;
+        }
+        if (ep_entry_nr(pool, e) && pool->port2idx[e->port] != EP_NIL &&
+            !ep_ls(pool, d->laddr, ep_proto_index(d->proto))->blk[e->port])
+            nblk[e->dest]++;
+    }
+    if (in_use != pool->st.in_use || tw != pool->st.time_wait || quar != pool->st.quarantine) {
+        rc = ep_check_fail(why, len, "pool counters in_use/tw/quar %llu/%llu/%llu, entries say %llu/%llu/%llu",
+                           (unsigned long long)pool->st.in_use, (unsigned long long)pool->st.time_wait,
+                           (unsigned long long)pool->st.quarantine, (unsigned long long)in_use,
+                           (unsigned long long)tw, (unsigned long long)quar);
+        goto out;
+    }
+    /* per destination */
+    for (uint32_t di = 0; di < pool->dt.used; di++) {
+        const ep_dest *d = &pool->dt.d[di];
+        if (!d->proto)
+            continue;
+        ndest++;
+        if (ep_dest_find(pool, d->proto, d->laddr, &d->remote, d->rport) != di) {
+            rc = ep_check_fail(why, len, "destination %u is not found by its key", di);
+            goto out;
+        }
+        if (d->in_use != cnt[di * 3] || d->time_wait != cnt[di * 3 + 1] ||
+            d->quarantine != cnt[di * 3 + 2] || d->in_use + d->time_wait + d->quarantine == 0) {
+            rc = ep_check_fail(why, len, "destination %u counters %u/%u/%u, entries say %u/%u/%u", di,
+                               d->in_use, d->time_wait, d->quarantine, cnt[di * 3], cnt[di * 3 + 1],
+                               cnt[di * 3 + 2]);
+            goto out;
+        }
+        if (d->high_water < d->in_use + d->time_wait + d->quarantine) {
+            rc = ep_check_fail(why, len, "destination %u high water below its count", di);
+            goto out;
+        }
+        if (d->nblk != nblk[di]) {
+            rc = ep_check_fail(why, len, "destination %u nblk %u, should be %u", di, d->nblk, nblk[di]);
+            goto out;
+        }
+        if (d->dense) {
+            const ep_dense *dn = d->dense;
+            const ep_lstate *ls = ep_ls(pool, d->laddr, ep_proto_index(d->proto));
+            uint32_t nset = 0;
+            bool listed = false;
+            for (const ep_dense *x = ls->dense; x; x = x->next)
+                listed |= x == dn;
+            if (!listed || dn->n != pool->neff || dn->dest != di) {
+                rc = ep_check_fail(why, len, "destination %u: bitmap not listed or stale", di);
+                goto out;
+            }
+            for (uint32_t i = 0; i < pool->neff; i++) {
+                uint16_t port = pool->idx2port[i];
+                uint32_t e = ep_tt_find(&pool->tt, di, port);
+                bool want = ls->blk[port] || (e != EP_NIL && ep_entry_nr(pool, &pool->tt.e[e]));
+                if (want != ep_dense_test(dn, i)) {
+                    rc = ep_check_fail(why, len, "destination %u: bit of port %u is %d", di, port,
+                                       !want);
+                    goto out;
+                }
+                nset += want;
+            }
+            if (nset != dn->nset || pool->neff - nset != ep_dest_free(pool, d->laddr, ep_proto_index(d->proto), di)) {
+                rc = ep_check_fail(why, len, "destination %u: bitmap count %u, counted %u", di, dn->nset, nset);
+                goto out;
+            }
+            for (uint32_t b = 0; b * EP_DENSE_BLOCK < pool->neff; b++) {
+                uint32_t c = 0;
+                for (uint32_t i = b * EP_DENSE_BLOCK; i < (b + 1) * EP_DENSE_BLOCK && i < pool->neff; i++)
+                    c += ep_dense_test(dn, i);
+                if (c != dn->blk[b]) {
+                    rc = ep_check_fail(why, len, "destination %u: block %u summary", di, b);
+                    goto out;
+                }
+            }
+            for (uint32_t s = 0; s * EP_DENSE_SUPER < pool->neff; s++) {
+                uint32_t c = 0;
+                for (uint32_t i = s * EP_DENSE_SUPER; i < (s + 1) * EP_DENSE_SUPER && i < pool->neff; i++)
+                    c += ep_dense_test(dn, i);
+                if (c != dn->sup[s]) {
+                    rc = ep_check_fail(why, len, "destination %u: super-block %u summary", di, s);
+                    goto out;
+                }
+            }
+        }
+    }
+    if (ndest != pool->dt.count) {
+        rc = ep_check_fail(why, len, "%u destinations counted, %llu live", pool->dt.count,
+                           (unsigned long long)ndest);
+        goto out;
+    }
+    rc = ep_check_queues(pool, why, len);
+out:
+    free(conn);
+    free(nblk);
+    free(cnt);
+    if (pool->locking)
+        pthread_mutex_unlock(&pool->lock);
+    return rc;
+}

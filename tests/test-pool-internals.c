@@ -1,0 +1,155 @@
+/* test-pool-internals.c - unit tests for the engine's private building
+ * blocks: the ChaCha20 block function (RFC 8439 test vectors), the CSPRNG's
+ * bounded draws, SipHash (reference vectors), and the dense bitmap's
+ * k-th-available selection against a naive model. */
+#include <stdlib.h>
+
+#include "test-pool-util.h"
+
+#include "chacha.h"
+#include "dense.h"
+#include "siphash.h"
+
+static void chacha20_rfc8439_vectors(void **state)
+{
+    /* RFC 8439 A.1 test vectors #1 (counter 0) and #2 (counter 1):
+     * all-zero key and nonce. */
+    static const uint8_t want0[64] = {
+        0x76, 0xb8, 0xe0, 0xad, 0xa0, 0xf1, 0x3d, 0x90, 0x40, 0x5d, 0x6a, 0xe5, 0x53, 0x86, 0xbd, 0x28,
+        0xbd, 0xd2, 0x19, 0xb8, 0xa0, 0x8d, 0xed, 0x1a, 0xa8, 0x36, 0xef, 0xcc, 0x8b, 0x77, 0x0d, 0xc7,
+        0xda, 0x41, 0x59, 0x7c, 0x51, 0x57, 0x48, 0x8d, 0x77, 0x24, 0xe0, 0x3f, 0xb8, 0xd8, 0x4a, 0x37,
+        0x6a, 0x43, 0xb8, 0xf4, 0x15, 0x18, 0xa1, 0x1c, 0xc3, 0x87, 0xb6, 0x69, 0xb2, 0xee, 0x65, 0x86,
+    };
+    static const uint8_t want1[64] = {
+        0x9f, 0x07, 0xe7, 0xbe, 0x55, 0x51, 0x38, 0x7a, 0x98, 0xba, 0x97, 0x7c, 0x73, 0x2d, 0x08, 0x0d,
+        0xcb, 0x0f, 0x29, 0xa0, 0x48, 0xe3, 0x65, 0x69, 0x12, 0xc6, 0x53, 0x3e, 0x32, 0xee, 0x7a, 0xed,
+        0x29, 0xb7, 0x21, 0x76, 0x9c, 0xe6, 0x4e, 0x43, 0xd5, 0x71, 0x33, 0xb0, 0x74, 0xd8, 0x39, 0xd5,
+        0x31, 0xed, 0x1f, 0x28, 0x51, 0x0a, 0xfb, 0x45, 0xac, 0xe1, 0x0a, 0x1f, 0x4b, 0x79, 0x4d, 0x6f,
+    };
+    uint32_t key[8] = { 0 }, out[16];
+    (void)state;
+    ep_chacha20_block(key, 0, out);
+    assert_memory_equal(out, want0, 64); /* little-endian host */
+    ep_chacha20_block(key, 1, out);
+    assert_memory_equal(out, want1, 64);
+}
+
+static void rng_seeded_and_bounded(void **state)
+{
+    ep_rng a, b, c;
+    int same = 0;
+    (void)state;
+    assert_int_equal(ep_rng_init(&a, true, 1), 0);
+    assert_int_equal(ep_rng_init(&b, true, 1), 0);
+    assert_int_equal(ep_rng_init(&c, true, 2), 0);
+    for (int i = 0; i < 1000; i++) {
+        uint32_t x = ep_rng_u32(&a);
+        assert_int_equal(x, ep_rng_u32(&b));
+        same += x == ep_rng_u32(&c);
+    }
+    assert_true(same < 5);
+    for (uint32_t n = 1; n < 5000; n += 37) {
+        for (int i = 0; i < 50; i++)
+            assert_true(ep_rng_below(&a, n) < n);
+    }
+    assert_int_equal(ep_rng_below(&a, 1), 0);
+    for (int i = 0; i < 100; i++)
+        assert_true(ep_rng_below(&a, 0x80000001u) <= 0x80000000u);
+    /* every value of a small range appears */
+    int hit[7] = { 0 };
+    for (int i = 0; i < 700; i++)
+        hit[ep_rng_below(&a, 7)]++;
+    for (int i = 0; i < 7; i++)
+        assert_true(hit[i] > 0);
+    uint8_t buf[13];
+    memset(buf, 0, sizeof buf);
+    ep_rng_bytes(&a, buf, sizeof buf);
+    int nz = 0;
+    for (size_t i = 0; i < sizeof buf; i++)
+        nz += buf[i] != 0;
+    assert_true(nz > 0);
+    assert_int_equal(ep_rng_init(&a, false, 0), 0);
+}
+
+static void siphash_reference_vectors(void **state)
+{
+    uint8_t key[16], msg[64];
+    (void)state;
+    for (int i = 0; i < 16; i++)
+        key[i] = (uint8_t)i;
+    for (int i = 0; i < 64; i++)
+        msg[i] = (uint8_t)i;
+    /* vectors.h of the SipHash reference implementation (SipHash-2-4) */
+    assert_true(ep_siphash24(key, msg, 0) == 0x726fdb47dd0e0e31ull);
+    assert_true(ep_siphash24(key, msg, 8) == 0x93f5f5799a932462ull);
+    assert_true(ep_siphash24(key, msg, 15) == 0xa129ca6149be45e5ull);
+    /* the inline one-word SipHash-1-3 equals the general one */
+    uint64_t k0 = 0x0706050403020100ull, k1 = 0x0f0e0d0c0b0a0908ull;
+    for (uint64_t x = 1; x < (1ull << 40); x *= 7) {
+        uint8_t le[8];
+        for (int i = 0; i < 8; i++)
+            le[i] = (uint8_t)(x >> (8 * i));
+        assert_true(ep_siphash13_u64(k0, k1, x) == ep_siphash13(key, le, 8));
+    }
+    assert_true(ep_siphash13(key, msg, 8) != ep_siphash24(key, msg, 8));
+}
+
+static void dense_select_matches_naive(void **state)
+{
+    static const uint32_t sizes[] = { 1, 63, 64, 65, 511, 512, 513, 4095, 4096, 4097, 28232, 65535 };
+    ep_rng r;
+    (void)state;
+    ep_rng_init(&r, true, 9);
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        uint32_t n = sizes[s];
+        ep_dense *d = ep_dense_new(n, 0);
+        uint8_t *naive = calloc(n, 1);
+        assert_non_null(d);
+        for (int round = 0; round < 400; round++) {
+            uint32_t i = ep_rng_below(&r, n);
+            if (ep_rng_below(&r, 3)) {
+                ep_dense_set(d, i);
+                naive[i] = 1;
+            } else {
+                ep_dense_clear(d, i);
+                naive[i] = 0;
+            }
+            uint32_t nset = 0;
+            for (uint32_t j = 0; j < n; j += 1)
+                nset += naive[j];
+            assert_int_equal(d->nset, nset);
+            if (nset == n)
+                continue;
+            uint32_t k = ep_rng_below(&r, n - nset), idx = 0, kk = k;
+            for (idx = 0; idx < n; idx++)
+                if (!naive[idx] && kk-- == 0)
+                    break;
+            assert_int_equal(ep_dense_select(d, k), idx);
+            assert_int_equal(ep_dense_select(d, 0) <= idx, 1);
+            assert_int_equal(ep_dense_test(d, i), naive[i]);
+        }
+        /* fill all but one, then select it */
+        for (uint32_t j = 0; j < n; j++)
+            ep_dense_set(d, j);
+        ep_dense_clear(d, n - 1);
+        assert_int_equal(ep_dense_select(d, 0), n - 1);
+        ep_dense_set(d, n - 1);
+        assert_int_equal(d->nset, n);
+        ep_dense_clear(d, 0);
+        assert_int_equal(ep_dense_select(d, 0), 0);
+        assert_true(ep_dense_bytes(n) >= n / 8);
+        free(naive);
+        ep_dense_free(d);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(chacha20_rfc8439_vectors),
+        cmocka_unit_test(rng_seeded_and_bounded),
+        cmocka_unit_test(siphash_reference_vectors),
+        cmocka_unit_test(dense_select_matches_naive),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
