@@ -377,8 +377,11 @@ int ep_cmd_advise(int argc, char **argv)
         hopts.top = 10;
         rc = ep_host_snapshot_take(&hopts, &snap);
         if (rc < 0) {
-            ep_cli_error("advise", "cannot read %s: %s", o.netns ? o.netns : "this host",
-                         ep_strerror(rc));
+            if (o.netns)
+                ep_cli_error("advise", "cannot read network namespace '%s': %s", o.netns,
+                             strerror(-rc));
+            else
+                ep_cli_error("advise", "cannot read this host: %s", strerror(-rc));
             return EP_EXIT_FAILURE;
         }
     }

@@ -11,6 +11,7 @@
 
 #include <ephport/pool.h>
 
+#include "cli.h"
 #include "top.h"
 
 const char *const ep_top_sort_names[EP_TOP_NSORT] = { "pressure", "rate", "exhaustion",
@@ -201,4 +202,13 @@ void ep_top_state_free(struct ep_top_state *st)
     free(st->rows);
     if (st->snap)
         ep_host_snapshot_free(st->snap);
+}
+
+void ep_top_read_error(const struct ep_top_state *st, int err)
+{
+    if (st->o.netns)
+        ep_cli_error("top", "cannot read network namespace '%s': %s", st->o.netns,
+                     strerror(-err));
+    else
+        ep_cli_error("top", "cannot read this host: %s", strerror(-err));
 }

@@ -95,8 +95,7 @@ int ep_top_run_screen(struct ep_top_state *st)
     /* Read once before touching the terminal, so errors print plainly. */
     rc = ep_top_sample(st);
     if (rc < 0) {
-        ep_cli_error("top", "cannot read %s: %s", st->o.netns ? st->o.netns : "this host",
-                     ep_strerror(rc));
+        ep_top_read_error(st, rc);
         return EP_EXIT_FAILURE;
     }
     last = ep_top_now();
@@ -152,8 +151,7 @@ int ep_top_run_screen(struct ep_top_state *st)
     endwin();
     delscreen(scr);
     if (result < 0) {
-        ep_cli_error("top", "cannot read %s: %s", st->o.netns ? st->o.netns : "this host",
-                     ep_strerror(result));
+        ep_top_read_error(st, result);
         return EP_EXIT_FAILURE;
     }
     return EP_EXIT_OK;

@@ -205,8 +205,7 @@ static int ep_top_run_batch(struct ep_top_state *st)
     }
     return EP_EXIT_OK;
 fail:
-    ep_cli_error("top", "cannot read %s: %s", st->o.netns ? st->o.netns : "this host",
-                 ep_strerror(rc));
+    ep_top_read_error(st, rc);
     return EP_EXIT_FAILURE;
 }
 

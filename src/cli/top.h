@@ -70,6 +70,8 @@ double ep_top_now(void);                       /* CLOCK_MONOTONIC seconds */
 int ep_top_sample(struct ep_top_state *st);    /* 0 or negative errno */
 void ep_top_sort_rows(struct ep_top_state *st);
 void ep_top_state_free(struct ep_top_state *st);
+/* "ephport top: cannot read network namespace NS: <strerror>" on stderr. */
+void ep_top_read_error(const struct ep_top_state *st, int err);
 
 /* top-print.c */
 void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *l3, size_t len);
