@@ -35,9 +35,10 @@ static void set(ep_workload *w, const char *k, const char *v)
 static void run(const ep_workload *w, ep_sim_result *res)
 {
     char msg[EP_WL_MSG];
+    ep_sim_options o = { NULL, NULL, true };
     if (ep_workload_check(w, msg, sizeof msg) != 0)
         fail_msg("check: %s", msg);
-    if (ep_sim_run(w, NULL, res, msg, sizeof msg) != 0)
+    if (ep_sim_run(w, &o, res, msg, sizeof msg) != 0)
         fail_msg("run: %s", msg);
 }
 

@@ -76,10 +76,10 @@ static void ep_progress_cb(void *ctx, double frac)
     p->shown = true;
 }
 
-static int ep_simulate_run(const ep_workload *w, ep_sim_result *res)
+static int ep_simulate_run(const ep_workload *w, bool reuse, ep_sim_result *res)
 {
     ep_progress prog = { { 0, 0 }, false };
-    ep_sim_options o = { NULL, NULL };
+    ep_sim_options o = { NULL, NULL, reuse };
     char msg[EP_WL_MSG];
     int rc;
     if (isatty(STDERR_FILENO) == 1) {
@@ -163,7 +163,7 @@ static void ep_simulate_summary(const ep_workload *w, const ep_sim_result *res)
 static int ep_simulate_single(const ep_workload *w, bool csv, bool json, const char *svg)
 {
     ep_sim_result res;
-    int rc = ep_simulate_run(w, &res);
+    int rc = ep_simulate_run(w, json, &res);
     if (rc != EP_EXIT_OK)
         return rc;
     if (svg) {
@@ -270,7 +270,7 @@ static int ep_simulate_compare(const ep_workload *base, const char *spec, bool j
             rc = EP_EXIT_FAILURE;
             break;
         }
-        rc = ep_simulate_run(&w, &res);
+        rc = ep_simulate_run(&w, true, &res);
         if (rc != EP_EXIT_OK) {
             ep_workload_free(&w);
             break;

@@ -54,7 +54,7 @@ typedef struct ep_sim {
     ep_trace trace;
     uint32_t *trace_slot;    /* trace connection -> slot, EP_SIM_NONE if failed */
     /* reuse / predictability towards destination 0 from source 0 */
-    uint64_t *last_use;      /* 65536 entries, 0 = never */
+    uint32_t *last_use;      /* 65536 entries, 0 = never; NULL = not measured */
     uint32_t *hist;
     uint64_t hist_over, reuse_sum, reuse_min;
     uint64_t nports;
@@ -156,6 +156,8 @@ static ep_time ep_sim_ns(double secs)
 static void ep_sim_observe(ep_sim *s, uint16_t port)
 {
     uint64_t k = ++s->nports;
+    if (k > UINT32_MAX) /* distances would wrap: stop measuring (documented) */
+        return;
     int width = s->hi - s->lo + 1;
     if (s->last_use[port]) {
         uint64_t dist = k - s->last_use[port] - 1;
@@ -168,7 +170,7 @@ static void ep_sim_observe(ep_sim *s, uint16_t port)
         else
             s->hist_over++;
     }
-    s->last_use[port] = k;
+    s->last_use[port] = (uint32_t)k;
     if (s->prev >= 0 && s->prev2 >= 0) {
         /* Simple predictors an off-path attacker could run on what it saw. */
         int off = s->prev - s->lo, delta = s->prev - s->prev2;
@@ -290,7 +292,7 @@ static int ep_sim_connect(ep_sim *s, uint32_t d, uint32_t owner, ep_time now, ui
     res->requests += s->w->arrivals == EP_ARR_TRACE ? 1 : s->w->requests_per_conn;
     if (++s->open > res->peak_open)
         res->peak_open = s->open;
-    if (d == 0 && s->slot[slot].src == 0)
+    if (d == 0 && s->slot[slot].src == 0 && s->last_use)
         ep_sim_observe(s, t.local_port);
     *slot_out = slot;
     return 0;
@@ -350,7 +352,7 @@ static int ep_sim_sample(ep_sim *s, ep_time now, bool steady)
     return 0;
 }
 
-static int ep_sim_setup(ep_sim *s, const ep_workload *w, ep_sim_result *res)
+static int ep_sim_setup(ep_sim *s, const ep_workload *w, ep_sim_result *res, bool reuse)
 {
     ep_pool_config cfg;
     ep_parse_error perr;
@@ -382,10 +384,12 @@ static int ep_sim_setup(ep_sim *s, const ep_workload *w, ep_sim_result *res)
     s->ss_sum_use = calloc(res->ndest, sizeof *s->ss_sum_use);
     s->src4 = calloc(w->sources, sizeof *s->src4);
     s->src6 = calloc(w->sources, sizeof *s->src6);
-    s->last_use = calloc(65536, sizeof *s->last_use);
-    s->hist = calloc(EP_SIM_REUSE_HIST, sizeof *s->hist);
+    if (reuse) {
+        s->last_use = calloc(65536, sizeof *s->last_use);
+        s->hist = calloc(EP_SIM_REUSE_HIST, sizeof *s->hist);
+    }
     if (!res->dest || !s->cdf || !s->fail_since || !s->ss_sum || !s->ss_sum_use || !s->src4 ||
-        !s->src6 || !s->last_use || !s->hist) {
+        !s->src6 || (reuse && (!s->last_use || !s->hist))) {
         snprintf(s->msg, s->msglen, "out of memory");
         return -ENOMEM;
     }
@@ -619,7 +623,7 @@ int ep_sim_run(const ep_workload *w, const ep_sim_options *o, ep_sim_result *res
     s.msg = msg;
     s.msglen = len;
     ep_eventq_init(&s.q);
-    rc = ep_sim_setup(&s, w, res);
+    rc = ep_sim_setup(&s, w, res, o && o->reuse);
     if (rc == 0)
         rc = ep_sim_loop(&s, o);
     if (rc == 0) {
@@ -642,7 +646,8 @@ int ep_sim_run(const ep_workload *w, const ep_sim_options *o, ep_sim_result *res
                 dest->ss_mean_in_use = s.ss_sum_use[d] / (double)s.ss_n;
             }
         }
-        ep_sim_reuse_finish(&s);
+        if (s.last_use)
+            ep_sim_reuse_finish(&s);
     }
     ep_sim_teardown(&s);
     if (rc != 0)
@@ -690,7 +695,7 @@ json_t *ep_sim_result_to_json(const ep_sim_result *res, bool with_series)
         json_object_set_new(x, "headroom", json_integer(ep_sim_headroom(dd)));
         json_array_append_new(dests, x);
     }
-    reuse = json_object();
+    reuse = r->predictor ? json_object() : NULL; /* NULL: not measured */
     if (reuse) {
         json_object_set_new(reuse, "connections", json_integer((json_int_t)r->connections));
         json_object_set_new(reuse, "reuses", json_integer((json_int_t)r->reuses));

@@ -16,7 +16,7 @@
 #include "workload.h"
 
 #define EP_SIM_NAME_LEN (EP_ADDR_STRLEN + 8)
-#define EP_SIM_REUSE_HIST (1u << 18)   /* reuse distances counted exactly below this */
+#define EP_SIM_REUSE_HIST (1u << 17)   /* reuse distances counted exactly below this */
 #define EP_SIM_MAX_CELLS 10000000.0    /* samples x destinations */
 #define EP_SIM_MAX_STAT_CALLS 50000000.0 /* samples x destinations x sources */
 
@@ -38,7 +38,8 @@ typedef struct ep_sim_dest {
 } ep_sim_dest;
 
 /* Reuse distance and predictability of the ports handed out towards the
- * busiest destination (destination 0) from the first source address. */
+ * busiest destination (destination 0) from the first source address; all
+ * zero unless ep_sim_options.reuse. */
 typedef struct ep_sim_reuse {
     uint64_t connections;     /* ports observed */
     uint64_t reuses;          /* of which reused a port seen before */
@@ -76,6 +77,8 @@ typedef void (*ep_sim_progress_fn)(void *ctx, double fraction);
 typedef struct ep_sim_options {
     ep_sim_progress_fn progress;   /* may be NULL; called every 2^16 events */
     void *progress_ctx;
+    bool reuse;                    /* measure reuse distance and predictability
+                                      (costs two cache misses per connection) */
 } ep_sim_options;
 
 /* Run w (already checked with ep_workload_check) to completion.  Returns 0,
