@@ -305,6 +305,19 @@ static void status_top_and_table(void **state)
     assert_non_null(strstr(out, "127.0.0.1:5000"));
     assert_non_null(strstr(out, "bind-only: TCP 2 bound"));
     free(out);
+    /* no command means status */
+    assert_int_equal(ep_run(&out, ""), 0);
+    assert_non_null(strstr(out, "ip_local_port_range      40000-40099 (100 ports)"));
+    assert_non_null(strstr(out, "effective                90 ports"));
+    free(out);
+    assert_int_equal(ep_run(&out, "status --help"), 0);
+    assert_non_null(strstr(out, "Usage: ephport status"));
+    free(out);
+    assert_int_equal(ep_run(&out, "check --help"), 0);
+    assert_non_null(strstr(out, "Usage: ephport check"));
+    free(out);
+    assert_int_equal(ep_run(&out, "status extra 2>/dev/null"), 2);
+    free(out);
     assert_int_equal(ep_run(&out, "status --top x 2>/dev/null"), 2);
     free(out);
     assert_int_equal(ep_run(&out, "status --source carrier-pigeon 2>/dev/null"), 2);

@@ -118,8 +118,12 @@ static void ep_host_advise_dest(ep_host_snapshot *s, const ep_host_dest *d, doub
     if (s->bound.tcp_bound > 0 && d->proto == 6)
         EP_ADD("set IP_BIND_ADDRESS_NO_PORT before bind(addr, 0) so the port is chosen at "
                "connect() per destination; ");
-    EP_ADD("spread connections over more source addresses (each adds %lld ports towards "
-           "this destination)", (long long)st->effective_ports);
+    if (d->proto == 6)
+        EP_ADD("spread connections over more source addresses (each adds %lld ports towards "
+               "this destination)", (long long)st->effective_ports);
+    else
+        EP_ADD("reuse UDP sockets (one per peer, or unconnected sendto()) instead of a new "
+               "connected socket per request: UDP ports are not shared between destinations");
 #undef EP_ADD
     a->remedy = ep_host_strf(s, "%s", remedy);
 }
