@@ -105,6 +105,11 @@ static json_t *ep_json_totals(const ep_host_snapshot *snap)
     ok = ok && ep_json_set(ss, "tcp_inuse", ep_json_i64(t->sockstat_tcp_inuse));
     ok = ok && ep_json_set(ss, "tcp_time_wait", ep_json_i64(t->sockstat_tcp_tw));
     ok = ok && ep_json_set(ss, "udp_inuse", ep_json_i64(t->sockstat_udp_inuse));
+    /* A protocol whose sockets could not be read is unknown, not zero. */
+    if (ok && ep_host_snapshot_source(snap, 6) == EP_HOST_SOURCE_NONE)
+        ok = ep_json_set(o, "tcp", json_null());
+    if (ok && ep_host_snapshot_source(snap, 17) == EP_HOST_SOURCE_NONE)
+        ok = ep_json_set(o, "udp", json_null());
     if (!ok) {
         json_decref(o);
         return NULL;
@@ -112,14 +117,28 @@ static json_t *ep_json_totals(const ep_host_snapshot *snap)
     return o;
 }
 
-static json_t *ep_json_bound(const ep_host_bound *b)
+static json_t *ep_json_count(uint64_t v, bool known)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I}",
-                     "tcp_bound", (json_int_t)b->tcp_bound,
-                     "tcp_listen", (json_int_t)b->tcp_listen,
-                     "tcp_ports", (json_int_t)b->tcp_ports,
-                     "udp_unconnected", (json_int_t)b->udp_unconnected,
-                     "udp_ports", (json_int_t)b->udp_ports);
+    return known ? json_integer((json_int_t)v) : json_null();
+}
+
+static json_t *ep_json_bound(const ep_host_snapshot *snap)
+{
+    const ep_host_bound *b = ep_host_snapshot_bound(snap);
+    bool tcp = ep_host_snapshot_source(snap, 6) != EP_HOST_SOURCE_NONE;
+    bool udp = ep_host_snapshot_source(snap, 17) != EP_HOST_SOURCE_NONE;
+    json_t *o = json_object();
+    bool ok = o != NULL;
+    ok = ok && ep_json_set(o, "tcp_bound", ep_json_count(b->tcp_bound, tcp));
+    ok = ok && ep_json_set(o, "tcp_listen", ep_json_count(b->tcp_listen, tcp));
+    ok = ok && ep_json_set(o, "tcp_ports", ep_json_count(b->tcp_ports, tcp));
+    ok = ok && ep_json_set(o, "udp_unconnected", ep_json_count(b->udp_unconnected, udp));
+    ok = ok && ep_json_set(o, "udp_ports", ep_json_count(b->udp_ports, udp));
+    if (!ok) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
 }
 
 static json_t *ep_json_dest_key(const ep_host_dest *d)
@@ -206,7 +225,7 @@ json_t *ep_host_snapshot_to_json(const ep_host_snapshot *snap)
     ok = ok && ep_json_set(o, "source", src);
     ok = ok && ep_json_set(o, "settings", ep_json_settings(ep_host_snapshot_settings(snap)));
     ok = ok && ep_json_set(o, "totals", ep_json_totals(snap));
-    ok = ok && ep_json_set(o, "bind_only", ep_json_bound(ep_host_snapshot_bound(snap)));
+    ok = ok && ep_json_set(o, "bind_only", ep_json_bound(snap));
     dests = ep_host_snapshot_dests(snap, &n, &total);
     ok = ok && ep_json_set(o, "destinations_total", json_integer((json_int_t)total));
     arr = json_array();

@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "host-json.h"
+#include "src/exporter/promfile.h"
 
 static void ep_status_usage(FILE *f)
 {
@@ -23,6 +24,8 @@ static void ep_status_usage(FILE *f)
             "port, protocol) under most pressure, with warnings and the exact remedy.\n"
             "\n"
             "  --json              one JSON object (schema in ephport-status(1))\n"
+            "  --prometheus FILE   write the exporter's metrics to FILE atomically (for\n"
+            "                      node_exporter's textfile collector) instead of printing\n"
             "  --top N             show the N destinations under most pressure (default 10,\n"
             "                      0 = all)\n"
             "  --processes         add the pid and command owning the shown destinations\n"
@@ -108,20 +111,38 @@ static void ep_status_sockets(const ep_host_snapshot *snap, bool color)
     printf("\n%sSockets with a local port in the range%s (TCP via %s, UDP via %s)\n", bold, off,
            ep_host_source_name(ep_host_snapshot_source(snap, 6)),
            ep_host_source_name(ep_host_snapshot_source(snap, 17)));
-    snprintf(label, sizeof label, "  TCP %llu (IPv4 %llu, IPv6 %llu)",
-             (unsigned long long)t->tcp_all, (unsigned long long)t->tcp_v4,
-             (unsigned long long)t->tcp_v6);
-    ep_status_states(label, t->tcp);
-    printf("  UDP %llu (IPv4 %llu, IPv6 %llu): connected %llu, unconnected %llu\n",
-           (unsigned long long)t->udp_all, (unsigned long long)t->udp_v4,
-           (unsigned long long)t->udp_v6, (unsigned long long)t->udp[EP_HOST_ESTABLISHED],
-           (unsigned long long)t->udp[EP_HOST_CLOSE]);
+    bool tcp = ep_host_snapshot_source(snap, 6) != EP_HOST_SOURCE_NONE;
+    bool udp = ep_host_snapshot_source(snap, 17) != EP_HOST_SOURCE_NONE;
+
+    if (tcp) {
+        snprintf(label, sizeof label, "  TCP %llu (IPv4 %llu, IPv6 %llu)",
+                 (unsigned long long)t->tcp_all, (unsigned long long)t->tcp_v4,
+                 (unsigned long long)t->tcp_v6);
+        ep_status_states(label, t->tcp);
+    } else {
+        printf("  TCP unknown (see notes)\n");
+    }
+    if (udp)
+        printf("  UDP %llu (IPv4 %llu, IPv6 %llu): connected %llu, unconnected %llu\n",
+               (unsigned long long)t->udp_all, (unsigned long long)t->udp_v4,
+               (unsigned long long)t->udp_v6, (unsigned long long)t->udp[EP_HOST_ESTABLISHED],
+               (unsigned long long)t->udp[EP_HOST_CLOSE]);
+    else
+        printf("  UDP unknown (see notes)\n");
     if (t->accepted)
         printf("  accepted by listeners inside the range: %llu\n",
                (unsigned long long)t->accepted);
-    printf("  bind-only: TCP %llu bound + %llu listening (%u ports), UDP %llu unconnected "
-           "(%u ports)\n", (unsigned long long)b->tcp_bound, (unsigned long long)b->tcp_listen,
-           b->tcp_ports, (unsigned long long)b->udp_unconnected, b->udp_ports);
+    if (tcp)
+        printf("  bind-only: TCP %llu bound + %llu listening (%u ports)",
+               (unsigned long long)b->tcp_bound, (unsigned long long)b->tcp_listen,
+               b->tcp_ports);
+    else
+        printf("  bind-only: TCP unknown");
+    if (udp)
+        printf(", UDP %llu unconnected (%u ports)\n", (unsigned long long)b->udp_unconnected,
+               b->udp_ports);
+    else
+        printf(", UDP unknown\n");
     if (t->sockstat_tcp_inuse != EP_HOST_UNKNOWN)
         printf("  whole namespace (sockstat): TCP in use %lld, TIME_WAIT %lld; UDP in use %lld\n",
                (long long)t->sockstat_tcp_inuse, (long long)t->sockstat_tcp_tw,
@@ -208,6 +229,7 @@ int ep_cmd_status(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "json", no_argument, NULL, 'j' },
+        { "prometheus", required_argument, NULL, 'P' },
         { "top", required_argument, NULL, 't' },
         { "processes", no_argument, NULL, 'p' },
         { "netns", required_argument, NULL, 'n' },
@@ -220,15 +242,20 @@ int ep_cmd_status(int argc, char **argv)
     ep_host_options o;
     ep_host_snapshot *snap;
     bool json = false, color;
+    const char *prom = NULL;
+    char why[512];
     unsigned long v;
     int c, rc;
 
     ep_host_options_init(&o);
     o.top = 10;
-    while ((c = getopt_long(argc, argv, "jt:pn:s:w:c:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "jt:pn:s:w:c:hP:", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             json = true;
+            break;
+        case 'P':
+            prom = optarg;
             break;
         case 't':
             if (!ep_cli_parse_ulong(optarg, 0, 1000000, &v)) {
@@ -285,6 +312,13 @@ int ep_cmd_status(int argc, char **argv)
         else
             ep_cli_error("status", "cannot read this host: %s", ep_host_strerror(rc));
         return EP_EXIT_FAILURE;
+    }
+    if (prom) {
+        rc = ep_promfile_write(snap, prom, -1, why, sizeof why);
+        ep_host_snapshot_free(snap);
+        if (rc)
+            ep_cli_error("status", "--prometheus: %s", why);
+        return rc ? EP_EXIT_FAILURE : EP_EXIT_OK;
     }
     if (json) {
         rc = ep_cli_print_json(ep_host_snapshot_to_json(snap));
