@@ -245,9 +245,7 @@ void ep_exporter_stop(ep_exporter *e)
 {
     if (!e)
         return;
-    if (e->daemon)
-        MHD_stop_daemon(e->daemon);
-    close(e->fd); /* MHD does not close a socket it was given */
+    MHD_stop_daemon(e->daemon); /* also closes the listening socket it was given */
     pthread_mutex_destroy(&e->lock);
     free(e);
 }
