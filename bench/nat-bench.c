@@ -236,6 +236,17 @@ static void bench_whois(const char *name, const char *inside, const char *outsid
 
 /* ---- 2. log inserts ---------------------------------------------------- */
 
+/* Remove a database and its WAL and shared-memory files. */
+static void unlink_db(const char *path)
+{
+    char side[600];
+    unlink(path);
+    snprintf(side, sizeof side, "%s-wal", path);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", path);
+    unlink(side);
+}
+
 static void make_record(ep_natlog_record *r, uint64_t k, int64_t start, int64_t end)
 {
     uint32_t sub = htonl(0x64400000u + (uint32_t)(k % 4000000));
@@ -291,7 +302,7 @@ static void bench_inserts(const char *dir)
                 exit(1);
             if (r > 0)
                 rate[r - 1] = (double)events / (now_s() - t0);
-            unlink(path);
+            unlink_db(path);
         }
         stats(rate, (size_t)RUNS, &med, &p99);
         p99 = rate[0];
@@ -396,7 +407,7 @@ static void bench_big_log(const char *dir)
                "%8s %8s %16s %16s\n%8zu %8zu %16.1f %16.1f\n",
                (unsigned long long)opt_events, gen, (double)sb.st_size / (double)opt_events,
                "queries", "hits", "median us", "p99 us", Q, hits, med, p99);
-    unlink(path);
+    unlink_db(path);
     free(busy);
     free(lat);
 }

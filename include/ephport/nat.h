@@ -193,6 +193,65 @@ int ep_nat_proto_parse(const char *text, uint8_t *out);
 /* "tcp", "udp", "icmp", NULL for others. */
 const char *ep_nat_proto_name(uint8_t proto);
 
+/* ---- dynamic port blocks (natblocks.c) ---------------------------------
+ * Blocks handed out on demand from a pool of external addresses: paired
+ * pooling (all of a subscriber's blocks on one external address while it
+ * holds any), at most max_blocks per subscriber and protocol, idle
+ * timeout.  Every operation is O(1) (expiry: per block expired).  Not
+ * thread-safe: one allocator per thread, or a lock around it. */
+
+typedef struct ep_nat_blocks ep_nat_blocks;
+
+typedef struct ep_nat_blocks_config {
+    const char *outside;      /* CIDR list of external addresses (IPv4) */
+    uint16_t port_lo, port_hi;/* default 1024-65535 (both 0) */
+    uint32_t block_size;      /* ports per block, required */
+    uint32_t max_blocks;      /* per subscriber and protocol, 0 = 4 */
+    int64_t idle_timeout;     /* seconds without touch before expiry, 0 = never */
+    uint64_t seed;            /* which free block is picked (reproducible) */
+} ep_nat_blocks_config;
+
+typedef struct ep_nat_block {
+    ep_addr subscriber, ext;
+    uint8_t proto;
+    uint16_t port_lo, port_hi;
+    int64_t start, last_used;
+} ep_nat_block;
+
+typedef struct ep_nat_blocks_stats {
+    uint32_t ext_addrs, blocks_per_addr, block_size;
+    uint64_t held;              /* blocks assigned now, all protocols */
+    uint64_t subscribers_seen;
+} ep_nat_blocks_stats;
+
+/* -EINVAL (err says why: bad list, IPv6, range, block size, more than 2^24
+ * blocks in all), -ENOMEM. */
+int ep_nat_blocks_new(const ep_nat_blocks_config *cfg, ep_nat_blocks **out, ep_parse_error *err);
+void ep_nat_blocks_free(ep_nat_blocks *b);
+
+/* A new block for subscriber (proto 6, 17 or 1) at time now.  -EDQUOT at
+ * the per-subscriber limit, -EADDRNOTAVAIL when its paired address (or, for
+ * a new subscriber, every address) has no free block, -EINVAL. */
+int ep_nat_blocks_assign(ep_nat_blocks *b, const ep_addr *subscriber, uint8_t proto, int64_t now,
+                         ep_nat_block *out);
+/* The held block containing ext:port.  -ENOENT. */
+int ep_nat_blocks_find(const ep_nat_blocks *b, const ep_addr *ext, uint8_t proto, uint16_t port,
+                       ep_nat_block *out);
+/* Activity on the block containing ext:port: postpones its expiry. */
+int ep_nat_blocks_touch(ep_nat_blocks *b, const ep_addr *ext, uint8_t proto, uint16_t port,
+                        int64_t now);
+/* Release the block containing ext:port (out, may be NULL, gets it). */
+int ep_nat_blocks_release(ep_nat_blocks *b, const ep_addr *ext, uint8_t proto, uint16_t port,
+                          ep_nat_block *out);
+/* Release every block idle for idle_timeout by now, oldest first, calling
+ * fn (may be NULL) with the block and its end time (last use + timeout).
+ * Returns the number released, or fn's error (expiry stops there; the
+ * block passed to fn is already released). */
+int ep_nat_blocks_expire(ep_nat_blocks *b, int64_t now,
+                         int (*fn)(const ep_nat_block *blk, int64_t end, void *arg), void *arg);
+void ep_nat_blocks_get_stats(const ep_nat_blocks *b, ep_nat_blocks_stats *out);
+uint32_t ep_nat_blocks_held_by(const ep_nat_blocks *b, const ep_addr *subscriber, uint8_t proto);
+
 /* ---- the mapping log (natlog.c, natlog_csv.c) ---------------------------
  * An SQLite database (WAL) of port-block records: subscriber, external
  * address, protocol, block, start and end (end open while assigned).
