@@ -215,8 +215,16 @@ static void ep_status_tail(const ep_host_snapshot *snap, bool color)
                           : a[i].severity == EP_HOST_WARNING ? "\033[33m" : "";
         printf("  %s%-8s%s %s\n", col, ep_host_severity_name(a[i].severity),
                color ? "\033[0m" : "", a[i].message ? a[i].message : "");
-        if (a[i].remedy)
-            printf("           remedy: %s\n", a[i].remedy);
+        if (a[i].remedy) {
+            /* one remedy per line: the parts are separated by "; " */
+            const char *r = a[i].remedy, *sep;
+            printf("           remedy:\n");
+            while ((sep = strstr(r, "; ")) != NULL) {
+                printf("             - %.*s\n", (int)(sep - r), r);
+                r = sep + 2;
+            }
+            printf("             - %s\n", r);
+        }
     }
     notes = ep_host_snapshot_notes(snap, &n);
     if (n)
