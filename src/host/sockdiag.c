@@ -180,6 +180,11 @@ int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only)
             if (r == 0)
                 break;
         }
+        /* IPv4 worked but the kernel has no IPv6 (ipv6.disable=1): there
+         * are no IPv6 sockets to count, which is not a reason to fall
+         * back to /proc. */
+        if (f == 1 && (rc == -ENOENT || rc == -EAFNOSUPPORT) && !agg->family)
+            rc = 0;
     }
     agg->listen_pass = false;
     free(buf);
