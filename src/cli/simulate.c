@@ -123,12 +123,12 @@ static void ep_simulate_summary(const ep_workload *w, const ep_sim_result *res)
         printf("%s arrivals, %g requests/s, %u per connection, duration %s", ep_arrival_name(w->arrivals),
                w->rate, w->requests_per_conn, dur);
     printf("\n  %zu destination%s, %s closes first, %s, range %u-%u (%u effective ports x %u "
-           "source%s), TIME_WAIT %g s, tw_reuse %s, algorithm %s, seed %llu\n",
+           "source%s), TIME_WAIT %g s%s, tw_reuse %s, algorithm %s, seed %llu\n",
            res->ndest, res->ndest == 1 ? "" : "s", w->server_closes ? "server" : "client",
            w->proto == EP_PROTO_UDP ? "udp" : "tcp", cfg.lo, cfg.hi, res->effective_ports,
-           res->sources, res->sources == 1 ? "" : "es", cfg.time_wait / 1e9,
-           w->tw_reuse ? "on" : "off", ep_algorithm_name(w->algorithm),
-           (unsigned long long)w->seed);
+           res->sources, res->sources == 1 ? "" : "s", cfg.time_wait / 1e9,
+           w->proto == EP_PROTO_UDP ? " (tcp only)" : "", w->tw_reuse ? "on" : "off",
+           ep_algorithm_name(w->algorithm), (unsigned long long)w->seed);
     printf("Connections: %llu attempted, %llu established, %llu closed, peak %llu open at once\n",
            (unsigned long long)res->attempts, (unsigned long long)res->connections,
            (unsigned long long)res->closes, (unsigned long long)res->peak_open);
