@@ -226,6 +226,43 @@ static void log_commands(void **state)
                                         "--ext 203.0.113.1 --ports 1-2 --start 5");
 }
 
+static void log_simulate(void **state)
+{
+    json_t *j;
+    static char a[sizeof out];
+    long assigned;
+    (void)state;
+    assert_int_equal(ep("nat log simulate --log s1.db --inside 100.64.0.0/24 --outside "
+                        "203.0.113.0/30 --block-size 4032 --duration 300 --rate 2 --idle 60 "
+                        "--seed 42 --sync normal --json"), 0);
+    j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assigned = (long)json_integer_value(json_object_get(j, "assigned"));
+    assert_true(assigned > 100 && assigned < 600);   /* the export must fit in out */
+    assert_true(json_integer_value(json_object_get(j, "expired")) > 0);
+    json_decref(j);
+    /* every assignment is one record */
+    {
+        char want[64];
+        snprintf(want, sizeof want, "integrity ok, %ld records", assigned);
+        EXPECT(0, want, "nat log check --log s1.db");
+    }
+    /* same seed, same log */
+    assert_int_equal(ep("nat log simulate --log s2.db --inside 100.64.0.0/24 --outside "
+                        "203.0.113.0/30 --block-size 4032 --duration 300 --rate 2 --idle 60 "
+                        "--seed 42 --sync normal"), 0);
+    assert_int_equal(ep("nat log export --log s1.db"), 0);
+    memcpy(a, out, sizeof a);
+    a[sizeof a - 1] = '\0';
+    assert_int_equal(ep("nat log export --log s2.db"), 0);
+    assert_string_equal(a, out);
+    EXPECT(2, "--log, --inside, --outside and --block-size are required",
+           "nat log simulate --inside 100.64.0.0/24");
+    EXPECT(1, "block size", "nat log simulate --log s3.db --inside 100.64.0.0/24 --outside "
+                            "203.0.113.1 --block-size 65535 --ports 1024-2047");
+    EXPECT(0, "--max-blocks", "nat log simulate --help");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -234,6 +271,7 @@ int main(void)
         cmocka_unit_test(plan_json_and_table),
         cmocka_unit_test(plan_history_and_whois_at),
         cmocka_unit_test(log_commands),
+        cmocka_unit_test(log_simulate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

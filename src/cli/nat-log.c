@@ -22,6 +22,9 @@ static void ep_nat_log_usage(FILE *f)
             "  export [FILE.csv]        write every record as CSV (default stdout)\n"
             "  prune --before TIME      delete records that ended before TIME\n"
             "  check                    SQLite integrity check and record count\n"
+            "  simulate --inside LIST --outside LIST --block-size N ...\n"
+            "                           write a log by driving the dynamic block allocator\n"
+            "                           (see ephport nat log simulate --help)\n"
             "\n"
             "  --log FILE     the log (created by add, release and import if missing)\n"
             "  --proto P      tcp (default), udp or icmp\n"
@@ -280,6 +283,11 @@ int ep_nat_cmd_log(int argc, char **argv)
     uint8_t proto;
     unsigned long p;
     int c;
+
+    /* simulate has options of its own */
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "simulate") == 0)
+            return ep_nat_log_simulate(argc, argv);
 
     while ((c = getopt_long(argc, argv, "L:s:e:p:P:t:S:E:B:y:jh", opts, NULL)) != -1) {
         switch (c) {

@@ -12,6 +12,8 @@
 int ep_nat_cmd_plan(int argc, char **argv);
 int ep_nat_cmd_whois(int argc, char **argv);
 int ep_nat_cmd_log(int argc, char **argv);
+/* `ephport nat log simulate ...` (nat-simulate.c); argv[0] is "log". */
+int ep_nat_log_simulate(int argc, char **argv);
 
 /* Parse a time option (RFC 3339 UTC or Unix seconds); prints the error. */
 bool ep_nat_cli_time(const char *cmd, const char *opt, const char *text, int64_t *out);
