@@ -114,6 +114,34 @@ static void legacy_entries_expire_evenly(void **state)
     assert_near(ep_top_track_update(&tr, 101.0, 600, 600, T), 10.0, 1e-9);
 }
 
+/* Entries whose kernel timers were read at start expire on time, and an
+ * idle destination then shows no phantom rate. */
+static void seeded_entries_expire_on_time(void **state)
+{
+    ep_top_track tr;
+    (void)state;
+    ep_top_track_init(&tr, 0.0, 103, 100, false);
+    ep_top_track_seed(&tr, -50.5, 40); /* 40 arrived 50.5 s before start */
+    ep_top_track_seed(&tr, -10.2, 60); /* 60 arrived 10.2 s before start */
+    ep_top_track_seed(&tr, -5.0, 7);   /* more than the pool: ignored */
+    assert_near(tr.legacy, 0.0, 0.0);
+    assert_near(ep_top_track_expiries(&tr, 0.0, 9.0, T), 0.0, 1e-9);
+    assert_near(ep_top_track_expiries(&tr, 9.0, 10.0, T), 40.0, 1e-3);
+    assert_near(ep_top_track_expiries(&tr, 10.0, 49.0, T), 0.0, 1e-9);
+    assert_near(ep_top_track_expiries(&tr, 49.0, 50.0, T), 60.0, 1e-3);
+    /* Idle: nothing changes in the first second -> no new connections. */
+    assert_near(ep_top_track_update(&tr, 1.0, 103, 100, T), 0.0, 1e-9);
+    /* The 40 leave in (9, 10]: used drops by 40, still no new connection. */
+    for (int t = 2; t <= 9; t++)
+        assert_near(ep_top_track_update(&tr, t, 103, 100, T), 0.0, 1e-9);
+    assert_near(ep_top_track_update(&tr, 10.0, 63, 60, T), 0.0, 1e-3);
+    /* A partial seed leaves the rest in the evenly-aged pool. */
+    ep_top_track_init(&tr, 0.0, 10, 10, false);
+    ep_top_track_seed(&tr, -1.0, 4);
+    assert_near(tr.legacy, 6.0, 0.0);
+    assert_near(ep_top_track_expiries(&tr, 0.0, 1.0, T), 6.0 / 60.0, 1e-9);
+}
+
 /* Linux defaults: 28232 ports, 60 s; sustainable rate 470.5/s. */
 static void exhaustion_at_linux_defaults(void **state)
 {
@@ -172,6 +200,7 @@ int main(void)
         cmocka_unit_test(rate_is_never_negative),
         cmocka_unit_test(udp_rate_is_growth),
         cmocka_unit_test(legacy_entries_expire_evenly),
+        cmocka_unit_test(seeded_entries_expire_on_time),
         cmocka_unit_test(exhaustion_at_linux_defaults),
         cmocka_unit_test(exhaustion_edges),
         cmocka_unit_test(durations_read_well),

@@ -180,6 +180,8 @@ int ep_top_print_json(const struct ep_top_state *st, size_t nshow)
                                                         : json_integer(s->effective_ports),
                   "time_wait_seconds", (json_int_t)s->time_wait_s, "sort",
                   ep_top_sort_names[st->o.sort], "destinations_total", (json_int_t)st->total);
+    if (o && json_object_set_new(o, "time_wait_ages_from_timers", json_boolean(st->tw_timers)))
+        o = (json_decref(o), NULL);
     arr = json_array();
     if (!o || !arr || json_object_set_new(o, "destinations", arr) != 0) {
         json_decref(o);

@@ -53,6 +53,16 @@ void ep_top_track_init(ep_top_track *tr, double t, uint32_t used, uint32_t time_
     tr->newest = (int64_t)floor(t);
 }
 
+void ep_top_track_seed(ep_top_track *tr, double t_arrival, uint32_t count)
+{
+    int64_t sec = (int64_t)floor(t_arrival);
+    double n = count < tr->legacy ? (double)count : tr->legacy;
+    if (n <= 0.0 || sec <= tr->newest - EP_TOP_RING || sec > tr->newest)
+        return;
+    tr->arrivals[ep_top_slot(sec)] += (float)n;
+    tr->legacy -= n;
+}
+
 double ep_top_track_expiries(const ep_top_track *tr, double t0, double t1, double tw_len)
 {
     double e = 0.0;

@@ -16,14 +16,16 @@
  * entry leaves exactly TIME_WAIT seconds (T) after it arrived.  The track
  * remembers the arrivals it inferred, in one-second buckets, so E is the
  * arrivals of (t0 - T, t1 - T].  Entries already present at the first sample
- * have unknown ages: they are assumed spread evenly over the last T seconds
- * (the steady state), so they expire at tw/T per second during the first T
- * seconds.  n and a are clamped at 0 and E at tw0.  The rate is n / (t1-t0).
+ * get their ages from their kernel timers where top could read them
+ * (ep_top_track_seed); the rest have unknown ages and are assumed spread
+ * evenly over the last T seconds (the steady state), so they expire at tw/T
+ * per second during the first T seconds.  n and a are clamped at 0 and E at tw0.  The rate is n / (t1-t0).
  *
  * What it cannot see: a connection opened and fully gone between two samples
  * without TIME_WAIT (closed first by the peer, or reset) is not counted, so
- * the rate is a lower bound for such traffic.  Right after start, a burst
- * that ended shortly before is taken for steady traffic until T has passed.
+ * the rate is a lower bound for such traffic.  Without kernel timers, right
+ * after start a burst that ended shortly before is taken for steady traffic
+ * until T has passed.
  * UDP has no TIME_WAIT: callers pass T = 0 and the rate is the growth of
  * `used`.
  */
@@ -54,6 +56,12 @@ typedef struct ep_top_track {
  * then update). */
 void ep_top_track_init(ep_top_track *tr, double t, uint32_t used, uint32_t time_wait,
                        bool known_age);
+
+/* Tell a track started with known_age = false that `count` of its
+ * TIME_WAIT entries arrived at time `t_arrival` (<= its first sample), as
+ * read from their kernel timers: they leave the unknown-age pool and expire
+ * exactly T after t_arrival.  At most the pool's size is moved. */
+void ep_top_track_seed(ep_top_track *tr, double t_arrival, uint32_t count);
 
 /* TIME_WAIT entries expected to expire in (t0, t1], not clamped. */
 double ep_top_track_expiries(const ep_top_track *tr, double t0, double t1, double tw_len);

@@ -3,6 +3,7 @@
  * local, remote, remote port), feed their counts to the estimator
  * (top-rate.c) and build the rows, with the time to exhaustion where
  * tcp_tw_reuse shortens how long a closed connection holds its port. */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include <ephport/pool.h>
 
 #include "cli.h"
+#include "top-tw.h"
 #include "top.h"
 
 const char *const ep_top_sort_names[EP_TOP_NSORT] = { "pressure", "rate", "exhaustion",
@@ -115,6 +117,43 @@ void ep_top_sort_rows(struct ep_top_state *st)
         qsort(st->rows, st->nrows, sizeof *st->rows, ep_top_row_cmp);
 }
 
+struct ep_top_seed_ctx {
+    struct ep_top_entry *ents;
+    size_t n;
+    double t_dump;     /* when the dump was taken, seconds since start */
+    double tw_len;
+};
+
+static void ep_top_seed_one(const ep_top_tw *tw, void *arg)
+{
+    struct ep_top_seed_ctx *c = arg;
+    struct ep_top_entry key, *e;
+
+    memset(&key, 0, sizeof key);
+    key.key.local = tw->local;
+    key.key.remote = tw->remote;
+    key.key.remote_port = tw->remote_port;
+    key.key.proto = EP_PROTO_TCP;
+    e = bsearch(&key, c->ents, c->n, sizeof *c->ents, ep_top_key_cmp);
+    if (e)
+        ep_top_track_seed(&e->track, c->t_dump - (c->tw_len - tw->expires_ms / 1000.0), 1);
+}
+
+/* First sample only: read the TIME_WAIT timers once so the entries already
+ * there expire when the kernel will expire them (top-tw.h).  On failure the
+ * estimator keeps assuming them evenly aged; returns 0 or a negative errno. */
+static int ep_top_seed_ages(struct ep_top_state *st, const ep_host_settings *s,
+                            struct ep_top_entry *ents, size_t n)
+{
+    struct ep_top_seed_ctx c = { ents, n, 0.0, (double)s->time_wait_s };
+    if (n == 0 || s->port_lo == EP_HOST_UNKNOWN || s->port_hi == EP_HOST_UNKNOWN ||
+        s->time_wait_s <= 0)
+        return -ENODATA;
+    c.t_dump = ep_top_now() - st->start;
+    return ep_top_tw_dump(st->o.netns, (uint16_t)s->port_lo, (uint16_t)s->port_hi,
+                          ep_top_seed_one, &c);
+}
+
 /* Take a snapshot and update rates.  Returns 0 or a negative errno. */
 int ep_top_sample(struct ep_top_state *st)
 {
@@ -179,6 +218,8 @@ int ep_top_sample(struct ep_top_state *st)
     }
     if (n > 1)
         qsort(ents, n, sizeof *ents, ep_top_key_cmp);
+    if (!st->snap)
+        st->tw_timers = ep_top_seed_ages(st, s, ents, n) == 0;
 
     free(st->entries);
     free(st->rows);

@@ -55,6 +55,7 @@ struct ep_top_state {
     double start;          /* CLOCK_MONOTONIC at the first sample */
     double t;              /* seconds since start of the current frame */
     bool have_prev;
+    bool tw_timers;        /* TIME_WAIT ages at start read from kernel timers */
     struct ep_top_entry *entries; /* sorted by key */
     size_t nentries;
     ep_host_snapshot *snap;       /* current frame */
