@@ -21,9 +21,9 @@ static const ep_advice_item ep_advice_linux[] = {
     { "ephemeral port range", "net.ipv4.ip_local_port_range", "32768 60999",
       "The ports connect() and bind(0) choose from. Each destination (local address, remote "
       "address, remote port, protocol) can hold at most this many connections, TIME_WAIT "
-      "included. Keep the two ends of different parity: the kernel prefers even ports for "
-      "connect() and odd ones for bind(0). Starting at 1024 overlaps service ports: reserve "
-      "the ones you listen on.",
+      "included. Keep the two ends of different parity: connect() tries the ports of the "
+      "first port's parity first and bind(0) the others. Starting at 1024 overlaps service "
+      "ports: reserve the ones you listen on.",
       "sysctl net.ipv4.ip_local_port_range",
       "sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\"",
       LINUX_PERSIST("net.ipv4.ip_local_port_range = 1024 65535") },
@@ -218,9 +218,12 @@ static const ep_advice_item ep_advice_freebsd[] = {
       "sysctl net.inet.tcp.msl",
       "sysctl net.inet.tcp.msl=15000",
       BSD_PERSIST("net.inet.tcp.msl=15000") },
-    { "TIME_WAIT table limit", "net.inet.tcp.maxtcptw", "depends on maxsockets",
-      "The most compressed TIME_WAIT entries the kernel keeps; when they run out, closing "
-      "connections keep a full control block in TIME_WAIT instead.",
+    { "TIME_WAIT table limit", "net.inet.tcp.maxtcptw",
+      "half the ephemeral range, at most maxsockets / 5",
+      "The most compressed TIME_WAIT entries the kernel keeps; when they run out, the oldest "
+      "entry is ended early to make room, so its port returns before 2 x MSL. Releases that "
+      "no longer compress TIME_WAIT entries may lack this sysctl: sysctl -d "
+      "net.inet.tcp.maxtcptw tells.",
       "sysctl net.inet.tcp.maxtcptw",
       "sysctl net.inet.tcp.maxtcptw=200000",
       BSD_PERSIST("net.inet.tcp.maxtcptw=200000") "  (or set it in /boot/loader.conf)" },
