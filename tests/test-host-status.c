@@ -15,6 +15,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <grp.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -419,6 +420,98 @@ static void advice_names_destination_and_remedy(void **state)
     close(l);
 }
 
+/* Run `ephport ARGS` as uid/gid 65534 (nobody); returns the exit status. */
+static int ep_run_as_nobody(char **out, const char *args)
+{
+    const char *bin = getenv("EPHPORT_BIN");
+    char cmd[1024];
+    size_t cap = 1 << 16, n = 0;
+    int fds[2], st;
+    pid_t pid;
+
+    snprintf(cmd, sizeof cmd, "%s %s", bin, args);
+    assert_int_equal(pipe(fds), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 1);
+        close(fds[0]);
+        if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+            _exit(99);
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(98);
+    }
+    close(fds[1]);
+    *out = malloc(cap);
+    assert_non_null(*out);
+    for (;;) {
+        ssize_t r;
+        if (cap - n < 4096) {
+            cap *= 2;
+            *out = realloc(*out, cap);
+            assert_non_null(*out);
+        }
+        r = read(fds[0], *out + n, cap - n - 1);
+        if (r <= 0)
+            break;
+        n += (size_t)r;
+    }
+    (*out)[n] = '\0';
+    close(fds[0]);
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    return WEXITSTATUS(st);
+}
+
+/* Unprivileged, status reads the same sockets (sock_diag needs no
+ * privilege) and says plainly what it could not read: other users' fds. */
+static void unprivileged_reads_and_says_what_it_could_not(void **state)
+{
+    json_t *root, *nobody, *notes;
+    char *out, *sa, *sb;
+    json_error_t err;
+    bool said = false;
+    size_t i;
+    int rc;
+    json_t *note;
+    (void)state;
+    if (ep_skipping)
+        skip();
+    root = ep_status_json("");
+    rc = ep_run_as_nobody(&out, "status --json --top 0");
+    if (rc == 126 || rc == 127 || rc == 99) {
+        fprintf(stderr, "SKIP: uid 65534 cannot run %s (exit %d)\n", getenv("EPHPORT_BIN"), rc);
+        free(out);
+        json_decref(root);
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    nobody = json_loads(out, 0, &err);
+    free(out);
+    assert_non_null(nobody);
+    sa = json_dumps(json_object_get(root, "destinations"), JSON_SORT_KEYS);
+    sb = json_dumps(json_object_get(nobody, "destinations"), JSON_SORT_KEYS);
+    assert_string_equal(sa, sb);
+    free(sa);
+    free(sb);
+    json_decref(nobody);
+    json_decref(root);
+
+    assert_int_equal(ep_run_as_nobody(&out, "status --json --top 0 --processes"), 0);
+    nobody = json_loads(out, 0, &err);
+    free(out);
+    assert_non_null(nobody);
+    assert_int_equal(json_array_size(json_object_get(
+                         ep_find_dest(nobody, "tcp", "127.0.0.1", 5000), "processes")), 0);
+    notes = json_object_get(nobody, "notes");
+    json_array_foreach(notes, i, note) {
+        if (strstr(json_string_value(note), "permission denied"))
+            said = true;
+    }
+    assert_true(said);
+    json_decref(nobody);
+}
+
 /* The worst destination is 127.0.0.1:5000: 6 own + 2 bind-only ports of
  * 90 taken = 8.89%, 82 free. */
 static void check_exit_codes_on_each_side(void **state)
@@ -542,6 +635,7 @@ int main(void)
         cmocka_unit_test(check_exit_codes_on_each_side),
         cmocka_unit_test(processes_names_the_owner),
         cmocka_unit_test(advice_names_destination_and_remedy),
+        cmocka_unit_test(unprivileged_reads_and_says_what_it_could_not),
         cmocka_unit_test(netns_option_reads_another_namespace),
         cmocka_unit_test(proc_fallback_agrees_with_netlink),
     };
