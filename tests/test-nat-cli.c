@@ -173,6 +173,9 @@ static void log_commands(void **state)
                   "--ports 4000-4999 --start 2026-11-24T10:00:00Z");
     EXPECT(0, "", "nat log add --log l.db --subscriber 100.64.0.2 --ext 203.0.113.1 "
                   "--ports 4000-4999 --start 2026-11-24T09:00:00Z --end 2026-11-24T09:30:00Z");
+    EXPECT(1, "udp 203.0.113.1:4000 is already assigned and not released in l.db",
+           "nat log add --log l.db --subscriber 100.64.0.7 --ext 203.0.113.1 --proto udp "
+           "--ports 4000-4999 --start 2026-11-24T10:01:00Z");
     EXPECT(0, "-> inside 100.64.0.1, external 203.0.113.1 ports 4000-4999 (udp, held "
               "2026-11-24T10:00:00Z until now)",
            "nat whois 203.0.113.1:4500 --proto udp --log l.db --at 2026-11-24T10:02:00Z");

@@ -79,6 +79,10 @@ static void whois_basic_intervals(void **state)
     r.subscriber = A("100.64.0.2");
     r.start = 2000;
     assert_int_equal(ep_natlog_assign(log, &r), 0);
+    /* one open assignment per block */
+    r.start = 2100;
+    assert_int_equal(ep_natlog_assign(log, &r), EP_EEXIST);
+    r.start = 2000;
     assert_int_equal(ep_natlog_release(log, &ext, 6, 1024, 1999), EP_EINVAL);
     assert_int_equal(ep_natlog_commit(log), 0);
 
@@ -299,7 +303,7 @@ static void csv_round_trip_and_atomic_import(void **state)
     (void)state;
     for (int i = 0; i < 50; i++) {
         r.start = 1795514520 + i * 60;
-        r.end = i % 7 ? r.start + 30 : EP_NATLOG_OPEN_END;
+        r.end = i < 45 ? r.start + 30 : EP_NATLOG_OPEN_END;   /* one open per block */
         r.port_lo = (uint16_t)(4096 + (i % 5) * 4096);
         r.port_hi = (uint16_t)(r.port_lo + 4095);
         assert_int_equal(ep_natlog_assign(a, &r), 0);

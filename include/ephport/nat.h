@@ -295,7 +295,8 @@ int ep_natlog_open(const char *path, const ep_natlog_options *opt, ep_natlog **o
 int ep_natlog_close(ep_natlog *log);
 
 /* Record an assignment (end EP_NATLOG_OPEN_END) or a whole past block.
- * -EINVAL for a bad record (families, ports, end <= start). */
+ * -EINVAL for a bad record (families, ports, end <= start); -EEXIST for an
+ * open assignment of a block (ext, proto, port_lo) that is already open. */
 int ep_natlog_assign(ep_natlog *log, const ep_natlog_record *rec);
 /* Close the open block (ext, proto, port_lo) at time end.  -ENOENT if no
  * such open block, -EINVAL if end is before its start. */

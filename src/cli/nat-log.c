@@ -108,7 +108,10 @@ static int ep_nat_log_add(const struct ep_nat_log_args *a)
     if ((rc = ep_nat_log_open(cmd, a, true, false, &log)) != EP_EXIT_OK)
         return rc;
     rc = ep_natlog_assign(log, &r);
-    if (rc != 0)
+    if (rc == EP_EEXIST)
+        ep_cli_error(cmd, "%s %s:%u is already assigned and not released in %s", a->proto,
+                     a->ext, r.port_lo, a->log);
+    else if (rc != 0)
         ep_cli_error(cmd, "cannot record the block: %s", ep_strerror(rc));
     return ep_nat_log_finish(cmd, log, rc == 0 ? EP_EXIT_OK : EP_EXIT_FAILURE);
 }

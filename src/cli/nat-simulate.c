@@ -267,8 +267,14 @@ int ep_nat_log_simulate(int argc, char **argv)
                                          .proto = blk.proto, .port_lo = blk.port_lo,
                                          .port_hi = blk.port_hi, .start = now,
                                          .end = EP_NATLOG_OPEN_END };
-                if (ep_natlog_assign(sim.log, &rec) != 0) {
-                    ep_cli_error(cmd, "cannot write the log");
+                arc = ep_natlog_assign(sim.log, &rec);
+                if (arc == EP_EEXIST) {
+                    ep_cli_error(cmd, "%s already holds an open block at the simulated start; "
+                                      "use a new log", log_path);
+                    goto out;
+                }
+                if (arc != 0) {
+                    ep_cli_error(cmd, "cannot write the log: %s", ep_strerror(arc));
                     goto out;
                 }
                 sim.assigned++;

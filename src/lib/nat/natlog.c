@@ -277,6 +277,21 @@ int ep_natlog_assign(ep_natlog *log, const ep_natlog_record *r)
         return EP_EINVAL;
     if ((rc = ep_natlog_begin(log)) != 0)
         return rc;
+    if (r->end == EP_NATLOG_OPEN_END) {
+        /* one open assignment per block: a second would make whois and
+         * release ambiguous */
+        st = log->st[ST_RELEASE_FIND];
+        sqlite3_reset(st);
+        sqlite3_bind_blob(st, 1, r->ext.u.bytes, (int)ep_addr_len(&r->ext), SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, r->proto);
+        sqlite3_bind_int(st, 3, r->port_lo);
+        rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (rc == SQLITE_ROW)
+            return EP_EEXIST;
+        if (rc != SQLITE_DONE)
+            return EP_EIO;
+    }
     st = log->st[ST_INSERT];
     sqlite3_reset(st);
     sqlite3_bind_blob(st, 1, r->subscriber.u.bytes, (int)ep_addr_len(&r->subscriber), SQLITE_STATIC);
@@ -563,7 +578,9 @@ int ep_natlog_import_csv(ep_natlog *log, FILE *f, uint64_t *count, ep_parse_erro
         }
         if ((rc = ep_natlog_assign(log, &r)) != 0) {
             snprintf(num, sizeof num, "%zu", lineno);
-            rc = ep_natlog_msg(err, rc, "line %s: %s", num, "cannot store the record");
+            rc = ep_natlog_msg(err, rc == EP_EEXIST ? EP_EINVAL : rc, "line %s: %s", num,
+                               rc == EP_EEXIST ? "this block is already assigned (open) in the log"
+                                               : "cannot store the record");
             break;
         }
         done++;
