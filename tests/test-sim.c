@@ -296,6 +296,24 @@ static void memory_follows_concurrency(void **state)
     ep_workload_free(&w);
 }
 
+static void last_sample_at_length(void **state)
+{
+    ep_workload w;
+    ep_sim_result r;
+    (void)state;
+    /* sample 1 over 2.5 s: 0, 1, 2 and 2.5; the steady state (t >= 1.25)
+     * then has two samples even though only one is on the grid. */
+    constant(&w, "100");
+    set(&w, "length", "2.5");
+    run(&w, &r);
+    assert_int_equal(r.series.n, 4);
+    assert_true(r.series.t[3] == 2.5);
+    assert_true(r.dest[0].ss_mean > 0);
+    assert_int_equal(r.attempts, 250);
+    ep_sim_result_free(&r);
+    ep_workload_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -308,6 +326,7 @@ int main(void)
         cmocka_unit_test(same_seed_same_run),
         cmocka_unit_test(reuse_distance_and_predictability),
         cmocka_unit_test(memory_follows_concurrency),
+        cmocka_unit_test(last_sample_at_length),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

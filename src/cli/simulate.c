@@ -226,6 +226,8 @@ static int ep_simulate_compare(const ep_workload *base, const char *spec, bool j
         return EP_EXIT_USAGE;
     }
     *eq = '\0';
+    if (strcmp(copy, "algorithms") == 0) /* the natural plural, as in the docs' example */
+        copy[strlen("algorithm")] = '\0';
     vals = eq + 1;
     sep = strchr(vals, ';') ? ';' : ',';
     /* Check every variant before running any. */

@@ -545,9 +545,15 @@ static int ep_sim_loop(ep_sim *s, const ep_sim_options *o)
             if ((rc = ep_sim_sample(s, next_sample, next_sample >= half)) != 0)
                 return rc;
             nsample++;
-            next_sample = ep_sim_ns(nsample * w->sample);
-            if (next_sample > end)
+            if (next_sample == end) {
                 next_sample = EP_NEVER;
+            } else {
+                /* The last sample is at `length` itself, aligned or not, so
+                 * the steady state always has one. */
+                next_sample = ep_sim_ns(nsample * w->sample);
+                if (next_sample > end)
+                    next_sample = end;
+            }
             continue;
         }
         if (arr_done)
