@@ -57,6 +57,14 @@ static void ep_top_fmt_free(const ep_host_dest *d, char *buf, size_t len)
         snprintf(buf, len, "%lld", (long long)d->free);
 }
 
+static void ep_top_fmt_i64(int64_t v, char *buf, size_t len)
+{
+    if (v == EP_HOST_UNKNOWN)
+        snprintf(buf, len, "unknown");
+    else
+        snprintf(buf, len, "%lld", (long long)v);
+}
+
 /* The header lines, into three buffers. */
 void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *l3,
                               size_t len)
@@ -65,10 +73,12 @@ void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *
     const ep_host_totals *t = ep_host_snapshot_totals(st->snap);
     const ep_host_bound *b = ep_host_snapshot_bound(st->snap);
     const char *ns = ep_host_snapshot_netns(st->snap);
-    char when[32], range[48], eff[24], sus[48];
+    char when[32], range[48], eff[24], sus[48], reserved[24], reuse[24], notes[64] = "";
+    ep_host_source src_tcp, src_udp;
     time_t now = time(NULL);
     struct tm tm;
     uint64_t tcp_other;
+    size_t nnotes;
 
     localtime_r(&now, &tm);
     strftime(when, sizeof when, "%H:%M:%S", &tm);
@@ -88,19 +98,29 @@ void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *
                  s->time_wait_s > 0 ? floor((double)s->effective_ports / (double)s->time_wait_s)
                                     : 0.0);
     }
+    ep_top_fmt_i64(s->reserved_in_range, reserved, sizeof reserved);
+    ep_top_fmt_i64(s->tw_reuse, reuse, sizeof reuse);
     snprintf(l2, len,
-             "range %s  reserved %lld  effective %s ports  TIME_WAIT %lld s  tcp_tw_reuse %lld"
+             "range %s  reserved %s  effective %s ports  TIME_WAIT %lld s  tcp_tw_reuse %s"
              "  sustainable %s per destination",
-             range, (long long)s->reserved_in_range, eff, (long long)s->time_wait_s,
-             (long long)s->tw_reuse, sus);
+             range, reserved, eff, (long long)s->time_wait_s, reuse, sus);
     tcp_other = t->tcp_all - t->tcp[EP_HOST_ESTABLISHED] - t->tcp[EP_HOST_TIME_WAIT];
+    src_tcp = ep_host_snapshot_source(st->snap, EP_PROTO_TCP);
+    src_udp = ep_host_snapshot_source(st->snap, EP_PROTO_UDP);
+    ep_host_snapshot_notes(st->snap, &nnotes);
+    if (nnotes)
+        snprintf(notes, sizeof notes, "; %zu unreadable (see ephport status)", nnotes);
     snprintf(l3, len,
              "tcp %llu established, %llu time-wait, %llu other; udp %llu; "
-             "bind-only ports: tcp %u, udp %u; sockets from %s",
+             "bind-only ports: tcp %u, udp %u; sockets from %s%s%s%s",
              (unsigned long long)t->tcp[EP_HOST_ESTABLISHED],
              (unsigned long long)t->tcp[EP_HOST_TIME_WAIT], (unsigned long long)tcp_other,
              (unsigned long long)t->udp_all, b->tcp_ports, b->udp_ports,
-             ep_host_source_name(ep_host_snapshot_source(st->snap, EP_PROTO_TCP)));
+             ep_host_source_name(src_tcp), src_udp != src_tcp ? " (udp: " : "",
+             src_udp != src_tcp ? ep_host_source_name(src_udp) : "",
+             src_udp != src_tcp ? ")" : "");
+    if (nnotes && strlen(l3) + strlen(notes) < len)
+        strcat(l3, notes);
 }
 
 /* Width of the LOCAL and REMOTE columns for the rows shown. */
@@ -203,7 +223,7 @@ int ep_top_print_text(const struct ep_top_state *st, size_t nshow)
 {
     char l1[512], l2[512], l3[512], line[512];
     const ep_host_advice *adv;
-    size_t nadv, nnotes;
+    size_t nadv;
     int wl, wr;
 
     ep_top_fmt_header(st, l1, l2, l3, sizeof l1);
@@ -220,9 +240,6 @@ int ep_top_print_text(const struct ep_top_state *st, size_t nshow)
     adv = ep_host_snapshot_advice(st->snap, &nadv);
     for (size_t i = 0; i < nadv && i < 3; i++)
         printf("%s: %s\n", ep_host_severity_name(adv[i].severity), adv[i].message);
-    ep_host_snapshot_notes(st->snap, &nnotes);
-    if (nnotes)
-        printf("%zu things could not be read; see ephport status\n", nnotes);
     putchar('\n');
     return fflush(stdout) == 0 && !ferror(stdout) ? EP_EXIT_OK : EP_EXIT_FAILURE;
 }
