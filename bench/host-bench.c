@@ -38,6 +38,20 @@
 #define EP_BENCH_BUILDTYPE "unknown"
 #endif
 
+/* A whole decimal number, or exit 2 with a message. */
+static long ep_arg(const char *opt, const char *text)
+{
+    char *end;
+    long v;
+    errno = 0;
+    v = strtol(text, &end, 10);
+    if (errno || end == text || *end != '\0' || v < 0) {
+        fprintf(stderr, "host-bench: --%s wants a non-negative number, not '%s'\n", opt, text);
+        exit(2);
+    }
+    return v;
+}
+
 static int ep_sysctl(const char *path, const char *value)
 {
     char full[128];
@@ -185,10 +199,10 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "s:e:d:r:b:jh", opts, NULL)) != -1) {
         switch (c) {
-        case 's': nsock = atol(optarg); break;
-        case 'e': established = atol(optarg); break;
-        case 'd': ndest = atoi(optarg); break;
-        case 'r': runs = atoi(optarg); break;
+        case 's': nsock = ep_arg("sockets", optarg); break;
+        case 'e': established = ep_arg("established", optarg); break;
+        case 'd': ndest = (int)(ep_arg("dests", optarg) > 64 ? 65 : ep_arg("dests", optarg)); break;
+        case 'r': runs = (int)(ep_arg("runs", optarg) > 1000 ? 1001 : ep_arg("runs", optarg)); break;
         case 'b': bin = optarg; break;
         case 'j': json = true; break;
         default:
@@ -199,8 +213,9 @@ int main(int argc, char **argv)
         }
     }
     if (nsock < 1 || established < 0 || established > nsock || established > 30000 ||
-        ndest < 1 || ndest > 64 || runs < 3 || nsock > (long)ndest * 60000) {
-        fprintf(stderr, "host-bench: bad arguments\n");
+        ndest < 1 || ndest > 64 || runs < 3 || runs > 1000 || nsock > (long)ndest * 60000) {
+        fprintf(stderr, "host-bench: need 1 <= --sockets <= 60000 x --dests, --established <= "
+                        "min(--sockets, 30000), 1 <= --dests <= 64, 3 <= --runs <= 1000\n");
         return 2;
     }
     ep_machine(json);
@@ -260,7 +275,8 @@ int main(int argc, char **argv)
         }
     }
     {
-        double ms_st = ep_pct(t_status, runs, 0.5) * 1e3, p99_st = ep_pct(t_status, runs, 0.99) * 1e3;
+        double ms_st = ep_pct(t_status, runs, 0.5) * 1e3;
+        double p99_st = ep_pct(t_status, runs, 0.99) * 1e3;
         double ms_ss = ep_pct(t_ss, runs, 0.5) * 1e3, p99_ss = ep_pct(t_ss, runs, 0.99) * 1e3;
         if (json) {
             printf("{\"tool\":\"ephport status --json\",\"sockets\":%ld,\"runs\":%d,"

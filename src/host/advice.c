@@ -234,7 +234,8 @@ void ep_host_compute_advice(ep_host_snapshot *s, double warn, double crit)
 
     for (size_t i = 0; i < s->ncounters; i++) {
         if (strcmp(s->counters[i].name, "TcpExt.TCPTimeWaitOverflow") == 0 &&
-            s->counters[i].value > 0 && (a = ep_host_advice_add(s, EP_HOST_WARNING, "tw-overflow"))) {
+            s->counters[i].value > 0 &&
+            (a = ep_host_advice_add(s, EP_HOST_WARNING, "tw-overflow")) != NULL) {
             a->message = ep_host_strf(s, "TIME_WAIT overflowed %lld time(s): tcp_max_tw_buckets "
                                       "(%lld) was reached and connections closed without "
                                       "TIME_WAIT protection",
