@@ -283,7 +283,7 @@ int ep_bind_do(ep_pool *pool, const ep_bind_req *req, ep_bind_id *id, uint16_t *
         return -EINVAL;
     pi = ep_proto_index(req->proto);
     ep_addr_canon(&req->addr, &addr);
-    if (!ep_addr_is_wildcard(&addr)) {
+    if (!ep_addr_wild(&addr)) {
         lidx = ep_pool_addr_index(pool, &addr);
         if (lidx == EP_NIL)
             return -ENOENT;
@@ -418,8 +418,7 @@ int ep_bind_connect_do(ep_pool *pool, ep_bind_id id, ep_tuple *t)
     if (chosen == EP_NIL) {
         if (b->laddr != EP_NIL) {
             di = ep_dest_find(pool, b->proto, b->laddr, &t->remote, t->remote_port);
-            if (di != EP_NIL)
-                pool->dt.d[di].failures++;
+            ep_dest_count_failure(pool, di);
         }
         return -EADDRNOTAVAIL;
     }

@@ -5,8 +5,8 @@
  * from here.  Keys come from getrandom(2), so an observer cannot predict
  * the next port; with cfg.seeded the key is derived from cfg.seed so that a
  * test or a simulation replays exactly.  Output is produced four blocks at a
- * time into a buffer: one refill costs about as much as a handful of hash
- * lookups and serves 64 draws. */
+ * time into a buffer, the four computed side by side in vector lanes: one
+ * refill serves 64 draws. */
 #include <errno.h>
 #include <string.h>
 #include <sys/random.h>
@@ -48,10 +48,52 @@ void ep_chacha20_block(const uint32_t key[8], uint64_t counter, uint32_t out[16]
         out[i] = x[i] + s[i];
 }
 
+/* Four blocks at once, one per lane of 128-bit vectors (GCC/Clang vector
+ * extensions: SSE2 on baseline x86-64, NEON on arm64), so the refill costs
+ * about what one scalar block does.  Same output as four calls of
+ * ep_chacha20_block with consecutive counters (checked by the unit test). */
+typedef uint32_t ep_v4 __attribute__((vector_size(16)));
+#define VROTL(v, n) (((v) << (n)) | ((v) >> (32 - (n))))
+#define VQR(a, b, c, d)                                  \
+    do {                                                 \
+        a += b; d ^= a; d = VROTL(d, 16);                \
+        c += d; b ^= c; b = VROTL(b, 12);                \
+        a += b; d ^= a; d = VROTL(d, 8);                 \
+        c += d; b ^= c; b = VROTL(b, 7);                 \
+    } while (0)
+
 void ep_rng_refill(ep_rng *r)
 {
-    for (unsigned b = 0; b < EP_RNG_BUFWORDS / 16; b++)
-        ep_chacha20_block(r->key, r->counter++, r->buf + 16 * b);
+    ep_v4 s[16], x[16];
+    static const uint32_t sigma[4] = { 0x61707865, 0x3320646e, 0x79622d32, 0x6b206574 };
+
+    for (int i = 0; i < 4; i++)
+        s[i] = (ep_v4){ sigma[i], sigma[i], sigma[i], sigma[i] };
+    for (int i = 0; i < 8; i++)
+        s[4 + i] = (ep_v4){ r->key[i], r->key[i], r->key[i], r->key[i] };
+    for (int l = 0; l < 4; l++) {
+        uint64_t c = r->counter + (uint64_t)l;
+        s[12][l] = (uint32_t)c;
+        s[13][l] = (uint32_t)(c >> 32);
+    }
+    s[14] = s[15] = (ep_v4){ 0, 0, 0, 0 };
+    memcpy(x, s, sizeof x);
+    for (int i = 0; i < 10; i++) {
+        VQR(x[0], x[4], x[8], x[12]);
+        VQR(x[1], x[5], x[9], x[13]);
+        VQR(x[2], x[6], x[10], x[14]);
+        VQR(x[3], x[7], x[11], x[15]);
+        VQR(x[0], x[5], x[10], x[15]);
+        VQR(x[1], x[6], x[11], x[12]);
+        VQR(x[2], x[7], x[8], x[13]);
+        VQR(x[3], x[4], x[9], x[14]);
+    }
+    for (int w = 0; w < 16; w++) {
+        ep_v4 o = x[w] + s[w];
+        for (int l = 0; l < 4; l++)
+            r->buf[16 * l + w] = o[l];
+    }
+    r->counter += 4;
     r->pos = 0;
 }
 

@@ -74,7 +74,7 @@ static uint32_t ep_check_blk(const ep_pool *pool, uint32_t a, int pi, uint32_t p
 int ep_pool_check(ep_pool *pool, char *why, size_t len)
 {
     uint32_t na, *conn = NULL, *nblk = NULL, *cnt = NULL;
-    uint64_t in_use = 0, tw = 0, quar = 0, binds = 0, ndest = 0;
+    uint64_t in_use = 0, tw = 0, quar = 0, binds = 0, ndest = 0, nidle = 0;
     int rc = 0;
 
     if (!pool)
@@ -171,7 +171,8 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
             }
             for (uint32_t di = ls->dests; di != EP_NIL; di = pool->dt.d[di].lnext) {
                 const ep_dest *d = &pool->dt.d[di];
-                if (!d->proto || d->laddr != a || ep_proto_index(d->proto) != pi || ++nd > pool->dt.count) {
+                if (!d->proto || d->laddr != a || ep_proto_index(d->proto) != pi ||
+                    ++nd > pool->dt.count + pool->dt.nidle) {
                     rc = ep_check_fail(why, len, "address %u proto %d: bad destination list", a, pi);
                     goto out;
                 }
@@ -224,13 +225,20 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
         const ep_dest *d = &pool->dt.d[di];
         if (!d->proto)
             continue;
-        ndest++;
+        if (d->idle != (d->in_use + d->time_wait + d->quarantine == 0) ||
+            (d->idle && (d->dense || d->nblk))) {
+            rc = ep_check_fail(why, len, "destination %u: idle flag %u with %u/%u/%u entries", di,
+                               d->idle, d->in_use, d->time_wait, d->quarantine);
+            goto out;
+        }
+        nidle += d->idle;
+        ndest += !d->idle;
         if (ep_dest_find(pool, d->proto, d->laddr, &d->remote, d->rport) != di) {
             rc = ep_check_fail(why, len, "destination %u is not found by its key", di);
             goto out;
         }
         if (d->in_use != cnt[di * 3] || d->time_wait != cnt[di * 3 + 1] ||
-            d->quarantine != cnt[di * 3 + 2] || d->in_use + d->time_wait + d->quarantine == 0) {
+            d->quarantine != cnt[di * 3 + 2]) {
             rc = ep_check_fail(why, len, "destination %u counters %u/%u/%u, entries say %u/%u/%u", di,
                                d->in_use, d->time_wait, d->quarantine, cnt[di * 3], cnt[di * 3 + 1],
                                cnt[di * 3 + 2]);
@@ -290,9 +298,21 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
             }
         }
     }
-    if (ndest != pool->dt.count) {
-        rc = ep_check_fail(why, len, "%u destinations counted, %llu live", pool->dt.count,
-                           (unsigned long long)ndest);
+    if (ndest != pool->dt.count || nidle != pool->dt.nidle) {
+        rc = ep_check_fail(why, len, "%u/%u destinations counted live/idle, %llu/%llu found",
+                           pool->dt.count, pool->dt.nidle, (unsigned long long)ndest,
+                           (unsigned long long)nidle);
+        goto out;
+    }
+    uint32_t walked = 0;
+    for (uint32_t di = pool->dt.idle_head; di != EP_NIL; di = pool->dt.d[di].inext) {
+        if (!pool->dt.d[di].idle || ++walked > pool->dt.nidle) {
+            rc = ep_check_fail(why, len, "bad idle list at destination %u", di);
+            goto out;
+        }
+    }
+    if (walked != pool->dt.nidle) {
+        rc = ep_check_fail(why, len, "idle list holds %u of %u", walked, pool->dt.nidle);
         goto out;
     }
     rc = ep_check_queues(pool, why, len);

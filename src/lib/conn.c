@@ -26,6 +26,8 @@ uint32_t ep_conn_add(ep_pool *pool, uint32_t di, uint16_t port, uint32_t owner, 
     ep_dest *d = &pool->dt.d[di];
     uint32_t total;
 
+    if (d->idle)
+        ep_dest_revive(pool, di);
     e->state = EP_ST_INUSE;
     e->u.held.owner = owner;
     e->u.held.bind = bind;
@@ -48,6 +50,8 @@ static void ep_conn_enqueue(ep_pool *pool, uint32_t idx, int q, uint8_t state, e
     e->state = state;
     e->u.expire = expire;
     ep_timeq_push(&pool->q[q], pool->tt.e, idx);
+    if (expire < pool->next_due)
+        pool->next_due = expire;
 }
 
 void ep_conn_close(ep_pool *pool, uint32_t idx, ep_close_how how)
@@ -129,6 +133,8 @@ ep_time ep_conn_advance(ep_pool *pool, ep_time now)
     if (now < pool->now)
         now = pool->now;
     pool->now = now;
+    if (now < pool->next_due)
+        return now; /* nothing due: the common case costs one compare */
     while ((idx = ep_timeq_due(&pool->q[EP_Q_TWY], pool->tt.e, now)) != EP_NIL) {
         ep_entry *e = &pool->tt.e[idx];
         ep_time t0 = e->u.expire - pool->cfg.tw_reuse_delay - 1;
@@ -140,5 +146,11 @@ ep_time ep_conn_advance(ep_pool *pool, ep_time now)
     for (int q = EP_Q_TW; q <= EP_Q_QUAR; q++)
         while ((idx = ep_timeq_due(&pool->q[q], pool->tt.e, now)) != EP_NIL)
             ep_conn_drop(pool, idx, false);
+    /* heads only move later, and a removal from the middle can only leave
+     * next_due too early (harmless: one more slow pass) */
+    pool->next_due = UINT64_MAX;
+    for (int q = 0; q < EP_Q__COUNT; q++)
+        if (pool->q[q].head != EP_NIL && pool->tt.e[pool->q[q].head].u.expire < pool->next_due)
+            pool->next_due = pool->tt.e[pool->q[q].head].u.expire;
     return now;
 }

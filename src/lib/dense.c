@@ -79,16 +79,23 @@ void ep_dense_clear(ep_dense *d, uint32_t i)
 /* Position of the k-th (0-based) set bit of x; x has more than k set bits. */
 static uint32_t ep_select64(uint64_t x, uint32_t k)
 {
-    uint32_t pos = 0;
-    for (uint32_t w = 32; w; w >>= 1) {
-        uint32_t c = (uint32_t)__builtin_popcountll(x & ((1ull << w) - 1));
-        if (k >= c) {
-            k -= c;
-            x >>= w;
-            pos += w;
-        }
+    /* per-byte counts, then their prefix sums in each byte */
+    uint64_t b = x - ((x >> 1) & 0x5555555555555555ull);
+    b = (b & 0x3333333333333333ull) + ((b >> 2) & 0x3333333333333333ull);
+    b = (b + (b >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    uint64_t prefix = b * 0x0101010101010101ull; /* byte i: bits in bytes 0..i */
+    uint32_t byte = 0;
+    while (byte < 7 && ((prefix >> (8 * byte)) & 0xff) <= k)
+        byte++;
+    if (byte)
+        k -= (uint32_t)((prefix >> (8 * (byte - 1))) & 0xff);
+    uint32_t v = (uint32_t)(x >> (8 * byte)) & 0xff;
+    for (;;) {
+        uint32_t low = (uint32_t)__builtin_ctz(v);
+        if (k-- == 0)
+            return 8 * byte + low;
+        v &= v - 1;
     }
-    return pos;
 }
 
 static uint32_t ep_span(uint32_t n, uint32_t start, uint32_t size)
@@ -96,6 +103,13 @@ static uint32_t ep_span(uint32_t n, uint32_t start, uint32_t size)
     return n - start < size ? n - start : size;
 }
 
+/* Built twice, with and without the POPCNT instruction; the dynamic
+ * loader picks the one this CPU supports (GCC/Clang function multiversioning). */
+#if defined(__x86_64__) && defined(__has_attribute)
+#if __has_attribute(target_clones)
+__attribute__((target_clones("popcnt", "default")))
+#endif
+#endif
 uint32_t ep_dense_select(const ep_dense *d, uint32_t k)
 {
     uint32_t s = 0, b, w;

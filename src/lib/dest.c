@@ -2,7 +2,13 @@
  *
  * A destination is (protocol, local address, remote address, remote port):
  * the unit that runs out of ports.  Its record exists while it has at least
- * one entry (in use, TIME_WAIT or quarantine) and is freed with the last.
+ * one entry (in use, TIME_WAIT or quarantine).  When the last entry goes the
+ * record becomes idle: it behaves exactly as an absent record (no entries,
+ * nblk 0, no bitmap, not listed, not counted, its counters start from zero
+ * if it is used again) but stays in the table, so that a destination that
+ * keeps going from zero to one connection and back does not pay for
+ * creating and freeing its record every time.  At most EP_DEST_IDLE_MAX
+ * records are idle; the oldest is freed when one more becomes idle.
  *
  * The number of ports a connect towards D on local address L could take is
  *
@@ -32,37 +38,45 @@
 #include <string.h>
 
 #include "dest.h"
-#include "siphash.h"
+#include "engine.h"
 #include "tuple_table.h"
 
 #define EP_DT_MIN_BUCKETS 64u
+#define EP_DEST_IDLE_MAX 64u
 
-struct ep_dest_key {
-    uint32_t laddr;
-    uint16_t rport;
-    uint8_t proto;
-    uint8_t family;
-    uint8_t bytes[16];
-};
-
+/* The destination hash: NH (the universal-hash core of UMAC, RFC 4418)
+ * over the six 32-bit words of the key under a per-pool random key, then a
+ * keyed 64-bit finalizer.  NH makes two distinct keys collide with
+ * probability about 2^-32 over the random key, so an outsider who picks
+ * remote addresses cannot aim at one bucket; it costs three multiplies
+ * where SipHash-1-3 of 24 bytes costs ~20 ns, and the destination lookup is
+ * on every connect and close. */
 static uint32_t ep_dest_hash(const ep_dtable *t, uint8_t proto, uint32_t laddr,
                              const ep_addr *remote, uint16_t rport)
 {
-    struct ep_dest_key k;
-    memset(&k, 0, sizeof k);
-    k.laddr = laddr;
-    k.rport = rport;
-    k.proto = proto;
-    k.family = remote->family;
-    memcpy(k.bytes, remote->u.bytes, 16);
-    return (uint32_t)ep_siphash13(t->key, &k, sizeof k) & t->mask;
+    uint32_t w[6];
+    uint64_t h;
+    w[0] = laddr;
+    w[1] = (uint32_t)rport | (uint32_t)proto << 16 | (uint32_t)remote->family << 24;
+    memcpy(&w[2], remote->u.bytes, 16);
+    h = (uint64_t)(w[0] + t->key[0]) * (w[1] + t->key[1]) +
+        (uint64_t)(w[2] + t->key[2]) * (w[3] + t->key[3]) +
+        (uint64_t)(w[4] + t->key[4]) * (w[5] + t->key[5]);
+    h ^= ((uint64_t)t->key[6] << 32) | t->key[7];
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return (uint32_t)h & t->mask;
 }
 
-int ep_dt_init(ep_dtable *t, const uint8_t key[16])
+int ep_dt_init(ep_dtable *t, const uint32_t key[8])
 {
     memset(t, 0, sizeof *t);
-    memcpy(t->key, key, 16);
+    memcpy(t->key, key, sizeof t->key);
     t->free_head = EP_NIL;
+    t->idle_head = t->idle_tail = EP_NIL;
     t->bucket = malloc(EP_DT_MIN_BUCKETS * sizeof *t->bucket);
     if (!t->bucket)
         return -ENOMEM;
@@ -90,7 +104,7 @@ uint32_t ep_dest_find(const ep_pool *pool, uint8_t proto, uint32_t laddr,
     while (i != EP_NIL) {
         const ep_dest *d = &t->d[i];
         if (d->laddr == laddr && d->rport == rport && d->proto == proto &&
-            ep_addr_equal(&d->remote, remote))
+            ep_addr_same(&d->remote, remote))
             return i;
         i = d->hnext;
     }
@@ -111,7 +125,7 @@ int ep_dest_reserve(ep_pool *pool)
         t->d = nd;
         t->cap = ncap;
     }
-    if (t->count + 1 > t->mask + 1) {
+    if (t->count + t->nidle + 1 > t->mask + 1) {
         uint32_t nb = (t->mask + 1) * 2;
         uint32_t *b = malloc((size_t)nb * sizeof *b);
         if (!b)
@@ -155,6 +169,7 @@ uint32_t ep_dest_create(ep_pool *pool, uint8_t proto, uint32_t laddr,
     h = ep_dest_hash(t, proto, laddr, remote, rport);
     d->hnext = t->bucket[h];
     t->bucket[h] = i;
+    d->iprev = d->inext = EP_NIL;
     d->lprev = EP_NIL;
     d->lnext = ls->dests;
     if (ls->dests != EP_NIL)
@@ -184,17 +199,30 @@ static void ep_dest_drop_dense(ep_pool *pool, uint32_t di)
     d->dense = NULL;
 }
 
-void ep_dest_release_if_empty(ep_pool *pool, uint32_t di)
+static void ep_idle_unlink(ep_dtable *t, uint32_t di)
+{
+    ep_dest *d = &t->d[di];
+    if (d->iprev != EP_NIL)
+        t->d[d->iprev].inext = d->inext;
+    else
+        t->idle_head = d->inext;
+    if (d->inext != EP_NIL)
+        t->d[d->inext].iprev = d->iprev;
+    else
+        t->idle_tail = d->iprev;
+    d->idle = 0;
+    t->nidle--;
+}
+
+/* Really free an idle record. */
+static void ep_dest_free_record(ep_pool *pool, uint32_t di)
 {
     ep_dtable *t = &pool->dt;
     ep_dest *d = &t->d[di];
-    ep_lstate *ls;
+    ep_lstate *ls = ep_ls(pool, d->laddr, ep_proto_index(d->proto));
     uint32_t *link;
 
-    if (d->in_use || d->time_wait || d->quarantine)
-        return;
-    ep_dest_drop_dense(pool, di);
-    ls = ep_ls(pool, d->laddr, ep_proto_index(d->proto));
+    ep_idle_unlink(t, di);
     if (d->lprev != EP_NIL)
         t->d[d->lprev].lnext = d->lnext;
     else
@@ -208,7 +236,39 @@ void ep_dest_release_if_empty(ep_pool *pool, uint32_t di)
     d->proto = 0;
     d->hnext = t->free_head;
     t->free_head = di;
+}
+
+void ep_dest_release_if_empty(ep_pool *pool, uint32_t di)
+{
+    ep_dtable *t = &pool->dt;
+    ep_dest *d = &t->d[di];
+
+    if (d->in_use || d->time_wait || d->quarantine || d->idle)
+        return;
+    ep_dest_drop_dense(pool, di);
+    d->idle = 1;
+    d->inext = EP_NIL;
+    d->iprev = t->idle_tail;
+    if (t->idle_tail != EP_NIL)
+        t->d[t->idle_tail].inext = di;
+    else
+        t->idle_head = di;
+    t->idle_tail = di;
+    t->nidle++;
     t->count--;
+    if (t->nidle > EP_DEST_IDLE_MAX)
+        ep_dest_free_record(pool, t->idle_head);
+}
+
+void ep_dest_revive(ep_pool *pool, uint32_t di)
+{
+    ep_dtable *t = &pool->dt;
+    ep_dest *d = &t->d[di];
+    ep_idle_unlink(t, di);
+    d->high_water = 0;
+    d->failures = 0;
+    d->nblk = 0;
+    t->count++;
 }
 
 void ep_dest_nr_change(ep_pool *pool, uint32_t di, uint16_t port, int delta)

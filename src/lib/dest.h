@@ -5,7 +5,7 @@
 
 #include "pool-t.h"
 
-int ep_dt_init(ep_dtable *t, const uint8_t key[16]);
+int ep_dt_init(ep_dtable *t, const uint32_t key[8]);
 void ep_dt_destroy(ep_pool *pool);
 
 uint32_t ep_dest_find(const ep_pool *pool, uint8_t proto, uint32_t laddr,
@@ -15,8 +15,16 @@ int ep_dest_reserve(ep_pool *pool);
 /* Create an absent destination (after ep_dest_reserve). */
 uint32_t ep_dest_create(ep_pool *pool, uint8_t proto, uint32_t laddr,
                         const ep_addr *remote, uint16_t rport);
-/* Free the record once it has no entries. */
+/* Once it has no entries, the record becomes idle (see dest.c). */
 void ep_dest_release_if_empty(ep_pool *pool, uint32_t di);
+/* An idle destination receives an entry: it is a fresh destination again. */
+void ep_dest_revive(ep_pool *pool, uint32_t di);
+/* Count an -EADDRNOTAVAIL towards di (ignored for EP_NIL and idle records). */
+static inline void ep_dest_count_failure(ep_pool *pool, uint32_t di)
+{
+    if (di != EP_NIL && !pool->dt.d[di].idle)
+        pool->dt.d[di].failures++;
+}
 
 static inline int ep_proto_index(uint8_t proto)
 {

@@ -65,7 +65,8 @@ typedef struct ep_ttable {
     uint32_t free_head;
     uint32_t *bucket;
     uint32_t mask;          /* buckets - 1 */
-    uint64_t k0, k1;        /* SipHash-1-3 key */
+    uint32_t shift;         /* 64 - log2(buckets) */
+    uint64_t k0, k1;        /* hash key, k1 odd */
 } ep_ttable;
 
 typedef struct ep_timeq {
@@ -76,10 +77,11 @@ typedef struct ep_dest {
     ep_addr remote;
     uint16_t rport;
     uint8_t proto;          /* EP_PROTO_TCP / EP_PROTO_UDP; 0 = free slot */
-    uint8_t pad_;
+    uint8_t idle;           /* no entries; kept in the idle list (dest.c) */
     uint32_t laddr;         /* local address index */
     uint32_t hnext;         /* hash chain; free list */
     uint32_t lprev, lnext;  /* list of the destinations of one local address */
+    uint32_t iprev, inext;  /* idle list */
     uint32_t in_use, time_wait, quarantine;
     uint32_t nblk;          /* non-reusable entries on effective ports that
                                are not blocked by a binding on the address */
@@ -90,10 +92,13 @@ typedef struct ep_dest {
 
 typedef struct ep_dtable {
     ep_dest *d;
-    uint32_t cap, used, count, free_head;
+    uint32_t cap, used;
+    uint32_t count;         /* destinations with entries (not idle) */
+    uint32_t free_head;
+    uint32_t idle_head, idle_tail, nidle;
     uint32_t *bucket;
     uint32_t mask;
-    uint8_t key[16];
+    uint32_t key[8];        /* NH key + final mixing key (dest.c) */
 } ep_dtable;
 
 /* One local address for one protocol. */
@@ -149,6 +154,7 @@ struct ep_pool {
     uint32_t *port2idx;     /* [65536] port -> effective index or EP_NIL */
     bool reuse_on;          /* tw_reuse and a TIME_WAIT longer than the delay */
     ep_time now;            /* largest time seen */
+    ep_time next_due;       /* no queue head expires before this */
     ep_rng rng;
     uint8_t fkey[16];       /* SipHash-2-4 key of F() (RFC 6056 alg. 3, 4) */
     ep_ttable tt;

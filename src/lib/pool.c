@@ -43,22 +43,10 @@
 
 /* ---- addresses ---------------------------------------------------------- */
 
-void ep_addr_canon(const ep_addr *in, ep_addr *out)
-{
-    ep_addr c; /* in and out may be the same */
-    memset(&c, 0, sizeof c);
-    c.family = in->family;
-    if (in->family == AF_INET)
-        memcpy(c.u.bytes, in->u.bytes, 4);
-    else if (in->family == AF_INET6)
-        memcpy(c.u.bytes, in->u.bytes, 16);
-    *out = c;
-}
-
 uint32_t ep_pool_addr_index(const ep_pool *pool, const ep_addr *a)
 {
     for (uint32_t i = 0; i < pool->naddrs; i++)
-        if (ep_addr_equal(&pool->addrs[i].addr, a))
+        if (ep_addr_same(&pool->addrs[i].addr, a))
             return i;
     return EP_NIL;
 }
@@ -145,7 +133,7 @@ int ep_pool_new(const ep_pool_config *cfg, ep_pool **out, ep_parse_error *err)
 {
     ep_pool *pool;
     ep_portset reserved;
-    uint8_t key[16];
+    uint32_t key[8];
     uint64_t k0, k1;
     int rc;
 
@@ -173,6 +161,7 @@ int ep_pool_new(const ep_pool_config *cfg, ep_pool **out, ep_parse_error *err)
     pool->owners.bucket = NULL;
     for (int q = 0; q < EP_Q__COUNT; q++)
         ep_timeq_init(&pool->q[q]);
+    pool->next_due = UINT64_MAX;
     rc = EP_ENOMEM;
     pool->reserved_text = ep_strdup(cfg->reserved ? cfg->reserved : "");
     pool->port2idx = malloc(65536 * sizeof *pool->port2idx);
@@ -247,7 +236,7 @@ int ep_pool_add_address(ep_pool *pool, const ep_addr *addr)
     if (!pool || !addr || (addr->family != AF_INET && addr->family != AF_INET6))
         return EP_EINVAL;
     ep_addr_canon(addr, &a);
-    if (ep_addr_is_wildcard(&a))
+    if (ep_addr_wild(&a))
         return EP_EINVAL;
     EP_LOCK(pool);
     if (ep_pool_addr_index(pool, &a) != EP_NIL) {
@@ -365,7 +354,7 @@ static int ep_tuple_check(const ep_tuple *t, ep_addr *remote)
     if (t->remote.family != AF_INET && t->remote.family != AF_INET6)
         return EP_EINVAL;
     ep_addr_canon(&t->remote, remote);
-    if (ep_addr_is_wildcard(remote) || t->remote_port == 0)
+    if (ep_addr_wild(remote) || t->remote_port == 0)
         return EP_EINVAL;
     if (t->local.family != 0 && t->local.family != t->remote.family)
         return EP_EINVAL;
@@ -388,8 +377,7 @@ int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr
     if (lidx != EP_NIL) {
         di = ep_dest_find(pool, proto, lidx, remote, rport);
         if (ep_dest_free(pool, lidx, pi, di) == 0) {
-            if (di != EP_NIL)
-                pool->dt.d[di].failures++;
+            ep_dest_count_failure(pool, di);
             return EP_EADDRNOTAVAIL;
         }
     } else if ((rc = ep_select_local(pool, proto, remote, rport, &lidx, &di)) < 0) {
@@ -426,7 +414,7 @@ int ep_pool_connect(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now)
     if ((rc = ep_tuple_check(t, &remote)) < 0)
         goto out;
     ep_addr_canon(&t->local, &local);
-    if (local.family != 0 && !ep_addr_is_wildcard(&local) &&
+    if (local.family != 0 && !ep_addr_wild(&local) &&
         (lidx = ep_pool_addr_index(pool, &local)) == EP_NIL) {
         rc = EP_ENOENT;
         goto out;
@@ -452,7 +440,7 @@ static int ep_pool_find_tuple(ep_pool *pool, const ep_tuple *t, uint32_t *idx)
     if ((rc = ep_tuple_check(t, &remote)) < 0)
         return rc;
     ep_addr_canon(&t->local, &local);
-    if (local.family == 0 || ep_addr_is_wildcard(&local) || t->local_port == 0)
+    if (local.family == 0 || ep_addr_wild(&local) || t->local_port == 0)
         return EP_EINVAL;
     if ((lidx = ep_pool_addr_index(pool, &local)) == EP_NIL)
         return EP_ENOENT;
@@ -590,7 +578,7 @@ static void ep_dest_fill(const ep_pool *pool, uint8_t proto, uint32_t lidx, cons
     out->remote_port = rport;
     out->blocked = ep_ls(pool, lidx, pi)->blocked;
     out->free = ep_dest_free(pool, lidx, pi, di);
-    if (di != EP_NIL) {
+    if (di != EP_NIL && !pool->dt.d[di].idle) {
         const ep_dest *d = &pool->dt.d[di];
         out->in_use = d->in_use;
         out->time_wait = d->time_wait;
@@ -612,7 +600,7 @@ int ep_pool_dest_stats(ep_pool *pool, const ep_tuple *t, ep_time now, ep_dest_st
     if ((rc = ep_tuple_check(t, &remote)) < 0)
         return rc;
     ep_addr_canon(&t->local, &local);
-    if (local.family == 0 || ep_addr_is_wildcard(&local))
+    if (local.family == 0 || ep_addr_wild(&local))
         return EP_EINVAL;
     EP_LOCK(pool);
     ep_conn_advance(pool, now);
@@ -661,7 +649,7 @@ int ep_pool_top_destinations(ep_pool *pool, ep_time now, ep_dest_stats *out, siz
     }
     for (uint32_t di = 0; di < pool->dt.used; di++) {
         const ep_dest *d = &pool->dt.d[di];
-        if (!d->proto)
+        if (!d->proto || d->idle)
             continue;
         ep_dest_fill(pool, d->proto, d->laddr, &d->remote, d->rport, di, &all[n++]);
     }

@@ -30,9 +30,9 @@
  *   size rounded down to even, an even pass then an odd pass of step 2 over
  *   the port range (reserved ports skipped), and on success table[index] +=
  *   max(i, random(0..7) * 2) + 2.  Deliberately O(range) when full: it is the
- *   baseline.  One deviation: when the range size is odd Linux never tries
- *   the last port; we try it after both passes, so the algorithm fails only
- *   on real exhaustion.
+ *   baseline.  One deviation: when the range size is odd, the wrap at the
+ *   top makes Linux skip one port (the first or the last); we try both
+ *   after the passes, so the algorithm fails only on real exhaustion.
  * EP_ALG_RFC6056_5: position += random(1..500), linear probe from there
  *   (RFC 6056 3.3.5 with N = 500; the RFC adds a random increment per probe,
  *   we probe linearly after one increment so that every port is reached).
@@ -154,11 +154,16 @@ static uint32_t ep_sel_rfc4(ep_sel *s, const ep_addr *remote, uint16_t rport)
         if (!((offset & 1) && remaining > 1))
             break;
     }
-    /* Odd-sized range: Linux never reaches the last port; we do. */
+    /* Odd-sized range: the wrap at `high` makes the even pass skip one port,
+     * `low` when the offset is > 0, else `high - 1` (Linux skips it too);
+     * we try both, so the algorithm fails only on real exhaustion. */
     if (low + remaining < high) {
-        uint32_t idx = pool->port2idx[high - 1];
-        if (idx != EP_NIL && ep_sel_ok(s, idx))
-            return idx;
+        const uint32_t skipped[2] = { low, high - 1 };
+        for (int c = 0; c < 2; c++) {
+            uint32_t idx = pool->port2idx[skipped[c]];
+            if (idx != EP_NIL && ep_sel_ok(s, idx))
+                return idx;
+        }
     }
     return EP_NIL;
 }
@@ -235,9 +240,7 @@ int ep_select_local(ep_pool *pool, uint8_t proto, const ep_addr *remote, uint16_
         for (uint32_t a = 0; a < pool->naddrs; a++) {
             if (pool->addrs[a].addr.family != remote->family)
                 continue;
-            uint32_t d = ep_dest_find(pool, proto, a, remote, rport);
-            if (d != EP_NIL)
-                pool->dt.d[d].failures++;
+            ep_dest_count_failure(pool, ep_dest_find(pool, proto, a, remote, rport));
         }
         return -EADDRNOTAVAIL;
     }

@@ -1,6 +1,6 @@
-/* siphash.c - SipHash-c-d over a byte string, the reference algorithm
+/* siphash.c - SipHash-2-4 over a byte string, the reference algorithm
  * (https://github.com/veorq/SipHash) written for one job: keyed 64-bit
- * hashes of short keys.  See siphash.h for where each variant is used. */
+ * hashes of short keys.  See siphash.h for where it is used. */
 #include <string.h>
 
 #include "siphash.h"
@@ -54,9 +54,4 @@ static uint64_t ep_siphash(int c, int d, const uint8_t key[16], const void *data
 uint64_t ep_siphash24(const uint8_t key[16], const void *data, size_t len)
 {
     return ep_siphash(2, 4, key, data, len);
-}
-
-uint64_t ep_siphash13(const uint8_t key[16], const void *data, size_t len)
-{
-    return ep_siphash(1, 3, key, data, len);
 }

@@ -9,9 +9,10 @@
  * the slab grows by doubling with realloc(): pages past the high mark are
  * never touched, so they cost address space, not memory.
  *
- * The hash is SipHash-1-3 under a per-pool random key: destination indexes
- * and ports are chosen by the engine, but the key still keeps an outsider
- * from building long chains. */
+ * The hash is multiply-shift under a per-pool random key (tuple_table.h):
+ * destination indexes and ports are mostly chosen by the engine, and the
+ * random key keeps anyone who does choose them (explicit bind ports) from
+ * predicting which keys share a bucket. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +25,14 @@ int ep_tt_init(ep_ttable *t, uint64_t k0, uint64_t k1)
 {
     memset(t, 0, sizeof *t);
     t->k0 = k0;
-    t->k1 = k1;
+    t->k1 = k1 | 1;
     t->free_head = EP_NIL;
     t->bucket = malloc(EP_TT_MIN_BUCKETS * sizeof *t->bucket);
     if (!t->bucket)
         return -ENOMEM;
     memset(t->bucket, 0xff, EP_TT_MIN_BUCKETS * sizeof *t->bucket);
     t->mask = EP_TT_MIN_BUCKETS - 1;
+    t->shift = 64 - (uint32_t)__builtin_ctz(EP_TT_MIN_BUCKETS);
     return 0;
 }
 
@@ -50,6 +52,7 @@ static int ep_tt_rehash(ep_ttable *t, uint32_t nbuckets)
     free(t->bucket);
     t->bucket = nb;
     t->mask = nbuckets - 1;
+    t->shift = 64 - (uint32_t)__builtin_ctz(nbuckets);
     for (uint32_t i = 0; i < t->used; i++) {
         ep_entry *e = &t->e[i];
         if (e->state == EP_ST_FREE)

@@ -4,7 +4,6 @@
 #define EP_TUPLE_TABLE_H
 
 #include "pool-t.h"
-#include "siphash.h"
 
 int ep_tt_init(ep_ttable *t, uint64_t k0, uint64_t k1);
 void ep_tt_destroy(ep_ttable *t);
@@ -19,9 +18,14 @@ uint32_t ep_tt_insert(ep_ttable *t, uint32_t dest, uint16_t port);
 /* Unlink entry idx from the hash and return its slot to the free list. */
 void ep_tt_remove(ep_ttable *t, uint32_t idx);
 
+/* Multiply-shift hashing (Dietzfelbinger et al.) of the 48-bit key
+ * dest << 16 | port under the pool's random key: the top bits of
+ * (key ^ k0) * k1, k1 odd.  Universal over the random key, five
+ * instructions. */
 static inline uint32_t ep_tt_bucket(const ep_ttable *t, uint32_t dest, uint16_t port)
 {
-    return (uint32_t)ep_siphash13_u64(t->k0, t->k1, ((uint64_t)dest << 16) | port) & t->mask;
+    uint64_t x = (((uint64_t)dest << 16) | port) ^ t->k0;
+    return (uint32_t)((x * t->k1) >> t->shift);
 }
 
 /* The entry of (dest, port), or EP_NIL. */
