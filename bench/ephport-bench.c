@@ -1,0 +1,453 @@
+/* ephport-bench.c - the engine benchmark: allocation cost of every selection
+ * algorithm at rising occupancy, TIME_WAIT expiry cost, and memory per
+ * tracked connection.  A program, never a timed test (see docs/BENCHMARKS.md
+ * for the figures and how to reproduce them).
+ *
+ * Method (see GUIDE.md "How we measure"):
+ *   - alloc: a pool over the Linux default range (32768-60999) with no
+ *     TIME_WAIT, one pool per algorithm.  Occupancy is set up by connecting
+ *     that fraction of the range towards the measured destination first.
+ *     Then batches of N connect + close(passive) pairs, each batch timed
+ *     with clock_gettime(CLOCK_MONOTONIC); its mean is one sample.  Warm-up
+ *     batches are discarded; median and p99 are over the batch means.  The
+ *     algorithms run alternately, batch by batch, in the same process, so
+ *     their ratios hold even when the machine's speed drifts.  With 100,000
+ *     destinations, each destination already holds one connection and the
+ *     pairs walk across all of them (a large working set, occupancy ~0).
+ *   - expiry: a pool with N entries in TIME_WAIT, then one ep_pool_advance()
+ *     past their end; ns per expired entry.
+ *   - memory: glibc allocator statistics (mallinfo2: heap in use plus mmap'd
+ *     blocks) before and after tracking N connections, half of them moved to
+ *     TIME_WAIT; bytes per tracked connection, and the same for 10 million
+ *     connections (the 1 GiB target).
+ *
+ * Usage: ephport-bench [--json] [--quick] [--help]
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include <ephport/ephport.h>
+
+#ifndef EP_BENCH_BUILDTYPE
+#define EP_BENCH_BUILDTYPE "unknown"
+#endif
+
+#define LINUX_LO 32768
+#define LINUX_HI 60999
+#define LINUX_N  (LINUX_HI - LINUX_LO + 1)
+
+static bool opt_json, opt_quick;
+
+static const double occupancies[] = { 0.0, 0.5, 0.9, 0.99, 0.999 };
+#define NOCC (sizeof occupancies / sizeof occupancies[0])
+
+/* ---- output ------------------------------------------------------------------ */
+
+static void emit(json_t *row)
+{
+    if (opt_json) {
+        char *s = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        if (s) {
+            puts(s);
+            free(s);
+        }
+        fflush(stdout);
+    }
+    json_decref(row);
+}
+
+static void cpu_model(char *buf, size_t len)
+{
+    snprintf(buf, len, "unknown");
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    if (!f)
+        return;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "model name", 10) == 0) {
+            char *v = strchr(line, ':');
+            if (v) {
+                v++;
+                while (*v == ' ' || *v == '\t')
+                    v++;
+                v[strcspn(v, "\n")] = '\0';
+                snprintf(buf, len, "%s", v);
+            }
+            break;
+        }
+    }
+    fclose(f);
+}
+
+static void print_machine(void)
+{
+    char cpu[256];
+    struct utsname u;
+    cpu_model(cpu, sizeof cpu);
+    if (uname(&u) != 0)
+        snprintf(u.release, sizeof u.release, "unknown");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    if (opt_json) {
+        emit(json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}", "bench", "machine", "cpu", cpu, "cores",
+                       (int)cores, "kernel", u.release, "build", EP_BENCH_BUILDTYPE, "quick",
+                       opt_quick));
+    } else {
+        printf("machine: %s, %ld cores, kernel %s\n", cpu, cores, u.release);
+        printf("build:   %s%s\n\n", EP_BENCH_BUILDTYPE, opt_quick ? " (--quick: few repetitions)" : "");
+    }
+}
+
+/* ---- helpers ------------------------------------------------------------------- */
+
+static uint64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ns(void)
+{
+    return clock_ns(CLOCK_MONOTONIC);
+}
+
+static void die(const char *what, int rc)
+{
+    fprintf(stderr, "ephport-bench: %s: %s\n", what, ep_strerror(rc));
+    exit(1);
+}
+
+static ep_addr g_local;
+
+/* Destination i (0 .. 2^24): 10.x.y.z:80, distinct for every i. */
+static void dest_tuple(ep_tuple *t, uint32_t i)
+{
+    memset(t, 0, sizeof *t);
+    t->proto = EP_PROTO_TCP;
+    t->local = g_local;
+    uint8_t b[4] = { 11, (uint8_t)(i >> 16), (uint8_t)(i >> 8), (uint8_t)i };
+    ep_addr_from_bytes(AF_INET, b, &t->remote);
+    t->remote_port = 80;
+}
+
+static ep_pool *pool_make(ep_algorithm alg, ep_time time_wait, uint64_t seed)
+{
+    ep_pool_config cfg;
+    ep_pool *p;
+    int rc = ep_pool_config_init(&cfg, "linux");
+    if (rc)
+        die("config", rc);
+    cfg.lo = LINUX_LO;
+    cfg.hi = LINUX_HI;
+    cfg.algorithm = alg;
+    cfg.time_wait = time_wait;
+    cfg.seeded = true;
+    cfg.seed = seed;
+    if ((rc = ep_pool_new(&cfg, &p, NULL)) != 0)
+        die("pool", rc);
+    if ((rc = ep_pool_add_address(p, &g_local)) != 0)
+        die("address", rc);
+    return p;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentile of sorted samples. */
+static double percentile(const double *s, size_t n, double q)
+{
+    size_t k = (size_t)(q * (double)n + 0.999999);
+    if (k < 1)
+        k = 1;
+    if (k > n)
+        k = n;
+    return s[k - 1];
+}
+
+/* ---- alloc --------------------------------------------------------------------- */
+
+struct alloc_case {
+    ep_pool *pool;
+    uint32_t ndest;     /* destinations the pairs walk across */
+    uint32_t cursor;
+    double *samples;    /* wall-clock ns per pair, one per batch */
+    double *cpu;        /* the same on this thread's CPU clock */
+};
+
+static void alloc_setup(struct alloc_case *c, ep_algorithm alg, double occ, uint32_t ndest)
+{
+    c->pool = pool_make(alg, 0, 1000 + (uint64_t)alg);
+    c->ndest = ndest;
+    c->cursor = 0;
+    ep_tuple t;
+    uint32_t target = (uint32_t)(occ * LINUX_N + 0.5);
+    for (uint32_t i = 0; i < target; i++) {
+        dest_tuple(&t, 0);
+        int rc = ep_pool_connect(c->pool, &t, 0, EP_SEC(1));
+        if (rc)
+            die("occupancy set-up", rc);
+    }
+    for (uint32_t d = 1; d < ndest; d++) { /* background: one connection each */
+        dest_tuple(&t, d);
+        int rc = ep_pool_connect(c->pool, &t, 0, EP_SEC(1));
+        if (rc)
+            die("destination set-up", rc);
+    }
+}
+
+/* One batch of n connect+close pairs; mean ns per pair (wall clock), and in
+ * *cpu the same on the thread's CPU clock (which leaves out the time the
+ * thread was not running: the machine may be shared). */
+static double alloc_batch(struct alloc_case *c, uint32_t n, double *cpu)
+{
+    ep_tuple t;
+    uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    uint64_t t0 = now_ns();
+    for (uint32_t i = 0; i < n; i++) {
+        dest_tuple(&t, c->cursor);
+        if (++c->cursor >= c->ndest)
+            c->cursor = 0;
+        int rc = ep_pool_connect(c->pool, &t, 0, EP_SEC(2));
+        if (rc)
+            die("connect", rc);
+        rc = ep_pool_close(c->pool, &t, EP_CLOSE_PASSIVE, EP_SEC(2));
+        if (rc)
+            die("close", rc);
+    }
+    uint64_t t1 = now_ns();
+    *cpu = (double)(clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / n;
+    return (double)(t1 - t0) / n;
+}
+
+static void bench_alloc(uint32_t ndest)
+{
+    const uint32_t batch = opt_quick ? 64 : 256;
+    const int warm = opt_quick ? 1 : 5;
+    const int batches = opt_quick ? 5 : 201;
+    struct alloc_case cases[EP_ALG__COUNT];
+
+    if (!opt_json) {
+        printf("alloc: connect + close pairs, Linux range %u-%u, %u destination%s, ns per pair\n",
+               LINUX_LO, LINUX_HI, ndest, ndest == 1 ? "" : "s");
+        printf("  %-10s %9s %11s %11s %11s\n", "algorithm", "occupancy", "median_ns", "p99_ns",
+               "cpu_median");
+    }
+    for (size_t oi = 0; oi < NOCC; oi++) {
+        double occ = occupancies[oi];
+        if (ndest > 1 && occ > 0)
+            continue; /* many destinations: occupancy ~0, see the header */
+        for (int a = 0; a < EP_ALG__COUNT; a++) {
+            alloc_setup(&cases[a], (ep_algorithm)a, occ, ndest);
+            cases[a].samples = calloc((size_t)batches, sizeof(double));
+            cases[a].cpu = calloc((size_t)batches, sizeof(double));
+            if (!cases[a].samples || !cases[a].cpu)
+                die("samples", EP_ENOMEM);
+        }
+        for (int b = -warm; b < batches; b++)
+            for (int a = 0; a < EP_ALG__COUNT; a++) {
+                double cpu, v = alloc_batch(&cases[a], batch, &cpu);
+                if (b >= 0) {
+                    cases[a].samples[b] = v;
+                    cases[a].cpu[b] = cpu;
+                }
+            }
+        double med[EP_ALG__COUNT];
+        for (int a = 0; a < EP_ALG__COUNT; a++) {
+            qsort(cases[a].samples, (size_t)batches, sizeof(double), cmp_double);
+            qsort(cases[a].cpu, (size_t)batches, sizeof(double), cmp_double);
+            med[a] = percentile(cases[a].samples, (size_t)batches, 0.5);
+            double p99 = percentile(cases[a].samples, (size_t)batches, 0.99);
+            double cmed = percentile(cases[a].cpu, (size_t)batches, 0.5);
+            const char *name = ep_algorithm_name((ep_algorithm)a);
+            if (opt_json)
+                emit(json_pack("{s:s, s:s, s:b, s:f, s:i, s:f, s:f, s:f, s:i, s:i}", "bench",
+                               "alloc", "algorithm", name, "default", a == EP_ALG_RANDOM,
+                               "occupancy", occ, "destinations", (int)ndest, "median_ns", med[a],
+                               "p99_ns", p99, "median_cpu_ns", cmed, "batches", batches,
+                               "pairs_per_batch", (int)batch));
+            else
+                printf("  %-10s %8.1f%% %11.1f %11.1f %11.1f%s\n", name, occ * 100, med[a], p99,
+                       cmed, a == EP_ALG_RANDOM ? "  (default)" : "");
+            ep_pool_free(cases[a].pool);
+            free(cases[a].samples);
+            free(cases[a].cpu);
+        }
+        double ratio = med[EP_ALG_RANDOM] / med[EP_ALG_RFC6056_4];
+        if (opt_json)
+            emit(json_pack("{s:s, s:f, s:i, s:s, s:s, s:f}", "bench", "ratio", "occupancy", occ,
+                           "destinations", (int)ndest, "numerator", "random", "denominator",
+                           "rfc6056-4", "median_ratio", ratio));
+        else
+            printf("  default / rfc6056-4 at %.1f%%: %.3f\n\n", occ * 100, ratio);
+    }
+}
+
+/* ---- expiry --------------------------------------------------------------------- */
+
+static void bench_expiry(void)
+{
+    const uint32_t entries = opt_quick ? 20000 : 1000000;
+    const int reps = opt_quick ? 3 : 7;
+    const uint32_t per_dest = 20000;
+    double *samples = calloc((size_t)reps, sizeof(double));
+    if (!samples)
+        die("samples", EP_ENOMEM);
+    for (int r = 0; r < reps; r++) {
+        ep_pool *p = pool_make(EP_ALG_RANDOM, EP_SEC(60), 7);
+        ep_tuple t;
+        for (uint32_t i = 0; i < entries; i++) {
+            dest_tuple(&t, i / per_dest);
+            /* spread the closes over 10 s so entries land in many slots */
+            ep_time at = EP_SEC(1) + (ep_time)i * EP_SEC(10) / entries;
+            int rc = ep_pool_connect(p, &t, 0, at);
+            if (rc)
+                die("connect", rc);
+            if ((rc = ep_pool_close(p, &t, EP_CLOSE_ACTIVE, at)) != 0)
+                die("close", rc);
+        }
+        uint64_t t0 = now_ns();
+        ep_pool_advance(p, EP_SEC(1) + EP_SEC(10) + EP_SEC(61));
+        samples[r] = (double)(now_ns() - t0) / entries;
+        ep_pool_stats st;
+        ep_pool_stats_get(p, EP_SEC(100), &st);
+        if (st.time_wait != 0) {
+            fprintf(stderr, "ephport-bench: %llu TIME_WAIT entries left after expiry\n",
+                    (unsigned long long)st.time_wait);
+            exit(1);
+        }
+        ep_pool_free(p);
+    }
+    qsort(samples, (size_t)reps, sizeof(double), cmp_double);
+    double med = percentile(samples, (size_t)reps, 0.5), p99 = percentile(samples, (size_t)reps, 0.99);
+    if (opt_json)
+        emit(json_pack("{s:s, s:i, s:f, s:f, s:i}", "bench", "expiry", "entries", (int)entries,
+                       "median_ns_per_entry", med, "p99_ns_per_entry", p99, "repetitions", reps));
+    else
+        printf("expiry: %u TIME_WAIT entries expired by one advance: median %.1f ns/entry, "
+               "max of %d runs %.1f ns/entry\n\n", entries, med, reps, p99);
+    free(samples);
+}
+
+/* ---- memory --------------------------------------------------------------------- */
+
+static uint64_t heap_bytes(void)
+{
+    struct mallinfo2 mi = mallinfo2();
+    return (uint64_t)mi.uordblks + (uint64_t)mi.hblkhd;
+}
+
+/* Track n connections across destinations of per_dest each; every other one
+ * is closed actively (TIME_WAIT 60 s).  Returns heap bytes used by them. */
+static uint64_t measure_connections(uint64_t n, uint32_t per_dest, uint64_t *tracked)
+{
+    malloc_trim(0);
+    uint64_t before = heap_bytes();
+    ep_pool *p = pool_make(EP_ALG_RANDOM, EP_SEC(60), 11);
+    uint64_t base = heap_bytes();
+    ep_tuple t;
+    for (uint64_t i = 0; i < n; i++) {
+        dest_tuple(&t, (uint32_t)(i / per_dest));
+        int rc = ep_pool_connect(p, &t, 0, EP_SEC(1));
+        if (rc)
+            die("connect", rc);
+        if ((i & 1) && (rc = ep_pool_close(p, &t, EP_CLOSE_ACTIVE, EP_SEC(1))) != 0)
+            die("close", rc);
+    }
+    uint64_t after = heap_bytes();
+    ep_pool_stats st;
+    ep_pool_stats_get(p, EP_SEC(1), &st);
+    *tracked = st.in_use + st.time_wait;
+    ep_pool_free(p);
+    (void)before;
+    return after - base;
+}
+
+static void bench_memory(void)
+{
+    const uint64_t n = opt_quick ? 100000 : 1000000;
+    uint64_t tracked;
+    uint64_t bytes = measure_connections(n, 20000, &tracked);
+    double per = (double)bytes / (double)tracked;
+    if (opt_json)
+        emit(json_pack("{s:s, s:I, s:I, s:f, s:s}", "bench", "memory", "connections",
+                       (json_int_t)tracked, "bytes", (json_int_t)bytes, "bytes_per_connection", per,
+                       "time_wait_share", "half"));
+    else
+        printf("memory: %llu tracked connections (half in TIME_WAIT): %llu bytes, %.1f bytes/connection\n",
+               (unsigned long long)tracked, (unsigned long long)bytes, per);
+    if (opt_quick) {
+        if (!opt_json)
+            printf("memory: 10 million connections skipped with --quick\n\n");
+        return;
+    }
+    const uint64_t big = 10000000;
+    bytes = measure_connections(big, 25000, &tracked);
+    bool under = bytes < (1ull << 30);
+    if (opt_json)
+        emit(json_pack("{s:s, s:I, s:I, s:f, s:b}", "bench", "memory_10m", "connections",
+                       (json_int_t)tracked, "bytes", (json_int_t)bytes, "bytes_per_connection",
+                       (double)bytes / (double)tracked, "under_1gib", under));
+    else
+        printf("memory: %llu tracked connections: %.1f MiB (%s 1 GiB)\n\n",
+               (unsigned long long)tracked, bytes / 1048576.0, under ? "under" : "NOT under");
+}
+
+/* ---- main ------------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: ephport-bench [--json] [--quick] [--help]\n"
+            "Benchmark libephport's allocation engine: connect+close cost of every\n"
+            "selection algorithm at 0-99.9%% occupancy of the Linux range (one and\n"
+            "100,000 destinations), TIME_WAIT expiry cost, memory per connection.\n"
+            "  --json   one JSON object per line instead of tables\n"
+            "  --quick  few repetitions (a smoke run; figures are not meaningful)\n"
+            "  --help   this text\n");
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "json", no_argument, NULL, 'j' },
+        { "quick", no_argument, NULL, 'q' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "jqh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'j': opt_json = true; break;
+        case 'q': opt_quick = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "ephport-bench: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (ep_addr_parse("10.0.0.1", &g_local) != 0)
+        return 1;
+    print_machine();
+    bench_alloc(1);
+    bench_alloc(100000);
+    bench_expiry();
+    bench_memory();
+    return 0;
+}

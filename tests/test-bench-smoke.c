@@ -1,0 +1,102 @@
+/* test-bench-smoke.c - smoke test of bench/ephport-bench (suite 'bench'):
+ * runs `ephport-bench --quick --json` and checks that every line is a JSON
+ * object with the documented fields, that every algorithm has an alloc row at
+ * every occupancy, and that the memory and expiry rows are there.  It checks
+ * the shape of the output only, never the timings. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include <ephport/ephport.h>
+
+#define BENCH EP_BUILD_ROOT "/bench/ephport-bench"
+
+static bool positive_number(json_t *row, const char *key)
+{
+    json_t *v = json_object_get(row, key);
+    return json_is_number(v) && json_number_value(v) > 0;
+}
+
+static void bench_quick_json_rows(void **state)
+{
+    (void)state;
+    FILE *f = popen(BENCH " --quick --json", "r");
+    assert_non_null(f);
+    static const double occ[] = { 0.0, 0.5, 0.9, 0.99, 0.999 };
+    int alloc_seen[EP_ALG__COUNT][5] = { { 0 } };
+    int many_dest = 0, machine = 0, memory = 0, expiry = 0, ratio = 0, lines = 0;
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        lines++;
+        json_error_t err;
+        json_t *row = json_loads(line, 0, &err);
+        if (!row)
+            fail_msg("line %d is not JSON (%s): %s", lines, err.text, line);
+        assert_true(json_is_object(row));
+        const char *bench = json_string_value(json_object_get(row, "bench"));
+        assert_non_null(bench);
+        if (strcmp(bench, "alloc") == 0) {
+            const char *name = json_string_value(json_object_get(row, "algorithm"));
+            ep_algorithm alg;
+            assert_non_null(name);
+            assert_int_equal(ep_algorithm_from_name(name, &alg), 0);
+            assert_true(json_is_boolean(json_object_get(row, "default")));
+            assert_int_equal(json_is_true(json_object_get(row, "default")), alg == EP_ALG_RANDOM);
+            assert_true(positive_number(row, "median_ns"));
+            assert_true(positive_number(row, "p99_ns"));
+            assert_true(json_number_value(json_object_get(row, "p99_ns"))
+                        >= json_number_value(json_object_get(row, "median_ns")));
+            json_int_t dests = json_integer_value(json_object_get(row, "destinations"));
+            double o = json_number_value(json_object_get(row, "occupancy"));
+            if (dests == 100000) {
+                many_dest++;
+            } else {
+                assert_int_equal(dests, 1);
+                int k = -1;
+                for (int i = 0; i < 5; i++)
+                    if (o > occ[i] - 1e-9 && o < occ[i] + 1e-9)
+                        k = i;
+                assert_true(k >= 0);
+                alloc_seen[alg][k]++;
+            }
+        } else if (strcmp(bench, "memory") == 0) {
+            assert_true(positive_number(row, "bytes_per_connection"));
+            memory++;
+        } else if (strcmp(bench, "expiry") == 0) {
+            assert_true(positive_number(row, "median_ns_per_entry"));
+            expiry++;
+        } else if (strcmp(bench, "machine") == 0) {
+            assert_non_null(json_string_value(json_object_get(row, "cpu")));
+            assert_non_null(json_string_value(json_object_get(row, "kernel")));
+            assert_non_null(json_string_value(json_object_get(row, "build")));
+            machine++;
+        } else if (strcmp(bench, "ratio") == 0) {
+            assert_true(positive_number(row, "median_ratio"));
+            ratio++;
+        }
+        json_decref(row);
+    }
+    assert_int_equal(pclose(f), 0);
+    assert_int_equal(machine, 1);
+    assert_int_equal(memory, 1);
+    assert_int_equal(expiry, 1);
+    assert_int_equal(many_dest, EP_ALG__COUNT);
+    assert_int_equal(ratio, 6);
+    for (int a = 0; a < EP_ALG__COUNT; a++)
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(alloc_seen[a][i], 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(bench_quick_json_rows),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
