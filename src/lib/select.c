@@ -240,9 +240,7 @@ int ep_select_local(ep_pool *pool, uint8_t proto, const ep_addr *remote, uint16_
         for (uint32_t a = 0; a < pool->naddrs; a++) {
             if (pool->addrs[a].addr.family != remote->family)
                 continue;
-            uint32_t d = ep_dest_find(pool, proto, a, remote, rport);
-            if (d != EP_NIL)
-                pool->dt.d[d].failures++;
+            ep_dest_count_failure(pool, ep_dest_find(pool, proto, a, remote, rport));
         }
         return -EADDRNOTAVAIL;
     }
