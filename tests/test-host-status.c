@@ -6,6 +6,7 @@
  * The real binary (EPHPORT_BIN) must report exactly those numbers, check
  * must exit on the right side of every threshold, the /proc fallback must
  * agree with netlink, and --netns must read another namespace. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,11 @@
 #include <netinet/in.h>
 #include <sched.h>
 #include <grp.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -427,8 +433,51 @@ static void advice_names_destination_and_remedy(void **state)
     close(l);
 }
 
+#if defined(__x86_64__)
+#define EP_AUDIT_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define EP_AUDIT_ARCH AUDIT_ARCH_AARCH64
+#endif
+
+/* In the child: make socket(AF_NETLINK, ...) fail with EPERM, as in a
+ * sandbox that forbids netlink. */
+static bool ep_forbid_netlink(void)
+{
+#ifdef EP_AUDIT_ARCH
+    struct sock_filter f[] = {
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, EP_AUDIT_ARCH, 1, 0),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_socket, 0, 3),
+        BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+        BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AF_NETLINK, 0, 1),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+        BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    };
+    struct sock_fprog prog = { sizeof f / sizeof f[0], f };
+    return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 &&
+           prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+#else
+    return false;
+#endif
+}
+
+static int ep_run_child(char **out, const char *args, bool as_nobody, bool no_netlink);
+
 /* Run `ephport ARGS` as uid/gid 65534 (nobody); returns the exit status. */
 static int ep_run_as_nobody(char **out, const char *args)
+{
+    return ep_run_child(out, args, true, false);
+}
+
+/* Run `ephport ARGS` where netlink sockets cannot be opened. */
+static int ep_run_without_netlink(char **out, const char *args)
+{
+    return ep_run_child(out, args, false, true);
+}
+
+static int ep_run_child(char **out, const char *args, bool as_nobody, bool no_netlink)
 {
     const char *bin = getenv("EPHPORT_BIN");
     char cmd[1024];
@@ -443,7 +492,9 @@ static int ep_run_as_nobody(char **out, const char *args)
     if (pid == 0) {
         dup2(fds[1], 1);
         close(fds[0]);
-        if (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0)
+        if (as_nobody && (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(99);
+        if (no_netlink && !ep_forbid_netlink())
             _exit(99);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(98);
@@ -517,6 +568,53 @@ static void unprivileged_reads_and_says_what_it_could_not(void **state)
     }
     assert_true(said);
     json_decref(nobody);
+}
+
+/* AUTO: when netlink is unavailable status reads /proc/net, says so, and
+ * still reports the same destinations. */
+static void auto_falls_back_to_proc_and_says_so(void **state)
+{
+    json_t *j, *ref, *note;
+    char *out, *sa, *sb;
+    json_error_t err;
+    bool said = false;
+    size_t i;
+    int rc;
+    (void)state;
+    if (ep_skipping)
+        skip();
+    rc = ep_run_without_netlink(&out, "status --json --top 0");
+    if (rc == 99) {
+        fprintf(stderr, "SKIP: cannot install a seccomp filter here\n");
+        free(out);
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    j = json_loads(out, 0, &err);
+    free(out);
+    assert_non_null(j);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "source"), "tcp")),
+                        "proc");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(j, "source"), "udp")),
+                        "proc");
+    json_array_foreach(json_object_get(j, "notes"), i, note) {
+        if (strstr(json_string_value(note), "netlink sock_diag") &&
+            strstr(json_string_value(note), "read /proc/net/tcp"))
+            said = true;
+    }
+    assert_true(said);
+    ref = ep_status_json("--source proc");
+    sa = json_dumps(json_object_get(ref, "destinations"), JSON_SORT_KEYS);
+    sb = json_dumps(json_object_get(j, "destinations"), JSON_SORT_KEYS);
+    assert_string_equal(sa, sb);
+    free(sa);
+    free(sb);
+    json_decref(ref);
+    json_decref(j);
+    /* forcing netlink where it cannot work: sockets unknown, check UNKNOWN */
+    assert_int_equal(ep_run_without_netlink(&out, "check --source netlink"), 3);
+    assert_non_null(strstr(out, "EPHPORT UNKNOWN"));
+    free(out);
 }
 
 /* The worst destination is 127.0.0.1:5000: 6 own + 2 bind-only ports of
@@ -643,6 +741,7 @@ int main(void)
         cmocka_unit_test(processes_names_the_owner),
         cmocka_unit_test(advice_names_destination_and_remedy),
         cmocka_unit_test(unprivileged_reads_and_says_what_it_could_not),
+        cmocka_unit_test(auto_falls_back_to_proc_and_says_so),
         cmocka_unit_test(netns_option_reads_another_namespace),
         cmocka_unit_test(proc_fallback_agrees_with_netlink),
     };
