@@ -311,6 +311,15 @@ static void rate_follows_the_counts(void **state)
                 1e-6);
     assert_true(json_is_false(
         json_object_get(find_dest(f2, "tcp", "127.0.0.1", 8080), "tw_reuse_applies")));
+    /* Namespace counters: once all 40 connections have landed, exactly 40
+     * connect() calls and no TIME_WAIT port reused (tcp_tw_reuse is 0). */
+    assert_true(json_is_number(
+        json_object_get(json_object_get(f1, "namespace"), "connects_per_second")));
+    if (u2 - u1 == 40) {
+        json_t *ns = json_object_get(f2, "namespace");
+        assert_true(fabs(rval(ns, "connects_per_second") * dt - 40.0) < 1e-6);
+        assert_true(rval(ns, "time_wait_reused_per_second") == 0.0);
+    }
     json_decref(f1);
     json_decref(f2);
     assert_int_equal(ep_test_write_sysctl("net/ipv4/tcp_tw_reuse", "2"), 0);

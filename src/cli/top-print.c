@@ -66,8 +66,8 @@ static void ep_top_fmt_i64(int64_t v, char *buf, size_t len)
 }
 
 /* The header lines, into three buffers. */
-void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *l3,
-                              size_t len)
+void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *l3, char *l4,
+                       size_t len)
 {
     const ep_host_settings *s = ep_host_snapshot_settings(st->snap);
     const ep_host_totals *t = ep_host_snapshot_totals(st->snap);
@@ -121,6 +121,18 @@ void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *
              src_udp != src_tcp ? ")" : "");
     if (nnotes && strlen(l3) + strlen(notes) < len)
         strcat(l3, notes);
+    if (!st->have_prev) {
+        snprintf(l4, len, "namespace: connect()/s and TIME_WAIT ports reused/s after the second "
+                          "sample");
+    } else {
+        char r[EP_TOP_NS_N][24];
+        for (int k = 0; k < EP_TOP_NS_N; k++)
+            ep_top_fmt_rate(st->ns_rate[k], r[k], sizeof r[k]);
+        snprintf(l4, len,
+                 "namespace: %s connect()/s, %s TIME_WAIT ports reused/s (tcp_tw_reuse; not in "
+                 "NEW/s)",
+                 r[EP_TOP_NS_CONNECT], r[EP_TOP_NS_REUSED]);
+    }
 }
 
 /* Width of the LOCAL and REMOTE columns for the rows shown. */
@@ -186,6 +198,11 @@ static json_t *ep_top_row_json(const struct ep_top_row *r)
     return o;
 }
 
+static json_t *ep_top_rate_json(double r)
+{
+    return isnan(r) ? json_null() : json_real(r);
+}
+
 int ep_top_print_json(const struct ep_top_state *st, size_t nshow)
 {
     const ep_host_settings *s = ep_host_snapshot_settings(st->snap);
@@ -202,6 +219,14 @@ int ep_top_print_json(const struct ep_top_state *st, size_t nshow)
                   ep_top_sort_names[st->o.sort], "destinations_total", (json_int_t)st->total);
     if (o && json_object_set_new(o, "time_wait_ages_from_timers", json_boolean(st->tw_timers)))
         o = (json_decref(o), NULL);
+    if (o) {
+        json_t *ns = json_pack("{s:o, s:o}", "connects_per_second",
+                               ep_top_rate_json(st->ns_rate[EP_TOP_NS_CONNECT]),
+                               "time_wait_reused_per_second",
+                               ep_top_rate_json(st->ns_rate[EP_TOP_NS_REUSED]));
+        if (json_object_set_new(o, "namespace", ns) != 0)
+            o = (json_decref(o), NULL);
+    }
     arr = json_array();
     if (!o || !arr || json_object_set_new(o, "destinations", arr) != 0) {
         json_decref(o);
@@ -221,13 +246,13 @@ int ep_top_print_json(const struct ep_top_state *st, size_t nshow)
 
 int ep_top_print_text(const struct ep_top_state *st, size_t nshow)
 {
-    char l1[512], l2[512], l3[512], line[512];
+    char l1[512], l2[512], l3[512], l4[512], line[512];
     const ep_host_advice *adv;
     size_t nadv;
     int wl, wr;
 
-    ep_top_fmt_header(st, l1, l2, l3, sizeof l1);
-    printf("%s\n%s\n%s\n", l1, l2, l3);
+    ep_top_fmt_header(st, l1, l2, l3, l4, sizeof l1);
+    printf("%s\n%s\n%s\n%s\n", l1, l2, l3, l4);
     ep_top_widths(st, nshow, &wl, &wr);
     ep_top_fmt_colhead(wl, wr, line, sizeof line);
     printf("%s\n", line);

@@ -154,6 +154,22 @@ static int ep_top_seed_ages(struct ep_top_state *st, const ep_host_settings *s,
                           ep_top_seed_one, &c);
 }
 
+/* The namespace counters behind EP_TOP_NS_*, NAN where unreadable. */
+static void ep_top_ns_counters(const ep_host_snapshot *snap, double out[EP_TOP_NS_N])
+{
+    static const char *const names[EP_TOP_NS_N] = { "Tcp.ActiveOpens", "TcpExt.TWRecycled" };
+    const ep_host_counter *c;
+    size_t n;
+
+    c = ep_host_snapshot_counters(snap, &n);
+    for (int k = 0; k < EP_TOP_NS_N; k++) {
+        out[k] = NAN;
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(c[i].name, names[k]) == 0 && c[i].value != EP_HOST_UNKNOWN)
+                out[k] = (double)c[i].value;
+    }
+}
+
 /* Take a snapshot and update rates.  Returns 0 or a negative errno. */
 int ep_top_sample(struct ep_top_state *st)
 {
@@ -221,6 +237,16 @@ int ep_top_sample(struct ep_top_state *st)
     if (!st->snap)
         st->tw_timers = ep_top_seed_ages(st, s, ents, n) == 0;
 
+    {
+        double cur[EP_TOP_NS_N];
+        ep_top_ns_counters(snap, cur);
+        for (int k = 0; k < EP_TOP_NS_N; k++) {
+            double d = cur[k] - st->ns_prev[k];
+            /* NAN propagates: unknown now or before, or no previous frame. */
+            st->ns_rate[k] = st->snap && st->t > t_prev && d >= 0 ? d / (st->t - t_prev) : NAN;
+            st->ns_prev[k] = cur[k];
+        }
+    }
     free(st->entries);
     free(st->rows);
     if (st->snap) {

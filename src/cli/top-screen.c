@@ -19,19 +19,20 @@ static bool ep_top_color;
 
 static void ep_top_draw(const struct ep_top_state *st)
 {
-    char l1[512], l2[512], l3[512], line[512];
+    char l1[512], l2[512], l3[512], l4[512], line[512];
     const ep_host_advice *adv;
     size_t nadv, room, nshow;
     int wl, wr, y = 0, rows = LINES, cols = COLS;
 
     erase();
-    ep_top_fmt_header(st, l1, l2, l3, sizeof l1);
+    ep_top_fmt_header(st, l1, l2, l3, l4, sizeof l1);
     mvaddnstr(y++, 0, l1, cols);
     mvaddnstr(y++, 0, l2, cols);
     mvaddnstr(y++, 0, l3, cols);
+    mvaddnstr(y++, 0, l4, cols);
     adv = ep_host_snapshot_advice(st->snap, &nadv);
-    /* Header (3), blank, column heads, rows, blank, up to 2 advice lines, keys. */
-    room = rows > 10 ? (size_t)(rows - 5 - 1 - (nadv ? (nadv > 1 ? 3 : 2) : 0) - 1) : 1;
+    /* Header (4), blank, column heads, rows, blank, up to 2 advice lines, keys. */
+    room = rows > 11 ? (size_t)(rows - 6 - 1 - (nadv ? (nadv > 1 ? 3 : 2) : 0) - 1) : 1;
     nshow = st->nrows < room ? st->nrows : room;
     if (st->o.top && nshow > st->o.top)
         nshow = st->o.top;

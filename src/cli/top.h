@@ -50,18 +50,29 @@ struct ep_top_row {
     bool reuse;            /* tcp_tw_reuse applies to this destination */
 };
 
+/* Namespace counters top turns into rates: connect() calls
+ * (Tcp.ActiveOpens) and TIME_WAIT ports taken over by tcp_tw_reuse
+ * (TcpExt.TWRecycled), which the per-destination estimator cannot see: the
+ * entry is replaced and no count moves.  (TcpExt.TW is left out: whether it
+ * counts entries entering or leaving TIME_WAIT differs between kernels.) */
+enum { EP_TOP_NS_CONNECT, EP_TOP_NS_REUSED, EP_TOP_NS_N };
+
 struct ep_top_state {
     struct ep_top_opts o;
     double start;          /* CLOCK_MONOTONIC at the first sample */
     double t;              /* seconds since start of the current frame */
     bool have_prev;
     bool tw_timers;        /* TIME_WAIT ages at start read from kernel timers */
+    /* Namespace-wide rates from the snapshot's counters (NAN until two
+     * samples, or when a counter is unreadable), indexed by EP_TOP_NS_*. */
+    double ns_prev[EP_TOP_NS_N], ns_rate[EP_TOP_NS_N];
     struct ep_top_entry *entries; /* sorted by key */
     size_t nentries;
     ep_host_snapshot *snap;       /* current frame */
     struct ep_top_row *rows;
     size_t nrows, total;
 };
+
 
 /* Set by SIGINT/SIGTERM (top.c); every loop checks it. */
 extern volatile sig_atomic_t ep_top_stop;
@@ -75,7 +86,9 @@ void ep_top_state_free(struct ep_top_state *st);
 void ep_top_read_error(const struct ep_top_state *st, int err);
 
 /* top-print.c */
-void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *l3, size_t len);
+/* Four header lines; each buffer holds len bytes. */
+void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *l3, char *l4,
+                       size_t len);
 void ep_top_widths(const struct ep_top_state *st, size_t nshow, int *wl, int *wr);
 void ep_top_fmt_row(const struct ep_top_row *r, int wl, int wr, char *buf, size_t len);
 void ep_top_fmt_colhead(int wl, int wr, char *buf, size_t len);
