@@ -23,7 +23,9 @@
  *
  * What it cannot see: a connection opened and fully gone between two samples
  * without TIME_WAIT (closed first by the peer, or reset) is not counted, so
- * the rate is a lower bound for such traffic.  Without kernel timers, right
+ * the rate is a lower bound for such traffic; nor one that takes over a port
+ * still in TIME_WAIT (tcp_tw_reuse), which replaces the entry without moving
+ * any count (top shows those namespace-wide from TcpExt.TWRecycled).  Without kernel timers, right
  * after start a burst that ended shortly before is taken for steady traffic
  * until T has passed.
  * UDP has no TIME_WAIT: callers pass T = 0 and the rate is the growth of
