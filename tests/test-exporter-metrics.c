@@ -321,6 +321,60 @@ static void textfile_atomic_write(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* Every metric name the Grafana dashboard queries is one the renderer
+ * emits (with every optional value known), so the dashboard cannot drift. */
+static void dashboard_uses_real_names(void **state)
+{
+    ep_metrics_input in;
+    char *text, *json, *p;
+    FILE *f = fopen(EP_SOURCE_ROOT "/contrib/grafana/ephport.json", "r");
+    long len;
+    int names = 0;
+    (void)state;
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    len = ftell(f);
+    rewind(f);
+    json = calloc(1, (size_t)len + 1);
+    assert_int_equal(fread(json, 1, (size_t)len, f), (size_t)len);
+    fclose(f);
+    fill(&in);
+    settings.conntrack_count = 10;
+    settings.conntrack_max = 100;
+    settings.tw_reuse_delay_ms = 1000;
+    totals.sockstat_tcp_tw = 7;
+    dests[1].free = 100;
+    counters[2].value = 1;
+    counters[3] = (ep_host_counter){ "TcpExt.TWRecycled", 1 };
+    in.ncounters = 4;
+    {
+        static ep_host_counter more[10] = {
+            { "TcpExt.TCPTimeWaitOverflow", 1 }, { "TcpExt.TW", 1 }, { "TcpExt.TWRecycled", 1 },
+            { "TcpExt.TWKilled", 1 }, { "TcpExt.ListenOverflows", 1 },
+            { "TcpExt.ListenDrops", 1 }, { "Tcp.ActiveOpens", 1 }, { "Tcp.PassiveOpens", 1 },
+            { "Tcp.AttemptFails", 1 }, { "Tcp.CurrEstab", 1 },
+        };
+        in.counters = more;
+        in.ncounters = 10;
+    }
+    text = render(&in);
+    for (p = strstr(json, "ephport_"); p; p = strstr(p, "ephport_")) {
+        char name[128], typeline[160];
+        size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+        assert_true(n < sizeof name);
+        memcpy(name, p, n);
+        name[n] = '\0';
+        p += n;
+        snprintf(typeline, sizeof typeline, "# TYPE %s ", name);
+        if (!strstr(text, typeline))
+            fail_msg("the dashboard uses %s, which the exporter does not emit", name);
+        names++;
+    }
+    assert_true(names > 10);
+    free(text);
+    free(json);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +385,7 @@ int main(void)
         cmocka_unit_test(refuses_unusable_input),
         cmocka_unit_test(listen_parser),
         cmocka_unit_test(textfile_atomic_write),
+        cmocka_unit_test(dashboard_uses_real_names),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
