@@ -146,8 +146,9 @@ static int ep_top_seed_ages(struct ep_top_state *st, const ep_host_settings *s,
                             struct ep_top_entry *ents, size_t n)
 {
     struct ep_top_seed_ctx c = { ents, n, 0.0, (double)s->time_wait_s };
-    if (n == 0 || s->port_lo == EP_HOST_UNKNOWN || s->port_hi == EP_HOST_UNKNOWN ||
-        s->time_wait_s <= 0)
+    if (n == 0)
+        return 0; /* no entry of unknown age */
+    if (s->port_lo == EP_HOST_UNKNOWN || s->port_hi == EP_HOST_UNKNOWN || s->time_wait_s <= 0)
         return -ENODATA;
     c.t_dump = ep_top_now() - st->start;
     return ep_top_tw_dump(st->o.netns, (uint16_t)s->port_lo, (uint16_t)s->port_hi,
