@@ -30,6 +30,8 @@ void ep_rng_seed(ep_rng *r, uint64_t seed)
     uint64_t x = seed;
     for (int i = 0; i < 4; i++)
         r->s[i] = ep_splitmix64(&x);
+    r->spare = 0;
+    r->has_spare = 0;
 }
 
 static inline uint64_t ep_rotl(uint64_t x, int k)
@@ -74,13 +76,20 @@ double ep_rng_exponential(ep_rng *r, double mean)
 
 double ep_rng_normal(ep_rng *r)
 {
-    double u, v, s;
+    double u, v, s, f;
+    if (r->has_spare) {
+        r->has_spare = 0;
+        return r->spare;
+    }
     do {
         u = 2.0 * ep_rng_uniform(r) - 1.0;
         v = 2.0 * ep_rng_uniform(r) - 1.0;
         s = u * u + v * v;
     } while (s >= 1.0 || s == 0.0);
-    return u * sqrt(-2.0 * log(s) / s);
+    f = sqrt(-2.0 * log(s) / s);
+    r->spare = v * f;
+    r->has_spare = 1;
+    return u * f;
 }
 
 /* A finite, non-negative number filling the whole string. */

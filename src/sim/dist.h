@@ -9,6 +9,8 @@
 
 typedef struct ep_rng {
     uint64_t s[4];
+    double spare;       /* the polar method's second normal, if has_spare */
+    int has_spare;
 } ep_rng;
 
 /* Seed with splitmix64 (every seed, 0 included, gives a valid state). */
@@ -20,7 +22,8 @@ double ep_rng_uniform(ep_rng *r);
 uint64_t ep_rng_below(ep_rng *r, uint64_t n);
 /* Exponential with the given mean (> 0). */
 double ep_rng_exponential(ep_rng *r, double mean);
-/* Standard normal (Marsaglia polar method, no cached second value). */
+/* Standard normal (Marsaglia polar method; each draw makes two, the second
+ * is kept for the next call). */
 double ep_rng_normal(ep_rng *r);
 
 typedef enum ep_dist_kind {
