@@ -104,8 +104,11 @@ static uint32_t ep_span(uint32_t n, uint32_t start, uint32_t size)
 }
 
 /* Built twice, with and without the POPCNT instruction; the dynamic
- * loader picks the one this CPU supports (GCC/Clang function multiversioning). */
-#if defined(__x86_64__) && defined(__has_attribute)
+ * loader picks the one this CPU supports (GCC function multiversioning).
+ * Not with clang: clang 14 names the dispatcher "ep_dense_select.ifunc"
+ * unless every declaration carries the attribute, so callers in other files
+ * fail to link (the clang TSan and fuzz builds). */
+#if defined(__x86_64__) && defined(__has_attribute) && !defined(__clang__)
 #if __has_attribute(target_clones)
 __attribute__((target_clones("popcnt", "default")))
 #endif
