@@ -67,10 +67,11 @@ static void ep_status_settings(const ep_host_snapshot *snap, bool color)
                (long long)st->reserved_in_range);
     ep_status_i64(a, sizeof a, st->effective_ports, " ports");
     printf("  effective                %s", a);
-    if (st->effective_ports > 0)
-        printf(": at most %.0f new TCP connections/s per destination (TIME_WAIT %llds)",
-               (double)st->effective_ports / (double)st->time_wait_s,
-               (long long)st->time_wait_s);
+    if (st->effective_ports > 0) {
+        double rate = (double)st->effective_ports / (double)st->time_wait_s;
+        printf(": at most %.*f new TCP connections/s per destination (TIME_WAIT %llds)",
+               rate < 10 ? 1 : 0, rate, (long long)st->time_wait_s);
+    }
     printf("\n");
     ep_status_i64(a, sizeof a, st->tw_reuse, "");
     ep_status_i64(b, sizeof b, st->tw_reuse_delay_ms, " ms");

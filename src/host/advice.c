@@ -99,9 +99,10 @@ static void ep_host_advise_dest(ep_host_snapshot *s, const ep_host_dest *d, doub
     a->sustainable_rate = ep_host_rate(st, d);
     if (d->proto == 6)
         a->message = ep_host_strf(s, "%s: %.0f%% of %lld ports taken (%lld free, %u in "
-                                  "TIME_WAIT); sustainable rate %.0f new connections/s",
+                                  "TIME_WAIT); sustainable rate %.*f new connections/s",
                                   name, used_pct, (long long)st->effective_ports,
-                                  (long long)d->free, d->time_wait, a->sustainable_rate);
+                                  (long long)d->free, d->time_wait,
+                                  a->sustainable_rate < 10 ? 1 : 0, a->sustainable_rate);
     else
         a->message = ep_host_strf(s, "%s: %.0f%% of %lld UDP ports taken (%lld free)", name,
                                   used_pct, (long long)st->effective_ports, (long long)d->free);
@@ -261,10 +262,10 @@ void ep_host_compute_advice(ep_host_snapshot *s, double warn, double crit)
     if (st->effective_ports > 0 && st->effective_ports < 16384 &&
         (a = ep_host_advice_add(s, EP_HOST_INFO, "narrow-range"))) {
         a->sustainable_rate = ep_host_rate(st, NULL);
-        a->message = ep_host_strf(s, "only %lld ephemeral ports are usable: at most %.0f new TCP "
+        a->message = ep_host_strf(s, "only %lld ephemeral ports are usable: at most %.*f new TCP "
                                   "connections/s towards any one destination without "
                                   "tcp_tw_reuse", (long long)st->effective_ports,
-                                  a->sustainable_rate);
+                                  a->sustainable_rate < 10 ? 1 : 0, a->sustainable_rate);
         a->remedy = ep_host_strf(s, "sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\" "
                                  "(after reserving listening ports)");
     }
