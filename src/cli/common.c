@@ -22,7 +22,7 @@ int ep_cli_print_json(json_t *value)
         fprintf(stderr, "ephport: out of memory building JSON output\n");
         return EP_EXIT_FAILURE;
     }
-    rc = json_dumpf(value, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    rc = json_dumpf(value, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(value);
     if (rc != 0 || fputc('\n', stdout) == EOF || fflush(stdout) != 0) {
         fprintf(stderr, "ephport: cannot write output\n");
