@@ -288,7 +288,7 @@ static void eventq_orders_by_time_then_id(void **state)
     ep_time prev = 0;
     uint32_t prev_id = 0;
     (void)state;
-    ep_eventq_init(&q);
+    ep_eventq_init(&q, false);
     ep_rng_seed(&r, 3);
     for (uint32_t i = 0; i < 5000; i++)
         assert_int_equal(ep_eventq_push(&q, ep_rng_below(&r, 1000), i), 0);
@@ -299,6 +299,31 @@ static void eventq_orders_by_time_then_id(void **state)
         prev_id = e.id;
     }
     assert_false(ep_eventq_pop(&q, &e));
+    assert_true(ep_eventq_empty(&q));
+    ep_eventq_free(&q);
+}
+
+static void eventq_fifo_mode(void **state)
+{
+    ep_eventq q;
+    ep_event e;
+    (void)state;
+    ep_eventq_init(&q, true);
+    /* Interleave pushes and pops across the ring's growth and wrap. */
+    for (uint32_t i = 0; i < 3000; i++) {
+        assert_int_equal(ep_eventq_push(&q, i / 2, i), 0);
+        if (i % 3 == 2) {
+            assert_true(ep_eventq_pop(&q, &e));
+            assert_int_equal(e.id, (i / 3));
+        }
+    }
+    assert_int_equal(ep_eventq_top(&q)->id, 1000);
+    assert_int_equal(ep_eventq_push(&q, 0, 9), EP_EINVAL); /* out of order */
+    for (uint32_t i = 1000; i < 3000; i++) {
+        assert_true(ep_eventq_pop(&q, &e));
+        assert_int_equal(e.id, i);
+        assert_int_equal(e.t, i / 2);
+    }
     assert_true(ep_eventq_empty(&q));
     ep_eventq_free(&q);
 }
@@ -316,6 +341,7 @@ int main(void)
         cmocka_unit_test(trace_parses),
         cmocka_unit_test(trace_errors_name_the_line),
         cmocka_unit_test(eventq_orders_by_time_then_id),
+        cmocka_unit_test(eventq_fifo_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

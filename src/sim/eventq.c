@@ -5,22 +5,46 @@
  * right now, so memory follows concurrency, never the total, and every
  * operation is O(log open) with no tuning.  Ties in time are broken by the
  * connection slot so that the order is total and runs are reproducible.
+ * With constant durations closes are due in the order connections opened;
+ * the FIFO ring then does the same job in O(1) (ties in push order).
  */
 #include <errno.h>
 #include <stdlib.h>
 
 #include "eventq.h"
 
-void ep_eventq_init(ep_eventq *q)
+void ep_eventq_init(ep_eventq *q, bool fifo)
 {
     q->h = NULL;
-    q->n = q->cap = 0;
+    q->n = q->cap = q->head = 0;
+    q->fifo = fifo;
 }
 
 void ep_eventq_free(ep_eventq *q)
 {
     free(q->h);
-    ep_eventq_init(q);
+    ep_eventq_init(q, q->fifo);
+}
+
+static int ep_eventq_ring_push(ep_eventq *q, ep_time t, uint32_t id)
+{
+    if (q->n && t < q->h[(q->head + q->n - 1) % q->cap].t)
+        return -EINVAL;
+    if (q->n == q->cap) {
+        size_t ncap = q->cap ? q->cap * 2 : 1024;
+        ep_event *nh = malloc(ncap * sizeof *nh);
+        if (!nh)
+            return -ENOMEM;
+        for (size_t i = 0; i < q->n; i++) /* unwrap */
+            nh[i] = q->h[(q->head + i) % q->cap];
+        free(q->h);
+        q->h = nh;
+        q->cap = ncap;
+        q->head = 0;
+    }
+    q->h[(q->head + q->n) % q->cap] = (ep_event){ t, id };
+    q->n++;
+    return 0;
 }
 
 static inline bool ep_event_less(const ep_event *a, const ep_event *b)
@@ -32,6 +56,8 @@ int ep_eventq_push(ep_eventq *q, ep_time t, uint32_t id)
 {
     size_t i;
     ep_event e = { t, id };
+    if (q->fifo)
+        return ep_eventq_ring_push(q, t, id);
     if (q->n == q->cap) {
         size_t ncap = q->cap ? q->cap * 2 : 1024;
         ep_event *nh = realloc(q->h, ncap * sizeof *nh);
@@ -58,6 +84,12 @@ bool ep_eventq_pop(ep_eventq *q, ep_event *out)
     size_t i = 0;
     if (q->n == 0)
         return false;
+    if (q->fifo) {
+        *out = q->h[q->head];
+        q->head = (q->head + 1) % q->cap;
+        q->n--;
+        return true;
+    }
     *out = q->h[0];
     last = q->h[--q->n];
     for (;;) {
