@@ -38,7 +38,7 @@ uint32_t ep_conn_add(ep_pool *pool, uint32_t di, uint16_t port, uint32_t owner, 
     total = d->in_use + d->time_wait + d->quarantine;
     if (total > d->high_water)
         d->high_water = total;
-    if (ep_dest_wants_dense(pool, di))
+    if (!d->dense && ep_dest_wants_dense(pool, di))
         (void)ep_dest_make_dense(pool, di); /* an optimisation: on ENOMEM
                                                 selection scans instead */
     return idx;
@@ -126,15 +126,11 @@ void ep_conn_drop(ep_pool *pool, uint32_t idx, bool keep_dest)
         ep_dest_release_if_empty(pool, di);
 }
 
-ep_time ep_conn_advance(ep_pool *pool, ep_time now)
+void ep_conn_expire(ep_pool *pool)
 {
+    ep_time now = pool->now;
     uint32_t idx;
 
-    if (now < pool->now)
-        now = pool->now;
-    pool->now = now;
-    if (now < pool->next_due)
-        return now; /* nothing due: the common case costs one compare */
     while ((idx = ep_timeq_due(&pool->q[EP_Q_TWY], pool->tt.e, now)) != EP_NIL) {
         ep_entry *e = &pool->tt.e[idx];
         ep_time t0 = e->u.expire - pool->cfg.tw_reuse_delay - 1;
@@ -152,5 +148,4 @@ ep_time ep_conn_advance(ep_pool *pool, ep_time now)
     for (int q = 0; q < EP_Q__COUNT; q++)
         if (pool->q[q].head != EP_NIL && pool->tt.e[pool->q[q].head].u.expire < pool->next_due)
             pool->next_due = pool->tt.e[pool->q[q].head].u.expire;
-    return now;
 }

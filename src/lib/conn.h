@@ -17,7 +17,19 @@ void ep_conn_close(ep_pool *pool, uint32_t idx, ep_close_how how);
  * it becomes empty unless keep_dest. */
 void ep_conn_drop(ep_pool *pool, uint32_t idx, bool keep_dest);
 
-/* Clamp now to the largest time seen and expire what is due. */
-ep_time ep_conn_advance(ep_pool *pool, ep_time now);
+/* Expire every entry due at pool->now (slow path of ep_conn_advance). */
+void ep_conn_expire(ep_pool *pool);
+
+/* Clamp now to the largest time seen and expire what is due; when nothing
+ * is due (now < next_due) this is two compares. */
+static inline ep_time ep_conn_advance(ep_pool *pool, ep_time now)
+{
+    if (now < pool->now)
+        now = pool->now;
+    pool->now = now;
+    if (now >= pool->next_due)
+        ep_conn_expire(pool);
+    return now;
+}
 
 #endif

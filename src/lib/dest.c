@@ -77,6 +77,7 @@ int ep_dt_init(ep_dtable *t, const uint32_t key[8])
     memcpy(t->key, key, sizeof t->key);
     t->free_head = EP_NIL;
     t->idle_head = t->idle_tail = EP_NIL;
+    t->last = EP_NIL;
     t->bucket = malloc(EP_DT_MIN_BUCKETS * sizeof *t->bucket);
     if (!t->bucket)
         return -ENOMEM;
@@ -96,17 +97,30 @@ void ep_dt_destroy(ep_pool *pool)
     memset(t, 0, sizeof *t);
 }
 
+static inline bool ep_dest_is(const ep_dest *d, uint8_t proto, uint32_t laddr,
+                              const ep_addr *remote, uint16_t rport)
+{
+    return d->laddr == laddr && d->rport == rport && d->proto == proto &&
+           ep_addr_same(&d->remote, remote);
+}
+
+/* A one-entry memo in front of the hash: a connection's close usually
+ * follows a lookup of the same destination (its connect, or the previous
+ * close), and comparing one key is cheaper than hashing. */
 uint32_t ep_dest_find(const ep_pool *pool, uint8_t proto, uint32_t laddr,
                       const ep_addr *remote, uint16_t rport)
 {
-    const ep_dtable *t = &pool->dt;
-    uint32_t i = t->bucket[ep_dest_hash(t, proto, laddr, remote, rport)];
+    ep_dtable *t = (ep_dtable *)&pool->dt; /* the memo is a cache, under the lock */
+    uint32_t i = t->last;
+    if (i != EP_NIL && ep_dest_is(&t->d[i], proto, laddr, remote, rport))
+        return i;
+    i = t->bucket[ep_dest_hash(t, proto, laddr, remote, rport)];
     while (i != EP_NIL) {
-        const ep_dest *d = &t->d[i];
-        if (d->laddr == laddr && d->rport == rport && d->proto == proto &&
-            ep_addr_same(&d->remote, remote))
+        if (ep_dest_is(&t->d[i], proto, laddr, remote, rport)) {
+            t->last = i;
             return i;
-        i = d->hnext;
+        }
+        i = t->d[i].hnext;
     }
     return EP_NIL;
 }
@@ -176,6 +190,7 @@ uint32_t ep_dest_create(ep_pool *pool, uint8_t proto, uint32_t laddr,
         t->d[ls->dests].lprev = i;
     ls->dests = i;
     t->count++;
+    t->last = i;
     return i;
 }
 
@@ -223,6 +238,8 @@ static void ep_dest_free_record(ep_pool *pool, uint32_t di)
     uint32_t *link;
 
     ep_idle_unlink(t, di);
+    if (t->last == di)
+        t->last = EP_NIL;
     if (d->lprev != EP_NIL)
         t->d[d->lprev].lnext = d->lnext;
     else

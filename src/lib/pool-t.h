@@ -96,6 +96,7 @@ typedef struct ep_dtable {
     uint32_t count;         /* destinations with entries (not idle) */
     uint32_t free_head;
     uint32_t idle_head, idle_tail, nidle;
+    uint32_t last;          /* the record the last lookup found, or EP_NIL */
     uint32_t *bucket;
     uint32_t mask;
     uint32_t key[8];        /* NH key + final mixing key (dest.c) */
