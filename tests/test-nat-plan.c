@@ -512,6 +512,17 @@ static void nft_text_has_every_subscriber(void **state)
     assert_non_null(strstr(text, "meta l4proto icmp snat"));
     free(text);
     ep_nat_plan_free(p);
+    /* one-port blocks are still written as ranges (nft refuses a bare port
+     * in interval map data) */
+    cfg.block_size = 1;
+    assert_int_equal(ep_nat_plan_new(&cfg, &p, NULL), 0);
+    text = NULL;
+    f = open_memstream(&text, &len);
+    assert_int_equal(ep_nat_plan_write_nft(p, f), 0);
+    fclose(f);
+    assert_non_null(strstr(text, "100.64.0.0 : 203.0.113.1 . 1024-1024,"));
+    free(text);
+    ep_nat_plan_free(p);
 }
 
 int main(void)

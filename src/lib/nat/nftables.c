@@ -47,12 +47,9 @@ int ep_nat_plan_write_nft(const ep_nat_plan *plan, FILE *f)
         if (ep_nat_plan_at(plan, i, &m) != 0 || ep_addr_format(&m.inside, in, sizeof in) != 0 ||
             ep_addr_format(&m.ext, ext, sizeof ext) != 0)
             return EP_EINVAL;
-        if (m.port_lo == m.port_hi)
-            fprintf(f, "\t\t\t%s : %s . %u%s\n", in, ext, m.port_lo,
-                    i + 1 < info.subscribers ? "," : "");
-        else
-            fprintf(f, "\t\t\t%s : %s . %u-%u%s\n", in, ext, m.port_lo, m.port_hi,
-                    i + 1 < info.subscribers ? "," : "");
+        /* always LO-HI: nft rejects a bare port in interval map data */
+        fprintf(f, "\t\t\t%s : %s . %u-%u%s\n", in, ext, m.port_lo, m.port_hi,
+                i + 1 < info.subscribers ? "," : "");
     }
     fprintf(f, "\t\t}\n"
                "\t}\n"
