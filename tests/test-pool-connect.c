@@ -308,6 +308,33 @@ static void time_is_clamped(void **state)
     ep_pool_free(p);
 }
 
+static void time_near_the_top(void **state)
+{
+    ep_pool_config c = tp_cfg(1000, 1009, EP_ALG_RANDOM);
+    const char *addrs[] = { L1, NULL };
+    ep_pool *p;
+    ep_time top = UINT64_MAX;
+    (void)state;
+    c.tw_reuse = true;
+    c.quarantine = EP_SEC(120);
+    p = tp_pool_cfg(&c, addrs);
+    ep_tuple a = tp_tuple(EP_PROTO_TCP, NULL, R1, 80), b = tp_tuple(EP_PROTO_UDP, NULL, R1, 80);
+    assert_int_equal(ep_pool_connect(p, &a, 0, top - 10), 0);
+    assert_int_equal(ep_pool_connect(p, &b, 0, top - 10), 0);
+    assert_int_equal(ep_pool_close(p, &a, EP_CLOSE_ACTIVE, top - 10), 0);
+    assert_int_equal(ep_pool_close(p, &b, EP_CLOSE_ACTIVE, top - 10), 0);
+    /* expiry saturates at the top of the clock instead of wrapping */
+    ep_pool_stats st = tp_stats(p, top - 1);
+    assert_int_equal(st.time_wait, 1);
+    assert_int_equal(st.quarantine, 1);
+    tp_check(p);
+    st = tp_stats(p, top);
+    assert_int_equal(st.time_wait, 0);
+    assert_int_equal(st.quarantine, 0);
+    tp_check(p);
+    ep_pool_free(p);
+}
+
 static void expiry_of_many(void **state)
 {
     ep_pool_config c = tp_cfg(10000, 19999, EP_ALG_RANDOM);
@@ -681,6 +708,7 @@ int main(void)
         cmocka_unit_test(quarantine_rules),
         cmocka_unit_test(tw_reuse_rules),
         cmocka_unit_test(time_is_clamped),
+        cmocka_unit_test(time_near_the_top),
         cmocka_unit_test(expiry_of_many),
         cmocka_unit_test(local_address_choice),
         cmocka_unit_test(quotas),

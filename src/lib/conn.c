@@ -44,6 +44,13 @@ uint32_t ep_conn_add(ep_pool *pool, uint32_t di, uint16_t port, uint32_t owner, 
     return idx;
 }
 
+/* a + b, saturating: times near the top of the clock never wrap around to
+ * an expiry in the past */
+static ep_time ep_time_add(ep_time a, ep_time b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
 static void ep_conn_enqueue(ep_pool *pool, uint32_t idx, int q, uint8_t state, ep_time expire)
 {
     ep_entry *e = &pool->tt.e[idx];
@@ -71,13 +78,14 @@ void ep_conn_close(ep_pool *pool, uint32_t idx, ep_close_how how)
         d->time_wait++;
         pool->st.time_wait++;
         if (pool->reuse_on)
-            ep_conn_enqueue(pool, idx, EP_Q_TWY, EP_ST_TWY, pool->now + c->tw_reuse_delay + 1);
+            ep_conn_enqueue(pool, idx, EP_Q_TWY, EP_ST_TWY,
+                            ep_time_add(pool->now, c->tw_reuse_delay + 1));
         else
-            ep_conn_enqueue(pool, idx, EP_Q_TW, EP_ST_TW, pool->now + c->time_wait);
+            ep_conn_enqueue(pool, idx, EP_Q_TW, EP_ST_TW, ep_time_add(pool->now, c->time_wait));
     } else if (c->quarantine > 0) {
         d->quarantine++;
         pool->st.quarantine++;
-        ep_conn_enqueue(pool, idx, EP_Q_QUAR, EP_ST_QUAR, pool->now + c->quarantine);
+        ep_conn_enqueue(pool, idx, EP_Q_QUAR, EP_ST_QUAR, ep_time_add(pool->now, c->quarantine));
     } else {
         /* Not queued: account it as in use for the drop below. */
         d->in_use++;
@@ -133,9 +141,11 @@ void ep_conn_expire(ep_pool *pool)
 
     while ((idx = ep_timeq_due(&pool->q[EP_Q_TWY], pool->tt.e, now)) != EP_NIL) {
         ep_entry *e = &pool->tt.e[idx];
-        ep_time t0 = e->u.expire - pool->cfg.tw_reuse_delay - 1;
+        /* closed at t0: young until t0 + delay + 1, TIME_WAIT until t0 + tw
+         * (reuse_on guarantees delay + 1 < tw) */
+        ep_time expire = ep_time_add(e->u.expire, pool->cfg.time_wait - pool->cfg.tw_reuse_delay - 1);
         ep_timeq_unlink(&pool->q[EP_Q_TWY], pool->tt.e, idx);
-        ep_conn_enqueue(pool, idx, EP_Q_TW, EP_ST_TW, t0 + pool->cfg.time_wait);
+        ep_conn_enqueue(pool, idx, EP_Q_TW, EP_ST_TW, expire);
         ep_dest_nr_change(pool, e->dest, e->port, -1); /* now reusable */
         ep_dest_maybe_sparse(pool, e->dest);
     }
