@@ -103,8 +103,8 @@ bool ep_nat_cli_endpoint(const char *cmd, const char *text, ep_addr *addr, uint1
     size_t hlen;
 
     *has_port = false;
-    /* A bare address: IPv4, or IPv6 without brackets. */
-    if (ep_addr_parse(text, addr) == 0 && text[0] != '[')
+    /* A bare address: IPv4, IPv6, or [IPv6]. */
+    if (ep_addr_parse(text, addr) == 0)
         return true;
     if (colon && (text[0] == '[' ? colon > text && colon[-1] == ']' : strchr(text, ':') == colon)) {
         hlen = (size_t)(colon - text);
