@@ -133,9 +133,14 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    char path[64];
     (void)state;
     if (orig_ns >= 0)
         enter("");
+    if (tag[0]) {
+        snprintf(path, sizeof path, "/tmp/%s.nft", tag);
+        unlink(path);   /* left behind only when an assertion stopped the test */
+    }
     cleanup();
     tag[0] = '\0';
     return 0;
