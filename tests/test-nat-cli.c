@@ -150,6 +150,14 @@ static void plan_history_and_whois_at(void **state)
            "nat whois 100.64.0.9 --plan plans --at 1795000000 --json");
     EXPECT(1, "no plan in plans was in force at 2026-10-01T00:00:00Z",
            "nat whois 203.0.113.1:2300 --plan plans --at 2026-10-01");
+    /* the plan in force, back out of the history */
+    EXPECT(0, "ports per subscriber 252", "nat plan --plan plans --at 2026-11-10");
+    EXPECT(0, "100.64.0.1 : 203.0.113.2 . 1024-1527,", "nat plan --plan plans --at 2026-11-21 --nft");
+    EXPECT(1, "no plan in plans was in force", "nat plan --plan plans --at 2026-10-01");
+    EXPECT(2, "--plan FILE takes the plan from the history",
+           "nat plan --plan plans --inside 100.64.0.0/24");
+    EXPECT(2, "--at needs --plan FILE", "nat plan --inside 100.64.0.0/24 --outside 203.0.113.1 "
+                                        "--at 2026-11-10");
     EXPECT(1, "is not in any subscriber's block",
            "nat whois 203.0.113.9:2300 --plan plans --at 2026-11-10");
     EXPECT(1, "not an inside address", "nat whois 100.64.1.1 --plan plans --at 2026-11-10");

@@ -1,6 +1,7 @@
 /* nat-plan.c - `ephport nat plan`: compute a deterministic CGNAT plan
  * (paired pooling, RFC 7422), print it as a table, JSON or an nftables
- * ruleset, and optionally append it to a plan history. */
+ * ruleset, and optionally append it to a plan history; or print the plan a
+ * history had in force at a given time. */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -14,6 +15,7 @@ static void ep_nat_plan_usage(FILE *f)
             "Usage: ephport nat plan --inside CIDR[,CIDR...] --outside ADDR|CIDR[,...]\n"
             "                        [--ports LO-HI] [--ratio N | --block-size N]\n"
             "                        [--json | --nft] [--save FILE --valid-from TIME]\n"
+            "       ephport nat plan --plan FILE [--at TIME] [--json | --nft]\n"
             "\n"
             "Give every inside address one external address and one contiguous block\n"
             "of ports on it (deterministic NAT, paired pooling).  Subscriber i (inside\n"
@@ -29,6 +31,8 @@ static void ep_nat_plan_usage(FILE *f)
             "  --nft              an nftables ruleset implementing the plan (nft -f)\n"
             "  --save FILE        append the plan to the plan history FILE ...\n"
             "  --valid-from TIME  ... in force from TIME (RFC 3339 UTC or Unix seconds)\n"
+            "  --plan FILE        print the plan of a plan history in force at --at\n"
+            "  --at TIME          (default now), e.g. to load it with --nft\n"
             "  --help             this text\n"
             "\n"
             "Exit codes: 0 success, 1 the plan does not fit or cannot be saved, 2 usage.\n");
@@ -112,17 +116,20 @@ int ep_nat_cmd_plan(int argc, char **argv)
         { "nft", no_argument, NULL, 'n' },
         { "save", required_argument, NULL, 's' },
         { "valid-from", required_argument, NULL, 'f' },
+        { "plan", required_argument, NULL, 'P' },
+        { "at", required_argument, NULL, 'a' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    const char *cmd = "nat plan", *save = NULL;
+    const char *cmd = "nat plan", *save = NULL, *history = NULL;
     ep_nat_config cfg = { 0 };
-    bool json = false, nft = false, have_from = false;
-    int64_t from = 0;
-    ep_nat_plan *plan;
+    bool json = false, nft = false, have_from = false, have_at = false;
+    int64_t from = 0, at = 0;
+    ep_nat_plan *plan = NULL;
+    ep_nat_history *hist = NULL;
     int c, rc;
 
-    while ((c = getopt_long(argc, argv, "i:o:p:r:b:jns:f:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:o:p:r:b:jns:f:P:a:h", opts, NULL)) != -1) {
         switch (c) {
         case 'i':
             cfg.inside = optarg;
@@ -156,6 +163,14 @@ int ep_nat_cmd_plan(int argc, char **argv)
                 return EP_EXIT_USAGE;
             have_from = true;
             break;
+        case 'P':
+            history = optarg;
+            break;
+        case 'a':
+            if (!ep_nat_cli_time(cmd, "--at", optarg, &at))
+                return EP_EXIT_USAGE;
+            have_at = true;
+            break;
         case 'h':
             ep_nat_plan_usage(stdout);
             return EP_EXIT_OK;
@@ -168,7 +183,17 @@ int ep_nat_cmd_plan(int argc, char **argv)
         ep_cli_error(cmd, "unexpected argument '%s'", argv[optind]);
         return EP_EXIT_USAGE;
     }
-    if (!cfg.inside || !cfg.outside) {
+    if (history && (cfg.inside || cfg.outside || cfg.port_lo || cfg.ratio || cfg.block_size ||
+                    save)) {
+        ep_cli_error(cmd, "--plan FILE takes the plan from the history: no --inside, --outside, "
+                          "--ports, --ratio, --block-size or --save");
+        return EP_EXIT_USAGE;
+    }
+    if (have_at && !history) {
+        ep_cli_error(cmd, "--at needs --plan FILE");
+        return EP_EXIT_USAGE;
+    }
+    if (!history && (!cfg.inside || !cfg.outside)) {
         ep_cli_error(cmd, "--inside and --outside are required");
         return EP_EXIT_USAGE;
     }
@@ -183,6 +208,29 @@ int ep_nat_cmd_plan(int argc, char **argv)
     if ((save != NULL) != have_from) {
         ep_cli_error(cmd, "--save FILE and --valid-from TIME go together");
         return EP_EXIT_USAGE;
+    }
+    if (history) {
+        ep_parse_error err;
+        const ep_nat_plan *p;
+        rc = ep_nat_history_load(history, &hist, &err);
+        if (rc != 0) {
+            ep_cli_error(cmd, "%s: %s", history, rc == EP_ENOMEM ? ep_strerror(rc) : err.message);
+            return EP_EXIT_FAILURE;
+        }
+        if (!have_at)
+            at = ep_nat_cli_now();
+        p = ep_nat_history_find(hist, at, NULL, NULL);
+        if (!p) {
+            char t[EP_NAT_TIME_STRLEN];
+            ep_nat_time_format(at, t, sizeof t);
+            ep_cli_error(cmd, "no plan in %s was in force at %s", history, t);
+            ep_nat_history_free(hist);
+            return EP_EXIT_FAILURE;
+        }
+        rc = nft ? (ep_nat_plan_write_nft(p, stdout) == 0 ? EP_EXIT_OK : EP_EXIT_FAILURE)
+                 : json ? ep_nat_plan_json(p) : ep_nat_plan_table(p);
+        ep_nat_history_free(hist);
+        return rc;
     }
     plan = ep_nat_cli_plan_new(cmd, &cfg);
     if (!plan)
