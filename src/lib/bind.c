@@ -173,9 +173,9 @@ static bool ep_bind_tuples_on(const ep_pool *pool, int pi, uint8_t family, uint3
                               uint16_t port)
 {
     if (lidx != EP_NIL)
-        return ep_ls(pool, lidx, pi)->conn[port] != 0;
+        return ep_ls(pool, lidx, pi)->pc[port].conn != 0;
     for (uint32_t a = 0; a < pool->naddrs; a++)
-        if (pool->addrs[a].addr.family == family && ep_ls(pool, a, pi)->conn[port])
+        if (pool->addrs[a].addr.family == family && ep_ls(pool, a, pi)->pc[port].conn)
             return true;
     return false;
 }

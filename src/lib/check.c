@@ -132,9 +132,9 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
              * equal totals then prove every other port is zero. */
             uint64_t sum_blk = 0, sum_conn = 0, want_blk = 0;
             for (uint32_t p = 0; p < 65536; p++) {
-                sum_blk += ls->blk[p];
-                sum_conn += ls->conn[p];
-                blocked += ls->blk[p] != 0 && pool->port2idx[p] != EP_NIL;
+                sum_blk += ls->pc[p].blk;
+                sum_conn += ls->pc[p].conn;
+                blocked += ls->pc[p].blk != 0 && ep_port_index(pool, p) != EP_NIL;
             }
             for (uint32_t i = 0; i < pool->binds_used; i++) {
                 const ep_binding *b = &pool->binds[i];
@@ -152,9 +152,9 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
                 else
                     continue;
                 uint32_t b = ep_check_blk(pool, a, pi, p);
-                if (ls->blk[p] != b || ls->conn[p] != conn[p]) {
+                if (ls->pc[p].blk != b || ls->pc[p].conn != conn[p]) {
                     rc = ep_check_fail(why, len, "address %u proto %d port %u: blk %u/%u conn %u/%u",
-                                       a, pi, p, ls->blk[p], b, ls->conn[p], conn[p]);
+                                       a, pi, p, ls->pc[p].blk, b, ls->pc[p].conn, conn[p]);
                     goto out;
                 }
             }
@@ -209,8 +209,8 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
             rc = ep_check_fail(why, len, "entry %u has state %u", i, e->state);
             goto out;
         }
-        if (ep_entry_nr(pool, e) && pool->port2idx[e->port] != EP_NIL &&
-            !ep_ls(pool, d->laddr, ep_proto_index(d->proto))->blk[e->port])
+        if (ep_entry_nr(pool, e) && ep_port_index(pool, e->port) != EP_NIL &&
+            !ep_ls(pool, d->laddr, ep_proto_index(d->proto))->pc[e->port].blk)
             nblk[e->dest]++;
     }
     if (in_use != pool->st.in_use || tw != pool->st.time_wait || quar != pool->st.quarantine) {
@@ -266,7 +266,7 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
             for (uint32_t i = 0; i < pool->neff; i++) {
                 uint16_t port = pool->idx2port[i];
                 uint32_t e = ep_tt_find(&pool->tt, di, port);
-                bool want = ls->blk[port] || (e != EP_NIL && ep_entry_nr(pool, &pool->tt.e[e]));
+                bool want = ls->pc[port].blk || (e != EP_NIL && ep_entry_nr(pool, &pool->tt.e[e]));
                 if (want != ep_dense_test(dn, i)) {
                     rc = ep_check_fail(why, len, "destination %u: bit of port %u is %d", di, port,
                                        !want);

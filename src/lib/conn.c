@@ -33,7 +33,7 @@ uint32_t ep_conn_add(ep_pool *pool, uint32_t di, uint16_t port, uint32_t owner, 
     e->u.held.bind = bind;
     d->in_use++;
     pool->st.in_use++;
-    ep_ls(pool, d->laddr, ep_proto_index(d->proto))->conn[port]++;
+    ep_ls(pool, d->laddr, ep_proto_index(d->proto))->pc[port].conn++;
     ep_dest_nr_change(pool, di, port, +1);
     total = d->in_use + d->time_wait + d->quarantine;
     if (total > d->high_water)
@@ -125,7 +125,7 @@ void ep_conn_drop(ep_pool *pool, uint32_t idx, bool keep_dest)
         pool->st.quarantine--;
         break;
     }
-    ep_ls(pool, d->laddr, ep_proto_index(d->proto))->conn[e->port]--;
+    ep_ls(pool, d->laddr, ep_proto_index(d->proto))->pc[e->port].conn--;
     if (nr)
         ep_dest_nr_change(pool, di, e->port, -1);
     ep_tt_remove(&pool->tt, idx);

@@ -292,9 +292,9 @@ void ep_dest_nr_change(ep_pool *pool, uint32_t di, uint16_t port, int delta)
 {
     ep_dest *d = &pool->dt.d[di];
     ep_lstate *ls = ep_ls(pool, d->laddr, ep_proto_index(d->proto));
-    uint32_t i = pool->port2idx[port];
+    uint32_t i = ep_port_index(pool, port);
 
-    if (i == EP_NIL || ls->blk[port])
+    if (i == EP_NIL || ls->pc[port].blk)
         return;
     if (delta > 0) {
         d->nblk++;
@@ -311,7 +311,7 @@ void ep_dest_nr_change(ep_pool *pool, uint32_t di, uint16_t port, int delta)
 static void ep_lstate_block_change(ep_pool *pool, uint32_t laddr, int pi, uint16_t port, bool on)
 {
     ep_lstate *ls = ep_ls(pool, laddr, pi);
-    uint32_t i = pool->port2idx[port];
+    uint32_t i = ep_port_index(pool, port);
 
     if (i == EP_NIL)
         return;
@@ -319,7 +319,7 @@ static void ep_lstate_block_change(ep_pool *pool, uint32_t laddr, int pi, uint16
         ls->blocked++;
     else
         ls->blocked--;
-    if (ls->conn[port]) {
+    if (ls->pc[port].conn) {
         for (uint32_t di = ls->dests; di != EP_NIL; di = pool->dt.d[di].lnext) {
             ep_dest *d = &pool->dt.d[di];
             uint32_t e = ep_tt_find(&pool->tt, di, port);
@@ -348,14 +348,14 @@ static void ep_lstate_block_change(ep_pool *pool, uint32_t laddr, int pi, uint16
 void ep_lstate_blk_inc(ep_pool *pool, uint32_t laddr, int pi, uint16_t port)
 {
     ep_lstate *ls = ep_ls(pool, laddr, pi);
-    if (ls->blk[port]++ == 0)
+    if (ls->pc[port].blk++ == 0)
         ep_lstate_block_change(pool, laddr, pi, port, true);
 }
 
 void ep_lstate_blk_dec(ep_pool *pool, uint32_t laddr, int pi, uint16_t port)
 {
     ep_lstate *ls = ep_ls(pool, laddr, pi);
-    if (--ls->blk[port] == 0)
+    if (--ls->pc[port].blk == 0)
         ep_lstate_block_change(pool, laddr, pi, port, false);
 }
 
@@ -379,9 +379,9 @@ int ep_dest_make_dense(ep_pool *pool, uint32_t di)
         return -ENOMEM;
     for (uint32_t i = 0; i < pool->neff; i++) {
         uint16_t port = pool->idx2port[i];
-        if (ls->blk[port]) {
+        if (ls->pc[port].blk) {
             ep_dense_set(dn, i);
-        } else if (ls->conn[port]) {
+        } else if (ls->pc[port].conn) {
             uint32_t e = ep_tt_find(&pool->tt, di, port);
             if (e != EP_NIL && ep_entry_nr(pool, &pool->tt.e[e]))
                 ep_dense_set(dn, i);
@@ -418,7 +418,7 @@ void ep_dest_recount(ep_pool *pool)
             ep_lstate *ls = ep_ls(pool, a, pi);
             ls->blocked = 0;
             for (uint32_t i = 0; i < pool->neff; i++)
-                ls->blocked += ls->blk[pool->idx2port[i]] != 0;
+                ls->blocked += ls->pc[pool->idx2port[i]].blk != 0;
         }
     }
     for (uint32_t ei = 0; ei < pool->tt.used; ei++) {

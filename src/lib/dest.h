@@ -31,6 +31,13 @@ static inline int ep_proto_index(uint8_t proto)
     return proto == EP_PROTO_UDP ? EP_PI_UDP : EP_PI_TCP;
 }
 
+/* Effective index of a port, or EP_NIL if the port is not effective. */
+static inline uint32_t ep_port_index(const ep_pool *pool, uint32_t port)
+{
+    uint16_t v = pool->port2idx[port];
+    return v == 0xffff ? EP_NIL : v;
+}
+
 static inline ep_lstate *ep_ls(const ep_pool *pool, uint32_t laddr, int pi)
 {
     return &pool->addrs[laddr].st[pi];

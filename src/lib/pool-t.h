@@ -9,8 +9,8 @@
  *   - destinations (local address, remote address, remote port, protocol)
  *     are ep_dest records in their own slab + hash, freed as soon as they
  *     have no entries;
- *   - per (local address, protocol), two port-indexed u32 arrays: bindings
- *     that block the port, connect-style entries that use it. */
+ *   - per (local address, protocol), a port-indexed array of two u32
+ *     counts: bindings that block the port, connect-style entries on it. */
 #ifndef EP_POOL_T_H
 #define EP_POOL_T_H
 
@@ -102,11 +102,17 @@ typedef struct ep_dtable {
     uint32_t key[8];        /* NH key + final mixing key (dest.c) */
 } ep_dtable;
 
+/* Per port of one local address and protocol, side by side so that the
+ * availability test of a port reads one cache line. */
+typedef struct ep_portcount {
+    uint32_t blk;           /* port-holding bindings on this address or on its
+                               family's wildcard */
+    uint32_t conn;          /* connect-style entries (any state) */
+} ep_portcount;
+
 /* One local address for one protocol. */
 typedef struct ep_lstate {
-    uint32_t *blk;          /* per port: port-holding bindings on this address
-                               or on its family's wildcard */
-    uint32_t *conn;         /* per port: connect-style entries (any state) */
+    ep_portcount *pc;       /* [65536] */
     uint32_t blocked;       /* effective ports with blk > 0 */
     uint32_t dests;         /* head of the destination list */
     ep_dense *dense;        /* head of the dense-destination list */
@@ -152,7 +158,8 @@ struct ep_pool {
     ep_portset reserved;
     uint32_t neff;          /* effective ports */
     uint16_t *idx2port;     /* [neff] effective index -> port */
-    uint32_t *port2idx;     /* [65536] port -> effective index or EP_NIL */
+    uint16_t *port2idx;     /* [65536] port -> effective index, or 0xffff
+                               (an index is < 65535); see ep_port_index() */
     bool reuse_on;          /* tw_reuse and a TIME_WAIT longer than the delay */
     ep_time now;            /* largest time seen */
     ep_time next_due;       /* no queue head expires before this */

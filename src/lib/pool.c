@@ -114,7 +114,7 @@ static void ep_pool_index(ep_pool *pool)
     for (uint32_t p = pool->cfg.lo; p <= pool->cfg.hi; p++) {
         if (ep_portset_has(&pool->reserved, (uint16_t)p))
             continue;
-        pool->port2idx[p] = n;
+        pool->port2idx[p] = (uint16_t)n;
         pool->idx2port[n++] = (uint16_t)p;
     }
     pool->neff = n;
@@ -213,8 +213,7 @@ void ep_pool_free(ep_pool *pool)
     ep_binds_destroy(pool);
     for (uint32_t a = 0; a < pool->naddrs; a++) {
         for (int pi = 0; pi < 2; pi++) {
-            free(pool->addrs[a].st[pi].blk);
-            free(pool->addrs[a].st[pi].conn);
+            free(pool->addrs[a].st[pi].pc);
         }
     }
     free(pool->addrs);
@@ -257,14 +256,11 @@ int ep_pool_add_address(ep_pool *pool, const ep_addr *addr)
     memset(l, 0, sizeof *l);
     l->addr = a;
     for (int pi = 0; pi < 2; pi++) {
-        l->st[pi].blk = calloc(65536, sizeof(uint32_t));
-        l->st[pi].conn = calloc(65536, sizeof(uint32_t));
+        l->st[pi].pc = calloc(65536, sizeof *l->st[pi].pc);
         l->st[pi].dests = EP_NIL;
-        if (!l->st[pi].blk || !l->st[pi].conn) {
-            for (int j = 0; j <= pi; j++) {
-                free(l->st[j].blk);
-                free(l->st[j].conn);
-            }
+        if (!l->st[pi].pc) {
+            for (int j = 0; j < pi; j++)
+                free(l->st[j].pc);
             rc = EP_ENOMEM;
             goto out;
         }

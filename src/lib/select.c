@@ -49,18 +49,22 @@
 #define EP_REJECT_TRIES 8
 #define EP_RFC5_INCREMENT 500
 
-bool ep_port_available(const ep_pool *pool, uint32_t lidx, int pi, uint32_t di, uint16_t port)
+/* Availability of an effective port (the selection paths only ever hold
+ * effective ports: they draw effective indexes). */
+static inline bool ep_eff_port_available(const ep_pool *pool, uint32_t lidx, int pi, uint32_t di,
+                                         uint16_t port)
 {
-    const ep_lstate *ls = ep_ls(pool, lidx, pi);
+    const ep_portcount *pc = &ep_ls(pool, lidx, pi)->pc[port];
     uint32_t e;
 
-    if (pool->port2idx[port] == EP_NIL || ls->blk[port])
+    if (pc->blk)
         return false;
-    if (di == EP_NIL || ls->conn[port] == 0)
+    if (di == EP_NIL || pc->conn == 0)
         return true;
     e = ep_tt_find(&pool->tt, di, port);
     return e == EP_NIL || !ep_entry_nr(pool, &pool->tt.e[e]);
 }
+
 
 typedef struct ep_sel {
     ep_pool *pool;
@@ -74,7 +78,7 @@ static bool ep_sel_ok(const ep_sel *s, uint32_t i)
 {
     if (s->dn)
         return !ep_dense_test(s->dn, i);
-    return ep_port_available(s->pool, s->lidx, s->pi, s->di, s->pool->idx2port[i]);
+    return ep_eff_port_available(s->pool, s->lidx, s->pi, s->di, s->pool->idx2port[i]);
 }
 
 /* First available effective index at or after start (cyclic), or EP_NIL. */
@@ -143,7 +147,7 @@ static uint32_t ep_sel_rfc4(ep_sel *s, const ep_addr *remote, uint16_t rport)
         for (i = 0; i < remaining; i += 2, port += 2) {
             if (port >= high)
                 port -= remaining;
-            uint32_t idx = pool->port2idx[port];
+            uint32_t idx = ep_port_index(pool, port);
             if (idx == EP_NIL || !ep_sel_ok(s, idx))
                 continue;
             uint32_t inc = ep_rng_below(&pool->rng, 8) * 2;
@@ -160,7 +164,7 @@ static uint32_t ep_sel_rfc4(ep_sel *s, const ep_addr *remote, uint16_t rport)
     if (low + remaining < high) {
         const uint32_t skipped[2] = { low, high - 1 };
         for (int c = 0; c < 2; c++) {
-            uint32_t idx = pool->port2idx[skipped[c]];
+            uint32_t idx = ep_port_index(pool, skipped[c]);
             if (idx != EP_NIL && ep_sel_ok(s, idx))
                 return idx;
         }

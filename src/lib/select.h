@@ -17,7 +17,4 @@ int ep_select_port(ep_pool *pool, uint32_t lidx, int pi, uint32_t di,
 int ep_select_local(ep_pool *pool, uint8_t proto, const ep_addr *remote, uint16_t rport,
                     uint32_t *lidx, uint32_t *di);
 
-/* Is port available for a connect towards di on (lidx, pi)? */
-bool ep_port_available(const ep_pool *pool, uint32_t lidx, int pi, uint32_t di, uint16_t port);
-
 #endif
