@@ -3,7 +3,9 @@
  *
  * Several threads hammer one pool with a deliberately small range so that
  * exhaustion, TIME_WAIT expiry and port sharing across destinations happen
- * all the time, and check the invariant the engine exists for:
+ * all the time (two TCP destinations on one server, one UDP destination, two
+ * local addresses, named or left to the pool, binds on one of them), and
+ * check the invariant the engine exists for:
  *
  *   a 4-tuple is never handed out twice, and an exclusively bound
  *   (address, port) is never held by two bindings at once.
@@ -116,7 +118,7 @@ static void do_connect(uint64_t *rng, struct held *held, int *nheld, struct work
     uint64_t r = rng_next(rng);
     ep_tuple t;
     memset(&t, 0, sizeof t);
-    t.proto = EP_PROTO_TCP;
+    t.proto = di == 2 ? EP_PROTO_UDP : EP_PROTO_TCP; /* UDP: its own port space */
     t.remote = g_remote[di];
     t.remote_port = g_rport[di];
     if (r & 1)   /* half the time name the local address, else let the pool pick */
@@ -146,7 +148,7 @@ static void do_connect(uint64_t *rng, struct held *held, int *nheld, struct work
     /* A port bound on local 0 for the whole call must not be handed out
      * from local 0: same odd generation before and after = same binding. */
     unsigned g = atomic_load(&g_bind_gen[t.local_port - LO]);
-    if (li == 0 && (g & 1) && g == gen_before[t.local_port - LO])
+    if (li == 0 && t.proto == EP_PROTO_TCP && (g & 1) && g == gen_before[t.local_port - LO])
         stress_fail("connect handed out port %u while it was bound on the address", t.local_port);
     held[*nheld].t = t;
     held[*nheld].li = li;
