@@ -53,8 +53,10 @@ enum {
 static const char *const ep_natlog_sql[ST__COUNT] = {
     [ST_INSERT] = "INSERT INTO blocks(subscriber, ext, proto, port_lo, port_hi, start, end) "
                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    [ST_RELEASE_FIND] = "SELECT id, start FROM blocks WHERE ext = ?1 AND proto = ?2 AND "
-                        "port_lo = ?3 AND end IS NULL ORDER BY start DESC LIMIT 1",
+    /* at most one open row per block (assign checks), found in the small
+     * partial index rather than by walking the block's history */
+    [ST_RELEASE_FIND] = "SELECT id, start FROM blocks INDEXED BY blocks_open WHERE ext = ?1 "
+                        "AND proto = ?2 AND port_lo = ?3 AND end IS NULL LIMIT 1",
     [ST_RELEASE] = "UPDATE blocks SET end = ?2 WHERE id = ?1",
     [ST_LO] = "SELECT port_lo FROM blocks WHERE ext = ?1 AND proto = ?2 AND port_lo <= ?3 AND "
               "port_lo >= ?4 ORDER BY port_lo DESC LIMIT 1",
