@@ -9,7 +9,8 @@
  * side: connect with a named or unspecified local address, bind explicit / 0
  * / NO_PORT with REUSEADDR / REUSEPORT, listen, connect_bound, unbind, close
  * active / passive, time advances across TIME_WAIT, reuse delay and
- * quarantine, set_reserved, owner quotas, and bad input of every kind.
+ * quarantine (and calls that pass an older time), set_reserved, owner
+ * quotas, and bad input of every kind.
  *
  * After every operation the return codes must agree, the pool statistics
  * must be equal field by field, and the statistics of the destination the
@@ -271,6 +272,17 @@ static const ep_addr *random_local_of(run *r, int family)
     return n ? c[below(r, (uint32_t)n)] : NULL;
 }
 
+/* The time an operation passes: usually the current time, sometimes an
+ * older one (time never goes backwards inside a pool: the engine and the
+ * model both treat it as the largest time seen). */
+static ep_time op_time(run *r)
+{
+    if (chance(r, 92))
+        return r->now;
+    ep_time back = EP_MSEC(below(r, 3000));
+    return r->now > back ? r->now - back : 0;
+}
+
 static uint32_t random_owner(run *r)
 {
     return chance(r, 40) ? 0 : 1 + below(r, 3);
@@ -314,8 +326,9 @@ static void op_connect(run *r, bool named)
     }
     uint32_t owner = random_owner(r);
     t = req;
-    int erc = ep_pool_connect(r->pool, &t, owner, r->now);
-    int mrc = rm_connect(r->model, &req, owner, r->now, &t);
+    ep_time at = op_time(r);
+    int erc = ep_pool_connect(r->pool, &t, owner, at);
+    int mrc = rm_connect(r->model, &req, owner, at, &t);
     trace(r, "connect %s owner %u -> %d port %u", tuple_str(&req, buf, sizeof buf), owner, erc,
           erc == 0 ? t.local_port : 0);
     if (r->trace && erc != mrc) {
@@ -347,8 +360,9 @@ static void op_close(run *r)
     ep_tuple t = r->held[i];
     ep_close_how how = chance(r, 60) ? EP_CLOSE_ACTIVE : EP_CLOSE_PASSIVE;
     char buf[160];
-    int erc = ep_pool_close(r->pool, &t, how, r->now);
-    int mrc = rm_close(r->model, &t, how, r->now);
+    ep_time at = op_time(r);
+    int erc = ep_pool_close(r->pool, &t, how, at);
+    int mrc = rm_close(r->model, &t, how, at);
     trace(r, "close %s %s -> %d", tuple_str(&t, buf, sizeof buf), how == EP_CLOSE_ACTIVE ? "active" : "passive", erc);
     check_rc(r, "close", erc, mrc);
     count_outcome(K_CLOSE, erc);
@@ -381,8 +395,9 @@ static void op_bad_close(run *r)
             t.remote_port = 0;
     }
     ep_close_how how = chance(r, 50) ? EP_CLOSE_ACTIVE : EP_CLOSE_PASSIVE;
-    int erc = ep_pool_close(r->pool, &t, how, r->now);
-    int mrc = rm_close(r->model, &t, how, r->now);
+    ep_time at = op_time(r);
+    int erc = ep_pool_close(r->pool, &t, how, at);
+    int mrc = rm_close(r->model, &t, how, at);
     trace(r, "close? %s -> %d", tuple_str(&t, buf, sizeof buf), erc);
     check_rc(r, "close (unheld)", erc, mrc);
     count_outcome(K_BAD_CLOSE, erc);
@@ -421,8 +436,9 @@ static void op_bind(run *r, int kind)
     req.owner = random_owner(r);
     ep_bind_id id = 0;
     uint16_t port = 0xffff;
-    int erc = ep_pool_bind(r->pool, &req, r->now, &id, &port);
-    int mrc = rm_bind(r->model, &req, r->now, id, port);
+    ep_time at = op_time(r);
+    int erc = ep_pool_bind(r->pool, &req, at, &id, &port);
+    int mrc = rm_bind(r->model, &req, at, id, port);
     char a[EP_ADDR_STRLEN];
     ep_addr_format(&req.addr, a, sizeof a);
     trace(r, "bind %s %s:%u flags %u owner %u -> %d id %llu port %u", req.proto == EP_PROTO_TCP ? "tcp" : "udp", a,
@@ -460,8 +476,9 @@ static void op_unbind(run *r)
         i = below(r, (uint32_t)r->nbinds);
         id = r->binds[i];
     }
-    int erc = ep_pool_unbind(r->pool, id, r->now);
-    int mrc = rm_unbind(r->model, id, r->now);
+    ep_time at = op_time(r);
+    int erc = ep_pool_unbind(r->pool, id, at);
+    int mrc = rm_unbind(r->model, id, at);
     trace(r, "unbind %llu -> %d", (unsigned long long)id, erc);
     check_rc(r, "unbind", erc, mrc);
     count_outcome(K_UNBIND, erc);
@@ -481,8 +498,9 @@ static void op_connect_bound(run *r)
     char buf[160];
     random_dest(r, &req);
     t = req;
-    int erc = ep_pool_connect_bound(r->pool, id, &t, r->now);
-    int mrc = rm_connect_bound(r->model, id, &req, r->now, &t);
+    ep_time at = op_time(r);
+    int erc = ep_pool_connect_bound(r->pool, id, &t, at);
+    int mrc = rm_connect_bound(r->model, id, &req, at, &t);
     trace(r, "connect_bound %llu -> %s: %d %s", (unsigned long long)id,
           ep_err_name(erc), erc, erc == 0 ? tuple_str(&t, buf, sizeof buf) : "");
     check_rc(r, "connect_bound", erc, mrc);
@@ -551,8 +569,9 @@ static void op_bad_connect(run *r)
     }
     }
     ep_tuple req = t;
-    int erc = ep_pool_connect(r->pool, &t, 0, r->now);
-    int mrc = rm_connect(r->model, &req, 0, r->now, &t);
+    ep_time at = op_time(r);
+    int erc = ep_pool_connect(r->pool, &t, 0, at);
+    int mrc = rm_connect(r->model, &req, 0, at, &t);
     trace(r, "connect? %s -> %d", tuple_str(&req, buf, sizeof buf), erc);
     check_rc(r, "connect (bad input)", erc, mrc);
     count_outcome(K_BAD_CONNECT, erc);
