@@ -168,11 +168,20 @@ static int ep_simulate_single(const ep_workload *w, bool csv, bool json, const c
         return rc;
     if (svg) {
         FILE *f = fopen(svg, "w");
-        char title[128];
-        snprintf(title, sizeof title, "ephport simulate: %s, %g req/s, seed %llu",
-                 w->arrivals == EP_ARR_TRACE ? "trace" : ep_arrival_name(w->arrivals), w->rate,
-                 (unsigned long long)w->seed);
-        if (!f || ep_svg_write(&res, title, f) != 0 || fclose(f) != 0) {
+        char *title = NULL;
+        int n;
+        if (w->arrivals == EP_ARR_TRACE)
+            n = asprintf(&title, "ephport simulate: trace %s, seed %llu", w->trace,
+                         (unsigned long long)w->seed);
+        else
+            n = asprintf(&title, "ephport simulate: %s, %g req/s, seed %llu",
+                         ep_arrival_name(w->arrivals), w->rate, (unsigned long long)w->seed);
+        rc = n < 0 || !f || ep_svg_write(&res, title, f) != 0;
+        if (f && fclose(f) != 0)
+            rc = 1;
+        if (n >= 0)
+            free(title);
+        if (rc) {
             ep_cli_error("simulate", "cannot write %s", svg);
             ep_sim_result_free(&res);
             return EP_EXIT_FAILURE;
