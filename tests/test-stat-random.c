@@ -35,6 +35,11 @@
  *
  * 3. Reproducibility: same seed and calls give the same ports; different
  *    seeds give different ports.
+ *
+ * 4. Beyond the port: with the local address left to the pool, the choice
+ *    is weighted by each address's free ports, so every free (address,
+ *    port) pair is equally likely (chi-square over the pairs, and over the
+ *    two addresses); bind(0) is uniform over the ports free on the address.
  */
 #include <math.h>
 #include <setjmp.h>
@@ -370,6 +375,95 @@ static void seeded_pools_reproduce(void **state)
     assert_true(same < 10);
 }
 
+/* ---- local-address weighting and bind(0) ---------------------------------- */
+
+static void unspecified_local_uniform_over_pairs(void **state)
+{
+    (void)state;
+    enum { LO = 40000, N = 1000, DRAWS = 24000 };
+    ep_addr l2;
+    assert_int_equal(ep_addr_parse("10.1.0.2", &l2), 0);
+    ep_pool *p = pool_make(EP_ALG_RANDOM, LO, LO + N - 1, 5);
+    assert_int_equal(ep_pool_add_address(p, &l2), 0);
+    /* Address 1 keeps its first 100 ports free, address 2 its first 300. */
+    const ep_addr *addr[2] = { &g_local, &l2 };
+    const uint32_t nfree[2] = { 100, 300 };
+    for (int a = 0; a < 2; a++) {
+        for (uint32_t i = 0; i < N; i++) {
+            ep_tuple t = tuple_to(&g_remote_a, 80);
+            t.local = *addr[a];
+            assert_int_equal(ep_pool_connect(p, &t, 0, 0), 0);
+        }
+        for (uint32_t i = 0; i < nfree[a]; i++) {
+            ep_tuple t = tuple_to(&g_remote_a, 80);
+            t.local = *addr[a];
+            t.local_port = (uint16_t)(LO + i);
+            assert_int_equal(ep_pool_close(p, &t, EP_CLOSE_PASSIVE, 0), 0);
+        }
+    }
+    uint32_t count[2][300] = { { 0 } }, per_addr[2] = { 0, 0 };
+    for (int d = 0; d < DRAWS; d++) {
+        ep_tuple t = tuple_to(&g_remote_a, 80);
+        memset(&t.local, 0, sizeof t.local);
+        assert_int_equal(ep_pool_connect(p, &t, 0, 0), 0);
+        int a = ep_addr_equal(&t.local, &l2);
+        assert_true(a || ep_addr_equal(&t.local, &g_local));
+        assert_true(t.local_port >= LO && t.local_port < LO + nfree[a]);
+        count[a][t.local_port - LO]++;
+        per_addr[a]++;
+        assert_int_equal(ep_pool_close(p, &t, EP_CLOSE_PASSIVE, 0), 0);
+    }
+    ep_pool_free(p);
+    double expected = DRAWS / 400.0, x2 = 0;
+    for (int a = 0; a < 2; a++)
+        for (uint32_t i = 0; i < nfree[a]; i++)
+            x2 += (count[a][i] - expected) * (count[a][i] - expected) / expected;
+    double crit = chi2_critical(399);
+    /* the addresses alone: expected 1/4 and 3/4; df 1, critical 10.83 */
+    double e0 = DRAWS / 4.0, e1 = DRAWS * 3 / 4.0;
+    double x2a = (per_addr[0] - e0) * (per_addr[0] - e0) / e0 + (per_addr[1] - e1) * (per_addr[1] - e1) / e1;
+    print_message("pairs: X^2 = %.1f, critical %.1f (df 399); addresses %u/%u, X^2 = %.2f, critical 10.83\n",
+                  x2, crit, per_addr[0], per_addr[1], x2a);
+    assert_true(x2 < crit);
+    assert_true(x2a < 10.828);
+}
+
+static void bind0_uniform_over_free_ports(void **state)
+{
+    (void)state;
+    enum { LO = 45000, N = 1000 };
+    bool used[N];
+    for (int i = 0; i < N; i++)
+        used[i] = (i % 3) != 0 || (i > 600 && i < 700); /* ~330 free, one long used run */
+    ep_pool *p = pool_make(EP_ALG_RANDOM, LO, LO + N - 1, 6);
+    uint32_t nfree = occupy(p, LO, LO + N - 1, used); /* connections on the address */
+    uint32_t *count = calloc(N, sizeof *count);
+    assert_non_null(count);
+    uint32_t draws = nfree * 60;
+    for (uint32_t d = 0; d < draws; d++) {
+        ep_bind_req req;
+        memset(&req, 0, sizeof req);
+        req.proto = EP_PROTO_TCP;
+        req.addr = g_local;
+        ep_bind_id id;
+        uint16_t port;
+        assert_int_equal(ep_pool_bind(p, &req, 0, &id, &port), 0);
+        assert_true(port >= LO && port < LO + N);
+        assert_false(used[port - LO]); /* bind(0) avoids ports used by tuples */
+        count[port - LO]++;
+        assert_int_equal(ep_pool_unbind(p, id, 0), 0);
+    }
+    ep_pool_free(p);
+    double expected = 60.0, x2 = 0;
+    for (int i = 0; i < N; i++)
+        if (!used[i])
+            x2 += (count[i] - expected) * (count[i] - expected) / expected;
+    free(count);
+    double crit = chi2_critical(nfree - 1.0);
+    print_message("bind(0): X^2 = %.1f, critical %.1f (df %u)\n", x2, crit, nfree - 1);
+    assert_true(x2 < crit);
+}
+
 int main(void)
 {
     if (addrs_init() != 0)
@@ -382,6 +476,8 @@ int main(void)
         cmocka_unit_test(unpredictable_across_destinations),
         cmocka_unit_test(observer_detects_global_counter),
         cmocka_unit_test(seeded_pools_reproduce),
+        cmocka_unit_test(unspecified_local_uniform_over_pairs),
+        cmocka_unit_test(bind0_uniform_over_free_ports),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
