@@ -1,7 +1,8 @@
 /* test-exec.c - `ephport exec` end to end, in a private network namespace:
- * the built ephport binary runs tests/exec-client (a C TCP client) under the
- * preload shim; a listener in this process sees where the kernel took the
- * source ports from.  Also the command-line contract: exit status and
+ * the built ephport binary runs tests/exec-client (a C TCP/UDP client, IPv4
+ * and IPv6) and ordinary programs (curl, nc, python3, each skipped when not
+ * installed) under the preload shim; a listener in this process sees where
+ * the kernel took the source ports from.  Also the command-line contract: exit status and
  * environment pass through, LD_PRELOAD is prepended, bad ranges exit 2. */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -226,6 +227,119 @@ static void no_port_bind_defers_the_port(void **state)
     close(lfd2);
 }
 
+static int listener6(uint16_t port)
+{
+    struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_port = htons(port),
+                              .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+    int one = 1, fd = socket(AF_INET6, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 1024), 0);
+    return fd;
+}
+
+static void ipv6_and_udp_stay_in_range(void **state)
+{
+    static char out[65536];
+    char *tcp6[] = { (char *)ephport_bin(), "exec", "--range", "40100-40199", "--", CLIENT,
+                     "::1", "5510", "20", NULL };
+    char *udp4[] = { (char *)ephport_bin(), "exec", "--range", "40100-40199", "--", CLIENT,
+                     "127.0.0.1", "5511", "20", "udp", NULL };
+    char *udp6[] = { (char *)ephport_bin(), "exec", "--range", "40100-40199", "--", CLIENT,
+                     "::1", "5512", "20", "udp", NULL };
+    struct sockaddr_in6 peer;
+    socklen_t plen;
+    int lfd, c, n, in, total = 0, inside = 0;
+    if (*state)
+        skip();
+    lfd = listener6(5510);
+    assert_int_equal(run(tcp6, NULL, false, out, sizeof out), 0);
+    n = count_lines(out, "port ", 40100, 40199, &in);
+    assert_int_equal(n, 20);
+    assert_int_equal(in, 20);
+    fcntl(lfd, F_SETFL, O_NONBLOCK);
+    for (;;) {
+        plen = sizeof peer;
+        c = accept(lfd, (struct sockaddr *)&peer, &plen);
+        if (c < 0)
+            break;
+        total++;
+        inside += ntohs(peer.sin6_port) >= 40100 && ntohs(peer.sin6_port) <= 40199;
+        close(c);
+    }
+    assert_int_equal(total, 20);
+    assert_int_equal(inside, 20);
+    close(lfd);
+    /* UDP: connect() binds the socket, from the range too. */
+    assert_int_equal(run(udp4, NULL, false, out, sizeof out), 0);
+    n = count_lines(out, "port ", 40100, 40199, &in);
+    assert_int_equal(n, 20);
+    assert_int_equal(in, 20);
+    assert_int_equal(run(udp6, NULL, false, out, sizeof out), 0);
+    n = count_lines(out, "port ", 40100, 40199, &in);
+    assert_int_equal(n, 20);
+    assert_int_equal(in, 20);
+}
+
+static bool have_program(const char *prog)
+{
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "command -v %s >/dev/null 2>&1", prog);
+    return system(cmd) == 0;
+}
+
+/* An ordinary program connects once to 127.0.0.1:port under exec; the
+ * listener must see its source port inside 40300-40399. */
+static void ordinary_program(void **state, const char *prog, char *const cmd[], uint16_t port)
+{
+    static char out[4096];
+    char *argv[16];
+    int lfd, total, inside, n = 0;
+    if (*state)
+        skip();
+    if (!have_program(prog)) {
+        fprintf(stderr, "SKIP: %s is not installed\n", prog);
+        skip();
+    }
+    argv[n++] = (char *)ephport_bin();
+    argv[n++] = "exec";
+    argv[n++] = "--range";
+    argv[n++] = "40300-40399";
+    argv[n++] = "--";
+    for (size_t i = 0; cmd[i] && n < 15; i++)
+        argv[n++] = cmd[i];
+    argv[n] = NULL;
+    lfd = listener(port);
+    run(argv, NULL, true, out, sizeof out); /* its status is the program's business */
+    drain(lfd, 40300, 40399, &total, &inside);
+    if (total != 1)
+        fprintf(stderr, "%s said: %s\n", prog, out);
+    assert_int_equal(total, 1);
+    assert_int_equal(inside, 1);
+    close(lfd);
+}
+
+static void works_with_curl(void **state)
+{
+    char *cmd[] = { "curl", "-s", "--max-time", "1", "http://127.0.0.1:5530/", NULL };
+    ordinary_program(state, "curl", cmd, 5530);
+}
+
+static void works_with_nc(void **state)
+{
+    char *cmd[] = { "nc", "-z", "-w", "2", "127.0.0.1", "5531", NULL };
+    ordinary_program(state, "nc", cmd, 5531);
+}
+
+static void works_with_python(void **state)
+{
+    char *cmd[] = { "python3", "-c",
+                    "import socket; s = socket.create_connection(('127.0.0.1', 5532)); s.close()",
+                    NULL };
+    ordinary_program(state, "python3", cmd, 5532);
+}
+
 static void exit_status_passes_through(void **state)
 {
     char out[256];
@@ -318,6 +432,10 @@ int main(void)
         cmocka_unit_test(range_exhausts_with_eaddrnotavail),
         cmocka_unit_test(without_exec_ports_leave_the_range),
         cmocka_unit_test(no_port_bind_defers_the_port),
+        cmocka_unit_test(ipv6_and_udp_stay_in_range),
+        cmocka_unit_test(works_with_curl),
+        cmocka_unit_test(works_with_nc),
+        cmocka_unit_test(works_with_python),
         cmocka_unit_test(exit_status_passes_through),
         cmocka_unit_test(environment_passes_through),
         cmocka_unit_test(bad_ranges_exit_2),
