@@ -1,8 +1,9 @@
 /* test-differential.c - randomized differential test of the engine against
  * the reference model (refmodel.c), suite 'differential'.
  *
- * Each seed builds a random pool configuration (a small range of 8-64 ports
- * so exhaustion, reuse and conflicts happen constantly; a random reserved
+ * Each seed builds a random pool configuration (a small range, mostly 8-64
+ * ports and sometimes 256, so exhaustion, reuse and conflicts happen
+ * constantly; a random reserved
  * set; every algorithm in turn; TIME_WAIT, tcp_tw_reuse, quarantine and
  * owner quotas on or off) with IPv4 and IPv6 local addresses, then runs a
  * random sequence of operations against the engine and the model side by
@@ -604,7 +605,7 @@ static void advance_time(run *r)
 
 static void random_config(run *r, ep_pool_config *cfg, char *reserved, size_t rlen)
 {
-    static const uint16_t sizes[] = { 8, 8, 13, 16, 16, 32, 64 };
+    static const uint16_t sizes[] = { 8, 8, 13, 16, 16, 32, 64, 256 };
     assert_int_equal(ep_pool_config_init(cfg, "linux"), 0);
     uint16_t n = sizes[below(r, sizeof sizes / sizeof sizes[0])];
     cfg->lo = (uint16_t)(1024 + below(r, 65535 - 1024 - n));
