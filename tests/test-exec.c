@@ -415,6 +415,37 @@ static void range_outside_the_system_range_fails(void **state)
     assert_non_null(strstr(out, "not inside net.ipv4.ip_local_port_range 32768-60999"));
 }
 
+static void unreachable_commands_are_refused(void **state)
+{
+    char out[1024], dir[] = "/tmp/ephport-test-suid-XXXXXX", suid[64], cmd[256];
+    char *stat_argv[] = { (char *)ephport_bin(), "exec", "--range", "40000-40099", "--",
+                          "/sbin/ldconfig", "--version", NULL };
+    char *suid_argv[] = { (char *)ephport_bin(), "exec", "--range", "40000-40099", "--", suid,
+                          NULL };
+    (void)state;
+    /* A statically linked program (Debian's ldconfig is static-pie). */
+    if (access("/sbin/ldconfig", X_OK) == 0) {
+        assert_int_equal(run(stat_argv, NULL, true, out, sizeof out), 1);
+        assert_non_null(strstr(out, "statically linked"));
+    } else {
+        fprintf(stderr, "SKIP static case: no /sbin/ldconfig\n");
+    }
+    /* A set-user-ID program owned by someone else. */
+    if (geteuid() != 0) {
+        fprintf(stderr, "SKIP setuid case: needs root to chown\n");
+        return;
+    }
+    assert_non_null(mkdtemp(dir));
+    snprintf(suid, sizeof suid, "%s/true", dir);
+    snprintf(cmd, sizeof cmd, "cp /bin/true %s && chown 65534 %s && chmod 4755 %s", suid, suid,
+             suid);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(run(suid_argv, NULL, true, out, sizeof out), 1);
+    assert_non_null(strstr(out, "set-user/group-ID"));
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void missing_preload_is_reported(void **state)
 {
     char out[1024];
@@ -440,6 +471,7 @@ int main(void)
         cmocka_unit_test(environment_passes_through),
         cmocka_unit_test(bad_ranges_exit_2),
         cmocka_unit_test(range_outside_the_system_range_fails),
+        cmocka_unit_test(unreachable_commands_are_refused),
         cmocka_unit_test(missing_preload_is_reported),
     };
     return cmocka_run_group_tests(tests, ns_setup, NULL);

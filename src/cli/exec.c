@@ -8,18 +8,22 @@
  * socket options (so an old kernel fails here, with a clear message, rather
  * than inside the program), checks that the range lies inside the
  * namespace's net.ipv4.ip_local_port_range (the kernel only ever narrows that
- * range; a per-socket range outside it is ignored), finds the shim, prepends
- * it to LD_PRELOAD and exec()s the command.  Because it execs, the command
+ * range; a per-socket range outside it is ignored), refuses commands the
+ * shim provably cannot reach (statically linked, or set-user/group-ID),
+ * finds the shim, prepends it to LD_PRELOAD and exec()s the command.  Because it execs, the command
  * keeps our pid, environment, file descriptors and signals, and its exit
  * status is ours.
  */
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <netinet/in.h>
 #include <unistd.h>
@@ -53,12 +57,14 @@ static void ep_exec_usage(FILE *f)
             "  -h, --help           this text\n"
             "\n"
             "Environment: EPHPORT_PRELOAD overrides the path of %s.\n"
-            "Not covered: static binaries, setuid programs, programs that make the\n"
-            "socket syscall directly (Go without cgo, io_uring), libc-internal sockets.\n"
+            "Not covered: static binaries and setuid programs (refused when they are\n"
+            "CMD itself), programs that make the socket syscall directly (Go without\n"
+            "cgo, io_uring), libc-internal sockets.\n"
             "\n"
             "Exit status: CMD's own status; before CMD starts: 2 bad command line,\n"
-            "1 the kernel or host cannot apply the range, 126 CMD not executable,\n"
-            "127 CMD not found.\n",
+            "1 the range cannot be applied (kernel, host, or a static or setuid CMD),\n"
+            "126 CMD not executable, "
+"127 CMD not found.\n",
             EP_PRELOAD_NAME);
 }
 
@@ -138,6 +144,99 @@ static int ep_exec_check_system_range(uint16_t lo, uint16_t hi)
 static bool ep_exec_readable(const char *path)
 {
     return access(path, R_OK) == 0;
+}
+
+/* Resolve CMD as execvp() will: as given if it has a slash, else the first
+ * executable match in $PATH.  false if not found (execvp reports that). */
+static bool ep_exec_resolve(const char *cmd, char *out, size_t len)
+{
+    const char *path = getenv("PATH"), *p, *end;
+    if (strchr(cmd, '/')) {
+        snprintf(out, len, "%s", cmd);
+        return true;
+    }
+    for (p = path && *path ? path : "/usr/local/bin:/usr/bin:/bin"; *p; p = *end ? end + 1 : end) {
+        size_t dl;
+        end = strchr(p, ':');
+        if (!end)
+            end = p + strlen(p);
+        dl = (size_t)(end - p);
+        if ((size_t)snprintf(out, len, "%.*s/%s", (int)(dl ? dl : 1), dl ? p : ".", cmd) < len &&
+            access(out, X_OK) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Walk the program headers of an ELF class (64 or 32 bit) looking for
+ * PT_INTERP: 1 when there is none (static), 0 when there is, -1 on a
+ * malformed or unreadable file. */
+#define EP_EXEC_ELF_INTERP(Ehdr, Phdr)                                                        \
+    do {                                                                                     \
+        Ehdr eh;                                                                             \
+        Phdr ph;                                                                             \
+        rc = -1;                                                                             \
+        if (pread(fd, &eh, sizeof eh, 0) != (ssize_t)sizeof eh || eh.e_phentsize != sizeof ph || \
+            (eh.e_type != ET_EXEC && eh.e_type != ET_DYN))                                   \
+            break;                                                                           \
+        rc = 1;                                                                              \
+        for (unsigned i = 0; i < eh.e_phnum; i++) {                                          \
+            if (pread(fd, &ph, sizeof ph, (off_t)eh.e_phoff + (off_t)i * (off_t)sizeof ph) !=  \
+                (ssize_t)sizeof ph) {                                                        \
+                rc = -1;                                                                     \
+                break;                                                                       \
+            }                                                                                \
+            if (ph.p_type == PT_INTERP) {                                                    \
+                rc = 0;                                                                      \
+                break;                                                                       \
+            }                                                                                \
+        }                                                                                    \
+    } while (0)
+
+/* 1 if the file is an ELF program without PT_INTERP (statically linked: no
+ * dynamic loader, so no LD_PRELOAD); 0 if it has one or is not ELF (a
+ * script: its interpreter is normally dynamic); -1 if unreadable. */
+static int ep_exec_is_static(const char *path)
+{
+    unsigned char id[EI_NIDENT];
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+    if (fd < 0)
+        return -1;
+    if (pread(fd, id, sizeof id, 0) == (ssize_t)sizeof id && memcmp(id, ELFMAG, SELFMAG) == 0) {
+        if (id[EI_CLASS] == ELFCLASS64)
+            EP_EXEC_ELF_INTERP(Elf64_Ehdr, Elf64_Phdr);
+        else if (id[EI_CLASS] == ELFCLASS32)
+            EP_EXEC_ELF_INTERP(Elf32_Ehdr, Elf32_Phdr);
+    }
+    close(fd);
+    return rc;
+}
+
+/* Refuse commands the shim provably cannot reach, rather than run them
+ * without the range: statically linked programs, and set-user/group-ID
+ * programs that change our credentials (the loader then ignores
+ * LD_PRELOAD).  0, or an exit code after a message.  A command that cannot
+ * be found or read is left to execvp() to report. */
+static int ep_exec_check_target(const char *cmd)
+{
+    char path[PATH_MAX];
+    struct stat st;
+    if (!ep_exec_resolve(cmd, path, sizeof path) || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+        return EP_EXIT_OK;
+    if (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
+        ((st.st_mode & S_ISGID) && st.st_gid != getegid())) {
+        ep_cli_error("exec",
+                     "%s is set-user/group-ID: the dynamic loader ignores LD_PRELOAD for it, "
+                     "so the port range would not apply", path);
+        return EP_EXIT_FAILURE;
+    }
+    if (ep_exec_is_static(path) == 1) {
+        ep_cli_error("exec",
+                     "%s is statically linked: LD_PRELOAD cannot reach it, so the port range "
+                     "would not apply", path);
+        return EP_EXIT_FAILURE;
+    }
+    return EP_EXIT_OK;
 }
 
 /* Find the shim: $EPHPORT_PRELOAD, else next to us in the build tree
@@ -261,6 +360,7 @@ int ep_cmd_exec(int argc, char **argv)
     }
     if ((rc = ep_exec_probe_kernel(lo, hi, no_port_bind)) != EP_EXIT_OK ||
         (rc = ep_exec_check_system_range(lo, hi)) != EP_EXIT_OK ||
+        (rc = ep_exec_check_target(argv[optind])) != EP_EXIT_OK ||
         (rc = ep_exec_find_preload(shim, sizeof shim)) != EP_EXIT_OK ||
         (rc = ep_exec_set_env(shim, lo, hi, no_port_bind)) != EP_EXIT_OK)
         return rc;
