@@ -168,14 +168,26 @@ typedef uint64_t ep_bind_id; /* never 0 */
  * Errors: -EINVAL, -ENOENT (addr not a pool address), -EADDRINUSE (conflict
  * under the reuse rules), -EADDRNOTAVAIL (port 0: none free), -EDQUOT.
  * Explicit ports may lie outside the range (as in the kernel); port 0 picks
- * inside it, never a reserved port. */
+ * inside it, never a reserved port.  The rules, one by one, are in
+ * docs/ENGINE.md section 5; in short: overlapping addresses conflict unless
+ * both REUSEPORT with the same owner, or both REUSEADDR and neither a
+ * listening TCP binding; a binding also conflicts with connect-style tuples
+ * on that port and address (in use, TIME_WAIT or quarantine) unless it has
+ * REUSEADDR; port 0 avoids ports with any binding or tuple there. */
 int ep_pool_bind(ep_pool *pool, const ep_bind_req *req, ep_time now,
                  ep_bind_id *id, uint16_t *port_out);
 
-/* Mark a TCP binding as listening (affects SO_REUSEADDR conflicts). */
+/* Mark a TCP binding as listening (affects SO_REUSEADDR conflicts).  The
+ * reuse rules are checked again with the binding listening (Linux
+ * inet_csk_listen_start): -EADDRINUSE if a SO_REUSEADDR neighbour now
+ * conflicts (the binding stays as it was).  Listening twice: 0.
+ * -ENOENT unknown (or connected) id, -ENOTSUP for UDP, -EINVAL for a
+ * deferred binding that has no port yet. */
 int ep_pool_listen(ep_pool *pool, ep_bind_id id);
 
-/* Release a binding that was not connected.  -ENOENT if unknown. */
+/* Release a binding that was not connected.  -ENOENT if unknown (a binding
+ * that was connected with ep_pool_connect_bound is released by closing its
+ * connection; its id is no longer valid). */
 int ep_pool_unbind(ep_pool *pool, ep_bind_id id, ep_time now);
 
 /* bind-before-connect: connect binding `id` to t->remote:t->remote_port.
