@@ -441,6 +441,28 @@ static void start_errors_are_clear(void **state)
     }
 }
 
+static void listens_on_every_address(void **state)
+{
+    static const char *args[] = { "--listen", ":9814", NULL };
+    static const char *v6args[] = { "--listen", "[::1]:9815", NULL };
+    char cmd[256];
+    pid_t pid;
+    if (*state)
+        skip();
+    /* ":PORT" is one dual-stack socket: IPv4 and IPv6 clients both get in. */
+    pid = start_exporter(args);
+    assert_int_equal(curl(NULL, "/metrics", 9814, NULL), 200);
+    snprintf(cmd, sizeof cmd, "test \"$(curl -sg -o /dev/null -w '%%{http_code}' --max-time 20 "
+             "'http://[::1]:9814/metrics')\" = 200");
+    assert_int_equal(system(cmd), 0);
+    stop_exporter(pid);
+    pid = start_exporter(v6args);
+    snprintf(cmd, sizeof cmd, "test \"$(curl -sg -o /dev/null -w '%%{http_code}' --max-time 20 "
+             "'http://[::1]:9815/')\" = 200");
+    assert_int_equal(system(cmd), 0);
+    stop_exporter(pid);
+}
+
 static void status_prometheus_writes_atomically(void **state)
 {
     char dir[] = "/tmp/ephport-test-textfile-XXXXXX", cmd[512], path[128];
@@ -486,6 +508,7 @@ int main(void)
         cmocka_unit_test_teardown(slow_clients_do_not_stall_scrapes, kill_leftovers),
         cmocka_unit_test_teardown(unreadable_namespace_answers_500, kill_leftovers),
         cmocka_unit_test_teardown(start_errors_are_clear, kill_leftovers),
+        cmocka_unit_test_teardown(listens_on_every_address, kill_leftovers),
         cmocka_unit_test_teardown(status_prometheus_writes_atomically, kill_leftovers),
     };
     return cmocka_run_group_tests(tests, ns_setup, NULL);
