@@ -699,6 +699,91 @@ static void dense_transitions(void **state)
     ep_pool_free(p);
 }
 
+/* Enough destinations and owners to grow their tables, then empty them so
+ * that idle destination records are evicted and their slots reused. */
+static void many_destinations_and_owners(void **state)
+{
+    ep_pool *p = tp_pool(1000, 1999, EP_ALG_RANDOM, L1);
+    static ep_tuple held[3000];
+    char buf[32];
+    int n = 0;
+    (void)state;
+    assert_int_equal(ep_pool_config_init(&(ep_pool_config){ 0 }, NULL), 0);
+    for (int d = 0; d < 1000; d++) {
+        snprintf(buf, sizeof buf, "10.%d.%d.1", d / 250, d % 250);
+        for (int i = 0; i < 3; i++) {
+            held[n] = tp_tuple(EP_PROTO_TCP, NULL, buf, 80);
+            assert_int_equal(ep_pool_connect(p, &held[n], (uint32_t)(1 + n % 300), 0), 0);
+            n++;
+        }
+    }
+    ep_pool_stats st = tp_stats(p, 0);
+    assert_int_equal(st.destinations, 1000);
+    assert_int_equal(st.in_use, 3000);
+    tp_check(p);
+    /* ties everywhere: 3 in use each; the order is then by address */
+    ep_dest_stats rows[1000];
+    size_t total;
+    assert_int_equal(ep_pool_top_destinations(p, 0, rows, 1000, &total), 1000);
+    for (int i = 1; i < 1000; i++)
+        assert_true(memcmp(&rows[i - 1].remote, &rows[i].remote, sizeof rows[i].remote) < 0);
+    /* owners at their quota across a grown owner table */
+    assert_int_equal(ep_pool_set_owner_quota(p, 5, 10), 0);
+    ep_tuple x = tp_tuple(EP_PROTO_TCP, NULL, R1, 80);
+    assert_int_equal(ep_pool_connect(p, &x, 5, 0), EP_EDQUOT);
+    /* empty every destination: records go idle, the oldest are freed */
+    for (int i = 0; i < n; i++)
+        assert_int_equal(ep_pool_close(p, &held[i], EP_CLOSE_PASSIVE, 0), 0);
+    st = tp_stats(p, 0);
+    assert_int_equal(st.destinations, 0);
+    assert_int_equal(st.in_use, 0);
+    tp_check(p);
+    assert_int_equal(ep_pool_top_destinations(p, 0, rows, 1000, &total), 0);
+    /* an idle destination reports zeros; reused and evicted slots work */
+    ep_dest_stats ds = tp_dstats(p, &(ep_tuple){ .proto = EP_PROTO_TCP, .local = tp_addr(L1),
+                                                 .remote = tp_addr("10.3.249.1"), .remote_port = 80 }, 0);
+    assert_int_equal(ds.in_use + ds.high_water + ds.failures, 0);
+    assert_int_equal(ds.free, 1000);
+    for (int d = 0; d < 500; d++) {
+        snprintf(buf, sizeof buf, "10.%d.%d.1", d / 250, (d * 7) % 250);
+        ep_tuple t = tp_tuple(EP_PROTO_TCP, NULL, buf, 80);
+        assert_int_equal(ep_pool_connect(p, &t, 0, 0), 0);
+        assert_int_equal(tp_dstats(p, &t, 0).high_water, 1);
+    }
+    tp_check(p);
+    ep_pool_free(p);
+}
+
+/* With most ports bound on the address, rejection sampling misses and a
+ * destination without a record is served by the exact scan. */
+static void exact_scan_without_bitmap(void **state)
+{
+    ep_pool *p = tp_pool(1000, 1099, EP_ALG_RANDOM, L1);
+    ep_bind_req r = { .proto = EP_PROTO_TCP, .addr = tp_addr(L1) };
+    ep_bind_id id;
+    char buf[32];
+    (void)state;
+    for (uint16_t port = 1000; port <= 1097; port++) {
+        r.port = port;
+        assert_int_equal(ep_pool_bind(p, &r, 0, &id, NULL), 0);
+    }
+    for (int d = 0; d < 40; d++) {
+        snprintf(buf, sizeof buf, "10.0.0.%d", d + 1);
+        ep_tuple t = tp_tuple(EP_PROTO_TCP, NULL, buf, 80), u;
+        assert_int_equal(ep_pool_connect(p, &t, 0, 0), 0);
+        assert_true(t.local_port == 1098 || t.local_port == 1099);
+        u = tp_tuple(EP_PROTO_TCP, NULL, buf, 80);
+        assert_int_equal(ep_pool_connect(p, &u, 0, 0), 0);
+        assert_int_equal(u.local_port, t.local_port == 1098 ? 1099 : 1098);
+        assert_int_equal(ep_pool_connect(p, &u, 0, 0), EP_EADDRNOTAVAIL);
+        ep_dest_stats ds = tp_dstats(p, &t, 0);
+        assert_int_equal(ds.blocked, 98);
+        assert_int_equal(ds.free, 0);
+    }
+    tp_check(p);
+    ep_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -717,6 +802,8 @@ int main(void)
         cmocka_unit_test(algorithms_are_deterministic),
         cmocka_unit_test(sequential_order),
         cmocka_unit_test(dense_transitions),
+        cmocka_unit_test(many_destinations_and_owners),
+        cmocka_unit_test(exact_scan_without_bitmap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
