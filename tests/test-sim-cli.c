@@ -58,8 +58,8 @@ static int sh(const char *fmt, ...)
     do {                                                                                 \
         int rc_ = ep(__VA_ARGS__);                                                       \
         if (rc_ != (code) || !strstr(out, needle))                                       \
-            fail_msg("ephport " #__VA_ARGS__ ": exit %d (want %d), want '%s' in:\n%s",   \
-                     rc_, code, needle, out);                                            \
+            fail_msg("ephport %s: exit %d (want %d), want '%s' in:\n%s",                 \
+                     #__VA_ARGS__, rc_, code, needle, out);                              \
     } while (0)
 
 #define DATA EP_SOURCE_ROOT "/tests/data/"
