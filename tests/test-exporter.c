@@ -317,6 +317,11 @@ static void bad_requests_never_stop_scrapes(void **state)
     assert_int_equal(curl(NULL, "/", 9810, &body), 200);
     assert_non_null(strstr(body, "/metrics"));
     free(body);
+    /* Keep-alive: two scrapes in one curl run share one connection. */
+    assert_int_equal(system("test \"$(curl -s -o /dev/null -o /dev/null -w '%{num_connects}' "
+                            "--max-time 20 http://127.0.0.1:9810/metrics "
+                            "http://127.0.0.1:9810/metrics)\" = 10"),
+                     0);
 
     /* A 40 KB header: refused by the per-connection memory cap. */
     memset(big, 'a', sizeof big);

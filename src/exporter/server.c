@@ -159,14 +159,26 @@ static ep_mhd_result ep_exporter_handle(void *cls, struct MHD_Connection *c, con
                                         const char *method, const char *version,
                                         const char *upload, size_t *upload_size, void **state)
 {
+    static int headers_seen;
     ep_exporter *e = cls;
     (void)version;
     (void)upload;
-    (void)upload_size;
-    (void)state;
+    /* Other methods are refused at once (libmicrohttpd then closes the
+     * connection instead of reading a body we do not want). */
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
         return ep_exporter_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n",
                                 "GET, HEAD");
+    /* GET/HEAD: answer once the whole request is in (first call: headers
+     * only; a body, if any, is discarded), so the connection can be kept
+     * alive for the next scrape. */
+    if (*state == NULL) {
+        *state = &headers_seen;
+        return MHD_YES;
+    }
+    if (*upload_size != 0) {
+        *upload_size = 0;
+        return MHD_YES;
+    }
     if (strcmp(url, "/metrics") == 0)
         return ep_exporter_metrics(e, c);
     if (strcmp(url, "/") == 0)
