@@ -378,6 +378,27 @@ static void slow_clients_do_not_stall_scrapes(void **state)
     stop_exporter(pid);
 }
 
+static void connections_beyond_the_limit_wait(void **state)
+{
+    static const char *args[] = { "--listen", "127.0.0.1:9816", "--max-connections", "10",
+                                  "--timeout", "30", NULL };
+    int fds[40];
+    pid_t pid;
+    if (*state)
+        skip();
+    pid = start_exporter(args);
+    /* 40 idle clients against a limit of 10: the server takes 10, the rest
+     * wait in the listen queue; nothing is answered, nothing crashes. */
+    for (int i = 0; i < 40; i++)
+        fds[i] = tcp_connect(9816);
+    assert_int_equal(kill(pid, 0), 0);
+    for (int i = 0; i < 40; i++)
+        close(fds[i]);
+    /* Once they are gone, scrapes are served again. */
+    assert_int_equal(curl(NULL, "/metrics", 9816, NULL), 200);
+    stop_exporter(pid);
+}
+
 static void unreadable_namespace_answers_500(void **state)
 {
     char ns[64];
@@ -511,6 +532,7 @@ int main(void)
         cmocka_unit_test_teardown(metrics_match_status_json, kill_leftovers),
         cmocka_unit_test_teardown(bad_requests_never_stop_scrapes, kill_leftovers),
         cmocka_unit_test_teardown(slow_clients_do_not_stall_scrapes, kill_leftovers),
+        cmocka_unit_test_teardown(connections_beyond_the_limit_wait, kill_leftovers),
         cmocka_unit_test_teardown(unreadable_namespace_answers_500, kill_leftovers),
         cmocka_unit_test_teardown(start_errors_are_clear, kill_leftovers),
         cmocka_unit_test_teardown(listens_on_every_address, kill_leftovers),

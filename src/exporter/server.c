@@ -5,8 +5,9 @@
  * on that thread, which also serializes scrapes (a mutex makes it explicit
  * for ep_exporter_scrape callers on other threads).  Bounds that keep bad
  * clients from stalling scrapes: a connection limit (new connections beyond
- * it are refused, existing scrapes unaffected), an idle timeout that closes
- * slow or silent clients, and a per-connection memory pool that caps the
+ * it wait in the listen queue, existing scrapes unaffected), an idle timeout
+ * that closes slow or silent clients (so a flood delays a scrape by at most
+ * that long), and a per-connection memory pool that caps the
  * request line and headers (libmicrohttpd answers 414 / 431 beyond it).
  *
  * Routes: GET|HEAD /metrics (200 text/plain 0.0.4, or 500 with the reason
