@@ -6,8 +6,8 @@
  * for ep_exporter_scrape callers on other threads).  Bounds that keep bad
  * clients from stalling scrapes: a connection limit (new connections beyond
  * it wait in the listen queue, existing scrapes unaffected), an idle timeout
- * that closes slow or silent clients (so a flood delays a scrape by at most
- * that long), and a per-connection memory pool that caps the
+ * that closes slow or silent clients (so a burst delays a scrape by at most
+ * that long; a sustained flood is for a firewall), and a per-connection memory pool that caps the
  * request line and headers (libmicrohttpd answers 414 / 431 beyond it).
  *
  * Routes: GET|HEAD /metrics (200 text/plain 0.0.4, or 500 with the reason
