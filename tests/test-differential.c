@@ -3,20 +3,20 @@
  *
  * Each seed builds a random pool configuration (a small range, mostly 8-64
  * ports and sometimes 256, so exhaustion, reuse and conflicts happen
- * constantly; a random reserved
- * set; every algorithm in turn; TIME_WAIT, tcp_tw_reuse, quarantine and
- * owner quotas on or off) with IPv4 and IPv6 local addresses, then runs a
- * random sequence of operations against the engine and the model side by
- * side: connect with a named or unspecified local address, bind explicit / 0
- * / NO_PORT with REUSEADDR / REUSEPORT, listen, connect_bound, unbind, close
- * active / passive, time advances across TIME_WAIT, reuse delay and
- * quarantine (and calls that pass an older time), set_reserved, owner
- * quotas, and bad input of every kind.
+ * constantly; a random reserved set; every algorithm in turn; TIME_WAIT,
+ * tcp_tw_reuse, quarantine and owner quotas on or off) with IPv4 and IPv6
+ * local addresses, then runs a random sequence of operations against the
+ * engine and the model side by side: connect with a named or unspecified
+ * local address, bind explicit / 0 / NO_PORT with REUSEADDR / REUSEPORT,
+ * listen, connect_bound, unbind, close active / passive, time advances
+ * across TIME_WAIT, reuse delay and quarantine (and calls that pass an older
+ * time), set_reserved, owner quotas, and bad input of every kind.
  *
  * After every operation the return codes must agree, the pool statistics
  * must be equal field by field, and the statistics of the destination the
- * operation touched must be equal; every few operations all destinations are
- * compared.  Every port the engine picks is checked by the model (in range,
+ * operation touched must be equal; every few operations all destinations and
+ * the pressure iterator (ep_pool_top_destinations) are compared, and
+ * ep_pool_check() runs at the end of each sequence.  Every port the engine picks is checked by the model (in range,
  * not reserved, free for that 4-tuple or bind, and for EP_ALG_SEQUENTIAL the
  * exact port) and then adopted, so the two stay in lockstep.
  *
