@@ -30,6 +30,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,8 +50,10 @@ typedef int (*ep_bind_fn)(int, const struct sockaddr *, socklen_t);
 static _Atomic(ep_socket_fn) ep_real_socket;
 static _Atomic(ep_bind_fn) ep_real_bind;
 
-/* The policy; written once by the constructor (before main, before any
- * thread the program starts), read-only afterwards. */
+/* The policy; written once under pthread_once (from our constructor, or
+ * from the first wrapped call if another library's constructor creates a
+ * socket before ours runs), read-only afterwards. */
+static pthread_once_t ep_policy_once = PTHREAD_ONCE_INIT;
 static bool ep_have_range;
 static uint32_t ep_range_value;
 static bool ep_no_port_bind;
@@ -74,7 +77,7 @@ static void ep_preload_resolve(void)
         atomic_store(&ep_real_bind, (ep_bind_fn)dlsym(RTLD_NEXT, "bind"));
 }
 
-__attribute__((constructor)) static void ep_preload_init(void)
+static void ep_preload_load_policy(void)
 {
     const char *range = getenv(EP_PRELOAD_ENV_RANGE);
     const char *nopb = getenv(EP_PRELOAD_ENV_NO_PORT_BIND);
@@ -91,6 +94,11 @@ __attribute__((constructor)) static void ep_preload_init(void)
         }
     }
     ep_no_port_bind = nopb && strcmp(nopb, "1") == 0;
+}
+
+__attribute__((constructor)) static void ep_preload_init(void)
+{
+    pthread_once(&ep_policy_once, ep_preload_load_policy);
 }
 
 /* TCP or UDP over IPv4/IPv6: the sockets that take ephemeral ports. */
@@ -111,7 +119,7 @@ EP_EXPORT int socket(int domain, int type, int protocol)
     ep_socket_fn real;
     int fd, saved;
 
-    ep_preload_resolve();
+    pthread_once(&ep_policy_once, ep_preload_load_policy);
     real = atomic_load(&ep_real_socket);
     if (!real) {
         errno = ENOSYS;
@@ -161,7 +169,7 @@ EP_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len)
     ep_bind_fn real;
     int one = 1;
 
-    ep_preload_resolve();
+    pthread_once(&ep_policy_once, ep_preload_load_policy);
     real = atomic_load(&ep_real_bind);
     if (!real) {
         errno = ENOSYS;
