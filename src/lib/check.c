@@ -209,6 +209,13 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
             rc = ep_check_fail(why, len, "entry %u has state %u", i, e->state);
             goto out;
         }
+        uint32_t total = d->in_use + d->time_wait + d->quarantine;
+        if (!d->few_over && (total > 2 || !((total > 0 && d->few[0] == e->port) ||
+                                            (total > 1 && d->few[1] == e->port)))) {
+            rc = ep_check_fail(why, len, "destination %u: port %u missing from its short list",
+                               e->dest, e->port);
+            goto out;
+        }
         if (ep_entry_nr(pool, e) && ep_port_index(pool, e->port) != EP_NIL &&
             !ep_ls(pool, d->laddr, ep_proto_index(d->proto))->pc[e->port].blk)
             nblk[e->dest]++;

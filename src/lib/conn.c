@@ -31,6 +31,7 @@ uint32_t ep_conn_add(ep_pool *pool, uint32_t di, uint16_t port, uint32_t owner, 
     e->state = EP_ST_INUSE;
     e->u.held.owner = owner;
     e->u.held.bind = bind;
+    ep_dest_few_add(d, port);
     d->in_use++;
     pool->st.in_use++;
     ep_ls(pool, d->laddr, ep_proto_index(d->proto))->pc[port].conn++;
@@ -125,6 +126,7 @@ void ep_conn_drop(ep_pool *pool, uint32_t idx, bool keep_dest)
         pool->st.quarantine--;
         break;
     }
+    ep_dest_few_remove(d, e->port);
     ep_ls(pool, d->laddr, ep_proto_index(d->proto))->pc[e->port].conn--;
     if (nr)
         ep_dest_nr_change(pool, di, e->port, -1);

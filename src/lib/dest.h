@@ -60,6 +60,42 @@ static inline uint32_t ep_dest_free(const ep_pool *pool, uint32_t laddr, int pi,
     return pool->neff - used;
 }
 
+/* Does di certainly have no entry on port?  false = ask the tuple table.
+ * Most destinations have one or two connections: for them the answer needs
+ * no hash lookup. */
+static inline bool ep_dest_surely_not_on(const ep_dest *d, uint16_t port)
+{
+    uint32_t total = d->in_use + d->time_wait + d->quarantine;
+    return !d->few_over && !(total > 0 && d->few[0] == port) && !(total > 1 && d->few[1] == port);
+}
+
+/* Keep few[] current: an entry of d on port appeared / went away (call
+ * before / after the counters change, see conn.c). */
+static inline void ep_dest_few_add(ep_dest *d, uint16_t port)
+{
+    uint32_t total = d->in_use + d->time_wait + d->quarantine; /* before */
+    if (d->few_over)
+        return;
+    if (total < 2)
+        d->few[total] = port;
+    else
+        d->few_over = 1;
+}
+
+static inline void ep_dest_few_remove(ep_dest *d, uint16_t port)
+{
+    uint32_t total = d->in_use + d->time_wait + d->quarantine; /* after */
+    if (d->few_over) {
+        if (total == 0)
+            d->few_over = 0;
+        return;
+    }
+    if (total == 0 && d->few[0] == port)
+        return;
+    if (d->few[0] == port)
+        d->few[0] = d->few[1];
+}
+
 /* A non-reusable entry of di appeared (+1) or went away (-1) on port. */
 void ep_dest_nr_change(ep_pool *pool, uint32_t di, uint16_t port, int delta);
 

@@ -86,8 +86,11 @@ typedef struct ep_dest {
     uint32_t nblk;          /* non-reusable entries on effective ports that
                                are not blocked by a binding on the address */
     uint32_t high_water;
+    uint16_t few[2];        /* the ports of its entries while it has at most
+                               two and never had more since it was empty */
     uint64_t failures;      /* -EADDRNOTAVAIL towards it */
     ep_dense *dense;        /* exact-selection bitmap, or NULL */
+    uint8_t few_over;       /* few[] is not complete */
 } ep_dest;
 
 typedef struct ep_dtable {

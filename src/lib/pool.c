@@ -383,7 +383,8 @@ int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr
         return rc;
     if (di == EP_NIL)
         di = ep_dest_create(pool, proto, lidx, remote, rport);
-    else if ((e = ep_tt_find(&pool->tt, di, *port)) != EP_NIL)
+    else if (!ep_dest_surely_not_on(&pool->dt.d[di], *port) &&
+             (e = ep_tt_find(&pool->tt, di, *port)) != EP_NIL)
         ep_conn_drop(pool, e, true); /* a reusable TIME_WAIT tuple: take it over */
     (void)ep_owner_charge(pool, owner); /* reserved above */
     ep_conn_add(pool, di, *port, owner, EP_NIL);
