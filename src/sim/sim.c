@@ -61,6 +61,7 @@ typedef struct ep_sim {
     int prev, prev2;         /* -1 = none */
     uint64_t hits[4];
     uint16_t lo, hi;
+    ep_time const_dur;       /* a connection's duration when it is constant */
     char *msg;
     size_t msglen;
 } ep_sim;
@@ -149,7 +150,7 @@ static ep_time ep_sim_ns(double secs)
         return 0;
     if (secs >= 1.8e10)
         return EP_NEVER - 1;
-    return (ep_time)llround(secs * 1e9);
+    return (ep_time)(secs * 1e9 + 0.5); /* round half up; no libm call */
 }
 
 /* Record one port handed out towards destination 0 from source 0. */
@@ -452,6 +453,7 @@ static int ep_sim_setup(ep_sim *s, const ep_workload *w, ep_sim_result *res, boo
     }
     ep_series_init(&res->series, res->ndest);
     ep_rng_seed(&s->rng, w->seed);
+    s->const_dur = ep_sim_ns(w->duration.mean * w->requests_per_conn);
     s->prev = s->prev2 = -1;
     s->reuse_min = UINT64_MAX;
     res->first_failure = -1;
@@ -477,15 +479,15 @@ static void ep_sim_teardown(ep_sim *s)
 }
 
 /* Duration of one generated connection: its requests back to back. */
-static double ep_sim_conn_duration(ep_sim *s)
+static ep_time ep_sim_conn_duration(ep_sim *s)
 {
     const ep_workload *w = s->w;
     double sum = 0;
     if (w->duration.kind == EP_DIST_CONSTANT)
-        return w->duration.mean * w->requests_per_conn;
+        return s->const_dur; /* computed once */
     for (uint32_t i = 0; i < w->requests_per_conn; i++)
         sum += ep_dist_sample(&w->duration, &s->rng);
-    return sum;
+    return ep_sim_ns(sum);
 }
 
 static uint32_t ep_sim_pick_dest(ep_sim *s)
@@ -591,7 +593,7 @@ static int ep_sim_loop(ep_sim *s, const ep_sim_options *o)
             if ((rc = ep_sim_connect(s, d, owner, now, &slot)) != 0)
                 return rc;
             if (slot != EP_SIM_NONE &&
-                ep_eventq_push(&s->q, now + ep_sim_ns(ep_sim_conn_duration(s)), slot) != 0)
+                ep_eventq_push(&s->q, now + ep_sim_conn_duration(s), slot) != 0)
                 goto nomem;
         }
         switch (w->arrivals) {
