@@ -26,7 +26,7 @@ static void ep_nat_log_usage(FILE *f)
             "                           write a log by driving the dynamic block allocator\n"
             "                           (see ephport nat log simulate --help)\n"
             "\n"
-            "  --log FILE     the log (created by add, release and import if missing)\n"
+            "  --log FILE     the log (add, import and simulate create it if missing)\n"
             "  --proto P      tcp (default), udp or icmp\n"
             "  --sync MODE    full (default: fsync at every commit) or normal\n"
             "  --json         check and prune: one JSON object\n"
