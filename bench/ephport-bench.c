@@ -16,12 +16,17 @@
  *     pairs walk across all of them (a large working set, occupancy ~0).
  *   - expiry: a pool with N entries in TIME_WAIT, then one ep_pool_advance()
  *     past their end; ns per expired entry.
+ *   - kernel: the real Linux connect() towards one loopback destination at
+ *     the same occupancies, in a private network namespace (kernel-connect.c):
+ *     socket + connect + close(reset) pairs, 11 batches of 16.  Its level
+ *     includes the handshake; its growth with occupancy is the comparison.
+ *     Skipped with --quick, --no-kernel, or when unshare() is not allowed.
  *   - memory: glibc allocator statistics (mallinfo2: heap in use plus mmap'd
  *     blocks) before and after tracking N connections, half of them moved to
  *     TIME_WAIT; bytes per tracked connection, and the same for 10 million
  *     connections (the 1 GiB target).
  *
- * Usage: ephport-bench [--json] [--quick] [--help]
+ * Usage: ephport-bench [--json] [--quick] [--no-kernel] [--help]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -39,6 +44,8 @@
 
 #include <ephport/ephport.h>
 
+#include "kernel-connect.h"
+
 #ifndef EP_BENCH_BUILDTYPE
 #define EP_BENCH_BUILDTYPE "unknown"
 #endif
@@ -47,7 +54,7 @@
 #define LINUX_HI 60999
 #define LINUX_N  (LINUX_HI - LINUX_LO + 1)
 
-static bool opt_json, opt_quick;
+static bool opt_json, opt_quick, opt_no_kernel;
 
 static const double occupancies[] = { 0.0, 0.5, 0.9, 0.99, 0.999 };
 #define NOCC (sizeof occupancies / sizeof occupancies[0])
@@ -299,6 +306,72 @@ static void bench_alloc(uint32_t ndest)
     }
 }
 
+/* ---- the kernel ------------------------------------------------------------------- */
+
+static void bench_kernel(void)
+{
+    const uint32_t batch = 16;           /* the kernel takes milliseconds per */
+    const int warm = 2, batches = 11;    /* pair above 50%: keep the run short */
+    char why[256];
+    kc_state *k = NULL;
+
+    if (opt_quick || opt_no_kernel) {
+        if (!opt_json)
+            printf("kernel: skipped (%s)\n\n", opt_quick ? "--quick" : "--no-kernel");
+        return;
+    }
+    if (kc_open(&k, why, sizeof why) < 0) {
+        if (opt_json)
+            emit(json_pack("{s:s, s:s}", "bench", "kernel", "skipped", why));
+        else
+            printf("kernel: skipped: %s\n\n", why);
+        return;
+    }
+    if (!opt_json) {
+        printf("kernel: socket + connect + close(reset) to 127.0.0.1 in a private namespace, "
+               "range %u-%u, ns per pair\n", LINUX_LO, LINUX_HI);
+        printf("  %9s %11s %11s %11s %11s\n", "occupancy", "median_ns", "p99_ns", "cpu_median",
+               "cpu_p99");
+    }
+    double wall[11], cpu[11];
+    for (size_t oi = 0; oi < NOCC; oi++) {
+        double occ = occupancies[oi];
+        int rc = kc_occupy(k, (uint32_t)(occ * LINUX_N + 0.5));
+        for (int b = -warm; b < batches && rc == 0; b++) {
+            uint64_t c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID), t0 = now_ns();
+            for (uint32_t i = 0; i < batch && rc == 0; i++)
+                rc = kc_pair(k);
+            uint64_t t1 = now_ns(), c1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+            if (b >= 0) {
+                wall[b] = (double)(t1 - t0) / batch;
+                cpu[b] = (double)(c1 - c0) / batch;
+            }
+        }
+        if (rc < 0) {
+            snprintf(why, sizeof why, "connect at %.1f%% occupancy: %s", occ * 100, strerror(-rc));
+            if (opt_json)
+                emit(json_pack("{s:s, s:f, s:s}", "bench", "kernel", "occupancy", occ, "failed", why));
+            else
+                printf("  %8.1f%% failed: %s\n", occ * 100, why);
+            break;
+        }
+        qsort(wall, (size_t)batches, sizeof(double), cmp_double);
+        qsort(cpu, (size_t)batches, sizeof(double), cmp_double);
+        double med = percentile(wall, (size_t)batches, 0.5), p99 = percentile(wall, (size_t)batches, 0.99);
+        double cmed = percentile(cpu, (size_t)batches, 0.5), cp99 = percentile(cpu, (size_t)batches, 0.99);
+        if (opt_json)
+            emit(json_pack("{s:s, s:s, s:f, s:i, s:f, s:f, s:f, s:f, s:i, s:i}", "bench", "kernel",
+                           "algorithm", "linux-kernel", "occupancy", occ, "destinations", 1,
+                           "median_ns", med, "p99_ns", p99, "median_cpu_ns", cmed, "p99_cpu_ns",
+                           cp99, "batches", batches, "pairs_per_batch", (int)batch));
+        else
+            printf("  %8.1f%% %11.1f %11.1f %11.1f %11.1f\n", occ * 100, med, p99, cmed, cp99);
+    }
+    if (!opt_json)
+        printf("\n");
+    kc_close(k);
+}
+
 /* ---- expiry --------------------------------------------------------------------- */
 
 static void bench_expiry(void)
@@ -414,12 +487,15 @@ static void bench_memory(void)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: ephport-bench [--json] [--quick] [--help]\n"
+            "usage: ephport-bench [--json] [--quick] [--no-kernel] [--help]\n"
             "Benchmark libephport's allocation engine: connect+close cost of every\n"
             "selection algorithm at 0-99.9%% occupancy of the Linux range (one and\n"
-            "100,000 destinations), TIME_WAIT expiry cost, memory per connection.\n"
+            "100,000 destinations), the real kernel's connect() at the same occupancies\n"
+            "(private network namespace), TIME_WAIT expiry cost, memory per connection.\n"
             "  --json   one JSON object per line instead of tables\n"
-            "  --quick  few repetitions (a smoke run; figures are not meaningful)\n"
+            "  --quick  few repetitions (a smoke run; figures are not meaningful);\n"
+            "           skips the kernel baseline and the 10-million-connection row\n"
+            "  --no-kernel  skip the kernel baseline (it needs CAP_SYS_ADMIN)\n"
             "  --help   this text\n");
 }
 
@@ -428,6 +504,7 @@ int main(int argc, char **argv)
     static const struct option opts[] = {
         { "json", no_argument, NULL, 'j' },
         { "quick", no_argument, NULL, 'q' },
+        { "no-kernel", no_argument, NULL, 'k' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -436,6 +513,7 @@ int main(int argc, char **argv)
         switch (c) {
         case 'j': opt_json = true; break;
         case 'q': opt_quick = true; break;
+        case 'k': opt_no_kernel = true; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -450,6 +528,7 @@ int main(int argc, char **argv)
     print_machine();
     bench_alloc(1);
     bench_alloc(100000);
+    bench_kernel();
     bench_expiry();
     bench_memory();
     return 0;
