@@ -12,6 +12,10 @@
  *   sub2 100.64.2.2 ---- router (nft SNAT) -
  *   sub3 100.64.3.2 --/   203.0.113.1, .2 on its outside link
  *
+ * The ruleset is printed from a plan history (`nat plan --save`, then
+ * `nat plan --plan FILE --nft`), and whois is asked both with the plan
+ * inline and through that history.
+ *
  * One process does everything: a socket stays in the namespace it was
  * created in, so the test switches namespaces with setns(2) only to create
  * sockets.  Skips (with the reason) when namespaces or nft are unavailable.
@@ -140,6 +144,8 @@ static int teardown(void **state)
     if (tag[0]) {
         snprintf(path, sizeof path, "/tmp/%s.nft", tag);
         unlink(path);   /* left behind only when an assertion stopped the test */
+        snprintf(path, sizeof path, "/tmp/%s.plans", tag);
+        unlink(path);
     }
     cleanup();
     tag[0] = '\0';
@@ -153,10 +159,11 @@ struct seen {
     uint16_t port;
 };
 
-/* Look one observed source up with the library and with the CLI. */
-static void check_whois(const ep_nat_plan *plan, const struct seen *s)
+/* Look one observed source up with the library and with the CLI, whose
+ * plan comes from `source` (inline options or --plan HISTORY). */
+static void check_whois(const ep_nat_plan *plan, const struct seen *s, const char *source)
 {
-    char ext[INET_ADDRSTRLEN], want[32], cmd[512], out[256] = "";
+    char ext[INET_ADDRSTRLEN], want[32], cmd[1536], out[2048] = "";
     ep_addr a;
     ep_nat_mapping m;
     FILE *p;
@@ -172,10 +179,8 @@ static void check_whois(const ep_nat_plan *plan, const struct seen *s)
                      want);
     }
     assert_true(s->port >= m.port_lo && s->port <= m.port_hi);
-    snprintf(cmd, sizeof cmd,
-             "\"%s\" nat whois %s:%u --inside %s --outside %s --ports %s --block-size %s --json",
-             getenv("EPHPORT_BIN"), ext, s->port, PLAN_INSIDE, PLAN_OUTSIDE, PLAN_PORTS,
-             PLAN_BLOCK);
+    snprintf(cmd, sizeof cmd, "\"%s\" nat whois %s:%u %s --json", getenv("EPHPORT_BIN"), ext,
+             s->port, source);
     p = popen(cmd, "r");
     assert_non_null(p);
     {
@@ -206,7 +211,7 @@ static uint16_t icmp_sum(const void *data, size_t len)
 
 static void nat_e2e(void **state)
 {
-    char path[256], cmd[1024];
+    char path[256], cmd[1024], hist[256], inline_src[512], hist_src[300];
     struct sockaddr_in srv = { .sin_family = AF_INET, .sin_port = htons(7777) };
     int ltcp, ludp, licmp, clients[NSUB * CONNS * 2];
     struct seen seen[NSUB * CONNS * 3];
@@ -224,12 +229,15 @@ static void nat_e2e(void **state)
     assert_non_null(getenv("EPHPORT_BIN"));
     assert_int_equal(ep_nat_plan_new(&cfg, &plan, NULL), 0);
 
-    /* The ruleset comes from the CLI, exactly as an operator would get it. */
+    /* The ruleset comes from the CLI, exactly as an operator would get it:
+     * the plan saved to a plan history, the ruleset printed from it. */
     snprintf(path, sizeof path, "/tmp/%s.nft", tag);
+    snprintf(hist, sizeof hist, "/tmp/%s.plans", tag);
     assert_int_equal(run("\"%s\" nat plan --inside %s --outside %s --ports %s --block-size %s "
-                         "--nft > %s",
+                         "--save %s --valid-from 0 > /dev/null 2>&1 && "
+                         "\"%s\" nat plan --plan %s --nft > %s",
                          getenv("EPHPORT_BIN"), PLAN_INSIDE, PLAN_OUTSIDE, PLAN_PORTS,
-                         PLAN_BLOCK, path), 0);
+                         PLAN_BLOCK, hist, getenv("EPHPORT_BIN"), hist, path), 0);
     assert_int_equal(run("ip netns exec %sr nft -c -f %s", tag, path), 0);
     assert_int_equal(run("ip netns exec %sr nft -f %s", tag, path), 0);
     /* Loading twice replaces the table instead of failing or duplicating. */
@@ -307,8 +315,12 @@ static void nat_e2e(void **state)
             fail_msg("UDP datagram %zu never arrived: %s", i, strerror(errno));
         seen[nseen++] = (struct seen){ b - '0', 17, peer.sin_addr, ntohs(peer.sin_port) };
     }
+    snprintf(inline_src, sizeof inline_src, "--inside %s --outside %s --ports %s --block-size %s",
+             PLAN_INSIDE, PLAN_OUTSIDE, PLAN_PORTS, PLAN_BLOCK);
+    snprintf(hist_src, sizeof hist_src, "--plan %s", hist);
     for (size_t i = 0; i < nseen; i++)
-        check_whois(plan, &seen[i]);
+        check_whois(plan, &seen[i], i % 2 ? hist_src : inline_src);
+    unlink(hist);
 
     /* ICMP: the server sees each echo request with the translated id. */
     for (;;) {
