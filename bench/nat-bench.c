@@ -316,9 +316,10 @@ static void bench_inserts(const char *dir)
         stats(rate, (size_t)RUNS, &med, &p99);
         p99 = rate[0];
         if (opt_json)
-            emit(json_pack("{s:s, s:s, s:i, s:I, s:f, s:f}", "bench", "log_insert", "sync",
-                           cfgs[c].sync, (int)cfgs[c].batch, (json_int_t)events,
-                           "events_per_s_median", med, "events_per_s_p99_slow", p99));
+            emit(json_pack("{s:s, s:s, s:i, s:I, s:f, s:f}", "bench", "log_write", "sync",
+                           cfgs[c].sync, "batch", (int)cfgs[c].batch, "events",
+                           (json_int_t)events, "events_per_s_median", med,
+                           "events_per_s_p99_slow", p99));
         else
             printf("%-7s %6u %9llu %16.0f %16.0f\n", cfgs[c].sync, cfgs[c].batch,
                    (unsigned long long)events, med, p99);
