@@ -197,8 +197,10 @@ const char *ep_nat_proto_name(uint8_t proto);
  * Blocks handed out on demand from a pool of external addresses: paired
  * pooling (all of a subscriber's blocks on one external address while it
  * holds any), at most max_blocks per subscriber and protocol, idle
- * timeout.  Every operation is O(1) (expiry: per block expired).  Not
- * thread-safe: one allocator per thread, or a lock around it. */
+ * timeout.  Operations are O(1), except that pairing a subscriber with
+ * no block scans the external addresses (O(M)) and expiry costs one step
+ * per block expired.  Not thread-safe: one allocator per thread, or a lock
+ * around it. */
 
 typedef struct ep_nat_blocks ep_nat_blocks;
 

@@ -15,7 +15,8 @@
  *     released by ep_nat_blocks_expire(), which reports each release so it
  *     can be logged.
  *
- * Structures, all O(1) per operation:
+ * Structures (O(1) per operation, except pairing a subscriber that holds
+ * no block: a scan of the M external addresses for the most free blocks):
  *   blocks[]  one entry per (external address, protocol, block): owner
  *             (subscriber slot or -1), start, last use, LRU links;
  *   free[]    per (external address, protocol) a stack of free block
