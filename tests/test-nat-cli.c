@@ -272,6 +272,15 @@ static void log_simulate(void **state)
     EXPECT(1, "block size", "nat log simulate --log s3.db --inside 100.64.0.0/24 --outside "
                             "203.0.113.1 --block-size 65535 --ports 1024-2047");
     EXPECT(0, "--max-blocks", "nat log simulate --help");
+    /* a log file named "simulate" is a file, not the action */
+    assert_int_equal(ep("nat log export --log s2.db simulate.csv"), 0);
+    {
+        char cp[600];
+        snprintf(cp, sizeof cp, "cp '%s/s2.db' '%s/simulate'", dir, dir);
+        assert_int_equal(system(cp), 0);
+    }
+    EXPECT(0, "records", "nat log check --log simulate");
+    EXPECT(2, "put 'simulate' first", "nat log --log s4.db simulate");
 }
 
 int main(void)

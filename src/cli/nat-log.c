@@ -287,10 +287,9 @@ int ep_nat_cmd_log(int argc, char **argv)
     unsigned long p;
     int c;
 
-    /* simulate has options of its own */
-    for (int i = 1; i < argc; i++)
-        if (strcmp(argv[i], "simulate") == 0)
-            return ep_nat_log_simulate(argc, argv);
+    /* simulate has options of its own, so it must come first */
+    if (argc > 1 && strcmp(argv[1], "simulate") == 0)
+        return ep_nat_log_simulate(argc, argv);
 
     while ((c = getopt_long(argc, argv, "L:s:e:p:P:t:S:E:B:y:jh", opts, NULL)) != -1) {
         switch (c) {
@@ -361,6 +360,10 @@ int ep_nat_cmd_log(int argc, char **argv)
         return EP_EXIT_USAGE;
     }
     action = argv[optind++];
+    if (strcmp(action, "simulate") == 0) {
+        ep_cli_error(cmd, "put 'simulate' first: ephport nat log simulate [options]");
+        return EP_EXIT_USAGE;
+    }
     if ((strcmp(action, "import") == 0 || strcmp(action, "export") == 0) && optind < argc)
         a.csv = argv[optind++];
     if (optind < argc) {
