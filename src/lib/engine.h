@@ -3,24 +3,39 @@
 #ifndef EP_ENGINE_H
 #define EP_ENGINE_H
 
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "pool-t.h"
+
+_Static_assert(offsetof(ep_addr, u) == 4 && sizeof(ep_addr) == 20,
+               "ep_addr_canon() writes the family word and the 16 bytes");
 
 /* Copy with padding and the unused bytes of an IPv4 address zeroed (in and
  * out may be the same).  Every address the engine stores is canonical, so
  * equality is a plain memcmp (ep_addr_same). */
 static inline void ep_addr_canon(const ep_addr *in, ep_addr *out)
 {
-    ep_addr c;
-    memset(&c, 0, sizeof c);
-    c.family = in->family;
-    if (in->family == AF_INET)
-        memcpy(c.u.bytes, in->u.bytes, 4);
-    else if (in->family == AF_INET6)
-        memcpy(c.u.bytes, in->u.bytes, 16);
-    *out = c;
+    /* Whole-word loads and stores only: the callers read the result back
+     * as 32- and 64-bit words (hashes, compares), and a narrow store
+     * followed by a wide load stalls store-to-load forwarding. */
+    uint64_t w[2];
+    uint8_t head[4] = { in->family, 0, 0, 0 };
+
+    memcpy(w, in->u.bytes, 16);
+    if (in->family == AF_INET) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        w[0] &= 0xffffffffull;            /* keep bytes 0-3 */
+#else
+        w[0] &= 0xffffffff00000000ull;
+#endif
+        w[1] = 0;
+    } else if (in->family != AF_INET6) {
+        w[0] = w[1] = 0;
+    }
+    memcpy(out, head, 4);
+    memcpy(out->u.bytes, w, 16);
 }
 
 static inline bool ep_addr_same(const ep_addr *a, const ep_addr *b)
