@@ -108,7 +108,8 @@ static void fixes_make_600_sustainable(void **state)
         ep_workload w;
         ep_sim_result r;
         constant(&w, "600");
-        set(&w, "length", "150");
+        set(&w, "length", "100"); /* past 47 s (the range would fill) and 60 s
+                                     (TIME_WAIT turns over) */
         set(&w, fix[i][0], fix[i][1]);
         run(&w, &r);
         if (r.total_failures != 0)
@@ -281,16 +282,16 @@ static void memory_follows_concurrency(void **state)
     ep_workload w;
     ep_sim_result r;
     (void)state;
-    /* 2000/s for 200 s with server close and 1 ms requests: 400000
+    /* 2000/s for 100 s with server close and 1 ms requests: 200000
      * connections, about 2 open at a time. */
     ep_workload_init(&w);
     set(&w, "rate", "2000");
     set(&w, "duration", "0.001");
     set(&w, "close", "server");
-    set(&w, "length", "200");
+    set(&w, "length", "100");
     set(&w, "sample", "10");
     run(&w, &r);
-    assert_true(r.connections > 390000);
+    assert_true(r.connections > 190000);
     assert_true(r.peak_open < 64);
     ep_sim_result_free(&r);
     ep_workload_free(&w);
