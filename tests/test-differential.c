@@ -22,7 +22,8 @@
  *
  * A mismatch prints the seed and the operation index; EP_DIFF_SEED=<n> runs
  * that one seed with a trace of every operation, EP_DIFF_SEEDS=<n> changes
- * how many seeds run (default 1000).
+ * how many seeds run (default 1000) and EP_DIFF_OPS=<n> how many operations
+ * each runs (default 250; longer sequences reach deeper states).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -39,7 +40,8 @@
 
 #include "refmodel.h"
 
-#define OPS_PER_SEED 250
+#define OPS_PER_SEED 250   /* default; EP_DIFF_OPS overrides */
+static int g_ops = OPS_PER_SEED;
 #define MAX_HELD     256
 #define MAX_BOUND    64
 #define NREMOTE      4
@@ -664,7 +666,12 @@ static void run_seed(uint64_t seed, bool tr)
     check_rc(r, "add_address again", ep_pool_add_address(r->pool, &r->locals[0]),
              rm_add_address(r->model, &r->locals[0]));
 
-    for (r->op = 0; r->op < OPS_PER_SEED; r->op++) {
+    for (r->op = 0; r->op < g_ops; r->op++) {
+        /* Long sequences stop before the model's fixed arrays fill (an
+         * operation adds at most one entry, binding or destination). */
+        if (r->model->nentries + 2 >= RM_MAX_ENTRIES || r->model->nbinds + 2 >= RM_MAX_BINDS
+            || r->model->ndests + 2 >= RM_MAX_DESTS)
+            break;
         r->have_dest = false;
         uint32_t k = below(r, 100);
         if (k < 22)      op_connect(r, true);
@@ -701,6 +708,9 @@ static void run_seed(uint64_t seed, bool tr)
 static void differential_random_sequences(void **state)
 {
     (void)state;
+    const char *ops = getenv("EP_DIFF_OPS");
+    if (ops && atoi(ops) > 0)
+        g_ops = atoi(ops);
     const char *one = getenv("EP_DIFF_SEED");
     if (one) {
         run_seed(strtoull(one, NULL, 10), true);
@@ -711,7 +721,7 @@ static void differential_random_sequences(void **state)
     for (uint64_t s = 1; s <= seeds; s++)
         run_seed(s, false);
     print_message("differential: %llu seeds x %d operations agree\n", (unsigned long long)seeds,
-                  OPS_PER_SEED);
+                  g_ops);
     for (int k = 0; k < K__COUNT; k++) {
         print_message("  %-16s", kind_name[k]);
         for (int e = 0; e < 160; e++)
