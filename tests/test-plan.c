@@ -170,6 +170,37 @@ static void plan_json_has_the_numbers(void **state)
     ep_workload_free(&w);
 }
 
+static void plan_quota(void **state)
+{
+    ep_workload w;
+    ep_plan p;
+    char msg[EP_WL_MSG];
+    json_t *o;
+    (void)state;
+    ep_workload_init(&w);
+    set(&w, "rate", "100");
+    set(&w, "duration", "30");
+    set(&w, "quota", "1000");
+    set(&w, "owners", "2");
+    assert_int_equal(ep_plan_compute(&w, 0, &p, msg, sizeof msg), 0);
+    /* 100/s x 30 s = 3000 in use, 1500 per owner > 1000 */
+    assert_true(fabs(p.owner_in_use - 1500) < 1e-9);
+    assert_false(p.quota_ok);
+    assert_int_equal(ep_plan_compute(&w, 60, &p, msg, sizeof msg), 0);
+    assert_true(fabs(p.owner_in_use - 900) < 1e-9);
+    assert_true(p.quota_ok);
+    o = ep_plan_to_json(&p);
+    assert_true(json_is_true(json_object_get(json_object_get(o, "quota"), "ok")));
+    json_decref(o);
+    set(&w, "quota", "0");
+    assert_int_equal(ep_plan_compute(&w, 0, &p, msg, sizeof msg), 0);
+    assert_true(p.quota_ok);
+    o = ep_plan_to_json(&p);
+    assert_true(json_is_null(json_object_get(o, "quota")));
+    json_decref(o);
+    ep_workload_free(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +209,7 @@ int main(void)
         cmocka_unit_test(plan_zipf_busiest_destination),
         cmocka_unit_test(plan_impossible_range_and_settings),
         cmocka_unit_test(plan_json_has_the_numbers),
+        cmocka_unit_test(plan_quota),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

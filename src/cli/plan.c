@@ -39,7 +39,8 @@ static void ep_plan_usage(FILE *f)
             "\n"
             "plan uses rate, duration (its mean), destinations, zipf, weights, protocol,\n"
             "close, requests_per_conn, profile, range, reserved, time_wait, tw_reuse,\n"
-            "tw_reuse_delay and sources; the other keys are accepted and ignored.\n\n");
+            "tw_reuse_delay, sources, quota and owners; the other keys are accepted and\n"
+            "ignored.\n\n");
     ep_wlopt_help(f);
     fprintf(f, "\nExit codes: 0 planned, 1 output error, 2 bad command line or workload.\n"
                "See ephport-plan(1).\n");
@@ -106,6 +107,12 @@ static void ep_plan_print(const ep_plan *p)
     else
         printf("Highest sustainable rate: unbounded (ports are never held)\n");
 
+    if (p->quota)
+        printf("Quota: each of %u owner%s holds %.1f connections in use on average at %g "
+               "requests/s (cap %u): %s%s%s\n", p->owners, p->owners == 1 ? "" : "s",
+               p->owner_in_use, p->target, p->quota, p->quota_ok ? good : bad,
+               p->quota_ok ? "within the cap (peaks go higher; simulate to see them)"
+                           : "ABOVE the cap: connects will fail with EDQUOT", n);
     printf("\n%sTo sustain %g requests/s%s", b, p->target, n);
     if (p->target_ok) {
         printf(": nothing to change (%.1f%% of the range).\n",

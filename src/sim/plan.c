@@ -144,6 +144,12 @@ int ep_plan_compute(const ep_workload *w, double target, ep_plan *p, char *msg, 
         p->sources_needed = 1;
     if (w->proto == EP_PROTO_TCP && !w->server_closes && p->time_wait > 0)
         p->server_close_possible = r * p->rpc * p->duration <= p->capacity;
+    /* Owners share all destinations round robin; each connection is in use
+     * rpc x duration, so an owner holds rate x duration / owners on average. */
+    p->quota = w->quota;
+    p->owners = w->owners;
+    p->owner_in_use = p->target * p->duration / w->owners;
+    p->quota_ok = w->quota == 0 || p->owner_in_use <= w->quota;
     return 0;
 }
 
@@ -204,8 +210,8 @@ json_t *ep_plan_to_json(const ep_plan *p)
     json_object_set_new(t, "sustainable", json_boolean(p->target_ok));
     if (p->range_possible) {
         ep_plan_range_setting(p->profile, p->new_lo, p->new_hi, cmd, sizeof cmd);
-        json_object_set_new(t, "range", json_pack("{s:i, s:i, s:i, s:s}", "lo", p->new_lo, "hi",
-                                                  p->new_hi, "ports", p->range_width,
+        json_object_set_new(t, "range", json_pack("{s:i, s:i, s:I, s:s}", "lo", p->new_lo, "hi",
+                                                  p->new_hi, "ports", (json_int_t)p->range_width,
                                                   "setting", cmd));
     } else {
         json_object_set_new(t, "range", json_null());
@@ -220,6 +226,12 @@ json_t *ep_plan_to_json(const ep_plan *p)
                                                                 : json_null());
     json_object_set_new(t, "sources", json_integer(p->sources_needed));
     json_object_set_new(t, "server_closes_first", json_boolean(p->server_close_possible));
+    json_object_set_new(o, "quota",
+                        p->quota ? json_pack("{s:I, s:I, s:f, s:b}", "cap", (json_int_t)p->quota,
+                                             "owners", (json_int_t)p->owners,
+                                             "mean_in_use_per_owner", p->owner_in_use, "ok",
+                                             (int)p->quota_ok)
+                                 : json_null());
     json_object_set_new(o, "target", t);
     return o;
 }

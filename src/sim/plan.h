@@ -50,6 +50,10 @@ typedef struct ep_plan {
     uint32_t rpc_needed;
     uint32_t sources_needed;
     bool server_close_possible; /* letting the server close first suffices */
+    /* per-owner quota (the engine charges connections in use, not TIME_WAIT) */
+    uint32_t quota, owners;  /* quota 0 = none */
+    double owner_in_use;     /* mean connections in use per owner: rate x duration / owners */
+    bool quota_ok;           /* owner_in_use <= quota (a mean: peaks go above it) */
     const char *profile;
 } ep_plan;
 

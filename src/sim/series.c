@@ -67,7 +67,7 @@ json_t *ep_series_to_json(const ep_series *s)
         const ep_series_cell *row = ep_series_row(s, i);
         json_t *dests = json_array(), *o;
         for (size_t d = 0; dests && d < s->ndest; d++) {
-            json_t *c = json_pack("{s:i, s:i, s:i}", "in_use", (json_int_t)row[d].in_use,
+            json_t *c = json_pack("{s:I, s:I, s:I}", "in_use", (json_int_t)row[d].in_use,
                                   "time_wait", (json_int_t)row[d].time_wait, "failures",
                                   (json_int_t)row[d].failures);
             if (!c || json_array_append_new(dests, c) != 0) {
