@@ -36,9 +36,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench-util.h"
 
 #include <jansson.h>
 
@@ -74,43 +75,19 @@ static void emit(json_t *row)
     json_decref(row);
 }
 
-static void cpu_model(char *buf, size_t len)
-{
-    snprintf(buf, len, "unknown");
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    if (!f)
-        return;
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *v = strchr(line, ':');
-            if (v) {
-                v++;
-                while (*v == ' ' || *v == '\t')
-                    v++;
-                v[strcspn(v, "\n")] = '\0';
-                snprintf(buf, len, "%s", v);
-            }
-            break;
-        }
-    }
-    fclose(f);
-}
 
 static void print_machine(void)
 {
-    char cpu[256];
-    struct utsname u;
-    cpu_model(cpu, sizeof cpu);
-    if (uname(&u) != 0)
-        snprintf(u.release, sizeof u.release, "unknown");
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    ep_bench_machine m;
+    ep_bench_machine_read(&m);
+    const char *cpu = m.cpu, *kernel = m.kernel;
+    long cores = m.cores;
     if (opt_json) {
         emit(json_pack("{s:s, s:s, s:i, s:s, s:s, s:b}", "bench", "machine", "cpu", cpu, "cores",
-                       (int)cores, "kernel", u.release, "build", EP_BENCH_BUILDTYPE, "quick",
+                       (int)cores, "kernel", kernel, "build", EP_BENCH_BUILDTYPE, "quick",
                        opt_quick));
     } else {
-        printf("machine: %s, %ld cores, kernel %s\n", cpu, cores, u.release);
+        printf("machine: %s, %ld cores, kernel %s\n", cpu, cores, kernel);
         printf("build:   %s%s\n\n", EP_BENCH_BUILDTYPE, opt_quick ? " (--quick: few repetitions)" : "");
     }
 }
@@ -168,22 +145,7 @@ static ep_pool *pool_make(ep_algorithm alg, ep_time time_wait, uint64_t seed)
     return p;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-/* Nearest-rank percentile of sorted samples. */
-static double percentile(const double *s, size_t n, double q)
-{
-    size_t k = (size_t)(q * (double)n + 0.999999);
-    if (k < 1)
-        k = 1;
-    if (k > n)
-        k = n;
-    return s[k - 1];
-}
 
 /* ---- alloc --------------------------------------------------------------------- */
 
@@ -274,12 +236,12 @@ static void bench_alloc(uint32_t ndest)
             }
         double med[EP_ALG__COUNT], cmed[EP_ALG__COUNT];
         for (int a = 0; a < EP_ALG__COUNT; a++) {
-            qsort(cases[a].samples, (size_t)batches, sizeof(double), cmp_double);
-            qsort(cases[a].cpu, (size_t)batches, sizeof(double), cmp_double);
-            med[a] = percentile(cases[a].samples, (size_t)batches, 0.5);
-            double p99 = percentile(cases[a].samples, (size_t)batches, 0.99);
-            cmed[a] = percentile(cases[a].cpu, (size_t)batches, 0.5);
-            double cp99 = percentile(cases[a].cpu, (size_t)batches, 0.99);
+            qsort(cases[a].samples, (size_t)batches, sizeof(double), ep_bench_cmp_double);
+            qsort(cases[a].cpu, (size_t)batches, sizeof(double), ep_bench_cmp_double);
+            med[a] = ep_bench_percentile(cases[a].samples, (size_t)batches, 0.5);
+            double p99 = ep_bench_percentile(cases[a].samples, (size_t)batches, 0.99);
+            cmed[a] = ep_bench_percentile(cases[a].cpu, (size_t)batches, 0.5);
+            double cp99 = ep_bench_percentile(cases[a].cpu, (size_t)batches, 0.99);
             const char *name = ep_algorithm_name((ep_algorithm)a);
             if (opt_json)
                 emit(json_pack("{s:s, s:s, s:b, s:f, s:i, s:f, s:f, s:f, s:f, s:i, s:i}", "bench",
@@ -355,10 +317,10 @@ static void bench_kernel(void)
                 printf("  %8.1f%% failed: %s\n", occ * 100, why);
             break;
         }
-        qsort(wall, (size_t)batches, sizeof(double), cmp_double);
-        qsort(cpu, (size_t)batches, sizeof(double), cmp_double);
-        double med = percentile(wall, (size_t)batches, 0.5), p99 = percentile(wall, (size_t)batches, 0.99);
-        double cmed = percentile(cpu, (size_t)batches, 0.5), cp99 = percentile(cpu, (size_t)batches, 0.99);
+        qsort(wall, (size_t)batches, sizeof(double), ep_bench_cmp_double);
+        qsort(cpu, (size_t)batches, sizeof(double), ep_bench_cmp_double);
+        double med = ep_bench_percentile(wall, (size_t)batches, 0.5), p99 = ep_bench_percentile(wall, (size_t)batches, 0.99);
+        double cmed = ep_bench_percentile(cpu, (size_t)batches, 0.5), cp99 = ep_bench_percentile(cpu, (size_t)batches, 0.99);
         if (opt_json)
             emit(json_pack("{s:s, s:s, s:f, s:i, s:f, s:f, s:f, s:f, s:i, s:i}", "bench", "kernel",
                            "algorithm", "linux-kernel", "occupancy", occ, "destinations", 1,
@@ -407,8 +369,8 @@ static void bench_expiry(void)
         }
         ep_pool_free(p);
     }
-    qsort(samples, (size_t)reps, sizeof(double), cmp_double);
-    double med = percentile(samples, (size_t)reps, 0.5), p99 = percentile(samples, (size_t)reps, 0.99);
+    qsort(samples, (size_t)reps, sizeof(double), ep_bench_cmp_double);
+    double med = ep_bench_percentile(samples, (size_t)reps, 0.5), p99 = ep_bench_percentile(samples, (size_t)reps, 0.99);
     if (opt_json)
         emit(json_pack("{s:s, s:i, s:f, s:f, s:i}", "bench", "expiry", "entries", (int)entries,
                        "median_ns_per_entry", med, "p99_ns_per_entry", p99, "repetitions", reps));

@@ -32,10 +32,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench-util.h"
 
 #ifndef EP_EPHPORT_BIN
 #define EP_EPHPORT_BIN "ephport"
@@ -179,45 +180,6 @@ static long ep_rss_kib(pid_t pid)
     return kib;
 }
 
-static int ep_cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double ep_pct(double *v, int n, double p)
-{
-    int i = (int)(p * (n - 1) + 0.5);
-    qsort(v, (size_t)n, sizeof *v, ep_cmp_double);
-    return v[i < n ? i : n - 1];
-}
-
-static void ep_machine(bool json)
-{
-    char model[256] = "unknown", line[512];
-    struct utsname u;
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *c = strchr(line, ':');
-            if (c) {
-                snprintf(model, sizeof model, "%s", c + 2);
-                model[strcspn(model, "\n")] = '\0';
-            }
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
-    uname(&u);
-    if (json)
-        printf("{\"machine\":{\"cpu\":\"%s\",\"cores\":%ld,\"kernel\":\"%s\",\"build\":\"%s\"}}\n",
-               model, sysconf(_SC_NPROCESSORS_ONLN), u.release, EP_BENCH_BUILDTYPE);
-    else
-        printf("machine: %s, %ld cores, Linux %s; ephport build: %s\n", model,
-               sysconf(_SC_NPROCESSORS_ONLN), u.release, EP_BENCH_BUILDTYPE);
-}
-
 static pid_t ep_start_exporter(const char *bin)
 {
     char line[256];
@@ -294,7 +256,7 @@ int main(int argc, char **argv)
         return 2;
     }
     st_argv[0] = (char *)bin;
-    ep_machine(json);
+    ep_bench_print_machine(json, EP_BENCH_BUILDTYPE);
     if (!ep_enter_netns())
         return 1;
     setrlimit(RLIMIT_NOFILE, &rl);
@@ -348,15 +310,18 @@ int main(int argc, char **argv)
         }
     }
     {
-        double ms_sc = ep_pct(t_scrape, runs, 0.5) * 1e3, p99_sc = ep_pct(t_scrape, runs, 0.99) * 1e3;
-        double ms_st = ep_pct(t_status, runs, 0.5) * 1e3, p99_st = ep_pct(t_status, runs, 0.99) * 1e3;
+        double ms_sc = ep_bench_percentile(t_scrape, (size_t)runs, 0.5) * 1e3, p99_sc = ep_bench_percentile(t_scrape, (size_t)runs, 0.99) * 1e3;
+        double ms_st = ep_bench_percentile(t_status, (size_t)runs, 0.5) * 1e3, p99_st = ep_bench_percentile(t_status, (size_t)runs, 0.99) * 1e3;
         if (json) {
-            printf("{\"tool\":\"exporter scrape /metrics\",\"sockets\":%ld,\"runs\":%d,"
-                   "\"median_ms\":%.2f,\"p99_ms\":%.2f,\"bytes\":%zu}\n",
-                   nsock, runs, ms_sc, p99_sc, bytes);
-            printf("{\"tool\":\"ephport status --json\",\"sockets\":%ld,\"runs\":%d,"
-                   "\"median_ms\":%.2f,\"p99_ms\":%.2f}\n", nsock, runs, ms_st, p99_st);
-            printf("{\"ratio_status_over_scrape\":%.2f}\n", ms_st / ms_sc);
+            ep_bench_emit(json_pack("{s:s, s:s, s:i, s:i, s:f, s:f, s:I}", "bench", "exporter",
+                                    "tool", "exporter scrape /metrics", "sockets", (int)nsock,
+                                    "runs", runs, "median_ms", ms_sc, "p99_ms", p99_sc, "bytes",
+                                    (json_int_t)bytes));
+            ep_bench_emit(json_pack("{s:s, s:s, s:i, s:i, s:f, s:f}", "bench", "exporter", "tool",
+                                    "ephport status --json", "sockets", (int)nsock, "runs", runs,
+                                    "median_ms", ms_st, "p99_ms", p99_st));
+            ep_bench_emit(json_pack("{s:s, s:f}", "bench", "exporter-ratio",
+                                    "ratio_status_over_scrape", ms_st / ms_sc));
         } else {
             printf("\n%-26s %8s %10s %10s\n", "what", "sockets", "median ms", "p99 ms");
             printf("%-26s %8ld %10.2f %10.2f   (%zu bytes)\n", "exporter scrape /metrics",
@@ -378,9 +343,10 @@ int main(int argc, char **argv)
     rss10 = ep_rss_at_10;
     rssN = ep_rss_kib(exporter);
     if (json)
-        printf("{\"exporter_rss_kib_after_10\":%ld,\"exporter_rss_kib_after\":%ld,"
-               "\"scrapes\":%ld,\"ratio\":%.3f}\n", rss10, rssN, scrapes,
-               (double)rssN / (double)rss10);
+        ep_bench_emit(json_pack("{s:s, s:i, s:i, s:i, s:f}", "bench", "exporter-memory",
+                                "exporter_rss_kib_after_10", (int)rss10,
+                                "exporter_rss_kib_after", (int)rssN, "scrapes", (int)scrapes,
+                                "ratio", (double)rssN / (double)rss10));
     else
         printf("\nexporter RSS: %ld KiB after 10 scrapes, %ld KiB after %ld (ratio %.3f)\n",
                rss10, rssN, scrapes, (double)rssN / (double)rss10);

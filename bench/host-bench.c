@@ -26,10 +26,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench-util.h"
 
 #ifndef EP_EPHPORT_BIN
 #define EP_EPHPORT_BIN "ephport"
@@ -136,45 +137,6 @@ static int ep_run(char *const argv[], double *secs, long *rss_kib)
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
 
-static int ep_cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double ep_pct(double *v, int n, double p)
-{
-    int i = (int)(p * (n - 1) + 0.5);
-    qsort(v, (size_t)n, sizeof *v, ep_cmp_double);
-    return v[i < n ? i : n - 1];
-}
-
-static void ep_machine(bool json)
-{
-    char model[256] = "unknown", line[512];
-    struct utsname u;
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *c = strchr(line, ':');
-            if (c) {
-                snprintf(model, sizeof model, "%s", c + 2);
-                model[strcspn(model, "\n")] = '\0';
-            }
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
-    uname(&u);
-    if (json)
-        printf("{\"machine\":{\"cpu\":\"%s\",\"cores\":%ld,\"kernel\":\"%s\",\"build\":\"%s\"}}\n",
-               model, sysconf(_SC_NPROCESSORS_ONLN), u.release, EP_BENCH_BUILDTYPE);
-    else
-        printf("machine: %s, %ld cores, Linux %s; ephport build: %s\n", model,
-               sysconf(_SC_NPROCESSORS_ONLN), u.release, EP_BENCH_BUILDTYPE);
-}
-
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -218,7 +180,7 @@ int main(int argc, char **argv)
                         "min(--sockets, 30000), 1 <= --dests <= 64, 3 <= --runs <= 1000\n");
         return 2;
     }
-    ep_machine(json);
+    ep_bench_print_machine(json, EP_BENCH_BUILDTYPE);
     if (!ep_enter_netns())
         return 1;
     setrlimit(RLIMIT_NOFILE, &rl);
@@ -275,17 +237,20 @@ int main(int argc, char **argv)
         }
     }
     {
-        double ms_st = ep_pct(t_status, runs, 0.5) * 1e3;
-        double p99_st = ep_pct(t_status, runs, 0.99) * 1e3;
-        double ms_ss = ep_pct(t_ss, runs, 0.5) * 1e3, p99_ss = ep_pct(t_ss, runs, 0.99) * 1e3;
+        double ms_st = ep_bench_percentile(t_status, (size_t)runs, 0.5) * 1e3;
+        double p99_st = ep_bench_percentile(t_status, (size_t)runs, 0.99) * 1e3;
+        double ms_ss = ep_bench_percentile(t_ss, (size_t)runs, 0.5) * 1e3, p99_ss = ep_bench_percentile(t_ss, (size_t)runs, 0.99) * 1e3;
         if (json) {
-            printf("{\"tool\":\"ephport status --json\",\"sockets\":%ld,\"runs\":%d,"
-                   "\"median_ms\":%.2f,\"p99_ms\":%.2f,\"peak_rss_kib\":%ld}\n",
-                   nsock, runs, ms_st, p99_st, rss_status);
-            printf("{\"tool\":\"ss -tan\",\"sockets\":%ld,\"runs\":%d,"
-                   "\"median_ms\":%.2f,\"p99_ms\":%.2f,\"peak_rss_kib\":%ld}\n",
-                   nsock, runs, ms_ss, p99_ss, rss_ss);
-            printf("{\"ratio_ss_over_status\":%.2f}\n", ms_ss / ms_st);
+            ep_bench_emit(json_pack("{s:s, s:s, s:i, s:i, s:f, s:f, s:i}", "bench", "host",
+                                    "tool", "ephport status --json", "sockets", (int)nsock,
+                                    "runs", runs, "median_ms", ms_st, "p99_ms", p99_st,
+                                    "peak_rss_kib", (int)rss_status));
+            ep_bench_emit(json_pack("{s:s, s:s, s:i, s:i, s:f, s:f, s:i}", "bench", "host",
+                                    "tool", "ss -tan", "sockets", (int)nsock, "runs", runs,
+                                    "median_ms", ms_ss, "p99_ms", p99_ss, "peak_rss_kib",
+                                    (int)rss_ss));
+            ep_bench_emit(json_pack("{s:s, s:f}", "bench", "host-ratio",
+                                    "ratio_ss_over_status", ms_ss / ms_st));
         } else {
             printf("\n%-22s %8s %10s %10s %14s\n", "tool", "sockets", "median ms", "p99 ms",
                    "peak RSS KiB");

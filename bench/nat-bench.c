@@ -19,9 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench-util.h"
 #include <arpa/inet.h>
 
 #include <jansson.h>
@@ -62,48 +63,17 @@ static uint64_t rnd(void)
     return rng;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
 
 /* Median and p99 (nearest rank) of v[0..n), sorted in place. */
 static void stats(double *v, size_t n, double *med, double *p99)
 {
     size_t k;
-    qsort(v, n, sizeof *v, cmp_double);
+    qsort(v, n, sizeof *v, ep_bench_cmp_double);
     *med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     k = (size_t)(0.99 * (double)n + 0.999999);
     *p99 = v[k ? k - 1 : 0];
 }
 
-static void print_machine(void)
-{
-    char cpu[256] = "unknown", line[512];
-    struct utsname u;
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f)) {
-        if (strncmp(line, "model name", 10) == 0) {
-            char *c = strchr(line, ':');
-            if (c) {
-                snprintf(cpu, sizeof cpu, "%s", c + 2);
-                cpu[strcspn(cpu, "\n")] = '\0';
-            }
-            break;
-        }
-    }
-    if (f)
-        fclose(f);
-    uname(&u);
-    if (opt_json)
-        emit(json_pack("{s:s, s:s, s:i, s:s, s:s}", "bench", "machine", "cpu", cpu, "cores",
-                       (int)sysconf(_SC_NPROCESSORS_ONLN), "kernel", u.release, "build",
-                       EP_BENCH_BUILDTYPE));
-    else
-        printf("machine: %s, %ld cores, kernel %s\nbuild: %s\n\n", cpu,
-               sysconf(_SC_NPROCESSORS_ONLN), u.release, EP_BENCH_BUILDTYPE);
-}
 
 /* ---- 1. deterministic whois ------------------------------------------- */
 
@@ -465,7 +435,7 @@ int main(int argc, char **argv)
         perror("nat-bench: mkdtemp");
         return 1;
     }
-    print_machine();
+    ep_bench_print_machine(opt_json, EP_BENCH_BUILDTYPE);
     if (!opt_json)
         printf("deterministic whois, in process (M lookups/s; p99 = slowest 1%% of runs)\n"
                "%-22s %9s %14s %14s %14s %14s %8s\n", "plan", "subs", "reverse med",

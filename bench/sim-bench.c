@@ -30,10 +30,11 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "bench-util.h"
 
 #include <jansson.h>
 
@@ -84,24 +85,6 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void cpu_model(char *buf, size_t len)
-{
-    char line[512];
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    snprintf(buf, len, "unknown");
-    if (!f)
-        return;
-    while (fgets(line, sizeof line, f)) {
-        char *v = strchr(line, ':');
-        if (strncmp(line, "model name", 10) == 0 && v) {
-            v += 2;
-            v[strcspn(v, "\n")] = '\0';
-            snprintf(buf, len, "%s", v);
-            break;
-        }
-    }
-    fclose(f);
-}
 
 static void make(const scenario *sc, double scale, ep_workload *w)
 {
@@ -202,17 +185,7 @@ static double run_engine(const ep_workload *w, uint64_t n)
     return t;
 }
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
-static double pct(double *v, int n, double p)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return v[(int)ceil(p * n) - 1 < 0 ? 0 : (int)ceil(p * n) - 1];
-}
 
 /* Peak RSS (KiB) of a child that runs w once. */
 static long child_rss(const ep_workload *w, uint64_t *conns, uint64_t *peak_open)
@@ -260,8 +233,7 @@ int main(int argc, char **argv)
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct utsname u;
-    char cpu[256];
+    ep_bench_machine mach;
     int c, runs;
     double scale;
 
@@ -286,20 +258,15 @@ int main(int argc, char **argv)
     }
     runs = opt_quick ? 3 : 7;
     scale = opt_quick ? 0.1 : 1.0;
-    cpu_model(cpu, sizeof cpu);
-    uname(&u);
+    ep_bench_machine_read(&mach);
     if (opt_json) {
-        json_t *m = json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "row", "machine", "cpu", cpu,
-                              "cores", (int)sysconf(_SC_NPROCESSORS_ONLN), "kernel", u.release,
-                              "build", EP_BENCH_BUILDTYPE, "clock",
-                              opt_clock == CLOCK_MONOTONIC ? "wall" : "thread-cpu");
-        char *s = json_dumps(m, JSON_COMPACT | JSON_PRESERVE_ORDER);
-        puts(s);
-        free(s);
-        json_decref(m);
+        ep_bench_emit(json_pack("{s:s, s:s, s:i, s:s, s:s, s:s}", "row", "machine", "cpu",
+                                mach.cpu, "cores", (int)mach.cores, "kernel", mach.kernel,
+                                "build", EP_BENCH_BUILDTYPE, "clock",
+                                opt_clock == CLOCK_MONOTONIC ? "wall" : "thread-cpu"));
     } else {
         printf("machine: %s, %ld cores, Linux %s\nbuild: %s\nruns: 1 warm-up + %d timed per "
-               "row, one core, %s time\n\n", cpu, sysconf(_SC_NPROCESSORS_ONLN), u.release,
+               "row, one core, %s time\n\n", mach.cpu, mach.cores, mach.kernel,
                EP_BENCH_BUILDTYPE, runs,
                opt_clock == CLOCK_MONOTONIC ? "wall" : "thread CPU");
         printf("%-44s %10s %10s %10s %11s %11s %7s\n", "scenario", "conns/run", "ns/conn",
@@ -316,9 +283,9 @@ int main(int argc, char **argv)
             sim[r] = run_sim(&w, &conns, NULL) / conns * 1e9;
             eng[r] = run_engine(&w, conns) / conns * 1e9;
         }
-        ms = pct(sim, runs, 0.5);
-        p99 = pct(sim, runs, 0.99);
-        me = pct(eng, runs, 0.5);
+        ms = ep_bench_percentile(sim, (size_t)runs, 0.5);
+        p99 = ep_bench_percentile(sim, (size_t)runs, 0.99);
+        me = ep_bench_percentile(eng, (size_t)runs, 0.5);
         if (opt_json) {
             json_t *o = json_pack("{s:s, s:s, s:I, s:f, s:f, s:f, s:f, s:f}", "row", "throughput",
                                   "scenario", scenarios[i].name, "connections", (json_int_t)conns,
