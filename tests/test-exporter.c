@@ -437,6 +437,7 @@ static void unreadable_namespace_answers_500(void **state)
     /* The namespace is gone: 500 with the reason, never a page of zeros. */
     assert_int_equal(curl(NULL, "/metrics", PORT_B, &text), 500);
     assert_non_null(strstr(text, "scrape failed"));
+    assert_non_null(strstr(text, "no such network namespace"));
     assert_null(strstr(text, "ephport_"));
     free(text);
     stop_exporter(pid);

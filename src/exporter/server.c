@@ -78,7 +78,7 @@ static int ep_exporter_scrape_locked(ep_exporter *e, char **text, size_t *len, c
     rc = ep_host_snapshot_take(&opts, &snap);
     if (rc != 0) {
         snprintf(why, whylen, "cannot read the host%s%s: %s", e->cfg.netns ? " in netns " : "",
-                 e->cfg.netns ? e->cfg.netns : "", ep_strerror(rc));
+                 e->cfg.netns ? e->cfg.netns : "", ep_host_strerror(rc));
         e->errors++;
         return rc;
     }
