@@ -233,11 +233,19 @@ int ep_select_local(ep_pool *pool, uint8_t proto, const ep_addr *remote, uint16_
 {
     int pi = ep_proto_index(proto);
     uint64_t sum = 0, k;
+    /* The first candidate address and its destination: with a single
+     * address of the family (the common case) the second pass below would
+     * repeat the same lookup, so it is skipped. */
+    uint32_t ncand = 0, first_a = EP_NIL, first_d = EP_NIL;
 
     for (uint32_t a = 0; a < pool->naddrs; a++) {
         if (pool->addrs[a].addr.family != remote->family)
             continue;
         uint32_t d = ep_dest_find(pool, proto, a, remote, rport);
+        if (ncand++ == 0) {
+            first_a = a;
+            first_d = d;
+        }
         sum += ep_dest_free(pool, a, pi, d);
     }
     if (sum == 0) {
@@ -250,6 +258,12 @@ int ep_select_local(ep_pool *pool, uint8_t proto, const ep_addr *remote, uint16_
     }
     k = sum <= UINT32_MAX ? ep_rng_below(&pool->rng, (uint32_t)sum)
                           : ep_rng_u64(&pool->rng) % sum; /* > 65535 addresses */
+    if (ncand == 1) { /* k < sum = its free count: the draw is still made, so
+                       * a seeded pool replays the same stream */
+        *lidx = first_a;
+        *di = first_d;
+        return 0;
+    }
     for (uint32_t a = 0; a < pool->naddrs; a++) {
         if (pool->addrs[a].addr.family != remote->family)
             continue;
