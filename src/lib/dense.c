@@ -83,12 +83,17 @@ static uint32_t ep_select64(uint64_t x, uint32_t k)
     uint64_t b = x - ((x >> 1) & 0x5555555555555555ull);
     b = (b & 0x3333333333333333ull) + ((b >> 2) & 0x3333333333333333ull);
     b = (b + (b >> 4)) & 0x0f0f0f0f0f0f0f0full;
-    uint64_t prefix = b * 0x0101010101010101ull; /* byte i: bits in bytes 0..i */
-    uint32_t byte = 0;
-    while (byte < 7 && ((prefix >> (8 * byte)) & 0xff) <= k)
-        byte++;
-    if (byte)
-        k -= (uint32_t)((prefix >> (8 * (byte - 1))) & 0xff);
+    const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+    uint64_t prefix = b * ones; /* byte i: bits in bytes 0..i */
+    /* The wanted byte is the number of bytes whose prefix is <= k (the
+     * prefixes never decrease), counted without a loop: in each byte
+     * (k | 0x80) - prefix keeps its high bit iff prefix <= k, and since
+     * k < 64 and prefix <= 64 no byte borrows from its neighbour.  The
+     * multiply sums the flags into the top byte (at most 7: prefix byte 7
+     * is popcount(x) > k). */
+    uint64_t le = ((k * ones) | high) - prefix;
+    uint32_t byte = (uint32_t)((((le & high) >> 7) * ones) >> 56);
+    k -= (uint32_t)(((prefix << 8) >> (8 * byte)) & 0xff); /* bits in bytes below */
     uint32_t v = (uint32_t)(x >> (8 * byte)) & 0xff;
     for (;;) {
         uint32_t low = (uint32_t)__builtin_ctz(v);
