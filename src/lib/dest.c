@@ -125,7 +125,7 @@ uint32_t ep_dest_find(const ep_pool *pool, uint8_t proto, uint32_t laddr,
     return EP_NIL;
 }
 
-int ep_dest_reserve(ep_pool *pool)
+int ep_dest_reserve_slow(ep_pool *pool)
 {
     ep_dtable *t = &pool->dt;
     if (t->free_head == EP_NIL && t->used == t->cap) {
@@ -288,25 +288,6 @@ void ep_dest_revive(ep_pool *pool, uint32_t di)
     t->count++;
 }
 
-void ep_dest_nr_change(ep_pool *pool, uint32_t di, uint16_t port, int delta)
-{
-    ep_dest *d = &pool->dt.d[di];
-    ep_lstate *ls = ep_ls(pool, d->laddr, ep_proto_index(d->proto));
-    uint32_t i = ep_port_index(pool, port);
-
-    if (i == EP_NIL || ls->pc[port].blk)
-        return;
-    if (delta > 0) {
-        d->nblk++;
-        if (d->dense)
-            ep_dense_set(d->dense, i);
-    } else {
-        d->nblk--;
-        if (d->dense)
-            ep_dense_clear(d->dense, i);
-    }
-}
-
 /* Port `port` on (laddr, pi) became blocked (on) or unblocked (!on). */
 static void ep_lstate_block_change(ep_pool *pool, uint32_t laddr, int pi, uint16_t port, bool on)
 {
@@ -357,13 +338,6 @@ void ep_lstate_blk_dec(ep_pool *pool, uint32_t laddr, int pi, uint16_t port)
     ep_lstate *ls = ep_ls(pool, laddr, pi);
     if (--ls->pc[port].blk == 0)
         ep_lstate_block_change(pool, laddr, pi, port, false);
-}
-
-bool ep_dest_wants_dense(const ep_pool *pool, uint32_t di)
-{
-    const ep_dest *d = &pool->dt.d[di];
-    uint32_t unavail = pool->neff - ep_dest_free(pool, d->laddr, ep_proto_index(d->proto), di);
-    return !d->dense && unavail >= pool->neff / 16 && unavail > 0;
 }
 
 int ep_dest_make_dense(ep_pool *pool, uint32_t di)

@@ -3,6 +3,7 @@
 #ifndef EP_DEST_H
 #define EP_DEST_H
 
+#include "dense.h"
 #include "pool-t.h"
 
 int ep_dt_init(ep_dtable *t, const uint32_t key[8]);
@@ -10,8 +11,16 @@ void ep_dt_destroy(ep_pool *pool);
 
 uint32_t ep_dest_find(const ep_pool *pool, uint8_t proto, uint32_t laddr,
                       const ep_addr *remote, uint16_t rport);
-/* Room for one more destination; -ENOMEM, table unchanged. */
-int ep_dest_reserve(ep_pool *pool);
+/* Room for one more destination; -ENOMEM, table unchanged.  The test for
+ * "already room" is inline: it is on every connect, growth is rare. */
+int ep_dest_reserve_slow(ep_pool *pool);
+static inline int ep_dest_reserve(ep_pool *pool)
+{
+    const ep_dtable *t = &pool->dt;
+    if ((t->free_head == EP_NIL && t->used == t->cap) || t->count + t->nidle + 1 > t->mask + 1)
+        return ep_dest_reserve_slow(pool);
+    return 0;
+}
 /* Create an absent destination (after ep_dest_reserve). */
 uint32_t ep_dest_create(ep_pool *pool, uint8_t proto, uint32_t laddr,
                         const ep_addr *remote, uint16_t rport);
@@ -96,8 +105,26 @@ static inline void ep_dest_few_remove(ep_dest *d, uint16_t port)
         d->few[0] = d->few[1];
 }
 
-/* A non-reusable entry of di appeared (+1) or went away (-1) on port. */
-void ep_dest_nr_change(ep_pool *pool, uint32_t di, uint16_t port, int delta);
+/* A non-reusable entry of di appeared (+1) or went away (-1) on port.
+ * Inline: it runs on every connect and close. */
+static inline void ep_dest_nr_change(ep_pool *pool, uint32_t di, uint16_t port, int delta)
+{
+    ep_dest *d = &pool->dt.d[di];
+    ep_lstate *ls = ep_ls(pool, d->laddr, ep_proto_index(d->proto));
+    uint32_t i = ep_port_index(pool, port);
+
+    if (i == EP_NIL || ls->pc[port].blk)
+        return;
+    if (delta > 0) {
+        d->nblk++;
+        if (d->dense)
+            ep_dense_set(d->dense, i);
+    } else {
+        d->nblk--;
+        if (d->dense)
+            ep_dense_clear(d->dense, i);
+    }
+}
 
 /* A port-holding binding on (laddr, pi) began / ended. */
 void ep_lstate_blk_inc(ep_pool *pool, uint32_t laddr, int pi, uint16_t port);
@@ -107,8 +134,14 @@ void ep_lstate_blk_dec(ep_pool *pool, uint32_t laddr, int pi, uint16_t port);
 int ep_dest_make_dense(ep_pool *pool, uint32_t di);
 /* Consider a dense destination for dropping its bitmap (hysteresis). */
 void ep_dest_maybe_sparse(ep_pool *pool, uint32_t di);
-/* Thresholds, in unavailable ports (see dest.c). */
-bool ep_dest_wants_dense(const ep_pool *pool, uint32_t di);
+/* Thresholds, in unavailable ports (see dest.c).  Inline: asked on every
+ * connect. */
+static inline bool ep_dest_wants_dense(const ep_pool *pool, uint32_t di)
+{
+    const ep_dest *d = &pool->dt.d[di];
+    uint32_t unavail = pool->neff - ep_dest_free(pool, d->laddr, ep_proto_index(d->proto), di);
+    return !d->dense && unavail >= pool->neff / 16 && unavail > 0;
+}
 
 /* After the effective range changed: drop every bitmap, recompute the
  * blocked and nblk counts from the tables. */

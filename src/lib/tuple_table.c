@@ -64,7 +64,7 @@ static int ep_tt_rehash(ep_ttable *t, uint32_t nbuckets)
     return 0;
 }
 
-int ep_tt_reserve(ep_ttable *t)
+int ep_tt_reserve_slow(ep_ttable *t)
 {
     if (t->free_head == EP_NIL && t->used == t->cap) {
         uint32_t ncap = t->cap ? t->cap * 2 : 64;

@@ -8,8 +8,15 @@
 int ep_tt_init(ep_ttable *t, uint64_t k0, uint64_t k1);
 void ep_tt_destroy(ep_ttable *t);
 
-/* Make room for one more entry (slot and bucket); -ENOMEM, table unchanged. */
-int ep_tt_reserve(ep_ttable *t);
+/* Make room for one more entry (slot and bucket); -ENOMEM, table unchanged.
+ * The "already room" test is inline: it is on every connect. */
+int ep_tt_reserve_slow(ep_ttable *t);
+static inline int ep_tt_reserve(ep_ttable *t)
+{
+    if ((t->free_head == EP_NIL && t->used == t->cap) || t->count + 1 > t->mask + 1)
+        return ep_tt_reserve_slow(t);
+    return 0;
+}
 
 /* Insert (dest, port), which must be absent, after ep_tt_reserve().  The
  * entry's other fields are left for the caller.  Returns its index. */
