@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "bench-util.h"
+#include "sockfill.h"
 
 #ifndef EP_EPHPORT_BIN
 #define EP_EPHPORT_BIN "ephport"
@@ -53,68 +54,6 @@ static pid_t ep_exporter_pid;
 static long ep_rss_at_10 = -1;
 static long ep_rss_kib(pid_t pid);
 
-static int ep_sysctl(const char *path, const char *value)
-{
-    char full[128];
-    int fd, ok;
-    snprintf(full, sizeof full, "/proc/sys/%s", path);
-    fd = open(full, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ok = write(fd, value, strlen(value)) == (ssize_t)strlen(value);
-    close(fd);
-    return ok ? 0 : -1;
-}
-
-static bool ep_enter_netns(void)
-{
-    if (unshare(CLONE_NEWNET) != 0) {
-        fprintf(stderr, "exporter-bench: unshare(CLONE_NEWNET): %s (needs root)\n",
-                strerror(errno));
-        return false;
-    }
-    if (system("ip link set lo up") != 0) {
-        fprintf(stderr, "exporter-bench: cannot bring lo up\n");
-        return false;
-    }
-    return ep_sysctl("net/ipv4/ip_local_port_range", "1024 65535") == 0 &&
-           ep_sysctl("net/ipv4/tcp_max_tw_buckets", "1000000") == 0;
-}
-
-static double ep_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int ep_make_sockets(int *listeners, struct sockaddr_in *addrs, int ndest, long n, long keep)
-{
-    for (long i = 0; i < n; i++) {
-        int d = (int)(i % ndest);
-        int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), s;
-        char b;
-        if (c < 0 || connect(c, (struct sockaddr *)&addrs[d], sizeof addrs[d]) != 0) {
-            fprintf(stderr, "exporter-bench: connect #%ld: %s\n", i, strerror(errno));
-            return -1;
-        }
-        s = accept(listeners[d], NULL, NULL);
-        if (s < 0) {
-            fprintf(stderr, "exporter-bench: accept: %s\n", strerror(errno));
-            return -1;
-        }
-        if (i >= n - keep)
-            continue;
-        close(c);
-        if (read(s, &b, 1) != 0) {
-            fprintf(stderr, "exporter-bench: no FIN\n");
-            return -1;
-        }
-        close(s);
-    }
-    return 0;
-}
-
 /* One GET /metrics; seconds, or < 0 on failure (anything but 200). */
 static double ep_scrape(size_t *bytes)
 {
@@ -122,7 +61,7 @@ static double ep_scrape(size_t *bytes)
     static const char req[] = "GET /metrics HTTP/1.0\r\nHost: bench\r\n\r\n";
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(EXPORTER_PORT),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-    double t0 = ep_now_s();
+    double t0 = ep_bench_now_s();
     size_t total = 0;
     bool ok = false;
     ssize_t n;
@@ -139,7 +78,7 @@ static double ep_scrape(size_t *bytes)
         total += (size_t)n;
     }
     close(fd);
-    t0 = ep_now_s() - t0;
+    t0 = ep_bench_now_s() - t0;
     if (++ep_scrapes_done == 10)
         ep_rss_at_10 = ep_rss_kib(ep_exporter_pid);
     if (bytes)
@@ -150,7 +89,7 @@ static double ep_scrape(size_t *bytes)
 static double ep_run(char *const argv[])
 {
     int st;
-    double t0 = ep_now_s();
+    double t0 = ep_bench_now_s();
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -162,7 +101,7 @@ static double ep_run(char *const argv[])
     }
     if (waitpid(pid, &st, 0) < 0)
         return -1;
-    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? ep_now_s() - t0 : -1;
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? ep_bench_now_s() - t0 : -1;
 }
 
 static long ep_rss_kib(pid_t pid)
@@ -257,7 +196,7 @@ int main(int argc, char **argv)
     }
     st_argv[0] = (char *)bin;
     ep_bench_print_machine(json, EP_BENCH_BUILDTYPE);
-    if (!ep_enter_netns())
+    if (!ep_bench_enter_netns("exporter-bench"))
         return 1;
     setrlimit(RLIMIT_NOFILE, &rl);
     signal(SIGPIPE, SIG_IGN);
@@ -279,13 +218,13 @@ int main(int argc, char **argv)
     if (exporter < 0)
         return 1;
     ep_exporter_pid = exporter;
-    t0 = ep_now_s();
-    if (ep_make_sockets(listeners, addrs, ndest, nsock, established) != 0)
+    t0 = ep_bench_now_s();
+    if (ep_bench_make_sockets("exporter-bench", listeners, addrs, ndest, nsock, established) != 0)
         return 1;
     if (!json)
         printf("made %ld client sockets (%ld TIME_WAIT, %ld ESTABLISHED) towards %d "
                "destinations in %.1f s\n", nsock, nsock - established, established, ndest,
-               ep_now_s() - t0);
+               ep_bench_now_s() - t0);
 
     t_scrape = calloc((size_t)runs, sizeof *t_scrape);
     t_status = calloc((size_t)runs, sizeof *t_status);

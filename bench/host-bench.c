@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "bench-util.h"
+#include "sockfill.h"
 
 #ifndef EP_EPHPORT_BIN
 #define EP_EPHPORT_BIN "ephport"
@@ -53,74 +54,12 @@ static long ep_arg(const char *opt, const char *text)
     return v;
 }
 
-static int ep_sysctl(const char *path, const char *value)
-{
-    char full[128];
-    int fd, ok;
-    snprintf(full, sizeof full, "/proc/sys/%s", path);
-    fd = open(full, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ok = write(fd, value, strlen(value)) == (ssize_t)strlen(value);
-    close(fd);
-    return ok ? 0 : -1;
-}
-
-static bool ep_enter_netns(void)
-{
-    if (unshare(CLONE_NEWNET) != 0) {
-        fprintf(stderr, "host-bench: unshare(CLONE_NEWNET): %s (needs root)\n", strerror(errno));
-        return false;
-    }
-    if (system("ip link set lo up") != 0) {
-        fprintf(stderr, "host-bench: cannot bring lo up\n");
-        return false;
-    }
-    return ep_sysctl("net/ipv4/ip_local_port_range", "1024 65535") == 0 &&
-           ep_sysctl("net/ipv4/tcp_max_tw_buckets", "1000000") == 0;
-}
-
-static double ep_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-/* Make n sockets towards the listeners: the last `keep` stay open. */
-static int ep_make_sockets(int *listeners, struct sockaddr_in *addrs, int ndest, long n, long keep)
-{
-    for (long i = 0; i < n; i++) {
-        int d = (int)(i % ndest);
-        int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), s;
-        char b;
-        if (c < 0 || connect(c, (struct sockaddr *)&addrs[d], sizeof addrs[d]) != 0) {
-            fprintf(stderr, "host-bench: connect #%ld: %s\n", i, strerror(errno));
-            return -1;
-        }
-        s = accept(listeners[d], NULL, NULL);
-        if (s < 0) {
-            fprintf(stderr, "host-bench: accept: %s\n", strerror(errno));
-            return -1;
-        }
-        if (i >= n - keep)
-            continue; /* both ends stay open: ESTABLISHED */
-        close(c);                      /* client closes first: TIME_WAIT here */
-        if (read(s, &b, 1) != 0) {     /* wait for the FIN */
-            fprintf(stderr, "host-bench: no FIN\n");
-            return -1;
-        }
-        close(s);
-    }
-    return 0;
-}
-
 /* Run argv with stdout to /dev/null; wall seconds, peak RSS in KiB. */
 static int ep_run(char *const argv[], double *secs, long *rss_kib)
 {
     struct rusage ru;
     int st;
-    double t0 = ep_now_s();
+    double t0 = ep_bench_now_s();
     pid_t pid = fork();
     if (pid < 0)
         return -1;
@@ -132,7 +71,7 @@ static int ep_run(char *const argv[], double *secs, long *rss_kib)
     }
     if (wait4(pid, &st, 0, &ru) < 0)
         return -1;
-    *secs = ep_now_s() - t0;
+    *secs = ep_bench_now_s() - t0;
     *rss_kib = ru.ru_maxrss;
     return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -1;
 }
@@ -181,7 +120,7 @@ int main(int argc, char **argv)
         return 2;
     }
     ep_bench_print_machine(json, EP_BENCH_BUILDTYPE);
-    if (!ep_enter_netns())
+    if (!ep_bench_enter_netns("host-bench"))
         return 1;
     setrlimit(RLIMIT_NOFILE, &rl);
     for (int d = 0; d < ndest; d++) {
@@ -198,13 +137,13 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    t0 = ep_now_s();
-    if (ep_make_sockets(listeners, addrs, ndest, nsock, established) != 0)
+    t0 = ep_bench_now_s();
+    if (ep_bench_make_sockets("host-bench", listeners, addrs, ndest, nsock, established) != 0)
         return 1;
     if (!json)
         printf("made %ld client sockets (%ld TIME_WAIT, %ld ESTABLISHED) towards %d "
                "destinations in %.1f s\n", nsock, nsock - established, established, ndest,
-               ep_now_s() - t0);
+               ep_bench_now_s() - t0);
 
     t_status = calloc((size_t)runs, sizeof *t_status);
     t_ss = calloc((size_t)runs, sizeof *t_ss);
