@@ -21,98 +21,40 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include "diag.h"
 #include "top-tw.h"
 
 #define EP_TOP_TW_BUF 32768
 
-/* ::ffff:a.b.c.d shares the IPv4 ports: key it as IPv4, like the snapshot. */
-static void ep_top_tw_addr(int family, const uint32_t raw[4], ep_addr *out)
+struct ep_top_tw_ctx {
+    ep_top_tw_fn fn;
+    void *arg;
+};
+
+static void ep_top_tw_one(const struct inet_diag_msg *m, void *arg)
 {
-    static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-    const uint8_t *b = (const uint8_t *)raw;
-    if (family == AF_INET6 && memcmp(b, mapped, 12) == 0)
-        ep_addr_from_bytes(AF_INET, b + 12, out);
-    else
-        ep_addr_from_bytes(family, b, out);
+    const struct ep_top_tw_ctx *c = arg;
+    ep_top_tw tw;
+    if (m->idiag_state != TCP_TIME_WAIT ||
+        (m->idiag_family != AF_INET && m->idiag_family != AF_INET6))
+        return;
+    memset(&tw, 0, sizeof tw);
+    ep_diag_addr(m->idiag_family, m->id.idiag_src, &tw.local);
+    ep_diag_addr(m->idiag_family, m->id.idiag_dst, &tw.remote);
+    tw.local_port = ntohs(m->id.idiag_sport);
+    tw.remote_port = ntohs(m->id.idiag_dport);
+    tw.expires_ms = m->idiag_expires;
+    c->fn(&tw, c->arg);
 }
 
 int ep_top_tw_parse(const void *buf, size_t len, ep_top_tw_fn fn, void *arg)
 {
-    const char *p = buf;
-    while (len >= sizeof(struct nlmsghdr)) {
-        struct nlmsghdr h;
-        size_t payload, step;
-        memcpy(&h, p, sizeof h);
-        if (h.nlmsg_len < sizeof h || h.nlmsg_len > len)
-            return -EINVAL;
-        payload = h.nlmsg_len - NLMSG_HDRLEN;
-        if (h.nlmsg_type == NLMSG_DONE)
-            return 1;
-        if (h.nlmsg_type == NLMSG_ERROR) {
-            struct nlmsgerr e;
-            if (payload < sizeof e)
-                return -EINVAL;
-            memcpy(&e, p + NLMSG_HDRLEN, sizeof e);
-            if (e.error != 0)
-                return e.error < 0 && e.error > -4096 ? e.error : -EPROTO;
-        } else if (h.nlmsg_type == SOCK_DIAG_BY_FAMILY) {
-            struct inet_diag_msg m;
-            if (payload < sizeof m)
-                return -EINVAL;
-            memcpy(&m, p + NLMSG_HDRLEN, sizeof m);
-            if (m.idiag_state == TCP_TIME_WAIT &&
-                (m.idiag_family == AF_INET || m.idiag_family == AF_INET6)) {
-                ep_top_tw tw;
-                memset(&tw, 0, sizeof tw);
-                ep_top_tw_addr(m.idiag_family, m.id.idiag_src, &tw.local);
-                ep_top_tw_addr(m.idiag_family, m.id.idiag_dst, &tw.remote);
-                tw.local_port = ntohs(m.id.idiag_sport);
-                tw.remote_port = ntohs(m.id.idiag_dport);
-                tw.expires_ms = m.idiag_expires;
-                fn(&tw, arg);
-            }
-        }
-        step = NLMSG_ALIGN(h.nlmsg_len);
-        if (step >= len)
-            break;
-        p += step;
-        len -= step;
-    }
-    return 0;
-}
-
-/* The request: inet_diag_req_v2 for TIME_WAIT + bytecode on the port range. */
-static size_t ep_top_tw_request(char *buf, int family, uint16_t lo, uint16_t hi, uint32_t seq)
-{
-    struct {
-        struct nlmsghdr nlh;
-        struct inet_diag_req_v2 req;
-        struct nlattr attr;
-        struct inet_diag_bc_op bc[4];
-    } *r = (void *)buf;
-
-    memset(r, 0, sizeof *r);
-    r->nlh.nlmsg_len = sizeof *r;
-    r->nlh.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    r->nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    r->nlh.nlmsg_seq = seq;
-    r->req.sdiag_family = (uint8_t)family;
-    r->req.sdiag_protocol = IPPROTO_TCP;
-    r->req.idiag_states = 1u << TCP_TIME_WAIT;
-    r->attr.nla_len = sizeof r->attr + sizeof r->bc;
-    r->attr.nla_type = INET_DIAG_REQ_BYTECODE;
-    /* At each op, true jumps `yes` bytes and false `no`; landing exactly at
-     * the end accepts, beyond it rejects.  GE/LE take their port in the
-     * `no` field of the op that follows. */
-    r->bc[0].code = INET_DIAG_BC_S_GE;
-    r->bc[0].yes = sizeof r->bc[0] * 2;
-    r->bc[0].no = sizeof r->bc + 4;
-    r->bc[1].no = lo;
-    r->bc[2].code = INET_DIAG_BC_S_LE;
-    r->bc[2].yes = sizeof r->bc[0] * 2;
-    r->bc[2].no = sizeof r->bc[0] * 2 + 4;
-    r->bc[3].no = hi;
-    return sizeof *r;
+    struct ep_top_tw_ctx c = { fn, arg };
+    int rc = ep_diag_walk(buf, len, 0, 0, ep_top_tw_one, &c);
+    /* top-tw.h's convention: 1 at the end of the dump, 0 for more. */
+    if (rc == 0 || rc == 1)
+        return !rc;
+    return rc == -EBADMSG ? -EINVAL : rc;
 }
 
 static int ep_top_tw_dump_here(uint16_t lo, uint16_t hi, ep_top_tw_fn fn, void *arg)
@@ -131,7 +73,8 @@ static int ep_top_tw_dump_here(uint16_t lo, uint16_t hi, ep_top_tw_fn fn, void *
         return -ENOMEM;
     }
     for (int f = 0; f < 2 && rc == 0; f++) {
-        size_t n = ep_top_tw_request(buf, families[f], lo, hi, (uint32_t)time(NULL) + (uint32_t)f);
+        size_t n = ep_diag_request(buf, families[f], IPPROTO_TCP, 1u << TCP_TIME_WAIT, lo, hi,
+                                   (uint32_t)time(NULL) + (uint32_t)f);
         if (sendto(fd, buf, n, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
             rc = -errno;
             break;
