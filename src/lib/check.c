@@ -80,7 +80,7 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
     if (!pool)
         return EP_EINVAL;
     if (pool->locking)
-        pthread_mutex_lock(&pool->lock);
+        ep_lock_acquire(&pool->lock);
     na = pool->naddrs;
     conn = malloc(65536 * sizeof *conn);
     nblk = calloc((size_t)pool->dt.used + 1, sizeof *nblk);
@@ -328,6 +328,6 @@ out:
     free(nblk);
     free(cnt);
     if (pool->locking)
-        pthread_mutex_unlock(&pool->lock);
+        ep_lock_release(&pool->lock);
     return rc;
 }

@@ -43,8 +43,18 @@ static inline int ep_proto_index(uint8_t proto)
 /* Effective index of a port, or EP_NIL if the port is not effective. */
 static inline uint32_t ep_port_index(const ep_pool *pool, uint32_t port)
 {
+    if (pool->contiguous) {
+        uint32_t i = port - pool->cfg.lo; /* wraps for port < lo */
+        return i < pool->neff ? i : EP_NIL;
+    }
     uint16_t v = pool->port2idx[port];
     return v == 0xffff ? EP_NIL : v;
+}
+
+/* The port of effective index i (< neff). */
+static inline uint16_t ep_index_port(const ep_pool *pool, uint32_t i)
+{
+    return pool->contiguous ? (uint16_t)(pool->cfg.lo + i) : pool->idx2port[i];
 }
 
 static inline ep_lstate *ep_ls(const ep_pool *pool, uint32_t laddr, int pi)

@@ -14,7 +14,6 @@
 #ifndef EP_POOL_T_H
 #define EP_POOL_T_H
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -22,6 +21,7 @@
 
 #include "chacha.h"
 #include "dense.h"
+#include "lock.h"
 
 #define EP_NIL UINT32_MAX
 
@@ -154,7 +154,7 @@ typedef struct ep_owners {
 } ep_owners;
 
 struct ep_pool {
-    pthread_mutex_t lock;
+    ep_lock lock;
     bool locking;
     ep_pool_config cfg;
     char *reserved_text;    /* our copy of cfg.reserved */
@@ -163,6 +163,8 @@ struct ep_pool {
     uint16_t *idx2port;     /* [neff] effective index -> port */
     uint16_t *port2idx;     /* [65536] port -> effective index, or 0xffff
                                (an index is < 65535); see ep_port_index() */
+    bool contiguous;        /* no reserved port in the range: index =
+                               port - lo (ep_port_index, ep_index_port) */
     bool reuse_on;          /* tw_reuse and a TIME_WAIT longer than the delay */
     ep_time now;            /* largest time seen */
     ep_time next_due;       /* no queue head expires before this */

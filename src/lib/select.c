@@ -78,7 +78,7 @@ static bool ep_sel_ok(const ep_sel *s, uint32_t i)
 {
     if (s->dn)
         return !ep_dense_test(s->dn, i);
-    return ep_eff_port_available(s->pool, s->lidx, s->pi, s->di, s->pool->idx2port[i]);
+    return ep_eff_port_available(s->pool, s->lidx, s->pi, s->di, ep_index_port(s->pool, i));
 }
 
 /* First available effective index at or after start (cyclic), or EP_NIL. */
@@ -224,7 +224,7 @@ int ep_select_port(ep_pool *pool, uint32_t lidx, int pi, uint32_t di,
     }
     if (i == EP_NIL)
         return -EADDRNOTAVAIL; /* not reached: free > 0 */
-    *port = pool->idx2port[i];
+    *port = ep_index_port(pool, i);
     return 0;
 }
 
@@ -256,14 +256,13 @@ int ep_select_local(ep_pool *pool, uint8_t proto, const ep_addr *remote, uint16_
         }
         return -EADDRNOTAVAIL;
     }
-    k = sum <= UINT32_MAX ? ep_rng_below(&pool->rng, (uint32_t)sum)
-                          : ep_rng_u64(&pool->rng) % sum; /* > 65535 addresses */
-    if (ncand == 1) { /* k < sum = its free count: the draw is still made, so
-                       * a seeded pool replays the same stream */
+    if (ncand == 1) { /* the only candidate: no draw needed (nor made) */
         *lidx = first_a;
         *di = first_d;
         return 0;
     }
+    k = sum <= UINT32_MAX ? ep_rng_below(&pool->rng, (uint32_t)sum)
+                          : ep_rng_u64(&pool->rng) % sum; /* > 65535 addresses */
     for (uint32_t a = 0; a < pool->naddrs; a++) {
         if (pool->addrs[a].addr.family != remote->family)
             continue;

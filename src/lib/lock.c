@@ -1,0 +1,59 @@
+/* lock.c - the contended half of the pool's futex mutex (lock.h): spinning
+ * a little, sleeping in FUTEX_WAIT, waking in FUTEX_WAKE.  The uncontended
+ * path is inline in lock.h. */
+#include "lock.h"
+
+#ifdef __linux__
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+/* Spins before sleeping: a pool call holds the lock for ~100 ns, so a
+ * waiter that spins ~this many pause iterations usually gets the lock
+ * without a system call.  Bounded, so a preempted holder costs a sleep, not
+ * a burnt time slice. */
+#define EP_LOCK_SPINS 100
+
+static inline void ep_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static void ep_futex(_Atomic uint32_t *word, int op, uint32_t val)
+{
+    /* Errors are all benign here: EAGAIN (the word changed before we slept)
+     * and EINTR send the caller round its loop again. */
+    (void)syscall(SYS_futex, (uint32_t *)word, op | FUTEX_PRIVATE_FLAG, val, NULL, NULL, 0);
+}
+
+void ep_lock_acquire_slow(ep_lock *l)
+{
+    uint32_t c;
+
+    for (int i = 0; i < EP_LOCK_SPINS; i++) {
+        c = atomic_load_explicit(&l->v, memory_order_relaxed);
+        if (c == 0) {
+            if (atomic_compare_exchange_weak_explicit(&l->v, &c, 1, memory_order_acquire,
+                                                      memory_order_relaxed))
+                return;
+        } else if (c == 2) {
+            break; /* others are already asleep: queue behind them */
+        }
+        ep_cpu_relax();
+    }
+    /* From here on we may have slept, so we may not know whether other
+     * waiters remain: always take the lock as "contended" (2), which makes
+     * the holder's release wake one more sleeper, possibly for nothing. */
+    while (atomic_exchange_explicit(&l->v, 2, memory_order_acquire) != 0)
+        ep_futex(&l->v, FUTEX_WAIT, 2);
+}
+
+void ep_lock_wake(ep_lock *l)
+{
+    ep_futex(&l->v, FUTEX_WAKE, 1);
+}
+#endif
