@@ -69,12 +69,22 @@ void ep_conn_close(ep_pool *pool, uint32_t idx, ep_close_how how)
     uint32_t bind = e->u.held.bind;
     const ep_pool_config *c = &pool->cfg;
 
+    pool->st.releases++;
+    if (!(d->proto == EP_PROTO_TCP && how == EP_CLOSE_ACTIVE && c->time_wait > 0) &&
+        c->quarantine == 0) {
+        /* Not queued: the entry goes at once (ep_conn_drop refunds the
+         * owner and updates the in-use counts). */
+        if (bind != EP_NIL)
+            ep_bind_end(pool, bind);
+        e->u.held.bind = EP_NIL;
+        ep_conn_drop(pool, idx, false);
+        return;
+    }
     ep_owner_refund(pool, e->u.held.owner);
     if (bind != EP_NIL)
         ep_bind_end(pool, bind);
     d->in_use--;
     pool->st.in_use--;
-    pool->st.releases++;
     if (d->proto == EP_PROTO_TCP && how == EP_CLOSE_ACTIVE && c->time_wait > 0) {
         d->time_wait++;
         pool->st.time_wait++;
@@ -83,17 +93,10 @@ void ep_conn_close(ep_pool *pool, uint32_t idx, ep_close_how how)
                             ep_time_add(pool->now, c->tw_reuse_delay + 1));
         else
             ep_conn_enqueue(pool, idx, EP_Q_TW, EP_ST_TW, ep_time_add(pool->now, c->time_wait));
-    } else if (c->quarantine > 0) {
+    } else {
         d->quarantine++;
         pool->st.quarantine++;
         ep_conn_enqueue(pool, idx, EP_Q_QUAR, EP_ST_QUAR, ep_time_add(pool->now, c->quarantine));
-    } else {
-        /* Not queued: account it as in use for the drop below. */
-        d->in_use++;
-        pool->st.in_use++;
-        e->u.held.owner = 0;
-        e->u.held.bind = EP_NIL;
-        ep_conn_drop(pool, idx, false);
     }
 }
 

@@ -54,28 +54,6 @@ void ep_dense_free(ep_dense *d)
     free(d);
 }
 
-void ep_dense_set(ep_dense *d, uint32_t i)
-{
-    uint64_t m = 1ull << (i & 63);
-    if (d->bits[i >> 6] & m)
-        return;
-    d->bits[i >> 6] |= m;
-    d->blk[i / EP_DENSE_BLOCK]++;
-    d->sup[i / EP_DENSE_SUPER]++;
-    d->nset++;
-}
-
-void ep_dense_clear(ep_dense *d, uint32_t i)
-{
-    uint64_t m = 1ull << (i & 63);
-    if (!(d->bits[i >> 6] & m))
-        return;
-    d->bits[i >> 6] &= ~m;
-    d->blk[i / EP_DENSE_BLOCK]--;
-    d->sup[i / EP_DENSE_SUPER]--;
-    d->nset--;
-}
-
 /* Position of the k-th (0-based) set bit of x; x has more than k set bits. */
 static uint32_t ep_select64(uint64_t x, uint32_t k)
 {

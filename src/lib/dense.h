@@ -28,9 +28,29 @@ static inline bool ep_dense_test(const ep_dense *d, uint32_t i)
     return (d->bits[i >> 6] >> (i & 63)) & 1;
 }
 
-/* Mark index i unavailable / available; no-op if already so. */
-void ep_dense_set(ep_dense *d, uint32_t i);
-void ep_dense_clear(ep_dense *d, uint32_t i);
+/* Mark index i unavailable / available; no-op if already so.  Inline: one
+ * of them runs on every connect and close towards a dense destination. */
+static inline void ep_dense_set(ep_dense *d, uint32_t i)
+{
+    uint64_t m = 1ull << (i & 63);
+    if (d->bits[i >> 6] & m)
+        return;
+    d->bits[i >> 6] |= m;
+    d->blk[i / EP_DENSE_BLOCK]++;
+    d->sup[i / EP_DENSE_SUPER]++;
+    d->nset++;
+}
+
+static inline void ep_dense_clear(ep_dense *d, uint32_t i)
+{
+    uint64_t m = 1ull << (i & 63);
+    if (!(d->bits[i >> 6] & m))
+        return;
+    d->bits[i >> 6] &= ~m;
+    d->blk[i / EP_DENSE_BLOCK]--;
+    d->sup[i / EP_DENSE_SUPER]--;
+    d->nset--;
+}
 
 /* The index of the k-th (0-based) available index; k < n - nset. */
 uint32_t ep_dense_select(const ep_dense *d, uint32_t k);

@@ -255,13 +255,11 @@ static void ep_dest_free_record(ep_pool *pool, uint32_t di)
     t->free_head = di;
 }
 
-void ep_dest_release_if_empty(ep_pool *pool, uint32_t di)
+void ep_dest_make_idle(ep_pool *pool, uint32_t di)
 {
     ep_dtable *t = &pool->dt;
     ep_dest *d = &t->d[di];
 
-    if (d->in_use || d->time_wait || d->quarantine || d->idle)
-        return;
     ep_dest_drop_dense(pool, di);
     d->idle = 1;
     d->inext = EP_NIL;
@@ -370,11 +368,9 @@ int ep_dest_make_dense(ep_pool *pool, uint32_t di)
     return 0;
 }
 
-void ep_dest_maybe_sparse(ep_pool *pool, uint32_t di)
+void ep_dest_make_sparse(ep_pool *pool, uint32_t di)
 {
-    ep_dest *d = &pool->dt.d[di];
-    if (d->dense && d->dense->nset < pool->neff / 64)
-        ep_dest_drop_dense(pool, di);
+    ep_dest_drop_dense(pool, di);
 }
 
 void ep_dest_recount(ep_pool *pool)

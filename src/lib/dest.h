@@ -24,8 +24,15 @@ static inline int ep_dest_reserve(ep_pool *pool)
 /* Create an absent destination (after ep_dest_reserve). */
 uint32_t ep_dest_create(ep_pool *pool, uint8_t proto, uint32_t laddr,
                         const ep_addr *remote, uint16_t rport);
-/* Once it has no entries, the record becomes idle (see dest.c). */
-void ep_dest_release_if_empty(ep_pool *pool, uint32_t di);
+/* Once it has no entries, the record becomes idle (see dest.c).  The test
+ * is inline (every close asks), the work is ep_dest_make_idle. */
+void ep_dest_make_idle(ep_pool *pool, uint32_t di);
+static inline void ep_dest_release_if_empty(ep_pool *pool, uint32_t di)
+{
+    const ep_dest *d = &pool->dt.d[di];
+    if (!(d->in_use || d->time_wait || d->quarantine || d->idle))
+        ep_dest_make_idle(pool, di);
+}
 /* An idle destination receives an entry: it is a fresh destination again. */
 void ep_dest_revive(ep_pool *pool, uint32_t di);
 /* Count an -EADDRNOTAVAIL towards di (ignored for EP_NIL and idle records). */
@@ -142,8 +149,15 @@ void ep_lstate_blk_dec(ep_pool *pool, uint32_t laddr, int pi, uint16_t port);
 
 /* Give di its exact-selection bitmap; -ENOMEM leaves it sparse. */
 int ep_dest_make_dense(ep_pool *pool, uint32_t di);
-/* Consider a dense destination for dropping its bitmap (hysteresis). */
-void ep_dest_maybe_sparse(ep_pool *pool, uint32_t di);
+/* Consider a dense destination for dropping its bitmap (hysteresis: below
+ * 1/64 of the effective ports unavailable).  Inline test, as above. */
+void ep_dest_make_sparse(ep_pool *pool, uint32_t di);
+static inline void ep_dest_maybe_sparse(ep_pool *pool, uint32_t di)
+{
+    const ep_dest *d = &pool->dt.d[di];
+    if (d->dense && d->dense->nset < pool->neff / 64)
+        ep_dest_make_sparse(pool, di);
+}
 /* Thresholds, in unavailable ports (see dest.c).  Inline: asked on every
  * connect. */
 static inline bool ep_dest_wants_dense(const ep_pool *pool, uint32_t di)

@@ -50,7 +50,7 @@ static ep_owner *ep_owner_find(const ep_owners *o, uint32_t id)
     return NULL;
 }
 
-int ep_owner_reserve(ep_pool *pool, uint32_t owner)
+int ep_owner_reserve_id(ep_pool *pool, uint32_t owner)
 {
     ep_owners *o = &pool->owners;
     if (owner == 0 || ep_owner_find(o, owner))
@@ -126,7 +126,7 @@ static void ep_owner_maybe_drop(ep_pool *pool, ep_owner *r)
     o->count--;
 }
 
-int ep_owner_check(const ep_pool *pool, uint32_t owner)
+int ep_owner_check_id(const ep_pool *pool, uint32_t owner)
 {
     const ep_owner *r;
     uint32_t cap;
@@ -140,7 +140,7 @@ int ep_owner_check(const ep_pool *pool, uint32_t owner)
     return 0;
 }
 
-int ep_owner_charge(ep_pool *pool, uint32_t owner)
+int ep_owner_charge_id(ep_pool *pool, uint32_t owner)
 {
     ep_owner *r;
     if (owner == 0)
@@ -151,7 +151,7 @@ int ep_owner_charge(ep_pool *pool, uint32_t owner)
     return 0;
 }
 
-void ep_owner_refund(ep_pool *pool, uint32_t owner)
+void ep_owner_refund_id(ep_pool *pool, uint32_t owner)
 {
     ep_owner *r;
     if (owner == 0 || !(r = ep_owner_find(&pool->owners, owner)))

@@ -3,6 +3,8 @@
 #ifndef EP_TUPLE_TABLE_H
 #define EP_TUPLE_TABLE_H
 
+#include <string.h>
+
 #include "pool-t.h"
 
 int ep_tt_init(ep_ttable *t, uint64_t k0, uint64_t k1);
@@ -17,13 +19,6 @@ static inline int ep_tt_reserve(ep_ttable *t)
         return ep_tt_reserve_slow(t);
     return 0;
 }
-
-/* Insert (dest, port), which must be absent, after ep_tt_reserve().  The
- * entry's other fields are left for the caller.  Returns its index. */
-uint32_t ep_tt_insert(ep_ttable *t, uint32_t dest, uint16_t port);
-
-/* Unlink entry idx from the hash and return its slot to the free list. */
-void ep_tt_remove(ep_ttable *t, uint32_t idx);
 
 /* Multiply-shift hashing (Dietzfelbinger et al.) of the 48-bit key
  * dest << 16 | port under the pool's random key: the top bits of
@@ -46,6 +41,47 @@ static inline uint32_t ep_tt_find(const ep_ttable *t, uint32_t dest, uint16_t po
         i = e->hnext;
     }
     return EP_NIL;
+}
+
+/* Insert (dest, port), which must be absent, after ep_tt_reserve().  The
+ * entry's other fields are left for the caller.  Returns its index.
+ * Inline, as is ep_tt_remove: one of each on every connect+close pair. */
+static inline uint32_t ep_tt_insert(ep_ttable *t, uint32_t dest, uint16_t port)
+{
+    uint32_t idx, b;
+    ep_entry *e;
+
+    if (t->free_head != EP_NIL) {
+        idx = t->free_head;
+        t->free_head = t->e[idx].next;
+    } else {
+        idx = t->used++;
+    }
+    e = &t->e[idx];
+    memset(e, 0, sizeof *e);
+    e->dest = dest;
+    e->port = port;
+    e->prev = e->next = EP_NIL;
+    b = ep_tt_bucket(t, dest, port);
+    e->hnext = t->bucket[b];
+    t->bucket[b] = idx;
+    t->count++;
+    return idx;
+}
+
+/* Unlink entry idx from the hash and return its slot to the free list. */
+static inline void ep_tt_remove(ep_ttable *t, uint32_t idx)
+{
+    ep_entry *e = &t->e[idx];
+    uint32_t *link = &t->bucket[ep_tt_bucket(t, e->dest, e->port)];
+
+    while (*link != idx)
+        link = &t->e[*link].hnext;
+    *link = e->hnext;
+    e->state = EP_ST_FREE;
+    e->next = t->free_head;
+    t->free_head = idx;
+    t->count--;
 }
 
 #endif
