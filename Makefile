@@ -57,8 +57,12 @@ fuzz:
 	    ninja -C $(FUZZ_BUILD) && scripts/run-fuzzers.sh $(FUZZ_BUILD) $(FUZZ_SECONDS); \
 	else echo "fuzz: clang's libFuzzer runtime is not installed; skipping the fuzz run"; fi
 
+# The benchmark build: -O3 and link-time optimisation (the engine's calls
+# between its files inline across them, ~20% fewer instructions per
+# connect+close; docs/BENCHMARKS.md).
 bench:
-	@test -f build-release/build.ninja || meson setup build-release -Dbuildtype=release -Dtests=false
+	@test -f build-release/build.ninja || meson setup build-release -Dbuildtype=release \
+	    -Db_lto=true -Dtests=false
 	ninja -C build-release
 	./build-release/bench/ephport-bench
 
