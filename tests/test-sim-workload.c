@@ -303,6 +303,48 @@ static void eventq_orders_by_time_then_id(void **state)
     ep_eventq_free(&q);
 }
 
+/* Pushes and pops interleaved, as the simulator does them (push at now +
+ * duration, pop the earliest), against a linear scan: the heap must pop
+ * exactly the (t, id) minimum at every step, whatever its size. */
+static void eventq_interleaved_matches_a_scan(void **state)
+{
+    enum { CAP = 600 };
+    ep_eventq q;
+    ep_event e, ref[CAP];
+    ep_rng r;
+    size_t n = 0;
+    uint32_t next_id = 0;
+    ep_time now = 0;
+    (void)state;
+    ep_eventq_init(&q, false);
+    ep_rng_seed(&r, 11);
+    for (int step = 0; step < 40000; step++) {
+        /* Grow towards CAP, shrink to empty, then grow again; few distinct
+         * times, so ties (broken on id) are common. */
+        bool grow = (step / 5000) % 2 == 0;
+        bool push = n == 0 || (n < CAP && ep_rng_below(&r, 4) < (grow ? 3u : 1u));
+        if (push) {
+            ep_time t = now + ep_rng_below(&r, 50);
+            uint32_t id = next_id++ % 100000;
+            assert_int_equal(ep_eventq_push(&q, t, id), 0);
+            ref[n++] = (ep_event){ t, id };
+        } else {
+            size_t m = 0;
+            for (size_t i = 1; i < n; i++)
+                if (ref[i].t < ref[m].t || (ref[i].t == ref[m].t && ref[i].id < ref[m].id))
+                    m = i;
+            assert_int_equal(ep_eventq_top(&q)->t, ref[m].t);
+            assert_true(ep_eventq_pop(&q, &e));
+            assert_int_equal(e.t, ref[m].t);
+            assert_int_equal(e.id, ref[m].id);
+            now = e.t;
+            ref[m] = ref[--n];
+        }
+        assert_int_equal(q.n, n);
+    }
+    ep_eventq_free(&q);
+}
+
 static void eventq_fifo_mode(void **state)
 {
     ep_eventq q;
@@ -341,6 +383,7 @@ int main(void)
         cmocka_unit_test(trace_parses),
         cmocka_unit_test(trace_errors_name_the_line),
         cmocka_unit_test(eventq_orders_by_time_then_id),
+        cmocka_unit_test(eventq_interleaved_matches_a_scan),
         cmocka_unit_test(eventq_fifo_mode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
