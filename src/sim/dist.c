@@ -34,31 +34,6 @@ void ep_rng_seed(ep_rng *r, uint64_t seed)
     r->has_spare = 0;
 }
 
-static inline uint64_t ep_rotl(uint64_t x, int k)
-{
-    return (x << k) | (x >> (64 - k));
-}
-
-uint64_t ep_rng_next(ep_rng *r)
-{
-    uint64_t *s = r->s;
-    uint64_t result = ep_rotl(s[1] * 5, 7) * 9;
-    uint64_t t = s[1] << 17;
-    s[2] ^= s[0];
-    s[3] ^= s[1];
-    s[1] ^= s[2];
-    s[0] ^= s[3];
-    s[2] ^= t;
-    s[3] = ep_rotl(s[3], 45);
-    return result;
-}
-
-double ep_rng_uniform(ep_rng *r)
-{
-    /* 53 random bits, shifted by half a step: never 0, never 1. */
-    return ((double)(ep_rng_next(r) >> 11) + 0.5) * 0x1.0p-53;
-}
-
 uint64_t ep_rng_below(ep_rng *r, uint64_t n)
 {
     uint64_t limit = -n % n; /* 2^64 mod n: reject the short final cycle */
@@ -67,11 +42,6 @@ uint64_t ep_rng_below(ep_rng *r, uint64_t n)
         x = ep_rng_next(r);
     while (x < limit);
     return x % n;
-}
-
-double ep_rng_exponential(ep_rng *r, double mean)
-{
-    return -mean * log(ep_rng_uniform(r));
 }
 
 double ep_rng_normal(ep_rng *r)
@@ -181,19 +151,9 @@ void ep_dist_format(const ep_dist *d, char *buf, size_t len)
     }
 }
 
-double ep_dist_sample(const ep_dist *d, ep_rng *r)
+double ep_rng_lognormal(ep_rng *r, double mu, double sigma)
 {
-    switch (d->kind) {
-    case EP_DIST_EXPONENTIAL:
-        return ep_rng_exponential(r, d->mean);
-    case EP_DIST_LOGNORMAL: {
-        /* E[exp(mu + sigma Z)] = exp(mu + sigma^2 / 2) = mean. */
-        double mu = log(d->mean) - d->sigma * d->sigma / 2.0;
-        return exp(mu + d->sigma * ep_rng_normal(r));
-    }
-    default:
-        return d->mean;
-    }
+    return exp(mu + sigma * ep_rng_normal(r));
 }
 
 void ep_zipf_weights(double *w, size_t n, double s)

@@ -4,6 +4,7 @@
 #ifndef EP_SIM_DIST_H
 #define EP_SIM_DIST_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,13 +16,44 @@ typedef struct ep_rng {
 
 /* Seed with splitmix64 (every seed, 0 included, gives a valid state). */
 void ep_rng_seed(ep_rng *r, uint64_t seed);
-uint64_t ep_rng_next(ep_rng *r);
-/* Uniform in the open interval (0, 1). */
-double ep_rng_uniform(ep_rng *r);
+
+/* The per-draw functions are inline: the simulator makes one to a dozen
+ * draws per connection, and the calls cost as much as xoshiro itself. */
+static inline uint64_t ep_rng_rotl_(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+/* xoshiro256** (Blackman & Vigna). */
+static inline uint64_t ep_rng_next(ep_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = ep_rng_rotl_(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = ep_rng_rotl_(s[3], 45);
+    return result;
+}
+
+/* Uniform in the open interval (0, 1): 53 random bits, shifted by half a
+ * step, never 0, never 1. */
+static inline double ep_rng_uniform(ep_rng *r)
+{
+    return ((double)(ep_rng_next(r) >> 11) + 0.5) * 0x1.0p-53;
+}
+
 /* Uniform integer in [0, n), n > 0, without modulo bias. */
 uint64_t ep_rng_below(ep_rng *r, uint64_t n);
+
 /* Exponential with the given mean (> 0). */
-double ep_rng_exponential(ep_rng *r, double mean);
+static inline double ep_rng_exponential(ep_rng *r, double mean)
+{
+    return -mean * log(ep_rng_uniform(r));
+}
 /* Standard normal (Marsaglia polar method; each draw makes two, the second
  * is kept for the next call). */
 double ep_rng_normal(ep_rng *r);
@@ -45,7 +77,26 @@ typedef struct ep_dist {
 int ep_dist_parse(const char *text, ep_dist *out, char *msg, size_t len);
 /* Canonical text of a distribution (never truncated: needs <= 80 bytes). */
 void ep_dist_format(const ep_dist *d, char *buf, size_t len);
-double ep_dist_sample(const ep_dist *d, ep_rng *r);
+/* exp(mu + sigma Z), Z standard normal. */
+double ep_rng_lognormal(ep_rng *r, double mu, double sigma);
+/* The mu that gives a lognormal d its mean: E[exp(mu + sigma Z)] =
+ * exp(mu + sigma^2 / 2) = mean.  A loop drawing many durations computes it
+ * once (a log() per draw saved). */
+static inline double ep_dist_lognormal_mu(const ep_dist *d)
+{
+    return log(d->mean) - d->sigma * d->sigma / 2.0;
+}
+static inline double ep_dist_sample(const ep_dist *d, ep_rng *r)
+{
+    switch (d->kind) {
+    case EP_DIST_EXPONENTIAL:
+        return ep_rng_exponential(r, d->mean);
+    case EP_DIST_LOGNORMAL:
+        return ep_rng_lognormal(r, ep_dist_lognormal_mu(d), d->sigma);
+    default:
+        return d->mean;
+    }
+}
 
 /* Zipf weights w[i] = 1 / (i + 1)^s, normalised to sum 1 (s = 0: uniform). */
 void ep_zipf_weights(double *w, size_t n, double s);

@@ -62,6 +62,7 @@ typedef struct ep_sim {
     uint64_t hits[4];
     uint16_t lo, hi;
     ep_time const_dur;       /* a connection's duration when it is constant */
+    double dur_mu;           /* lognormal durations: mu, computed once */
     char *msg;
     size_t msglen;
 } ep_sim;
@@ -454,6 +455,8 @@ static int ep_sim_setup(ep_sim *s, const ep_workload *w, ep_sim_result *res, boo
     ep_series_init(&res->series, res->ndest);
     ep_rng_seed(&s->rng, w->seed);
     s->const_dur = ep_sim_ns(w->duration.mean * w->requests_per_conn);
+    if (w->duration.kind == EP_DIST_LOGNORMAL)
+        s->dur_mu = ep_dist_lognormal_mu(&w->duration);
     s->prev = s->prev2 = -1;
     s->reuse_min = UINT64_MAX;
     res->first_failure = -1;
@@ -478,6 +481,21 @@ static void ep_sim_teardown(ep_sim *s)
     ep_trace_free(&s->trace);
 }
 
+/* One request's duration: ep_dist_sample() with the lognormal's mu
+ * computed once (the same value, so the same draws). */
+static inline double ep_sim_request_duration(ep_sim *s)
+{
+    const ep_dist *d = &s->w->duration;
+    switch (d->kind) {
+    case EP_DIST_EXPONENTIAL:
+        return ep_rng_exponential(&s->rng, d->mean);
+    case EP_DIST_LOGNORMAL:
+        return ep_rng_lognormal(&s->rng, s->dur_mu, d->sigma);
+    default:
+        return d->mean;
+    }
+}
+
 /* Duration of one generated connection: its requests back to back. */
 static ep_time ep_sim_conn_duration(ep_sim *s)
 {
@@ -486,7 +504,7 @@ static ep_time ep_sim_conn_duration(ep_sim *s)
     if (w->duration.kind == EP_DIST_CONSTANT)
         return s->const_dur; /* computed once */
     for (uint32_t i = 0; i < w->requests_per_conn; i++)
-        sum += ep_dist_sample(&w->duration, &s->rng);
+        sum += ep_sim_request_duration(s);
     return ep_sim_ns(sum);
 }
 
@@ -572,7 +590,7 @@ static int ep_sim_loop(ep_sim *s, const ep_sim_options *o)
                     return rc;
                 s->trace_slot[ev->conn] = slot;
                 if (slot != EP_SIM_NONE && !s->trace.has_close[ev->conn]) {
-                    double dur = ep_dist_sample(&w->duration, &s->rng);
+                    double dur = ep_sim_request_duration(s);
                     if (ep_eventq_push(&s->q, ev->t + ep_sim_ns(dur), slot) != 0)
                         goto nomem;
                 }
