@@ -36,6 +36,14 @@ typedef struct ep_sim_slot {
     uint16_t port;
 } ep_sim_slot;
 
+/* What every tuple towards one destination shares: proto, remote address
+ * and port (local zero, the connect request), and the source address table
+ * of the remote's family.  Copied, not rebuilt, on every connect and close. */
+typedef struct ep_sim_dtpl {
+    ep_tuple t;
+    const ep_addr *src;      /* src4 or src6 */
+} ep_sim_dtpl;
+
 typedef struct ep_sim {
     const ep_workload *w;
     ep_sim_result *res;
@@ -47,6 +55,8 @@ typedef struct ep_sim {
     size_t nslot, nfree, slotcap;
     uint64_t open;
     ep_addr *src4, *src6;
+    ep_sim_dtpl *dtpl;       /* per destination */
+    uint64_t conn_requests;  /* requests a successful connect carries */
     double *cdf;
     uint32_t *fail_since;    /* per destination, since the previous sample */
     double *ss_sum, *ss_sum_use;
@@ -128,14 +138,11 @@ static uint32_t ep_sim_src_index(const ep_addr *a)
     return ((uint32_t)a->u.bytes[14] << 8 | a->u.bytes[15]) - 1;
 }
 
-static void ep_sim_tuple(const ep_sim *s, const ep_sim_slot *sl, ep_tuple *t)
+static inline void ep_sim_tuple(const ep_sim *s, const ep_sim_slot *sl, ep_tuple *t)
 {
-    const ep_sim_dest *d = &s->res->dest[sl->dest];
-    memset(t, 0, sizeof *t);
-    t->proto = s->w->proto;
-    t->remote = d->remote;
-    t->remote_port = d->port;
-    t->local = d->remote.family == AF_INET ? s->src4[sl->src] : s->src6[sl->src];
+    const ep_sim_dtpl *d = &s->dtpl[sl->dest];
+    memcpy(t, &d->t, sizeof *t); /* padding included: zero, as a memset left it */
+    t->local = d->src[sl->src];
     t->local_port = sl->port;
 }
 
@@ -219,12 +226,19 @@ static void ep_sim_reuse_finish(ep_sim *s)
     r->predictability = r->predictions ? (double)r->predicted / (double)r->predictions : 0;
 }
 
-static int ep_sim_slot_alloc(ep_sim *s, uint32_t *out)
+static int ep_sim_slot_grow(ep_sim *s, uint32_t *out);
+
+static inline int ep_sim_slot_alloc(ep_sim *s, uint32_t *out)
 {
     if (s->nfree) {
         *out = s->free_slots[--s->nfree];
         return 0;
     }
+    return ep_sim_slot_grow(s, out);
+}
+
+static int ep_sim_slot_grow(ep_sim *s, uint32_t *out)
+{
     if (s->nslot == s->slotcap) {
         size_t ncap = s->slotcap ? s->slotcap * 2 : 4096;
         ep_sim_slot *ns;
@@ -245,62 +259,68 @@ static int ep_sim_slot_alloc(ep_sim *s, uint32_t *out)
     return 0;
 }
 
-/* One connect at `now` towards destination d; *slot_out gets the slot or
- * EP_SIM_NONE if the engine refused.  Returns 0 or a fatal error. */
-static int ep_sim_connect(ep_sim *s, uint32_t d, uint32_t owner, ep_time now, uint32_t *slot_out)
+/* A connect the engine refused with rc: count it, or a fatal error. */
+static int ep_sim_connect_failed(ep_sim *s, uint32_t d, ep_time now, int rc)
 {
     ep_sim_result *res = s->res;
     ep_sim_dest *dest = &res->dest[d];
+    int cause = ep_sim_cause(rc);
+    if (rc == -ENOMEM)
+        return ep_sim_fail(s, "%s: %s", "connect", rc);
+    if (cause == EP_FAIL_INVALID)
+        return ep_sim_fail(s, "the engine refused a well-formed %s: %s", "connect", rc);
+    res->failures[cause]++;
+    res->total_failures++;
+    dest->failures++;
+    if (s->fail_since[d] < UINT32_MAX)
+        s->fail_since[d]++;
+    if (dest->first_failure < 0)
+        dest->first_failure = now / 1e9;
+    if (res->first_failure < 0) {
+        res->first_failure = now / 1e9;
+        res->first_failure_err = rc;
+    }
+    return 0;
+}
+
+/* One connect at `now` towards destination d; *slot_out gets the slot or
+ * EP_SIM_NONE if the engine refused.  Returns 0 or a fatal error. */
+static inline int ep_sim_connect(ep_sim *s, uint32_t d, uint32_t owner, ep_time now,
+                                 uint32_t *slot_out)
+{
+    ep_sim_result *res = s->res;
+    ep_sim_slot *sl;
     ep_tuple t;
     uint32_t slot;
     int rc;
 
-    memset(&t, 0, sizeof t);
-    t.proto = s->w->proto;
-    t.remote = dest->remote;
-    t.remote_port = dest->port;
+    memcpy(&t, &s->dtpl[d].t, sizeof t);
     res->attempts++;
-    dest->attempts++;
+    res->dest[d].attempts++;
     rc = ep_pool_connect(s->pool, &t, owner, now);
     *slot_out = EP_SIM_NONE;
-    if (rc < 0) {
-        int cause = ep_sim_cause(rc);
-        if (rc == -ENOMEM)
-            return ep_sim_fail(s, "%s: %s", "connect", rc);
-        if (cause == EP_FAIL_INVALID)
-            return ep_sim_fail(s, "the engine refused a well-formed %s: %s", "connect", rc);
-        res->failures[cause]++;
-        res->total_failures++;
-        dest->failures++;
-        if (s->fail_since[d] < UINT32_MAX)
-            s->fail_since[d]++;
-        if (dest->first_failure < 0)
-            dest->first_failure = now / 1e9;
-        if (res->first_failure < 0) {
-            res->first_failure = now / 1e9;
-            res->first_failure_err = rc;
-        }
-        return 0;
-    }
+    if (rc < 0)
+        return ep_sim_connect_failed(s, d, now, rc);
     if (ep_sim_slot_alloc(s, &slot) != 0) {
         snprintf(s->msg, s->msglen, "out of memory (%llu open connections)",
                  (unsigned long long)s->open);
         return -ENOMEM;
     }
-    s->slot[slot].dest = d;
-    s->slot[slot].src = (uint16_t)ep_sim_src_index(&t.local);
-    s->slot[slot].port = t.local_port;
+    sl = &s->slot[slot];
+    sl->dest = d;
+    sl->src = (uint16_t)ep_sim_src_index(&t.local);
+    sl->port = t.local_port;
     res->connections++;
-    res->requests += s->w->arrivals == EP_ARR_TRACE ? 1 : s->w->requests_per_conn;
+    res->requests += s->conn_requests;
     if (++s->open > res->peak_open)
         res->peak_open = s->open;
-    if (d == 0 && s->slot[slot].src == 0 && s->last_use)
+    if (s->last_use && d == 0 && sl->src == 0)
         ep_sim_observe(s, t.local_port);
     *slot_out = slot;
     return 0;
 }
 
-static int ep_sim_close(ep_sim *s, uint32_t slot, bool server_closes, ep_time now)
+static inline int ep_sim_close(ep_sim *s, uint32_t slot, bool server_closes, ep_time now)
 {
     ep_tuple t;
     int rc;
@@ -386,12 +406,13 @@ static int ep_sim_setup(ep_sim *s, const ep_workload *w, ep_sim_result *res, boo
     s->ss_sum_use = calloc(res->ndest, sizeof *s->ss_sum_use);
     s->src4 = calloc(w->sources, sizeof *s->src4);
     s->src6 = calloc(w->sources, sizeof *s->src6);
+    s->dtpl = calloc(res->ndest, sizeof *s->dtpl);
     if (reuse) {
         s->last_use = calloc(65536, sizeof *s->last_use);
         s->hist = calloc(EP_SIM_REUSE_HIST, sizeof *s->hist);
     }
     if (!res->dest || !s->cdf || !s->fail_since || !s->ss_sum || !s->ss_sum_use || !s->src4 ||
-        !s->src6 || (reuse && (!s->last_use || !s->hist))) {
+        !s->src6 || !s->dtpl || (reuse && (!s->last_use || !s->hist))) {
         snprintf(s->msg, s->msglen, "out of memory");
         return -ENOMEM;
     }
@@ -444,7 +465,12 @@ static int ep_sim_setup(ep_sim *s, const ep_workload *w, ep_sim_result *res, boo
                  : "%s:%u", a, dest->port);
         dest->capacity = st.effective_ports * w->sources;
         dest->first_failure = -1;
+        s->dtpl[d].t.proto = w->proto;
+        s->dtpl[d].t.remote = dest->remote;
+        s->dtpl[d].t.remote_port = dest->port;
+        s->dtpl[d].src = dest->remote.family == AF_INET ? s->src4 : s->src6;
     }
+    s->conn_requests = w->arrivals == EP_ARR_TRACE ? 1 : w->requests_per_conn;
     if (w->arrivals == EP_ARR_TRACE) {
         s->trace_slot = malloc((s->trace.nconn ? s->trace.nconn : 1) * sizeof *s->trace_slot);
         if (!s->trace_slot) {
@@ -471,6 +497,7 @@ static void ep_sim_teardown(ep_sim *s)
     free(s->free_slots);
     free(s->src4);
     free(s->src6);
+    free(s->dtpl);
     free(s->cdf);
     free(s->fail_since);
     free(s->ss_sum);
