@@ -69,23 +69,22 @@ void ep_conn_close(ep_pool *pool, uint32_t idx, ep_close_how how)
     uint32_t bind = e->u.held.bind;
     const ep_pool_config *c = &pool->cfg;
 
+    bool time_wait = d->proto == EP_PROTO_TCP && how == EP_CLOSE_ACTIVE && c->time_wait > 0;
+
     pool->st.releases++;
-    if (!(d->proto == EP_PROTO_TCP && how == EP_CLOSE_ACTIVE && c->time_wait > 0) &&
-        c->quarantine == 0) {
+    if (bind != EP_NIL)
+        ep_bind_end(pool, bind);
+    e->u.held.bind = EP_NIL;
+    if (!time_wait && c->quarantine == 0) {
         /* Not queued: the entry goes at once (ep_conn_drop refunds the
          * owner and updates the in-use counts). */
-        if (bind != EP_NIL)
-            ep_bind_end(pool, bind);
-        e->u.held.bind = EP_NIL;
         ep_conn_drop(pool, idx, false);
         return;
     }
     ep_owner_refund(pool, e->u.held.owner);
-    if (bind != EP_NIL)
-        ep_bind_end(pool, bind);
     d->in_use--;
     pool->st.in_use--;
-    if (d->proto == EP_PROTO_TCP && how == EP_CLOSE_ACTIVE && c->time_wait > 0) {
+    if (time_wait) {
         d->time_wait++;
         pool->st.time_wait++;
         if (pool->reuse_on)
