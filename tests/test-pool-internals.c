@@ -99,18 +99,51 @@ static void siphash_reference_vectors(void **state)
     assert_true(ep_siphash24(key, msg, 15) != 0xa129ca6149be45e5ull);
 }
 
-static void dense_select_matches_naive(void **state)
+/* The dense set against a byte array: membership, count, and that
+ * positions 0..free-1 enumerate exactly the available indexes, each once
+ * (so a uniform position is a uniform available index). */
+static void dense_check_against(const ep_dense *d, const uint8_t *naive, uint32_t n)
 {
-    static const uint32_t sizes[] = { 1, 63, 64, 65, 511, 512, 513, 4095, 4096, 4097, 28232, 65535 };
+    uint32_t nset = 0;
+    uint8_t *seen = calloc(n, 1);
+    assert_non_null(seen);
+    for (uint32_t j = 0; j < n; j++) {
+        nset += naive[j];
+        assert_int_equal(ep_dense_test(d, j), naive[j]);
+    }
+    assert_int_equal(d->nset, nset);
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t idx = d->order[k];
+        assert_true(idx < n);
+        assert_int_equal(d->slot[idx], k);
+        assert_false(seen[idx]);
+        seen[idx] = 1;
+        if (k < n - nset)
+            assert_int_equal(ep_dense_select(d, k), idx);
+        assert_int_equal(naive[idx], k >= n - nset);
+    }
+    free(seen);
+}
+
+static void dense_set_matches_naive(void **state)
+{
+    static const uint32_t sizes[] = { 1, 2, 63, 64, 65, 511, 4097, 28232, 65535 };
     ep_rng r;
     (void)state;
     ep_rng_init(&r, true, 9);
+    assert_null(ep_dense_new(0, 0));
+    assert_null(ep_dense_new(65536, 0));
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         uint32_t n = sizes[s];
-        ep_dense *d = ep_dense_new(n, 0);
+        ep_dense *d = ep_dense_new(n, 7);
         uint8_t *naive = calloc(n, 1);
         assert_non_null(d);
+        assert_non_null(naive);
+        assert_int_equal(d->dest, 7);
+        dense_check_against(d, naive, n);
         for (int round = 0; round < 400; round++) {
+            /* set twice as often as clear, and repeat some operations so
+             * that the no-op paths run too */
             uint32_t i = ep_rng_below(&r, n);
             if (ep_rng_below(&r, 3)) {
                 ep_dense_set(d, i);
@@ -119,30 +152,24 @@ static void dense_select_matches_naive(void **state)
                 ep_dense_clear(d, i);
                 naive[i] = 0;
             }
-            uint32_t nset = 0;
-            for (uint32_t j = 0; j < n; j += 1)
-                nset += naive[j];
-            assert_int_equal(d->nset, nset);
-            if (nset == n)
-                continue;
-            uint32_t k = ep_rng_below(&r, n - nset), idx = 0, kk = k;
-            for (idx = 0; idx < n; idx++)
-                if (!naive[idx] && kk-- == 0)
-                    break;
-            assert_int_equal(ep_dense_select(d, k), idx);
-            assert_int_equal(ep_dense_select(d, 0) <= idx, 1);
-            assert_int_equal(ep_dense_test(d, i), naive[i]);
+            if (round % 16 == 0 || n < 100)
+                dense_check_against(d, naive, n);
         }
+        dense_check_against(d, naive, n);
         /* fill all but one, then select it */
         for (uint32_t j = 0; j < n; j++)
             ep_dense_set(d, j);
         ep_dense_clear(d, n - 1);
+        assert_int_equal(d->nset, n - 1);
         assert_int_equal(ep_dense_select(d, 0), n - 1);
         ep_dense_set(d, n - 1);
         assert_int_equal(d->nset, n);
         ep_dense_clear(d, 0);
         assert_int_equal(ep_dense_select(d, 0), 0);
-        assert_true(ep_dense_bytes(n) >= n / 8);
+        memset(naive, 1, n);
+        naive[0] = 0;
+        dense_check_against(d, naive, n);
+        assert_true(ep_dense_bytes(n) >= 4ull * n);
         free(naive);
         ep_dense_free(d);
     }
@@ -154,7 +181,7 @@ int main(void)
         cmocka_unit_test(chacha20_rfc8439_vectors),
         cmocka_unit_test(rng_seeded_and_bounded),
         cmocka_unit_test(siphash_reference_vectors),
-        cmocka_unit_test(dense_select_matches_naive),
+        cmocka_unit_test(dense_set_matches_naive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,7 +5,8 @@
  * Derived state checked against them: the hash chains and expiry queues
  * (membership and order), pool and destination counters, per-address
  * entry counts (conn[]) and binding counts (blk[], blocked), each
- * destination's nblk and bitmap (bits and both summary levels), owners'
+ * destination's nblk and dense set (membership and the permutation), owners'
+ * charges.
  * Cost O(addresses * (entries + 65536) + bindings): for tests, not for
  * production paths. */
 #include <errno.h>
@@ -267,7 +268,7 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
             for (const ep_dense *x = ls->dense; x; x = x->next)
                 listed |= x == dn;
             if (!listed || dn->n != pool->neff || dn->dest != di) {
-                rc = ep_check_fail(why, len, "destination %u: bitmap not listed or stale", di);
+                rc = ep_check_fail(why, len, "destination %u: dense set not listed or stale", di);
                 goto out;
             }
             for (uint32_t i = 0; i < pool->neff; i++) {
@@ -275,31 +276,20 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
                 uint32_t e = ep_tt_find(&pool->tt, di, port);
                 bool want = ls->pc[port].blk || (e != EP_NIL && ep_entry_nr(pool, &pool->tt.e[e]));
                 if (want != ep_dense_test(dn, i)) {
-                    rc = ep_check_fail(why, len, "destination %u: bit of port %u is %d", di, port,
-                                       !want);
+                    rc = ep_check_fail(why, len, "destination %u: port %u marked %s", di, port,
+                                       want ? "available" : "unavailable");
                     goto out;
                 }
                 nset += want;
             }
             if (nset != dn->nset || pool->neff - nset != ep_dest_free(pool, d->laddr, ep_proto_index(d->proto), di)) {
-                rc = ep_check_fail(why, len, "destination %u: bitmap count %u, counted %u", di, dn->nset, nset);
+                rc = ep_check_fail(why, len, "destination %u: dense set count %u, counted %u", di, dn->nset, nset);
                 goto out;
             }
-            for (uint32_t b = 0; b * EP_DENSE_BLOCK < pool->neff; b++) {
-                uint32_t c = 0;
-                for (uint32_t i = b * EP_DENSE_BLOCK; i < (b + 1) * EP_DENSE_BLOCK && i < pool->neff; i++)
-                    c += ep_dense_test(dn, i);
-                if (c != dn->blk[b]) {
-                    rc = ep_check_fail(why, len, "destination %u: block %u summary", di, b);
-                    goto out;
-                }
-            }
-            for (uint32_t s = 0; s * EP_DENSE_SUPER < pool->neff; s++) {
-                uint32_t c = 0;
-                for (uint32_t i = s * EP_DENSE_SUPER; i < (s + 1) * EP_DENSE_SUPER && i < pool->neff; i++)
-                    c += ep_dense_test(dn, i);
-                if (c != dn->sup[s]) {
-                    rc = ep_check_fail(why, len, "destination %u: super-block %u summary", di, s);
+            for (uint32_t p = 0; p < pool->neff; p++) {
+                if (dn->order[p] >= pool->neff || dn->slot[dn->order[p]] != p) {
+                    rc = ep_check_fail(why, len, "destination %u: dense set is not a permutation at %u",
+                                       di, p);
                     goto out;
                 }
             }

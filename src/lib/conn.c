@@ -10,7 +10,7 @@
  * over (Linux tcp_twsk_unique(): "older than" is strict, as time_after()).
  * Each transition keeps every counter exact: destination and pool counters,
  * the per-address entry counts (conn[]), the destination's free count and
- * bitmap (ep_dest_nr_change), owners' charges, and the binding an explicit
+ * dense set (ep_dest_nr_change), owners' charges, and the binding an explicit
  * bind-then-connect came from (closing the connection ends it). */
 #include "conn.h"
 #include "bind.h"

@@ -1,61 +1,74 @@
-/* dense.h - a bitmap of "unavailable" effective-port indexes with two levels
- * of popcount summaries, for exact uniform selection ("the k-th available
- * index") in O(n/4096 + 8 + 8 + 6) word operations.  Private to libephport. */
+/* dense.h - the exact-selection set of a dense destination: which effective
+ * port indexes are unavailable to it, kept as a permutation of the indexes
+ * whose first `free` positions hold the available ones, so that "a uniform
+ * available index" is one array read.  Private to libephport. */
 #ifndef EP_DENSE_H
 #define EP_DENSE_H
 
 #include <stdbool.h>
 #include <stdint.h>
 
-#define EP_DENSE_BLOCK 512u   /* bits per block summary */
-#define EP_DENSE_SUPER 4096u  /* bits per super-block summary */
-
 typedef struct ep_dense {
-    uint32_t n;                 /* number of indexes (bits in use) */
+    uint32_t n;                 /* number of indexes (< 65536) */
     uint32_t nset;              /* indexes marked unavailable */
     uint32_t dest;              /* the destination that owns it */
     struct ep_dense *prev, *next; /* list of dense destinations of a local address */
-    uint16_t *blk;              /* set bits per 512-bit block */
-    uint16_t *sup;              /* set bits per 4096-bit super-block */
-    uint64_t *bits;             /* bits past n are set and never counted */
+    uint16_t *order;            /* [n] a permutation of 0..n-1: positions
+                                   0 .. n-nset-1 hold the available indexes */
+    uint16_t *slot;             /* [n] index -> its position in order[] */
 } ep_dense;
 
+/* A set of n indexes (1 <= n <= 65535), all available; NULL on ENOMEM. */
 ep_dense *ep_dense_new(uint32_t n, uint32_t dest);
 void ep_dense_free(ep_dense *d);
 
+/* Is index i marked unavailable? */
 static inline bool ep_dense_test(const ep_dense *d, uint32_t i)
 {
-    return (d->bits[i >> 6] >> (i & 63)) & 1;
+    return d->slot[i] >= d->n - d->nset;
+}
+
+/* Swap the indexes at positions a and b of order[]. */
+static inline void ep_dense_swap(ep_dense *d, uint32_t a, uint32_t b)
+{
+    uint16_t ia = d->order[a], ib = d->order[b];
+    d->order[a] = ib;
+    d->slot[ib] = (uint16_t)a;
+    d->order[b] = ia;
+    d->slot[ia] = (uint16_t)b;
 }
 
 /* Mark index i unavailable / available; no-op if already so.  Inline: one
- * of them runs on every connect and close towards a dense destination. */
+ * of them runs on every connect and close towards a dense destination.
+ * Each moves i across the boundary between the two parts of order[] by one
+ * swap with the element at the boundary. */
 static inline void ep_dense_set(ep_dense *d, uint32_t i)
 {
-    uint64_t m = 1ull << (i & 63);
-    if (d->bits[i >> 6] & m)
+    uint32_t free = d->n - d->nset, p = d->slot[i];
+    if (p >= free)
         return;
-    d->bits[i >> 6] |= m;
-    d->blk[i / EP_DENSE_BLOCK]++;
-    d->sup[i / EP_DENSE_SUPER]++;
+    ep_dense_swap(d, p, free - 1);
     d->nset++;
 }
 
 static inline void ep_dense_clear(ep_dense *d, uint32_t i)
 {
-    uint64_t m = 1ull << (i & 63);
-    if (!(d->bits[i >> 6] & m))
+    uint32_t free = d->n - d->nset, p = d->slot[i];
+    if (p < free)
         return;
-    d->bits[i >> 6] &= ~m;
-    d->blk[i / EP_DENSE_BLOCK]--;
-    d->sup[i / EP_DENSE_SUPER]--;
+    ep_dense_swap(d, p, free);
     d->nset--;
 }
 
-/* The index of the k-th (0-based) available index; k < n - nset. */
-uint32_t ep_dense_select(const ep_dense *d, uint32_t k);
+/* The available index at position k of order[], k < n - nset.  Not the
+ * k-th in index order: a fixed bijection from [0, free) onto the available
+ * indexes, so a uniform k gives a uniform available index. */
+static inline uint32_t ep_dense_select(const ep_dense *d, uint32_t k)
+{
+    return d->order[k];
+}
 
-/* Bytes allocated for a bitmap of n indexes (for memory accounting). */
+/* Bytes allocated for a set of n indexes (for memory accounting). */
 uint64_t ep_dense_bytes(uint32_t n);
 
 #endif

@@ -4,7 +4,7 @@
  * the unit that runs out of ports.  Its record exists while it has at least
  * one entry (in use, TIME_WAIT or quarantine).  When the last entry goes the
  * record becomes idle: it behaves exactly as an absent record (no entries,
- * nblk 0, no bitmap, not listed, not counted, its counters start from zero
+ * nblk 0, no dense set, not listed, not counted, its counters start from zero
  * if it is used again) but stays in the table, so that a destination that
  * keeps going from zero to one connection and back does not pay for
  * creating and freeing its record every time.  At most EP_DEST_IDLE_MAX
@@ -25,14 +25,19 @@
  *     per-port entry count conn[] tells whether there are any: usually
  *     none, since bind() refuses ports used by tuples unless SO_REUSEADDR.
  *     Only then is L's destination list walked (O(destinations of L)).
- * Dense destinations (ep_dense bitmap of unavailable effective indexes) are
- * updated at the same points; a local address keeps a list of them.
+ * Dense destinations (ep_dense: the set of unavailable effective indexes as
+ * a permutation, see dense.c) are updated at the same points; a local
+ * address keeps a list of them.
  *
- * Density policy (hysteresis): a destination gets a bitmap when at least
- * 1/16 of the effective ports are unavailable to it (or when rejection
- * sampling missed several times in a row), and loses it when fewer than 1/64
- * are.  Building costs one pass over the effective range with a hash lookup
- * only where conn[] says an entry exists. */
+ * Density policy (hysteresis): a destination gets its set when at least 1/4
+ * of the effective ports are unavailable to it (or when rejection sampling
+ * missed several times in a row), and loses it when fewer than 3/16 are.
+ * The set costs 4 bytes per effective port, so at the lower bound it adds
+ * at most ~21 bytes per entry of the destination (the budget is 64 bytes per
+ * tracked connection); below it rejection sampling needs at most 1.33
+ * expected draws.  Crossing the band costs at least neff/16 operations, so
+ * building (one pass over the effective range, with a hash lookup only where
+ * conn[] says an entry exists) stays O(1) amortised. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>

@@ -147,15 +147,16 @@ static inline void ep_dest_nr_change(ep_pool *pool, uint32_t di, uint16_t port, 
 void ep_lstate_blk_inc(ep_pool *pool, uint32_t laddr, int pi, uint16_t port);
 void ep_lstate_blk_dec(ep_pool *pool, uint32_t laddr, int pi, uint16_t port);
 
-/* Give di its exact-selection bitmap; -ENOMEM leaves it sparse. */
+/* Give di its exact-selection set; -ENOMEM leaves it sparse. */
 int ep_dest_make_dense(ep_pool *pool, uint32_t di);
-/* Consider a dense destination for dropping its bitmap (hysteresis: below
- * 1/64 of the effective ports unavailable).  Inline test, as above. */
+/* Consider a dense destination for dropping its set (hysteresis: below
+ * 3/16 of the effective ports unavailable, see dest.c).  Inline test, as
+ * above. */
 void ep_dest_make_sparse(ep_pool *pool, uint32_t di);
 static inline void ep_dest_maybe_sparse(ep_pool *pool, uint32_t di)
 {
     const ep_dest *d = &pool->dt.d[di];
-    if (d->dense && d->dense->nset < pool->neff / 64)
+    if (d->dense && d->dense->nset < pool->neff / 16 * 3)
         ep_dest_make_sparse(pool, di);
 }
 /* Thresholds, in unavailable ports (see dest.c).  Inline: asked on every
@@ -164,10 +165,10 @@ static inline bool ep_dest_wants_dense(const ep_pool *pool, uint32_t di)
 {
     const ep_dest *d = &pool->dt.d[di];
     uint32_t unavail = pool->neff - ep_dest_free(pool, d->laddr, ep_proto_index(d->proto), di);
-    return !d->dense && unavail >= pool->neff / 16 && unavail > 0;
+    return !d->dense && unavail >= pool->neff / 4 && unavail > 0;
 }
 
-/* After the effective range changed: drop every bitmap, recompute the
+/* After the effective range changed: drop every dense set, recompute the
  * blocked and nblk counts from the tables. */
 void ep_dest_recount(ep_pool *pool);
 

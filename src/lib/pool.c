@@ -8,7 +8,7 @@
  *      cannot fail halfway) -> act -> count the failure, if any -> unlock.
  *
  * Who owns what: tuple_table.c the 4-tuple hash, dest.c destinations and
- * exact free counts, dense.c the exact-selection bitmap, timeq.c expiry
+ * exact free counts, dense.c the exact-selection set, timeq.c expiry
  * queues, conn.c the tuple state machine, select.c the algorithms, bind.c
  * bindings, owner.c quotas, chacha.c / siphash.c randomness and keyed
  * hashes. */
@@ -385,11 +385,13 @@ int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr
     }
     if ((rc = ep_select_port(pool, lidx, pi, di, remote, rport, port)) < 0)
         return rc;
+    /* The port is available towards di, so an entry of di on it can only be
+     * a reusable TIME_WAIT tuple, which needs tw reuse: take it over. */
     if (di == EP_NIL)
         di = ep_dest_create(pool, proto, lidx, remote, rport);
-    else if (!ep_dest_surely_not_on(&pool->dt.d[di], *port) &&
+    else if (pool->reuse_on && !ep_dest_surely_not_on(&pool->dt.d[di], *port) &&
              (e = ep_tt_find(&pool->tt, di, *port)) != EP_NIL)
-        ep_conn_drop(pool, e, true); /* a reusable TIME_WAIT tuple: take it over */
+        ep_conn_drop(pool, e, true);
     (void)ep_owner_charge(pool, owner); /* reserved above */
     ep_conn_add(pool, di, *port, owner, EP_NIL);
     pool->st.allocations++;

@@ -7,12 +7,13 @@
  * which the caller checks first: exhaustion costs one subtraction.
  *
  * EP_ALG_RANDOM, the default: uniform over the available ports.
- *   Rejection sampling: draw a uniform effective index (reserved ports are
- *   never drawn: the index->port table skips them), accept if available.
- *   After 8 misses, or at once when the destination is dense and at least
- *   half full, select exactly: k = uniform(free), the k-th available index
- *   in the destination's bitmap (dense.c).  Both branches are uniform over
- *   the same set, so their mixture is.  No linear probing, hence no bias
+ *   A sparse destination: rejection sampling, draw a uniform effective index
+ *   (reserved ports are never drawn: the index->port table skips them),
+ *   accept if available.  A dense destination (at least a quarter of the
+ *   range unavailable), or after 8 misses: exact selection, k =
+ *   uniform(free) and the index at position k of the destination's set of
+ *   available indexes (dense.c), one draw and one read.  Both branches are
+ *   uniform over the same set, so their mixture is.  No linear probing, hence no bias
  *   toward ports that follow a run of used ones, and no per-host state an
  *   observer could learn: every draw is fresh CSPRNG output.
  * EP_ALG_SEQUENTIAL: a pool-wide cursor over effective indexes, next
@@ -37,7 +38,7 @@
  *   (RFC 6056 3.3.5 with N = 500; the RFC adds a random increment per probe,
  *   we probe linearly after one increment so that every port is reached).
  * The linear probes walk effective indexes, so reserved ports cost nothing;
- * on a dense destination they test bitmap bits instead of hashing. */
+ * on a dense destination they read its set instead of hashing. */
 #include <errno.h>
 #include <string.h>
 
@@ -94,7 +95,7 @@ static uint32_t ep_sel_probe(const ep_sel *s, uint32_t start)
     return EP_NIL;
 }
 
-/* The k-th available effective index by a scan (no bitmap at hand). */
+/* The k-th available effective index by a scan (no dense set at hand). */
 static uint32_t ep_sel_scan_kth(const ep_sel *s, uint32_t k)
 {
     for (uint32_t i = 0; i < s->pool->neff; i++)
@@ -117,7 +118,7 @@ static uint64_t ep_sel_f(const ep_pool *pool, uint32_t lidx, const ep_addr *remo
 static uint32_t ep_sel_random(ep_sel *s, uint32_t free)
 {
     ep_pool *pool = s->pool;
-    unsigned tries = (!s->dn || (uint64_t)free * 2 >= pool->neff) ? EP_REJECT_TRIES : 0;
+    unsigned tries = s->dn ? 0 : EP_REJECT_TRIES;
 
     for (unsigned t = 0; t < tries; t++) {
         uint32_t i = ep_rng_below(&pool->rng, pool->neff);
