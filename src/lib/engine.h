@@ -50,6 +50,12 @@ static inline bool ep_addr_wild(const ep_addr *a)
     memcpy(w, a->u.bytes, 16);
     return a->family == 0 || (w[0] | w[1]) == 0;
 }
+/* Index of an address family in per-family arrays: AF_INET6 1, else 0. */
+static inline int ep_family_index(uint8_t family)
+{
+    return family == AF_INET6;
+}
+
 /* Index of a pool address equal to a (canonical), or EP_NIL. */
 uint32_t ep_pool_addr_index(const ep_pool *pool, const ep_addr *a);
 /* Does the pool have an address of this family? */

@@ -24,6 +24,7 @@
 #include "lock.h"
 
 #define EP_NIL UINT32_MAX
+#define EP_MANY (UINT32_MAX - 1)
 
 /* Index of a protocol in per-protocol arrays. */
 #define EP_PI_TCP 0
@@ -175,6 +176,9 @@ struct ep_pool {
     ep_timeq q[EP_Q__COUNT];
     ep_laddr *addrs;
     uint32_t naddrs, addrs_cap;
+    uint32_t fam_addr[2];   /* per family (ep_family_index): EP_NIL = no
+                               address, EP_MANY = several, else the index of
+                               the only one */
     ep_binding *binds;
     uint32_t binds_cap, binds_used, binds_free;
     uint32_t *bhead[2];     /* [65536] per protocol: first binding on a port */

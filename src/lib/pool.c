@@ -53,10 +53,8 @@ uint32_t ep_pool_addr_index(const ep_pool *pool, const ep_addr *a)
 
 bool ep_pool_has_family(const ep_pool *pool, uint8_t family)
 {
-    for (uint32_t i = 0; i < pool->naddrs; i++)
-        if (pool->addrs[i].addr.family == family)
-            return true;
-    return false;
+    return (family == AF_INET || family == AF_INET6) &&
+           pool->fam_addr[ep_family_index(family)] != EP_NIL;
 }
 
 /* ---- configuration ------------------------------------------------------ */
@@ -162,6 +160,7 @@ int ep_pool_new(const ep_pool_config *cfg, ep_pool **out, ep_parse_error *err)
     pool->reuse_on = cfg->tw_reuse && cfg->time_wait > 0 &&
                      cfg->tw_reuse_delay < cfg->time_wait - 1;
     pool->naddrs = 0;
+    pool->fam_addr[0] = pool->fam_addr[1] = EP_NIL;
     pool->owners.bucket = NULL;
     for (int q = 0; q < EP_Q__COUNT; q++)
         ep_timeq_init(&pool->q[q]);
@@ -270,6 +269,8 @@ int ep_pool_add_address(ep_pool *pool, const ep_addr *addr)
         }
     }
     pool->naddrs++;
+    uint32_t *fam = &pool->fam_addr[ep_family_index(a.family)];
+    *fam = *fam == EP_NIL ? pool->naddrs - 1 : EP_MANY;
     ep_bind_new_address(pool, pool->naddrs - 1);
 out:
     EP_UNLOCK(pool);

@@ -43,6 +43,7 @@
 #include <string.h>
 
 #include "dest.h"
+#include "engine.h"
 #include "select.h"
 #include "siphash.h"
 #include "tuple_table.h"
@@ -234,20 +235,25 @@ int ep_select_local(ep_pool *pool, uint8_t proto, const ep_addr *remote, uint16_
 {
     int pi = ep_proto_index(proto);
     uint64_t sum = 0, k;
-    /* The first candidate address and its destination: with a single
-     * address of the family (the common case) the second pass below would
-     * repeat the same lookup, so it is skipped. */
-    uint32_t ncand = 0, first_a = EP_NIL, first_d = EP_NIL;
+    uint32_t only = pool->fam_addr[ep_family_index(remote->family)];
 
+    if (only == EP_NIL)
+        return -EAFNOSUPPORT;
+    if (only != EP_MANY) { /* the only address of the family (the common
+                              case): no weighing, one lookup */
+        uint32_t d = ep_dest_find(pool, proto, only, remote, rport);
+        if (ep_dest_free(pool, only, pi, d) == 0) {
+            ep_dest_count_failure(pool, d);
+            return -EADDRNOTAVAIL;
+        }
+        *lidx = only;
+        *di = d;
+        return 0;
+    }
     for (uint32_t a = 0; a < pool->naddrs; a++) {
         if (pool->addrs[a].addr.family != remote->family)
             continue;
-        uint32_t d = ep_dest_find(pool, proto, a, remote, rport);
-        if (ncand++ == 0) {
-            first_a = a;
-            first_d = d;
-        }
-        sum += ep_dest_free(pool, a, pi, d);
+        sum += ep_dest_free(pool, a, pi, ep_dest_find(pool, proto, a, remote, rport));
     }
     if (sum == 0) {
         for (uint32_t a = 0; a < pool->naddrs; a++) {
@@ -256,11 +262,6 @@ int ep_select_local(ep_pool *pool, uint8_t proto, const ep_addr *remote, uint16_
             ep_dest_count_failure(pool, ep_dest_find(pool, proto, a, remote, rport));
         }
         return -EADDRNOTAVAIL;
-    }
-    if (ncand == 1) { /* the only candidate: no draw needed (nor made) */
-        *lidx = first_a;
-        *di = first_d;
-        return 0;
     }
     k = sum <= UINT32_MAX ? ep_rng_below(&pool->rng, (uint32_t)sum)
                           : ep_rng_u64(&pool->rng) % sum; /* > 65535 addresses */

@@ -13,7 +13,8 @@ int ep_select_port(ep_pool *pool, uint32_t lidx, int pi, uint32_t di,
 /* Local address unspecified: choose one of the pool's addresses of the
  * remote's family, weighted by its free count towards the destination.
  * Sets *lidx and *di (EP_NIL if that destination has no record).
- * -EADDRNOTAVAIL (destination failure counters bumped) if all are full. */
+ * -EADDRNOTAVAIL (destination failure counters bumped) if all are full,
+ * -EAFNOSUPPORT if the pool has no address of that family. */
 int ep_select_local(ep_pool *pool, uint8_t proto, const ep_addr *remote, uint16_t rport,
                     uint32_t *lidx, uint32_t *di);
 
