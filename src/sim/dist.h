@@ -49,10 +49,41 @@ static inline double ep_rng_uniform(ep_rng *r)
 /* Uniform integer in [0, n), n > 0, without modulo bias. */
 uint64_t ep_rng_below(ep_rng *r, uint64_t n);
 
+/* The ziggurat of the standard exponential (Marsaglia & Tsang 2000): 256
+ * layers of equal area.  Layer i > 0 is the rectangle [0, x_i) x [exp(-x_i),
+ * exp(-x_{i-1})] (x_0 = 0, x_255 = R); the part of it left of x_{i-1} lies
+ * wholly under the density.  k[i] = 2^53 x_{i-1} / x_i (that part, as a
+ * 53-bit threshold), w[i] = x_i / 2^53 (scales a 53-bit draw onto the
+ * layer), f[i] = exp(-x_i).  Layer 0 is the base strip and the tail beyond
+ * R (dist.c). */
+typedef struct ep_zig_exp {
+    uint64_t k[256];
+    double w[256], f[256];
+} ep_zig_exp;
+/* Built once, by the first ep_rng_seed(). */
+extern const ep_zig_exp *const ep_zig_exp_table;
+double ep_rng_exp1_slow(ep_rng *r, unsigned layer, uint64_t j);
+
+/* Standard exponential (mean 1).  One draw: its low 8 bits choose a layer,
+ * its high 53 bits a point along it; 98.9 % of draws land wholly under the
+ * density and return at once, the rest (the layer's edge wedge, or the
+ * tail) take ep_rng_exp1_slow, which is exact.  About a tenth of the cost
+ * of -log(uniform). */
+static inline double ep_rng_exp1(ep_rng *r)
+{
+    const ep_zig_exp *z = ep_zig_exp_table;
+    uint64_t u = ep_rng_next(r);
+    unsigned i = (unsigned)(u & 255);
+    uint64_t j = u >> 11;
+    if (j < z->k[i])
+        return (double)j * z->w[i];
+    return ep_rng_exp1_slow(r, i, j);
+}
+
 /* Exponential with the given mean (> 0). */
 static inline double ep_rng_exponential(ep_rng *r, double mean)
 {
-    return -mean * log(ep_rng_uniform(r));
+    return mean * ep_rng_exp1(r);
 }
 /* Standard normal (Marsaglia polar method; each draw makes two, the second
  * is kept for the next call). */
