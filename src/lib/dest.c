@@ -102,24 +102,13 @@ void ep_dt_destroy(ep_pool *pool)
     memset(t, 0, sizeof *t);
 }
 
-static inline bool ep_dest_is(const ep_dest *d, uint8_t proto, uint32_t laddr,
-                              const ep_addr *remote, uint16_t rport)
-{
-    return d->laddr == laddr && d->rport == rport && d->proto == proto &&
-           ep_addr_same(&d->remote, remote);
-}
-
-/* A one-entry memo in front of the hash: a connection's close usually
- * follows a lookup of the same destination (its connect, or the previous
- * close), and comparing one key is cheaper than hashing. */
-uint32_t ep_dest_find(const ep_pool *pool, uint8_t proto, uint32_t laddr,
-                      const ep_addr *remote, uint16_t rport)
+/* The hash lookup behind ep_dest_find (dest.h), which has already compared
+ * the memo. */
+uint32_t ep_dest_find_hashed(const ep_pool *pool, uint8_t proto, uint32_t laddr,
+                             const ep_addr *remote, uint16_t rport)
 {
     ep_dtable *t = (ep_dtable *)&pool->dt; /* the memo is a cache, under the lock */
-    uint32_t i = t->last;
-    if (i != EP_NIL && ep_dest_is(&t->d[i], proto, laddr, remote, rport))
-        return i;
-    i = t->bucket[ep_dest_hash(t, proto, laddr, remote, rport)];
+    uint32_t i = t->bucket[ep_dest_hash(t, proto, laddr, remote, rport)];
     while (i != EP_NIL) {
         if (ep_dest_is(&t->d[i], proto, laddr, remote, rport)) {
             t->last = i;

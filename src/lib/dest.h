@@ -4,13 +4,33 @@
 #define EP_DEST_H
 
 #include "dense.h"
+#include "engine.h"
 #include "pool-t.h"
 
 int ep_dt_init(ep_dtable *t, const uint32_t key[8]);
 void ep_dt_destroy(ep_pool *pool);
 
-uint32_t ep_dest_find(const ep_pool *pool, uint8_t proto, uint32_t laddr,
-                      const ep_addr *remote, uint16_t rport);
+static inline bool ep_dest_is(const ep_dest *d, uint8_t proto, uint32_t laddr,
+                              const ep_addr *remote, uint16_t rport)
+{
+    return d->laddr == laddr && d->rport == rport && d->proto == proto &&
+           ep_addr_same(&d->remote, remote);
+}
+
+/* The destination record of (proto, laddr, remote, rport), or EP_NIL.  A
+ * one-entry memo in front of the hash: a connection's close usually follows
+ * a lookup of the same destination (its connect, or the previous close), and
+ * comparing one key inline is cheaper than a call and a hash. */
+uint32_t ep_dest_find_hashed(const ep_pool *pool, uint8_t proto, uint32_t laddr,
+                             const ep_addr *remote, uint16_t rport);
+static inline uint32_t ep_dest_find(const ep_pool *pool, uint8_t proto, uint32_t laddr,
+                                    const ep_addr *remote, uint16_t rport)
+{
+    uint32_t i = pool->dt.last;
+    if (i != EP_NIL && ep_dest_is(&pool->dt.d[i], proto, laddr, remote, rport))
+        return i;
+    return ep_dest_find_hashed(pool, proto, laddr, remote, rport);
+}
 /* Room for one more destination; -ENOMEM, table unchanged.  The test for
  * "already room" is inline: it is on every connect, growth is rare. */
 int ep_dest_reserve_slow(ep_pool *pool);
