@@ -347,8 +347,9 @@ static bool ep_proto_ok(uint8_t proto)
 }
 
 /* proto, remote (a specific address, port > 0) and the local family
- * (0 or the remote's); *remote receives the canonical copy. */
-static int ep_tuple_check(const ep_tuple *t, ep_addr *remote)
+ * (0 or the remote's); *remote receives the canonical copy.  Inline: it
+ * runs on every connect and close. */
+static inline int ep_tuple_check(const ep_tuple *t, ep_addr *remote)
 {
     if (!ep_proto_ok(t->proto))
         return EP_EINVAL;
