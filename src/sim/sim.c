@@ -618,8 +618,8 @@ static int ep_sim_loop(ep_sim *s, const ep_sim_options *o)
                 s->trace_slot[ev->conn] = slot;
                 if (slot != EP_SIM_NONE && !s->trace.has_close[ev->conn]) {
                     double dur = ep_sim_request_duration(s);
-                    if (ep_eventq_push(&s->q, ev->t + ep_sim_ns(dur), slot) != 0)
-                        goto nomem;
+                    if ((rc = ep_eventq_push(&s->q, ev->t + ep_sim_ns(dur), slot)) != 0)
+                        goto queue_failed;
                 }
             } else if (s->trace_slot[ev->conn] != EP_SIM_NONE) {
                 bool server = ev->closer == EP_CLOSER_DEFAULT ? w->server_closes
@@ -638,8 +638,8 @@ static int ep_sim_loop(ep_sim *s, const ep_sim_options *o)
             if ((rc = ep_sim_connect(s, d, owner, now, &slot)) != 0)
                 return rc;
             if (slot != EP_SIM_NONE &&
-                ep_eventq_push(&s->q, now + ep_sim_conn_duration(s), slot) != 0)
-                goto nomem;
+                (rc = ep_eventq_push(&s->q, now + ep_sim_conn_duration(s), slot)) != 0)
+                goto queue_failed;
         }
         switch (w->arrivals) {
         case EP_ARR_POISSON:
@@ -658,9 +658,14 @@ static int ep_sim_loop(ep_sim *s, const ep_sim_options *o)
         }
     }
     return 0;
-nomem:
-    snprintf(s->msg, s->msglen, "out of memory (%llu open connections)", (unsigned long long)s->open);
-    return -ENOMEM;
+queue_failed:
+    if (rc == -ENOMEM)
+        snprintf(s->msg, s->msglen, "out of memory (%llu open connections)",
+                 (unsigned long long)s->open);
+    else /* a close due before the last one handled: a bug, not an input */
+        snprintf(s->msg, s->msglen, "internal error: the close queue refused an event (%s)",
+                 strerror(-rc));
+    return rc;
 }
 
 int ep_sim_run(const ep_workload *w, const ep_sim_options *o, ep_sim_result *res, char *msg,
