@@ -62,6 +62,8 @@ static const scenario scenarios[] = {
         { "length", "10" }, { "arrivals", "constant" } } },
     { "1 dest, TIME_WAIT 60 s, 85 % full, random",
       { { "rate", "400" }, { "duration", "exponential:0.1" }, { "length", "5000" } } },
+    { "1 dest, TIME_WAIT 60 s, 21 % full, random",
+      { { "rate", "100" }, { "duration", "exponential:0.1" }, { "length", "20000" } } },
     { "1 dest, TIME_WAIT 60 s, 85 % full, rfc6056-4",
       { { "rate", "400" }, { "duration", "exponential:0.1" }, { "length", "500" },
         { "algorithm", "rfc6056-4" } } },

@@ -1,8 +1,9 @@
-/* test-bench-smoke.c - smoke test of bench/ephport-bench (suite 'bench'):
- * runs `ephport-bench --quick --json` and checks that every line is a JSON
- * object with the documented fields, that every algorithm has an alloc row at
- * every occupancy, and that the memory and expiry rows are there.  It checks
- * the shape of the output only, never the timings. */
+/* test-bench-smoke.c - smoke test of bench/ephport-bench and bench/sim-bench
+ * (suite 'bench'): runs each with `--quick --json` and checks that every
+ * line is a JSON object with the documented fields: for ephport-bench an
+ * alloc row per algorithm and occupancy, the memory and expiry rows; for
+ * sim-bench a throughput row per scenario and the two memory rows.  It
+ * checks the shape of the output only, never the timings. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <ephport/ephport.h>
 
 #define BENCH EP_BUILD_ROOT "/bench/ephport-bench"
+#define SIM_BENCH EP_BUILD_ROOT "/bench/sim-bench"
 
 static bool positive_number(json_t *row, const char *key)
 {
@@ -93,10 +95,54 @@ static void bench_quick_json_rows(void **state)
             assert_int_equal(alloc_seen[a][i], 1);
 }
 
+static void sim_bench_quick_json_rows(void **state)
+{
+    (void)state;
+    FILE *f = popen(SIM_BENCH " --quick --json", "r");
+    assert_non_null(f);
+    int machine = 0, throughput = 0, memory = 0, lines = 0;
+    char line[4096];
+    while (fgets(line, sizeof line, f)) {
+        lines++;
+        json_error_t err;
+        json_t *row = json_loads(line, 0, &err);
+        if (!row)
+            fail_msg("line %d is not JSON (%s): %s", lines, err.text, line);
+        const char *kind = json_string_value(json_object_get(row, "row"));
+        assert_non_null(kind);
+        if (strcmp(kind, "machine") == 0) {
+            assert_non_null(json_string_value(json_object_get(row, "build")));
+            machine++;
+        } else if (strcmp(kind, "throughput") == 0) {
+            assert_non_null(json_string_value(json_object_get(row, "scenario")));
+            assert_true(positive_number(row, "connections"));
+            assert_true(positive_number(row, "median_ns"));
+            assert_true(json_number_value(json_object_get(row, "p99_ns"))
+                        >= json_number_value(json_object_get(row, "median_ns")));
+            assert_true(positive_number(row, "mconn_per_s"));
+            assert_true(positive_number(row, "engine_mconn_per_s"));
+            throughput++;
+        } else if (strcmp(kind, "memory") == 0) {
+            assert_true(positive_number(row, "length"));
+            assert_true(positive_number(row, "connections"));
+            assert_true(positive_number(row, "peak_rss_kib"));
+            memory++;
+        } else {
+            fail_msg("unknown row kind '%s'", kind);
+        }
+        json_decref(row);
+    }
+    assert_int_equal(pclose(f), 0);
+    assert_int_equal(machine, 1);
+    assert_int_equal(throughput, 6);
+    assert_int_equal(memory, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(bench_quick_json_rows),
+        cmocka_unit_test(sim_bench_quick_json_rows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
