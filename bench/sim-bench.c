@@ -139,7 +139,7 @@ static double run_engine(const ep_workload *w, uint64_t n)
     double gap = w->requests_per_conn / w->rate * 1e9;
     double dur = w->duration.mean * w->requests_per_conn * 1e9;
     size_t cap = (size_t)(dur / gap) + 16, head = 0, tail = 0;
-    ep_tuple *ring = calloc(cap, sizeof *ring);
+    ep_conn_ref *ring = calloc(cap, sizeof *ring);
     ep_time *due = calloc(cap, sizeof *due);
     double t0, t;
 
@@ -160,8 +160,8 @@ static double run_engine(const ep_workload *w, uint64_t n)
         uint32_t d = (uint32_t)(i % w->destinations) + 1;
         ep_tuple tu;
         while (head != tail && due[head] <= at) {
-            ep_pool_close(pool, &ring[head], w->server_closes ? EP_CLOSE_PASSIVE : EP_CLOSE_ACTIVE,
-                          due[head]);
+            ep_pool_close_ref(pool, ring[head],
+                              w->server_closes ? EP_CLOSE_PASSIVE : EP_CLOSE_ACTIVE, due[head]);
             head = (head + 1) % cap;
         }
         memset(&tu, 0, sizeof tu);
@@ -170,8 +170,7 @@ static double run_engine(const ep_workload *w, uint64_t n)
         tu.remote.u.bytes[2] = (uint8_t)(d >> 8);
         tu.remote.u.bytes[3] = (uint8_t)d;
         tu.remote_port = 443;
-        if (ep_pool_connect(pool, &tu, 0, at) == 0) {
-            ring[tail] = tu;
+        if (ep_pool_connect_ref(pool, &tu, 0, at, &ring[tail]) == 0) {
             due[tail] = at + (ep_time)dur;
             tail = (tail + 1) % cap;
             if (tail == head) {

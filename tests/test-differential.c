@@ -63,9 +63,12 @@ typedef struct run {
     ep_addr remotes[NREMOTE];
     ep_tuple held[MAX_HELD];       /* connections the engine handed out */
     ep_bind_id held_bind[MAX_HELD]; /* their binding (connect_bound) or 0 */
+    ep_conn_ref held_ref[MAX_HELD]; /* their ep_pool_connect_ref reference or 0 */
     size_t nheld;
     ep_tuple closed[MAX_HELD];     /* recently closed: for double-close tries */
     size_t nclosed;
+    ep_conn_ref closed_ref[MAX_HELD]; /* references of closed tuples: stale */
+    size_t nclosed_ref;
     ep_bind_id binds[MAX_BOUND];   /* bindings not yet connected */
     size_t nbinds;
     ep_tuple last_dest;            /* destination the last op touched */
@@ -306,13 +309,29 @@ static void remember_dest(run *r, const ep_tuple *t)
     r->have_dest = true;
 }
 
-static void add_held(run *r, const ep_tuple *t, ep_bind_id bid)
+static void add_held(run *r, const ep_tuple *t, ep_bind_id bid, ep_conn_ref ref)
 {
     if (r->nheld < MAX_HELD) {
         r->held[r->nheld] = *t;
         r->held_bind[r->nheld] = bid;
+        r->held_ref[r->nheld] = ref;
         r->nheld++;
     }
+}
+
+/* Forget held[i]; a reference it had becomes stale. */
+static void drop_held(run *r, size_t i)
+{
+    if (r->held_ref[i] != 0) {
+        if (r->nclosed_ref < MAX_HELD)
+            r->closed_ref[r->nclosed_ref++] = r->held_ref[i];
+        else
+            r->closed_ref[below(r, MAX_HELD)] = r->held_ref[i];
+    }
+    r->held[i] = r->held[r->nheld - 1];
+    r->held_bind[i] = r->held_bind[r->nheld - 1];
+    r->held_ref[i] = r->held_ref[r->nheld - 1];
+    r->nheld--;
 }
 
 static void op_connect(run *r, bool named)
@@ -330,7 +349,10 @@ static void op_connect(run *r, bool named)
     uint32_t owner = random_owner(r);
     t = req;
     ep_time at = op_time(r);
-    int erc = ep_pool_connect(r->pool, &t, owner, at);
+    ep_conn_ref ref = 0;
+    bool by_ref = chance(r, 40);
+    int erc = by_ref ? ep_pool_connect_ref(r->pool, &t, owner, at, &ref)
+                     : ep_pool_connect(r->pool, &t, owner, at);
     int mrc = rm_connect(r->model, &req, owner, at, &t);
     trace(r, "connect %s owner %u -> %d port %u", tuple_str(&req, buf, sizeof buf), owner, erc,
           erc == 0 ? t.local_port : 0);
@@ -348,7 +370,10 @@ static void op_connect(run *r, bool named)
     check_rc(r, "connect", erc, mrc);
     count_outcome(K_CONNECT, erc);
     if (erc == 0) {
-        add_held(r, &t, 0);
+        if (by_ref && ref == 0)
+            fail_msg("seed %llu op %d: connect_ref succeeded with reference 0",
+                     (unsigned long long)r->seed, r->op);
+        add_held(r, &t, 0, ref);
         remember_dest(r, &t);
     } else {
         remember_dest(r, &req);
@@ -364,14 +389,15 @@ static void op_close(run *r)
     ep_close_how how = chance(r, 60) ? EP_CLOSE_ACTIVE : EP_CLOSE_PASSIVE;
     char buf[160];
     ep_time at = op_time(r);
-    int erc = ep_pool_close(r->pool, &t, how, at);
+    bool by_ref = r->held_ref[i] != 0 && chance(r, 70);
+    int erc = by_ref ? ep_pool_close_ref(r->pool, r->held_ref[i], how, at)
+                     : ep_pool_close(r->pool, &t, how, at);
     int mrc = rm_close(r->model, &t, how, at);
-    trace(r, "close %s %s -> %d", tuple_str(&t, buf, sizeof buf), how == EP_CLOSE_ACTIVE ? "active" : "passive", erc);
+    trace(r, "close%s %s %s -> %d", by_ref ? " (ref)" : "", tuple_str(&t, buf, sizeof buf),
+          how == EP_CLOSE_ACTIVE ? "active" : "passive", erc);
     check_rc(r, "close", erc, mrc);
     count_outcome(K_CLOSE, erc);
-    r->held[i] = r->held[r->nheld - 1];
-    r->held_bind[i] = r->held_bind[r->nheld - 1];
-    r->nheld--;
+    drop_held(r, i);
     if (r->nclosed < MAX_HELD)
         r->closed[r->nclosed++] = t;
     else
@@ -383,7 +409,21 @@ static void op_bad_close(run *r)
 {
     ep_tuple t;
     char buf[160];
-    int kind = (int)below(r, 4);
+    int kind = (int)below(r, 5);
+    if (kind == 4 && r->nclosed_ref > 0) {
+        /* a stale reference: refused, nothing changes (the model is not
+         * asked: it knows tuples, not references) */
+        ep_conn_ref ref = r->closed_ref[below(r, (uint32_t)r->nclosed_ref)];
+        ep_time at = op_time(r);
+        int erc = ep_pool_close_ref(r->pool, ref, chance(r, 50) ? EP_CLOSE_ACTIVE : EP_CLOSE_PASSIVE,
+                                    at);
+        rm_advance(r->model, at);
+        r->model->failures[EP_FAIL_INVALID]++; /* as the engine counts -ENOENT */
+        trace(r, "close stale ref %llx -> %d", (unsigned long long)ref, erc);
+        check_rc(r, "close (stale reference)", erc, EP_ENOENT);
+        count_outcome(K_BAD_CLOSE, erc);
+        return;
+    }
     if (kind == 0 && r->nclosed > 0) {
         t = r->closed[below(r, (uint32_t)r->nclosed)]; /* double close, or reused since */
     } else {
@@ -407,9 +447,7 @@ static void op_bad_close(run *r)
     if (erc == 0) { /* it was held after all (the same tuple handed out again) */
         for (size_t i = 0; i < r->nheld; i++)
             if (memcmp(&r->held[i], &t, sizeof t) == 0) {
-                r->held[i] = r->held[r->nheld - 1];
-                r->held_bind[i] = r->held_bind[r->nheld - 1];
-                r->nheld--;
+                drop_held(r, i);
                 break;
             }
     }
@@ -509,7 +547,7 @@ static void op_connect_bound(run *r)
     check_rc(r, "connect_bound", erc, mrc);
     count_outcome(K_CONNECT_BOUND, erc);
     if (erc == 0) {
-        add_held(r, &t, id);
+        add_held(r, &t, id, 0);
         drop_bind(r, i);
         remember_dest(r, &t);
     }
@@ -579,7 +617,7 @@ static void op_bad_connect(run *r)
     check_rc(r, "connect (bad input)", erc, mrc);
     count_outcome(K_BAD_CONNECT, erc);
     if (erc == 0)
-        add_held(r, &t, 0);
+        add_held(r, &t, 0, 0);
 }
 
 static void advance_time(run *r)

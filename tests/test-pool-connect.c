@@ -172,6 +172,72 @@ static void close_paths(void **state)
     ep_pool_free(p);
 }
 
+/* ep_pool_connect_ref / ep_pool_close_ref: the same effects as the tuple
+ * calls, and every reference that does not name a held tuple refused. */
+static void close_by_reference(void **state)
+{
+    ep_pool *p = tp_pool(2000, 2003, EP_ALG_RANDOM, L1);
+    ep_tuple t = tp_tuple(EP_PROTO_TCP, NULL, R1, 80), u, w;
+    ep_conn_ref r, r2, r3;
+    (void)state;
+
+    assert_int_equal(ep_pool_connect_ref(p, &t, 0, 0, &r), 0);
+    assert_true(r != 0);
+    assert_int_equal(t.local_port >= 2000 && t.local_port <= 2003, 1);
+    assert_int_equal(tp_dstats(p, &t, 0).in_use, 1);
+    /* active TCP close through the reference: TIME_WAIT, as ep_pool_close */
+    assert_int_equal(ep_pool_close_ref(p, r, EP_CLOSE_ACTIVE, EP_SEC(1)), 0);
+    assert_int_equal(tp_dstats(p, &t, EP_SEC(1)).time_wait, 1);
+    assert_int_equal(ep_pool_close(p, &t, EP_CLOSE_ACTIVE, EP_SEC(1)), EP_EALREADY);
+    /* closed (in TIME_WAIT, then gone): the reference is refused */
+    assert_int_equal(ep_pool_close_ref(p, r, EP_CLOSE_ACTIVE, EP_SEC(2)), EP_ENOENT);
+    assert_int_equal(ep_pool_close_ref(p, r, EP_CLOSE_PASSIVE, EP_SEC(200)), EP_ENOENT);
+    /* a slot reused by a new connection: the old reference stays refused,
+     * the new one works, and a tuple closed with ep_pool_close invalidates
+     * its reference too */
+    u = tp_tuple(EP_PROTO_TCP, NULL, R1, 80);
+    assert_int_equal(ep_pool_connect_ref(p, &u, 0, EP_SEC(200), &r2), 0);
+    assert_true((uint32_t)r2 == (uint32_t)r); /* same slot, new nonce */
+    assert_true(r2 != r);
+    assert_int_equal(ep_pool_close_ref(p, r, EP_CLOSE_PASSIVE, EP_SEC(200)), EP_ENOENT);
+    assert_int_equal(tp_dstats(p, &u, EP_SEC(200)).in_use, 1);
+    assert_int_equal(ep_pool_close(p, &u, EP_CLOSE_PASSIVE, EP_SEC(200)), 0);
+    assert_int_equal(ep_pool_close_ref(p, r2, EP_CLOSE_PASSIVE, EP_SEC(200)), EP_ENOENT);
+    /* UDP, passive: freed at once, counted as a release */
+    w = tp_tuple(EP_PROTO_UDP, NULL, R2, 53);
+    assert_int_equal(ep_pool_connect_ref(p, &w, 0, EP_SEC(200), &r3), 0);
+    assert_int_equal(ep_pool_close_ref(p, r3, EP_CLOSE_ACTIVE, EP_SEC(200)), 0);
+    assert_int_equal(tp_dstats(p, &w, EP_SEC(200)).free, 4);
+    assert_int_equal(tp_stats(p, EP_SEC(200)).releases, 3);
+    /* references never issued, and bad arguments */
+    assert_int_equal(ep_pool_close_ref(p, 0, EP_CLOSE_ACTIVE, EP_SEC(200)), EP_ENOENT);
+    assert_int_equal(ep_pool_close_ref(p, UINT64_MAX, EP_CLOSE_ACTIVE, EP_SEC(200)), EP_ENOENT);
+    assert_int_equal(ep_pool_close_ref(p, (uint64_t)1 << 32 | 7777, EP_CLOSE_ACTIVE, EP_SEC(200)),
+                     EP_ENOENT);
+    u = tp_tuple(EP_PROTO_TCP, NULL, R2, 80);
+    assert_int_equal(ep_pool_connect_ref(p, &u, 0, EP_SEC(200), &r), 0);
+    assert_int_equal(ep_pool_close_ref(p, r ^ ((uint64_t)1 << 40), EP_CLOSE_ACTIVE, EP_SEC(200)),
+                     EP_ENOENT);
+    assert_int_equal(ep_pool_close_ref(p, r, (ep_close_how)9, EP_SEC(200)), EP_EINVAL);
+    assert_int_equal(ep_pool_close_ref(NULL, r, EP_CLOSE_ACTIVE, EP_SEC(200)), EP_EINVAL);
+    assert_int_equal(ep_pool_connect_ref(p, &u, 0, EP_SEC(200), NULL), EP_EINVAL);
+    assert_int_equal(ep_pool_connect_ref(NULL, &u, 0, EP_SEC(200), &r2), EP_EINVAL);
+    assert_int_equal(tp_dstats(p, &u, EP_SEC(200)).in_use, 1); /* untouched */
+    assert_int_equal(ep_pool_close_ref(p, r, EP_CLOSE_PASSIVE, EP_SEC(200)), 0);
+    /* errors of the connect are ep_pool_connect's, and counted alike */
+    for (int i = 0; i < 4; i++) {
+        u = tp_tuple(EP_PROTO_TCP, NULL, R2, 443);
+        assert_int_equal(ep_pool_connect_ref(p, &u, 0, EP_SEC(201), &r), 0);
+    }
+    u = tp_tuple(EP_PROTO_TCP, NULL, R2, 443);
+    r2 = 12345;
+    assert_int_equal(ep_pool_connect_ref(p, &u, 0, EP_SEC(201), &r2), EP_EADDRNOTAVAIL);
+    assert_true(r2 == 12345);
+    assert_int_equal(tp_stats(p, EP_SEC(201)).failures[EP_FAIL_EXHAUSTED], 1);
+    tp_check(p);
+    ep_pool_free(p);
+}
+
 static void quarantine_rules(void **state)
 {
     ep_pool_config c = tp_cfg(1000, 1000, EP_ALG_RANDOM);
@@ -790,6 +856,7 @@ int main(void)
         cmocka_unit_test(connect_fills_and_shares),
         cmocka_unit_test(connect_rejects_bad_input),
         cmocka_unit_test(close_paths),
+        cmocka_unit_test(close_by_reference),
         cmocka_unit_test(quarantine_rules),
         cmocka_unit_test(tw_reuse_rules),
         cmocka_unit_test(time_is_clamped),

@@ -145,6 +145,24 @@ typedef enum ep_close_how {
  * already in TIME_WAIT or quarantine, -EINVAL for a malformed tuple. */
 int ep_pool_close(ep_pool *pool, const ep_tuple *t, ep_close_how how, ep_time now);
 
+/* A reference to a held connect-style tuple, for closing it without handing
+ * the tuple back (no address validation, no lookups): what a stack that
+ * keeps per-connection state stores beside it.  Opaque; never 0. */
+typedef uint64_t ep_conn_ref;
+
+/* ep_pool_connect, and on success *ref for ep_pool_close_ref.  Same
+ * inputs, outputs and errors; -EINVAL if ref is NULL. */
+int ep_pool_connect_ref(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now,
+                        ep_conn_ref *ref);
+
+/* ep_pool_close of the tuple ref names, with the same effects.  A reference
+ * is valid from ep_pool_connect_ref until its tuple is closed (through it or
+ * through ep_pool_close); -ENOENT for one that is not (never issued,
+ * already closed, or its tuple in TIME_WAIT or quarantine), -EINVAL for a
+ * bad how.  A stale reference can only be mistaken for a live one after
+ * 2^32 further connects on the pool have come round to its slot. */
+int ep_pool_close_ref(ep_pool *pool, ep_conn_ref ref, ep_close_how how, ep_time now);
+
 /* bind-style allocation. */
 enum {
     EP_BIND_REUSEADDR = 1u << 0,   /* SO_REUSEADDR */

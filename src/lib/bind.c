@@ -396,7 +396,7 @@ int ep_bind_connect_do(ep_pool *pool, ep_bind_id id, ep_tuple *t)
     if (b->state == EP_B_NOPORT) {
         uint16_t port;
         rc = ep_engine_connect(pool, b->proto, b->laddr, &t->remote, t->remote_port, b->owner,
-                               &a, &port);
+                               &a, &port, NULL);
         if (rc < 0)
             return rc;
         t->proto = b->proto;

@@ -29,6 +29,9 @@ uint32_t ep_conn_add(ep_pool *pool, uint32_t di, uint16_t port, uint32_t owner, 
     if (d->idle)
         ep_dest_revive(pool, di);
     e->state = EP_ST_INUSE;
+    if (++pool->ref_nonce == 0)
+        pool->ref_nonce = 1;
+    e->nonce = pool->ref_nonce;
     e->u.held.owner = owner;
     e->u.held.bind = bind;
     ep_dest_few_add(d, port);

@@ -64,8 +64,9 @@ bool ep_pool_has_family(const ep_pool *pool, uint8_t family);
 /* The connect-style allocation core, shared by ep_pool_connect and the
  * deferred (NO_PORT) case of ep_pool_connect_bound.  lidx = EP_NIL lets the
  * pool choose the local address.  owner is checked and charged.  Fills
- * *lidx_out and *port. */
+ * *lidx_out, *port and, if entry_out is not NULL, the new entry's index. */
 int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr *remote,
-                      uint16_t rport, uint32_t owner, uint32_t *lidx_out, uint16_t *port);
+                      uint16_t rport, uint32_t owner, uint32_t *lidx_out, uint16_t *port,
+                      uint32_t *entry_out);
 
 #endif

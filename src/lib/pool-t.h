@@ -48,7 +48,11 @@ typedef struct ep_entry {
     uint8_t state;          /* EP_ST_* */
     uint8_t pad_;
     uint32_t hnext;         /* hash chain */
-    uint32_t prev, next;    /* expiry queue links; next = free list */
+    union {
+        uint32_t prev;      /* queued: expiry queue link */
+        uint32_t nonce;     /* in use: checked by ep_pool_close_ref */
+    };
+    uint32_t next;          /* queued: expiry queue link; free: free list */
     union {
         ep_time expire;     /* queued: when it leaves its queue */
         struct {
@@ -183,6 +187,7 @@ struct ep_pool {
     uint32_t binds_cap, binds_used, binds_free;
     uint32_t *bhead[2];     /* [65536] per protocol: first binding on a port */
     ep_owners owners;
+    uint32_t ref_nonce;     /* last nonce given to an entry (never 0) */
     uint32_t seq_next;      /* sequential: next effective index to try */
     uint32_t alg3_counter;  /* RFC 6056 alg. 3 global counter */
     uint32_t alg5_next;     /* RFC 6056 alg. 5 position */

@@ -364,7 +364,8 @@ static inline int ep_tuple_check(const ep_tuple *t, ep_addr *remote)
 }
 
 int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr *remote,
-                      uint16_t rport, uint32_t owner, uint32_t *lidx_out, uint16_t *port)
+                      uint16_t rport, uint32_t owner, uint32_t *lidx_out, uint16_t *port,
+                      uint32_t *entry_out)
 {
     int pi = ep_proto_index(proto), rc;
     uint32_t di, e;
@@ -395,16 +396,20 @@ int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr
              (e = ep_tt_find(&pool->tt, di, *port)) != EP_NIL)
         ep_conn_drop(pool, e, true);
     (void)ep_owner_charge(pool, owner); /* reserved above */
-    ep_conn_add(pool, di, *port, owner, EP_NIL);
+    e = ep_conn_add(pool, di, *port, owner, EP_NIL);
+    if (entry_out)
+        *entry_out = e;
     pool->st.allocations++;
     *lidx_out = lidx;
     return 0;
 }
 
-int ep_pool_connect(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now)
+/* ep_pool_connect and ep_pool_connect_ref: ref NULL for the former. */
+static int ep_pool_connect_do(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now,
+                              ep_conn_ref *ref, bool want_ref)
 {
     ep_addr remote, local;
-    uint32_t lidx = EP_NIL;
+    uint32_t lidx = EP_NIL, entry;
     uint16_t port;
     int rc;
 
@@ -412,7 +417,7 @@ int ep_pool_connect(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now)
         return EP_EINVAL;
     EP_LOCK(pool);
     ep_conn_advance(pool, now);
-    if (!t) {
+    if (!t || (want_ref && !ref)) {
         rc = EP_EINVAL;
         goto out;
     }
@@ -424,15 +429,29 @@ int ep_pool_connect(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now)
         rc = EP_ENOENT;
         goto out;
     }
-    rc = ep_engine_connect(pool, t->proto, lidx, &remote, t->remote_port, owner, &lidx, &port);
+    rc = ep_engine_connect(pool, t->proto, lidx, &remote, t->remote_port, owner, &lidx, &port,
+                           &entry);
     if (rc == 0) {
         t->local = pool->addrs[lidx].addr;
         t->local_port = port;
+        if (want_ref)
+            *ref = (uint64_t)pool->tt.e[entry].nonce << 32 | entry;
     }
 out:
     ep_pool_count(pool, rc);
     EP_UNLOCK(pool);
     return rc;
+}
+
+int ep_pool_connect(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now)
+{
+    return ep_pool_connect_do(pool, t, owner, now, NULL, false);
+}
+
+int ep_pool_connect_ref(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now,
+                        ep_conn_ref *ref)
+{
+    return ep_pool_connect_do(pool, t, owner, now, ref, true);
 }
 
 /* The entry of a fully specified tuple, or a negative error. */
@@ -477,6 +496,32 @@ int ep_pool_close(ep_pool *pool, const ep_tuple *t, ep_close_how how, ep_time no
     }
     ep_conn_close(pool, idx, how);
 out:
+    ep_pool_count(pool, rc);
+    EP_UNLOCK(pool);
+    return rc;
+}
+
+/* A reference names entry (ref & 0xffffffff) while that entry is in use
+ * with nonce (ref >> 32): every connect gives its entry a new nonce, and a
+ * closed entry's field holds a queue link or nothing, so a stale reference
+ * is refused (until the 32-bit nonce counter comes round to the same slot,
+ * 2^32 connects later). */
+int ep_pool_close_ref(ep_pool *pool, ep_conn_ref ref, ep_close_how how, ep_time now)
+{
+    uint32_t idx = (uint32_t)ref, nonce = (uint32_t)(ref >> 32);
+    int rc = 0;
+
+    if (!pool)
+        return EP_EINVAL;
+    EP_LOCK(pool);
+    ep_conn_advance(pool, now);
+    if (how != EP_CLOSE_ACTIVE && how != EP_CLOSE_PASSIVE)
+        rc = EP_EINVAL;
+    else if (nonce == 0 || idx >= pool->tt.used || pool->tt.e[idx].state != EP_ST_INUSE ||
+             pool->tt.e[idx].nonce != nonce)
+        rc = EP_ENOENT;
+    else
+        ep_conn_close(pool, idx, how);
     ep_pool_count(pool, rc);
     EP_UNLOCK(pool);
     return rc;

@@ -1,8 +1,9 @@
 /* sim.c - the simulator's run loop: a workload through the real engine.
  *
  * Nothing here models port selection: every connection is an
- * ep_pool_connect() on a libephport pool and every close an ep_pool_close(),
- * with virtual time passed as `now`, so TIME_WAIT, tw_reuse, reserved ports,
+ * ep_pool_connect_ref() on a libephport pool and every close an
+ * ep_pool_close_ref() (the engine's own calls, given the reference the
+ * connect returned instead of the tuple), with virtual time passed as `now`, so TIME_WAIT, tw_reuse, reserved ports,
  * quotas and the selection algorithm are the library's own code.  The loop
  * merges three streams in time order: closes due (a heap of open
  * connections), sampling instants, and arrivals (generated, or read from a
@@ -34,6 +35,7 @@ typedef struct ep_sim_slot {
     uint32_t dest;
     uint16_t src;
     uint16_t port;
+    ep_conn_ref ref;         /* the engine's reference: closes skip the lookup */
 } ep_sim_slot;
 
 /* What every tuple towards one destination shares: proto, remote address
@@ -291,13 +293,14 @@ static inline int ep_sim_connect(ep_sim *s, uint32_t d, uint32_t owner, ep_time 
     ep_sim_result *res = s->res;
     ep_sim_slot *sl;
     ep_tuple t;
+    ep_conn_ref ref;
     uint32_t slot;
     int rc;
 
     memcpy(&t, &s->dtpl[d].t, sizeof t);
     res->attempts++;
     res->dest[d].attempts++;
-    rc = ep_pool_connect(s->pool, &t, owner, now);
+    rc = ep_pool_connect_ref(s->pool, &t, owner, now, &ref);
     *slot_out = EP_SIM_NONE;
     if (rc < 0)
         return ep_sim_connect_failed(s, d, now, rc);
@@ -310,6 +313,7 @@ static inline int ep_sim_connect(ep_sim *s, uint32_t d, uint32_t owner, ep_time 
     sl->dest = d;
     sl->src = (uint16_t)ep_sim_src_index(&t.local);
     sl->port = t.local_port;
+    sl->ref = ref;
     res->connections++;
     res->requests += s->conn_requests;
     if (++s->open > res->peak_open)
@@ -322,10 +326,8 @@ static inline int ep_sim_connect(ep_sim *s, uint32_t d, uint32_t owner, ep_time 
 
 static inline int ep_sim_close(ep_sim *s, uint32_t slot, bool server_closes, ep_time now)
 {
-    ep_tuple t;
-    int rc;
-    ep_sim_tuple(s, &s->slot[slot], &t);
-    rc = ep_pool_close(s->pool, &t, server_closes ? EP_CLOSE_PASSIVE : EP_CLOSE_ACTIVE, now);
+    int rc = ep_pool_close_ref(s->pool, s->slot[slot].ref,
+                               server_closes ? EP_CLOSE_PASSIVE : EP_CLOSE_ACTIVE, now);
     if (rc != 0)
         return ep_sim_fail(s, "the engine refused to %s a held connection: %s", "close", rc);
     s->free_slots[s->nfree++] = slot;
@@ -347,7 +349,7 @@ static int ep_sim_sample(ep_sim *s, ep_time now, bool steady)
         uint32_t occ;
         for (uint32_t i = 0; i < res->sources; i++) {
             ep_dest_stats st;
-            ep_sim_slot sl = { (uint32_t)d, (uint16_t)i, 0 };
+            ep_sim_slot sl = { (uint32_t)d, (uint16_t)i, 0, 0 };
             ep_tuple t;
             int rc;
             ep_sim_tuple(s, &sl, &t);
@@ -692,7 +694,7 @@ int ep_sim_run(const ep_workload *w, const ep_sim_options *o, ep_sim_result *res
             ep_sim_dest *dest = &res->dest[d];
             for (uint32_t i = 0; i < res->sources && rc == 0; i++) {
                 ep_dest_stats st;
-                ep_sim_slot sl = { (uint32_t)d, (uint16_t)i, 0 };
+                ep_sim_slot sl = { (uint32_t)d, (uint16_t)i, 0, 0 };
                 ep_tuple t;
                 ep_sim_tuple(&s, &sl, &t);
                 rc = ep_pool_dest_stats(s.pool, &t, end, &st);
