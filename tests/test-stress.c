@@ -4,8 +4,9 @@
  * Several threads hammer one pool with a deliberately small range so that
  * exhaustion, TIME_WAIT expiry and port sharing across destinations happen
  * all the time (two TCP destinations on one server, one UDP destination, two
- * local addresses, named or left to the pool, binds on one of them), and
- * check the invariant the engine exists for:
+ * local addresses, named or left to the pool, binds on one of them, half
+ * the connections closed by reference), and check the invariant the
+ * engine exists for:
  *
  *   a 4-tuple is never handed out twice, and an exclusively bound
  *   (address, port) is never held by two bindings at once.
@@ -96,6 +97,7 @@ static int local_index(const ep_addr *a)
 struct held {
     ep_tuple t;
     int li, di;
+    ep_conn_ref ref;    /* from ep_pool_connect_ref, or 0 */
 };
 
 static ep_time tick(void)
@@ -106,7 +108,9 @@ static ep_time tick(void)
 static void release_one(struct held *h, int active, struct worker_stats *st)
 {
     atomic_store(&g_tuple_flag[h->li][h->di][h->t.local_port - LO], 0);
-    int rc = ep_pool_close(g_pool, &h->t, active ? EP_CLOSE_ACTIVE : EP_CLOSE_PASSIVE, tick());
+    ep_close_how how = active ? EP_CLOSE_ACTIVE : EP_CLOSE_PASSIVE;
+    int rc = h->ref ? ep_pool_close_ref(g_pool, h->ref, how, tick())
+                    : ep_pool_close(g_pool, &h->t, how, tick());
     if (rc != 0)
         stress_fail("close of port %u returned %d", h->t.local_port, rc);
     st->closes++;
@@ -126,7 +130,9 @@ static void do_connect(uint64_t *rng, struct held *held, int *nheld, struct work
     unsigned gen_before[NPORTS];
     for (int p = 0; p < NPORTS; p++)
         gen_before[p] = atomic_load(&g_bind_gen[p]);
-    int rc = ep_pool_connect(g_pool, &t, 0, tick());
+    ep_conn_ref ref = 0;
+    int rc = ((r >> 40) & 1) ? ep_pool_connect_ref(g_pool, &t, 0, tick(), &ref) /* closed by reference */
+                     : ep_pool_connect(g_pool, &t, 0, tick());
     if (rc == EP_EADDRNOTAVAIL) {
         st->exhausted++;
         return;
@@ -153,6 +159,7 @@ static void do_connect(uint64_t *rng, struct held *held, int *nheld, struct work
     held[*nheld].t = t;
     held[*nheld].li = li;
     held[*nheld].di = di;
+    held[*nheld].ref = ref;
     (*nheld)++;
 }
 
