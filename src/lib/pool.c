@@ -404,7 +404,8 @@ int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr
     return 0;
 }
 
-/* ep_pool_connect and ep_pool_connect_ref: ref NULL for the former. */
+/* ep_pool_connect, or with want_ref ep_pool_connect_ref (ref must then be
+ * given). */
 static int ep_pool_connect_do(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now,
                               ep_conn_ref *ref, bool want_ref)
 {

@@ -13,9 +13,10 @@
  *   range unavailable), or after 8 misses: exact selection, k =
  *   uniform(free) and the index at position k of the destination's set of
  *   available indexes (dense.c), one draw and one read.  Both branches are
- *   uniform over the same set, so their mixture is.  No linear probing, hence no bias
- *   toward ports that follow a run of used ones, and no per-host state an
- *   observer could learn: every draw is fresh CSPRNG output.
+ *   uniform over the same set, so their mixture is.  No linear probing,
+ *   hence no bias toward ports that follow a run of used ones, and no
+ *   per-host state an observer could learn: every draw is fresh CSPRNG
+ *   output.
  * EP_ALG_SEQUENTIAL: a pool-wide cursor over effective indexes, next
  *   available after the last port handed out (lwIP).
  * EP_ALG_RFC6056_1: random offset, linear probe (RFC 6056 3.3.1).

@@ -3,8 +3,9 @@
  * Nothing here models port selection: every connection is an
  * ep_pool_connect_ref() on a libephport pool and every close an
  * ep_pool_close_ref() (the engine's own calls, given the reference the
- * connect returned instead of the tuple), with virtual time passed as `now`, so TIME_WAIT, tw_reuse, reserved ports,
- * quotas and the selection algorithm are the library's own code.  The loop
+ * connect returned instead of the tuple), with virtual time passed as
+ * `now`, so TIME_WAIT, tw_reuse, reserved ports, quotas and the selection
+ * algorithm are the library's own code.  The loop
  * merges three streams in time order: closes due (a heap of open
  * connections), sampling instants, and arrivals (generated, or read from a
  * trace).  At equal times closes go first, then the sample, then arrivals,
