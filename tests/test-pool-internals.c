@@ -32,13 +32,14 @@ static void chacha20_rfc8439_vectors(void **state)
     assert_memory_equal(out, want0, 64); /* little-endian host */
     ep_chacha20_block(key, 1, out);
     assert_memory_equal(out, want1, 64);
-    /* the 4-lane refill equals four scalar blocks */
+    /* the 8-lane refill equals eight scalar blocks */
     ep_rng r;
     assert_int_equal(ep_rng_init(&r, true, 5), 0);
     for (int round = 0; round < 3; round++) {
         uint64_t c = r.counter;
         ep_rng_refill(&r);
-        for (int l = 0; l < 4; l++) {
+        assert_true(r.counter == c + 8);
+        for (int l = 0; l < 8; l++) {
             ep_chacha20_block(r.key, c + (uint64_t)l, out);
             assert_memory_equal(out, r.buf + 16 * l, 64);
         }

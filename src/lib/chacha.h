@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EP_RNG_BUFWORDS 64 /* four ChaCha20 blocks per refill */
+#define EP_RNG_BUFWORDS 128 /* eight ChaCha20 blocks per refill */
 
 typedef struct ep_rng {
     uint32_t key[8];
