@@ -533,6 +533,8 @@ static ep_time ep_sim_conn_duration(ep_sim *s)
     double sum = 0;
     if (w->duration.kind == EP_DIST_CONSTANT)
         return s->const_dur; /* computed once */
+    if (w->requests_per_conn == 1) /* the same draw, without the loop */
+        return ep_sim_ns(ep_sim_request_duration(s));
     for (uint32_t i = 0; i < w->requests_per_conn; i++)
         sum += ep_sim_request_duration(s);
     return ep_sim_ns(sum);
