@@ -275,7 +275,7 @@ int ep_pool_top_destinations(ep_pool *pool, ep_time now, ep_dest_stats *out,
 int ep_pool_get_config(const ep_pool *pool, ep_pool_config *out);
 
 /* Consistency check for tests (SQLite's integrity_check idea): recompute
- * every derived counter, index, queue and bitmap from the pool's primary
+ * every derived counter, index, queue and dense set from the pool's primary
  * records.  0 if consistent; -EIO (a bug in the engine) with a description
  * in why (may be NULL); -ENOMEM.  O(entries + addresses * 65536). */
 int ep_pool_check(ep_pool *pool, char *why, size_t len);

@@ -94,7 +94,7 @@ typedef struct ep_dest {
     uint16_t few[2];        /* the ports of its entries while it has at most
                                two and never had more since it was empty */
     uint64_t failures;      /* -EADDRNOTAVAIL towards it */
-    ep_dense *dense;        /* exact-selection bitmap, or NULL */
+    ep_dense *dense;        /* exact-selection set (dense.c), or NULL */
     uint8_t few_over;       /* few[] is not complete */
 } ep_dest;
 
