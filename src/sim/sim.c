@@ -32,12 +32,9 @@
 #define EP_SIM_NONE UINT32_MAX
 #define EP_NEVER UINT64_MAX
 
-typedef struct ep_sim_slot {
-    uint32_t dest;
-    uint16_t src;
-    uint16_t port;
-    ep_conn_ref ref;         /* the engine's reference: closes skip the lookup */
-} ep_sim_slot;
+/* An open connection is a slot holding the engine's reference to it: its
+ * close needs nothing else. */
+typedef ep_conn_ref ep_sim_slot;
 
 /* What every tuple towards one destination shares: proto, remote address
  * and port (local zero, the connect request), and the source address table
@@ -141,12 +138,13 @@ static uint32_t ep_sim_src_index(const ep_addr *a)
     return ((uint32_t)a->u.bytes[14] << 8 | a->u.bytes[15]) - 1;
 }
 
-static inline void ep_sim_tuple(const ep_sim *s, const ep_sim_slot *sl, ep_tuple *t)
+/* The tuple that names destination d from source address src (local port
+ * 0), for the engine's per-destination statistics. */
+static inline void ep_sim_dest_tuple(const ep_sim *s, uint32_t d, uint32_t src, ep_tuple *t)
 {
-    const ep_sim_dtpl *d = &s->dtpl[sl->dest];
-    memcpy(t, &d->t, sizeof *t); /* padding included: zero, as a memset left it */
-    t->local = d->src[sl->src];
-    t->local_port = sl->port;
+    const ep_sim_dtpl *dt = &s->dtpl[d];
+    memcpy(t, &dt->t, sizeof *t); /* padding included: zero, as a memset left it */
+    t->local = dt->src[src];
 }
 
 static int ep_sim_fail(ep_sim *s, const char *fmt, const char *what, int err)
@@ -292,7 +290,6 @@ static inline int ep_sim_connect(ep_sim *s, uint32_t d, uint32_t owner, ep_time 
                                  uint32_t *slot_out)
 {
     ep_sim_result *res = s->res;
-    ep_sim_slot *sl;
     ep_tuple t;
     ep_conn_ref ref;
     uint32_t slot;
@@ -310,16 +307,12 @@ static inline int ep_sim_connect(ep_sim *s, uint32_t d, uint32_t owner, ep_time 
                  (unsigned long long)s->open);
         return -ENOMEM;
     }
-    sl = &s->slot[slot];
-    sl->dest = d;
-    sl->src = (uint16_t)ep_sim_src_index(&t.local);
-    sl->port = t.local_port;
-    sl->ref = ref;
+    s->slot[slot] = ref;
     res->connections++;
     res->requests += s->conn_requests;
     if (++s->open > res->peak_open)
         res->peak_open = s->open;
-    if (s->last_use && d == 0 && sl->src == 0)
+    if (s->last_use && d == 0 && ep_sim_src_index(&t.local) == 0)
         ep_sim_observe(s, t.local_port);
     *slot_out = slot;
     return 0;
@@ -327,7 +320,7 @@ static inline int ep_sim_connect(ep_sim *s, uint32_t d, uint32_t owner, ep_time 
 
 static inline int ep_sim_close(ep_sim *s, uint32_t slot, bool server_closes, ep_time now)
 {
-    int rc = ep_pool_close_ref(s->pool, s->slot[slot].ref,
+    int rc = ep_pool_close_ref(s->pool, s->slot[slot],
                                server_closes ? EP_CLOSE_PASSIVE : EP_CLOSE_ACTIVE, now);
     if (rc != 0)
         return ep_sim_fail(s, "the engine refused to %s a held connection: %s", "close", rc);
@@ -350,10 +343,9 @@ static int ep_sim_sample(ep_sim *s, ep_time now, bool steady)
         uint32_t occ;
         for (uint32_t i = 0; i < res->sources; i++) {
             ep_dest_stats st;
-            ep_sim_slot sl = { (uint32_t)d, (uint16_t)i, 0, 0 };
             ep_tuple t;
             int rc;
-            ep_sim_tuple(s, &sl, &t);
+            ep_sim_dest_tuple(s, (uint32_t)d, i, &t);
             rc = ep_pool_dest_stats(s->pool, &t, now, &st);
             if (rc != 0)
                 return ep_sim_fail(s, "the engine refused %s: %s", "ep_pool_dest_stats", rc);
@@ -697,9 +689,8 @@ int ep_sim_run(const ep_workload *w, const ep_sim_options *o, ep_sim_result *res
             ep_sim_dest *dest = &res->dest[d];
             for (uint32_t i = 0; i < res->sources && rc == 0; i++) {
                 ep_dest_stats st;
-                ep_sim_slot sl = { (uint32_t)d, (uint16_t)i, 0, 0 };
                 ep_tuple t;
-                ep_sim_tuple(&s, &sl, &t);
+                ep_sim_dest_tuple(&s, (uint32_t)d, i, &t);
                 rc = ep_pool_dest_stats(s.pool, &t, end, &st);
                 if (rc != 0)
                     rc = ep_sim_fail(&s, "the engine refused %s: %s", "ep_pool_dest_stats", rc);
