@@ -25,6 +25,22 @@ static bool positive_number(json_t *row, const char *key)
     return json_is_number(v) && json_number_value(v) > 0;
 }
 
+/* The next line of f as a JSON object, or NULL at the end; a line that is
+ * not one fails the test. */
+static json_t *next_json_row(FILE *f, int *lines)
+{
+    char line[4096];
+    json_error_t err;
+    json_t *row;
+    if (!fgets(line, sizeof line, f))
+        return NULL;
+    (*lines)++;
+    if (!(row = json_loads(line, 0, &err)))
+        fail_msg("line %d is not JSON (%s): %s", *lines, err.text, line);
+    assert_true(json_is_object(row));
+    return row;
+}
+
 static void bench_quick_json_rows(void **state)
 {
     (void)state;
@@ -33,14 +49,8 @@ static void bench_quick_json_rows(void **state)
     static const double occ[] = { 0.0, 0.5, 0.9, 0.99, 0.999 };
     int alloc_seen[EP_ALG__COUNT][5] = { { 0 } };
     int many_dest = 0, machine = 0, memory = 0, expiry = 0, ratio = 0, lines = 0;
-    char line[4096];
-    while (fgets(line, sizeof line, f)) {
-        lines++;
-        json_error_t err;
-        json_t *row = json_loads(line, 0, &err);
-        if (!row)
-            fail_msg("line %d is not JSON (%s): %s", lines, err.text, line);
-        assert_true(json_is_object(row));
+    json_t *row;
+    while ((row = next_json_row(f, &lines)) != NULL) {
         const char *bench = json_string_value(json_object_get(row, "bench"));
         assert_non_null(bench);
         if (strcmp(bench, "alloc") == 0) {
@@ -101,13 +111,8 @@ static void sim_bench_quick_json_rows(void **state)
     FILE *f = popen(SIM_BENCH " --quick --json", "r");
     assert_non_null(f);
     int machine = 0, throughput = 0, memory = 0, lines = 0;
-    char line[4096];
-    while (fgets(line, sizeof line, f)) {
-        lines++;
-        json_error_t err;
-        json_t *row = json_loads(line, 0, &err);
-        if (!row)
-            fail_msg("line %d is not JSON (%s): %s", lines, err.text, line);
+    json_t *row;
+    while ((row = next_json_row(f, &lines)) != NULL) {
         const char *kind = json_string_value(json_object_get(row, "row"));
         assert_non_null(kind);
         if (strcmp(kind, "machine") == 0) {
