@@ -71,6 +71,22 @@ const char *ep_algorithm_name(ep_algorithm alg);
 /* Accepts the names above plus "default", "linux" (= rfc6056-4). */
 int ep_algorithm_from_name(const char *name, ep_algorithm *out);
 
+/* Whose rules the pool follows (docs/ENGINE.md, section 13 for linux, 12
+ * for stack's deviations). */
+typedef enum ep_semantics {
+    EP_SEM_STACK = 0,   /* the idealised kernel a userspace stack or proxy
+                           wants: bound ports block only their own address
+                           while bound, UDP shares ports per 4-tuple like TCP,
+                           connect-style tuples never refuse a SO_REUSEADDR
+                           bind (the documented deviations) */
+    EP_SEM_LINUX = 1,   /* exactly what Linux 6.18 grants, rule by rule:
+                           sticky TCP bind buckets, UDP autobind, the
+                           kernel's bind conflicts and errnos */
+} ep_semantics;
+
+/* "stack", "linux"; NULL if out of range. */
+const char *ep_semantics_name(ep_semantics sem);
+
 typedef struct ep_pool_config {
     uint16_t lo, hi;           /* the range, 1 <= lo <= hi <= 65535 */
     const char *reserved;      /* ip_local_reserved_ports text, NULL = none */
@@ -87,11 +103,18 @@ typedef struct ep_pool_config {
                                   (reproducible); false: getrandom(2) */
     uint64_t seed;
     bool thread_safe;          /* default true: an internal lock */
+    ep_semantics semantics;    /* default EP_SEM_STACK */
+    bool tw_reuse_loopback;    /* with tw_reuse: only TIME_WAIT entries whose
+                                  local or remote address is loopback (127/8,
+                                  ::1, ::ffff:127/104) are reusable, as
+                                  net.ipv4.tcp_tw_reuse = 2 (Linux's default);
+                                  tcp_tw_reuse = 1 is tw_reuse alone */
 } ep_pool_config;
 
 /* Fill cfg with the defaults of a named profile (see ephport/profile.h):
  * its range and TIME_WAIT, no reserved ports, EP_ALG_RANDOM, tw_reuse off
- * with a 1 s delay, no quarantine, no quota, unseeded, thread-safe.
+ * with a 1 s delay, no quarantine, no quota, unseeded, thread-safe, stack
+ * semantics (set cfg->semantics = EP_SEM_LINUX for the kernel's rules).
  * profile NULL means "linux".  -EINVAL for an unknown profile. */
 int ep_pool_config_init(ep_pool_config *cfg, const char *profile);
 
@@ -169,6 +192,11 @@ enum {
     EP_BIND_REUSEPORT = 1u << 1,   /* SO_REUSEPORT */
     EP_BIND_NO_PORT   = 1u << 2,   /* IP_BIND_ADDRESS_NO_PORT: with port 0, the
                                       port is chosen at ep_pool_connect_bound */
+    EP_BIND_V6ONLY    = 1u << 3,   /* IPV6_V6ONLY (IPv6 only; -EINVAL on IPv4).
+                                      Linux semantics: without it an IPv6
+                                      socket is dual-stack, as Linux's default;
+                                      stack semantics treat every IPv6 socket
+                                      as V6ONLY */
 };
 
 typedef struct ep_bind_req {

@@ -1,4 +1,4 @@
-/* algorithm.c - names of the selection algorithms, and ep_now(), the one
+/* algorithm.c - names of the selection algorithms and semantics, and ep_now(), the one
  * place the library reads a clock (only for callers that run in real time;
  * the engine itself takes time as an input). */
 #include <string.h>
@@ -49,4 +49,13 @@ ep_time ep_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (ep_time)ts.tv_sec * EP_NSEC_PER_SEC + (ep_time)ts.tv_nsec;
+}
+
+const char *ep_semantics_name(ep_semantics sem)
+{
+    switch (sem) {
+    case EP_SEM_STACK: return "stack";
+    case EP_SEM_LINUX: return "linux";
+    }
+    return NULL;
 }

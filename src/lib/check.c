@@ -17,7 +17,9 @@
 
 #include "dest.h"
 #include "engine.h"
+#include "conn.h"
 #include "owner.h"
+#include "sockrules.h"
 #include "tuple_table.h"
 
 static int ep_check_fail(char *why, size_t len, const char *fmt, ...)
@@ -33,7 +35,7 @@ static int ep_check_fail(char *why, size_t len, const char *fmt, ...)
 
 static int ep_check_queues(ep_pool *pool, char *why, size_t len)
 {
-    static const uint8_t qstate[EP_Q__COUNT] = { EP_ST_TWY, EP_ST_TW, EP_ST_QUAR };
+    static const uint8_t qstate[EP_Q__COUNT] = { EP_ST_TWY, EP_ST_TW, EP_ST_QUAR, EP_ST_TWN };
     for (int q = 0; q < EP_Q__COUNT; q++) {
         uint32_t prev = EP_NIL, n = 0, want = 0;
         for (uint32_t i = pool->q[q].head; i != EP_NIL; i = pool->tt.e[i].next) {
@@ -60,21 +62,39 @@ static int ep_check_queues(ep_pool *pool, char *why, size_t len)
     return 0;
 }
 
-/* Port-holding bindings on (a, pi, port) or on a's wildcard, from the chain. */
-static uint32_t ep_check_blk(const ep_pool *pool, uint32_t a, int pi, uint32_t port)
+static ep_sock_view ep_check_bind_view(const ep_binding *b)
+{
+    ep_sock_view v = { b->addr.family, b->laddr,
+                       (uint8_t)(b->flags & (EP_BIND_REUSEADDR | EP_BIND_REUSEPORT | EP_BIND_V6ONLY)),
+                       b->owner, false, false };
+    return v;
+}
+
+/* Holders blocking (a, pi, port), recounted: the port-holding bindings of
+ * the chain, and the entries that hold their port (EP_EF_HOLD), each
+ * through the rule of sockrules.c.  *entries_scan (the scratch list of
+ * holding entries per port, built by the caller) keeps this O(holders). */
+static uint32_t ep_check_blk(const ep_pool *pool, uint32_t a, int pi, uint32_t port,
+                             const uint32_t *hold_head, const uint32_t *hold_next)
 {
     uint32_t n = 0;
     for (uint32_t s = pool->bhead[pi][port]; s; s = pool->binds[s - 1].pnext) {
-        const ep_binding *b = &pool->binds[s - 1];
-        if (b->laddr == a || (b->laddr == EP_NIL && pool->addrs[a].addr.family == b->addr.family))
-            n++;
+        ep_sock_view v = ep_check_bind_view(&pool->binds[s - 1]);
+        n += ep_rule_hold_blocks(pool, pi, &v, a);
+    }
+    for (uint32_t i = hold_head[port]; i != EP_NIL; i = hold_next[i]) {
+        const ep_entry *e = &pool->tt.e[i];
+        if (ep_proto_index(pool->dt.d[e->dest].proto) != pi)
+            continue;
+        ep_sock_view v = ep_conn_view(pool, i);
+        n += ep_rule_hold_blocks(pool, pi, &v, a);
     }
     return n;
 }
 
 int ep_pool_check(ep_pool *pool, char *why, size_t len)
 {
-    uint32_t na, *conn = NULL, *nblk = NULL, *cnt = NULL;
+    uint32_t na, *conn = NULL, *nblk = NULL, *cnt = NULL, *hold_head = NULL, *hold_next = NULL;
     uint64_t in_use = 0, tw = 0, quar = 0, binds = 0, ndest = 0, nidle = 0;
     int rc = 0;
 
@@ -86,9 +106,26 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
     conn = malloc(65536 * sizeof *conn);
     nblk = calloc((size_t)pool->dt.used + 1, sizeof *nblk);
     cnt = calloc((size_t)pool->dt.used * 3 + 1, sizeof *cnt);
-    if (!conn || !nblk || !cnt) {
+    hold_head = malloc(65536 * sizeof *hold_head);
+    hold_next = malloc(((size_t)pool->tt.used + 1) * sizeof *hold_next);
+    if (!conn || !nblk || !cnt || !hold_head || !hold_next) {
         rc = EP_ENOMEM;
         goto out;
+    }
+    /* the entries holding their port, listed per port */
+    for (uint32_t p = 0; p < 65536; p++)
+        hold_head[p] = EP_NIL;
+    for (uint32_t i = 0; i < pool->tt.used; i++) {
+        const ep_entry *e = &pool->tt.e[i];
+        if (e->state == EP_ST_FREE || !(e->eflags & EP_EF_HOLD))
+            continue;
+        if (!pool->linux_sem || (e->state == EP_ST_INUSE && e->u.held.bind != EP_NIL)) {
+            rc = ep_check_fail(why, len, "entry %u holds its port %s", i,
+                               pool->linux_sem ? "beside its binding" : "under stack semantics");
+            goto out;
+        }
+        hold_next[i] = hold_head[e->port];
+        hold_head[e->port] = i;
     }
     /* bindings: each holding one is in its chain, and only those are */
     for (uint32_t i = 0; i < pool->binds_used; i++) {
@@ -139,11 +176,17 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
             }
             for (uint32_t i = 0; i < pool->binds_used; i++) {
                 const ep_binding *b = &pool->binds[i];
+                ep_sock_view v = ep_check_bind_view(b);
                 if ((b->state == EP_B_HOLD || b->state == EP_B_CONNECTED) &&
-                    ep_proto_index(b->proto) == pi &&
-                    (b->laddr == a || (b->laddr == EP_NIL && pool->addrs[a].addr.family == b->addr.family)))
+                    ep_proto_index(b->proto) == pi && ep_rule_hold_blocks(pool, pi, &v, a))
                     want_blk++;
             }
+            for (uint32_t p = 0; p < 65536; p++)
+                for (uint32_t i = hold_head[p]; i != EP_NIL; i = hold_next[i]) {
+                    ep_sock_view v = ep_conn_view(pool, i);
+                    want_blk += ep_proto_index(pool->dt.d[pool->tt.e[i].dest].proto) == pi &&
+                                ep_rule_hold_blocks(pool, pi, &v, a);
+                }
             for (uint32_t i = 0; i < pool->binds_used + pool->tt.used; i++) {
                 uint32_t p;
                 if (i < pool->binds_used)
@@ -152,7 +195,7 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
                     p = pool->tt.e[i - pool->binds_used].port;
                 else
                     continue;
-                uint32_t b = ep_check_blk(pool, a, pi, p);
+                uint32_t b = ep_check_blk(pool, a, pi, p, hold_head, hold_next);
                 if (ls->pc[p].blk != b || ls->pc[p].conn != conn[p]) {
                     rc = ep_check_fail(why, len, "address %u proto %d port %u: blk %u/%u conn %u/%u",
                                        a, pi, p, ls->pc[p].blk, b, ls->pc[p].conn, conn[p]);
@@ -197,14 +240,20 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
             rc = ep_check_fail(why, len, "entry %u points to a free destination", i);
             goto out;
         }
-        if (ep_tt_find(&pool->tt, e->dest, e->port) != i) {
+        /* found by its key; only Linux UDP entries may share a key (two
+         * sockets on one 4-tuple, both SO_REUSEADDR) */
+        uint32_t found = ep_tt_find(&pool->tt, e->dest, e->port);
+        while (found != EP_NIL && found != i)
+            found = pool->tt.e[found].hnext;
+        if (found != i || (ep_tt_find(&pool->tt, e->dest, e->port) != i &&
+                           !(pool->linux_sem && pool->dt.d[e->dest].proto == EP_PROTO_UDP))) {
             rc = ep_check_fail(why, len, "entry %u is not found by its key", i);
             goto out;
         }
         d = &pool->dt.d[e->dest];
         switch (e->state) {
         case EP_ST_INUSE: in_use++; cnt[e->dest * 3]++; break;
-        case EP_ST_TWY: case EP_ST_TW: tw++; cnt[e->dest * 3 + 1]++; break;
+        case EP_ST_TWY: case EP_ST_TW: case EP_ST_TWN: tw++; cnt[e->dest * 3 + 1]++; break;
         case EP_ST_QUAR: quar++; cnt[e->dest * 3 + 2]++; break;
         default:
             rc = ep_check_fail(why, len, "entry %u has state %u", i, e->state);
@@ -312,8 +361,27 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
         rc = ep_check_fail(why, len, "idle list holds %u of %u", walked, pool->dt.nidle);
         goto out;
     }
+    /* Linux TCP: each port's count of explicitly bound sockets, and no
+     * SO_REUSEPORT fast path without one */
+    if (pool->linux_sem) {
+        for (uint32_t p = 0; p < 65536; p++) {
+            uint32_t want = 0;
+            for (uint32_t s = pool->bhead[EP_PI_TCP][p]; s; s = pool->binds[s - 1].pnext)
+                want++;
+            for (uint32_t i = hold_head[p]; i != EP_NIL; i = hold_next[i])
+                want += pool->dt.d[pool->tt.e[i].dest].proto == EP_PROTO_TCP;
+            const ep_tcp_fast *f = &pool->tcpfast[p];
+            if (f->sticky != want || (want == 0 && f->frp != EP_FRP_NONE)) {
+                rc = ep_check_fail(why, len, "tcp port %u: %u explicitly bound sockets counted, "
+                                   "%u found (fast path %u)", p, f->sticky, want, f->frp);
+                goto out;
+            }
+        }
+    }
     rc = ep_check_queues(pool, why, len);
 out:
+    free(hold_head);
+    free(hold_next);
     free(conn);
     free(nblk);
     free(cnt);

@@ -4,11 +4,18 @@
 #define EP_CONN_H
 
 #include "pool-t.h"
+#include "sockrules.h"
 
 /* Add an in-use entry (dest, port).  Caller did ep_tt_reserve() and made
  * sure the tuple is free.  owner is charged by the caller (0: none);
- * bind is the binding this connection came from, or EP_NIL. */
-uint32_t ep_conn_add(ep_pool *pool, uint32_t di, uint16_t port, uint32_t owner, uint32_t bind);
+ * bind is the binding this connection came from, or EP_NIL; eflags the
+ * socket's options (EP_EF_*), with EP_EF_HOLD when the entry holds its port
+ * for itself (Linux UDP; never with a binding, which holds for it). */
+uint32_t ep_conn_add(ep_pool *pool, uint32_t di, uint16_t port, uint32_t owner, uint32_t bind,
+                     uint8_t eflags);
+
+/* The entry as a socket, for the bind rules (sockrules.h). */
+ep_sock_view ep_conn_view(const ep_pool *pool, uint32_t idx);
 
 /* Close an in-use entry: TIME_WAIT, quarantine or freed. */
 void ep_conn_close(ep_pool *pool, uint32_t idx, ep_close_how how);

@@ -174,6 +174,9 @@ uint32_t ep_dest_create(ep_pool *pool, uint8_t proto, uint32_t laddr,
     d->rport = rport;
     d->proto = proto;
     d->laddr = laddr;
+    d->twr = pool->reuse_on && proto == EP_PROTO_TCP &&
+             (!pool->cfg.tw_reuse_loopback ||
+              ep_addr_is_loopback(&pool->addrs[laddr].addr) || ep_addr_is_loopback(remote));
     h = ep_dest_hash(t, proto, laddr, remote, rport);
     d->hnext = t->bucket[h];
     t->bucket[h] = i;

@@ -59,6 +59,21 @@ static inline bool ep_addr_wild(const ep_addr *a)
     memcpy(w, a->u.bytes, 16);
     return a->family == 0 || (w[0] | w[1]) == 0;
 }
+/* Loopback as Linux's tcp_twsk_unique() means it for tcp_tw_reuse = 2:
+ * 127.0.0.0/8, ::1, or an IPv4-mapped 127.0.0.0/8. */
+static inline bool ep_addr_is_loopback(const ep_addr *a)
+{
+    static const uint8_t v6_one[16] = { [15] = 1 };
+    static const uint8_t v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
+    if (a->family == AF_INET)
+        return a->u.bytes[0] == 127;
+    if (a->family != AF_INET6)
+        return false;
+    if (memcmp(a->u.bytes, v6_one, 16) == 0)
+        return true;
+    return memcmp(a->u.bytes, v4_mapped, 12) == 0 && a->u.bytes[12] == 127;
+}
+
 /* Index of an address family in per-family arrays: AF_INET6 1, else 0. */
 static inline int ep_family_index(uint8_t family)
 {
@@ -72,10 +87,12 @@ bool ep_pool_has_family(const ep_pool *pool, uint8_t family);
 
 /* The connect-style allocation core, shared by ep_pool_connect and the
  * deferred (NO_PORT) case of ep_pool_connect_bound.  lidx = EP_NIL lets the
- * pool choose the local address.  owner is checked and charged.  Fills
- * *lidx_out, *port and, if entry_out is not NULL, the new entry's index. */
+ * pool choose the local address.  owner is checked and charged; eflags are
+ * the socket's options (EP_EF_*).  Fills *lidx_out, *port and, if
+ * entry_out is not NULL, the new entry's index.  Exhaustion is
+ * -EADDRNOTAVAIL, or -EAGAIN for UDP under Linux semantics. */
 int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr *remote,
-                      uint16_t rport, uint32_t owner, uint32_t *lidx_out, uint16_t *port,
-                      uint32_t *entry_out);
+                      uint16_t rport, uint32_t owner, uint8_t eflags, uint32_t *lidx_out,
+                      uint16_t *port, uint32_t *entry_out);
 
 #endif

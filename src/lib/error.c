@@ -15,6 +15,7 @@ static const struct ep_error_text ep_errors[] = {
     { EP_ENOMEM, "ENOMEM", "out of memory" },
     { EP_EADDRNOTAVAIL, "EADDRNOTAVAIL", "no free port for this destination" },
     { EP_EADDRINUSE, "EADDRINUSE", "address and port already in use" },
+    { -EAGAIN, "EAGAIN", "no free port for a UDP socket (Linux autobind)" },
     { EP_EDQUOT, "EDQUOT", "owner's port quota reached" },
     { EP_ENOENT, "ENOENT", "no such connection, binding or entry" },
     { EP_EAFNOSUPPORT, "EAFNOSUPPORT", "no usable address of that family" },

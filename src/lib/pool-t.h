@@ -37,16 +37,31 @@ enum {
     EP_ST_TWY,      /* TIME_WAIT, younger than tw_reuse_delay (tw_reuse only) */
     EP_ST_TW,       /* TIME_WAIT (reusable when the pool's tw reuse is on) */
     EP_ST_QUAR,     /* quarantine (hold-down) */
+    EP_ST_TWN,      /* TIME_WAIT never reusable (tw_reuse on, but not for
+                       this destination: tw_reuse_loopback) */
 };
 
+/* Entry flags (ep_entry.eflags). */
+enum {
+    EP_EF_REUSEADDR = 1u << 0,  /* the socket had SO_REUSEADDR (EP_BIND_*) */
+    EP_EF_REUSEPORT = 1u << 1,  /* SO_REUSEPORT */
+    EP_EF_V6ONLY    = 1u << 3,  /* IPV6_V6ONLY (same bit as EP_BIND_V6ONLY) */
+    EP_EF_HOLD      = 1u << 4,  /* the entry holds its port for itself
+                                   (sockrules.c: ep_rule_hold_apply applied):
+                                   Linux UDP sockets, and TCP sockets that were
+                                   bound explicitly once their binding ended */
+    EP_EF_EXPLICIT  = 1u << 5,  /* came from an explicit binding */
+};
+#define EP_EF_SOCKOPTS (EP_EF_REUSEADDR | EP_EF_REUSEPORT | EP_EF_V6ONLY)
+
 /* Expiry queues (see timeq.c). */
-enum { EP_Q_TWY = 0, EP_Q_TW, EP_Q_QUAR, EP_Q__COUNT };
+enum { EP_Q_TWY = 0, EP_Q_TW, EP_Q_QUAR, EP_Q_TWN, EP_Q__COUNT };
 
 typedef struct ep_entry {
     uint32_t dest;          /* destination index */
     uint16_t port;          /* local port */
     uint8_t state;          /* EP_ST_* */
-    uint8_t pad_;
+    uint8_t eflags;         /* EP_EF_* */
     uint32_t hnext;         /* hash chain */
     union {
         uint32_t prev;      /* queued: expiry queue link */
@@ -96,6 +111,8 @@ typedef struct ep_dest {
     uint64_t failures;      /* -EADDRNOTAVAIL towards it */
     ep_dense *dense;        /* exact-selection set (dense.c), or NULL */
     uint8_t few_over;       /* few[] is not complete */
+    uint8_t twr;            /* its TIME_WAIT entries become reusable
+                               (reuse_on, and tw_reuse_loopback allows) */
 } ep_dest;
 
 typedef struct ep_dtable {
@@ -146,6 +163,24 @@ typedef struct ep_binding {
     uint8_t listening;
 } ep_binding;
 
+/* Linux TCP, per port: the SO_REUSEPORT fast path of the port's bind
+ * bucket (inet_csk_get_port(): sk_reuseport_match() lets a SO_REUSEPORT
+ * socket of the recorded user, and for STRICT of the recorded address,
+ * skip the conflict check; inet_csk_update_fastreuse() records it).  Only
+ * meaningful while the port has an explicitly bound socket (sticky > 0):
+ * otherwise the bucket is gone or back to -1 (6.18). */
+enum { EP_FRP_NONE = 0, EP_FRP_ANY, EP_FRP_STRICT };
+typedef struct ep_tcp_fast {
+    uint8_t frp;            /* EP_FRP_* */
+    uint8_t family;
+    uint8_t v6only;
+    uint8_t pad_;
+    uint32_t lidx;          /* EP_NIL = wildcard */
+    uint32_t uid;
+    uint32_t sticky;        /* explicitly bound sockets on the port (bindings
+                               holding it, and their TIME_WAIT entries) */
+} ep_tcp_fast;
+
 typedef struct ep_owner {
     uint32_t id, held, cap, next;
     bool has_cap;
@@ -171,6 +206,7 @@ struct ep_pool {
     bool contiguous;        /* no reserved port in the range: index =
                                port - lo (ep_port_index, ep_index_port) */
     bool reuse_on;          /* tw_reuse and a TIME_WAIT longer than the delay */
+    bool linux_sem;         /* cfg.semantics == EP_SEM_LINUX */
     ep_time now;            /* largest time seen */
     ep_time next_due;       /* no queue head expires before this */
     ep_rng rng;
@@ -186,6 +222,7 @@ struct ep_pool {
     ep_binding *binds;
     uint32_t binds_cap, binds_used, binds_free;
     uint32_t *bhead[2];     /* [65536] per protocol: first binding on a port */
+    ep_tcp_fast *tcpfast;   /* [65536] Linux semantics only (bind.c) */
     ep_owners owners;
     uint32_t ref_nonce;     /* last nonce given to an entry (never 0) */
     uint32_t seq_next;      /* sequential: next effective index to try */

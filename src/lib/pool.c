@@ -148,6 +148,8 @@ int ep_pool_new(const ep_pool_config *cfg, ep_pool **out, ep_parse_error *err)
                            cfg->lo, cfg->hi);
     if ((unsigned)cfg->algorithm >= EP_ALG__COUNT)
         return ep_cfg_fail(err, 0, "unknown selection algorithm %d", (int)cfg->algorithm);
+    if (cfg->semantics != EP_SEM_STACK && cfg->semantics != EP_SEM_LINUX)
+        return ep_cfg_fail(err, 0, "unknown semantics %d (stack or linux)", (int)cfg->semantics);
     if ((rc = ep_reserved_parse(cfg->reserved, cfg->lo, cfg->hi, &reserved, err)) < 0)
         return rc;
 
@@ -157,6 +159,7 @@ int ep_pool_new(const ep_pool_config *cfg, ep_pool **out, ep_parse_error *err)
     pool->cfg = *cfg;
     pool->reserved = reserved;
     pool->locking = cfg->thread_safe;
+    pool->linux_sem = cfg->semantics == EP_SEM_LINUX;
     pool->reuse_on = cfg->tw_reuse && cfg->time_wait > 0 &&
                      cfg->tw_reuse_delay < cfg->time_wait - 1;
     pool->naddrs = 0;
@@ -332,6 +335,7 @@ static int ep_pool_count(ep_pool *pool, int rc)
         return rc;
     switch (rc) {
     case EP_EADDRNOTAVAIL: pool->st.failures[EP_FAIL_EXHAUSTED]++; break;
+    case -EAGAIN: pool->st.failures[EP_FAIL_EXHAUSTED]++; break; /* Linux UDP autobind */
     case EP_EDQUOT: pool->st.failures[EP_FAIL_QUOTA]++; break;
     case EP_EADDRINUSE: pool->st.failures[EP_FAIL_ADDRINUSE]++; break;
     default: pool->st.failures[EP_FAIL_INVALID]++; break;
@@ -363,9 +367,33 @@ static inline int ep_tuple_check(const ep_tuple *t, ep_addr *remote)
     return 0;
 }
 
+static int ep_engine_connect_core(ep_pool *pool, uint8_t proto, uint32_t lidx,
+                                  const ep_addr *remote, uint16_t rport, uint32_t owner,
+                                  uint8_t eflags, uint32_t *lidx_out, uint16_t *port,
+                                  uint32_t *entry_out);
+
 int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr *remote,
-                      uint16_t rport, uint32_t owner, uint32_t *lidx_out, uint16_t *port,
-                      uint32_t *entry_out)
+                      uint16_t rport, uint32_t owner, uint8_t eflags, uint32_t *lidx_out,
+                      uint16_t *port, uint32_t *entry_out)
+{
+    int rc;
+
+    /* Linux: a UDP socket's port is its own (udp_lib_get_port), whatever
+     * the destination, and running out is inet_autobind()'s EAGAIN. */
+    if (pool->linux_sem && proto == EP_PROTO_UDP) {
+        eflags |= EP_EF_HOLD;
+        rc = ep_engine_connect_core(pool, proto, lidx, remote, rport, owner, eflags, lidx_out,
+                                    port, entry_out);
+        return rc == EP_EADDRNOTAVAIL ? -EAGAIN : rc;
+    }
+    return ep_engine_connect_core(pool, proto, lidx, remote, rport, owner, eflags, lidx_out,
+                                  port, entry_out);
+}
+
+static int ep_engine_connect_core(ep_pool *pool, uint8_t proto, uint32_t lidx,
+                                  const ep_addr *remote, uint16_t rport, uint32_t owner,
+                                  uint8_t eflags, uint32_t *lidx_out, uint16_t *port,
+                                  uint32_t *entry_out)
 {
     int pi = ep_proto_index(proto), rc;
     uint32_t di, e;
@@ -396,7 +424,7 @@ int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr
              (e = ep_tt_find(&pool->tt, di, *port)) != EP_NIL)
         ep_conn_drop(pool, e, true);
     (void)ep_owner_charge(pool, owner); /* reserved above */
-    e = ep_conn_add(pool, di, *port, owner, EP_NIL);
+    e = ep_conn_add(pool, di, *port, owner, EP_NIL, eflags);
     if (entry_out)
         *entry_out = e;
     pool->st.allocations++;
@@ -430,7 +458,7 @@ static int ep_pool_connect_do(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_tim
         rc = EP_ENOENT;
         goto out;
     }
-    rc = ep_engine_connect(pool, t->proto, lidx, &remote, t->remote_port, owner, &lidx, &port,
+    rc = ep_engine_connect(pool, t->proto, lidx, &remote, t->remote_port, owner, 0, &lidx, &port,
                            &entry);
     if (rc == 0) {
         t->local = pool->addrs[lidx].addr;
