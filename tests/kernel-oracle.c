@@ -176,8 +176,11 @@ static void ko_from_sockaddr(const struct sockaddr_storage *ss, ep_addr *a, uint
 static void ko_norm(const struct sockaddr_storage *ss, ep_addr *a, uint16_t *port)
 {
     ko_from_sockaddr(ss, a, port);
-    if (a->family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&a->u.v6))
-        ep_addr_from_bytes(AF_INET, &a->u.bytes[12], a);
+    if (a->family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&a->u.v6)) {
+        uint8_t v4[4];
+        memcpy(v4, &a->u.bytes[12], sizeof v4);  /* from_bytes clears *a first */
+        ep_addr_from_bytes(AF_INET, v4, a);
+    }
 }
 
 static bool ko_sockaddr_equal(const struct sockaddr_storage *x, const struct sockaddr_storage *y)

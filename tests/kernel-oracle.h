@@ -116,7 +116,8 @@ int ko_listen(int h);
  * handshake completes with the listener on (remote, rport) and the oracle
  * accepts and keeps the server side, for ko_close.  UDP: no packet is sent.
  * On success *local_out / *lport_out (may be NULL) receive the socket's
- * local address and port (getsockname).  0 or -errno as connect(2) gave it
+ * local address and port (getsockname, in the socket's family: an AF_INET6
+ * socket talking IPv4 reports ::ffff:a.b.c.d).  0 or -errno as connect(2) gave it
  * (EADDRNOTAVAIL, EAGAIN, ...). */
 int ko_connect(int h, const ep_addr *remote, uint16_t rport, uint16_t only_port,
                ep_addr *local_out, uint16_t *lport_out);

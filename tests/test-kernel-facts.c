@@ -148,6 +148,7 @@ static void run_fact(const fact_env *env, void (*body)(void))
 }
 
 static const fact_env one_port = { P, P, 1, NULL };
+static const fact_env tw0 = { P, P, 0, NULL }, tw1 = { P, P, 1, NULL }, tw2 = { P, P, 2, NULL };
 
 #define FACT(name, env)                        \
     static void name##_body(void);             \
@@ -451,6 +452,59 @@ FACT(time_wait_without_reuseaddr_refuses_bind, one_port)
     EXPECT(ko_bind(SOCK(TCP, KO_REUSEADDR), &L2, P, 0, NULL), 0);
 }
 
+/* A bind-then-connect onto a 4-tuple that is in use (not TIME_WAIT):
+ * __inet_check_established finds it, EADDRNOTAVAIL; another destination
+ * from the same bound port is fine. */
+FACT(bind_connect_onto_established_tuple, one_port)
+{
+    int x = SOCK(TCP, KO_REUSEADDR), y = SOCK(TCP, KO_REUSEADDR);
+    EXPECT(ko_bind(x, &L1, P, 0, NULL), 0);
+    EXPECT(ko_connect(x, &D, 80, 0, NULL, NULL), 0);
+    EXPECT(ko_bind(y, &L1, P, 0, NULL), 0);
+    EXPECT(ko_connect(y, &D, 80, 0, NULL, NULL), -EADDRNOTAVAIL);
+    EXPECT(ko_connect(y, &D, 81, 0, NULL, NULL), 0);
+}
+
+/* A TIME_WAIT of a SO_REUSEADDR socket is no obstacle to a SO_REUSEADDR
+ * bind or listen on its address (a TIME_WAIT is never listening); bind(addr,
+ * 0) still avoids it (no relaxed check without ip_autobind_reuse). */
+FACT(reuseaddr_time_wait_allows_bind_and_listen, one_port)
+{
+    int x = SOCK(TCP, KO_REUSEADDR);
+    EXPECT(ko_bind(x, &L1, P, 0, NULL), 0);
+    EXPECT(ko_connect(x, &D, 80, 0, NULL, NULL), 0);
+    EXPECT(ko_close(x, KO_CLOSE_ACTIVE), 0);
+    EXPECT(ko_bind(SOCK(TCP, KO_REUSEADDR), &L1, 0, 0, NULL), -EADDRINUSE);
+    int y = SOCK(TCP, KO_REUSEADDR);
+    EXPECT(ko_bind(y, &L1, P, 0, NULL), 0);
+    EXPECT(ko_listen(y), 0);
+}
+
+/* SO_REUSEPORT beside a SO_REUSEPORT TIME_WAIT: the uid of a TIME_WAIT is
+ * not compared (inet_bind_conflict), so another owner may bind. */
+FACT(reuseport_beside_time_wait_of_any_uid, one_port)
+{
+    int x = SOCK_AS(TCP, KO_REUSEPORT, 1);
+    EXPECT(ko_bind(x, &L1, P, 0, NULL), 0);
+    EXPECT(ko_connect(x, &D, 80, 0, NULL, NULL), 0);
+    EXPECT(ko_close(x, KO_CLOSE_ACTIVE), 0);
+    EXPECT(ko_bind(SOCK_AS(TCP, KO_REUSEPORT, 2), &L1, P, 0, NULL), 0);
+}
+
+/* The server side's TIME_WAIT (the client closed second) does not stop the
+ * client from using the same 4-tuple again at once, tcp_tw_reuse 0: the
+ * server's TIME_WAIT accepts the new SYN (timestamps). */
+FACT(server_side_time_wait_does_not_block, tw0)
+{
+    for (int i = 0; i < 3; i++) {
+        int c = SOCK(TCP, 0);
+        uint16_t port = 0;
+        EXPECT(ko_connect(c, &D, 80, 0, NULL, &port), 0);
+        assert_int_equal(port, P);
+        EXPECT(ko_close(c, KO_CLOSE_PASSIVE), 0);
+    }
+}
+
 /* ---- (d) listen: inet_csk_listen_start re-checks with inet_csk_get_port */
 
 FACT(listen_beside_reuseaddr_neighbours, one_port)
@@ -542,7 +596,6 @@ static void tw_reuse_check(const ep_addr *local, const ep_addr *remote, uint16_t
     expect_at(later, want_later, "TIME_WAIT 4-tuple usable after tcp_tw_reuse_delay", line);
 }
 
-static const fact_env tw0 = { P, P, 0, NULL }, tw1 = { P, P, 1, NULL }, tw2 = { P, P, 2, NULL };
 
 FACT(tw_reuse_0_never, tw0)
 {
@@ -635,6 +688,13 @@ FACT(oracle_promises, ten_ports)
     assert_int_equal(port, P + 5);
     EXPECT(ko_connect(SOCK6(TCP, 0), &V6, 85, P + 6, NULL, &port), 0);
     assert_int_equal(port, P + 6);
+    /* An AF_INET6 socket towards an IPv4 listener (::ffff:127.0.0.1) is
+     * paired and closed like any other. */
+    int m = SOCK6(TCP, 0);
+    EXPECT(ko_connect(m, &D, 80, P + 9, NULL, &port), 0);
+    assert_int_equal(port, P + 9);
+    EXPECT(ko_close(m, KO_CLOSE_ACTIVE), 0);
+    EXPECT(ko_probe_tcp_port(&L1, &D, 80, P + 9, NULL), 0);
 
     EXPECT(ko_probe_tcp_port(&L1, &D, 80, P + 7, NULL), 1);
     EXPECT(ko_probe_tcp_port(&V6, &V6, 85, P + 7, NULL), 1);
@@ -679,6 +739,10 @@ int main(void)
         cmocka_unit_test(joining_bind_sticky_until_released),
         cmocka_unit_test(bind_connect_takes_over_time_wait),
         cmocka_unit_test(time_wait_without_reuseaddr_refuses_bind),
+        cmocka_unit_test(bind_connect_onto_established_tuple),
+        cmocka_unit_test(reuseaddr_time_wait_allows_bind_and_listen),
+        cmocka_unit_test(reuseport_beside_time_wait_of_any_uid),
+        cmocka_unit_test(server_side_time_wait_does_not_block),
         cmocka_unit_test(listen_beside_reuseaddr_neighbours),
         cmocka_unit_test(listen_wildcard_after_specific),
         cmocka_unit_test(reuseport_beside_connected_same_uid),
