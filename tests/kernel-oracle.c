@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/fsuid.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -376,6 +377,18 @@ int ko_env_setup(const ko_config *cfg, char *why, size_t len)
     int rc;
 
     ko_socks_init();
+    /* A paired TCP handle holds two descriptors: lift the soft limit so
+     * that KO_MAX_SOCKETS handles fit (up to the hard limit). */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        rlim_t want = 2 * KO_MAX_SOCKETS + 256;
+        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want)
+            want = rl.rlim_max;
+        if (rl.rlim_cur < want) {
+            rl.rlim_cur = want;
+            setrlimit(RLIMIT_NOFILE, &rl);
+        }
+    }
     if (cfg->lo == 0 || cfg->lo > cfg->hi) {
         snprintf(why, len, "bad port range %u-%u", cfg->lo, cfg->hi);
         return -1;
@@ -484,8 +497,11 @@ int ko_socket(uint8_t proto, uint8_t family, unsigned flags, uint32_t owner)
             return ko_harness("ko_socket: could not restore fsuid 0");
         }
     }
-    if (fd < 0)
+    if (fd < 0) {
+        if (saved == EMFILE || saved == ENFILE || saved == ENOMEM || saved == ENOBUFS)
+            return ko_harness("ko_socket: socket: %s", strerror(saved));
         return -saved;
+    }
 
     if (((flags & KO_REUSEADDR) &&
          setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) ||

@@ -87,8 +87,10 @@ int ko_env_setup(const ko_config *cfg, char *why, size_t len);
 void ko_env_teardown(void);
 
 /* socket(family, SOCK_STREAM or SOCK_DGRAM) with the options in flags, made
- * as `owner`.  Returns a handle >= 0 or -errno.  Every oracle socket is
- * non-blocking. */
+ * as `owner`.  Returns a handle >= 0 or -errno; running out of descriptors
+ * or memory is KO_EHARNESS (ko_env_setup() lifts RLIMIT_NOFILE to fit
+ * KO_MAX_SOCKETS paired handles, as far as the hard limit allows).  Every
+ * oracle socket is non-blocking. */
 int ko_socket(uint8_t proto, uint8_t family, unsigned flags, uint32_t owner);
 
 /* The handle's file descriptor (for tests that look at the socket itself),
