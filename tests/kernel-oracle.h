@@ -126,8 +126,11 @@ int ko_connect(int h, const ep_addr *remote, uint16_t rport, uint16_t only_port,
 
 /* Close the socket (and, for a connected TCP socket, its accepted peer) in
  * the given order; waits until the local socket has reached its final state
- * (TIME_WAIT, or gone).  Unconnected or UDP sockets are simply closed.
- * 0 or -errno. */
+ * (TIME_WAIT, or gone), asking sock_diag for its exact 4-tuple, at most 3 s.
+ * Unconnected, listening or UDP sockets, and a TCP connection the oracle
+ * could not pair (no listener of its own on the remote), are simply closed.
+ * The handle is free afterwards whatever the result.  0, or KO_EHARNESS
+ * (e.g. no TIME_WAIT appeared after an active close). */
 int ko_close(int h, ko_close_how how);
 
 /* Would a TCP connect from `local` (a wildcard = let routing choose) to
