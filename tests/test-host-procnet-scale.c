@@ -2,11 +2,15 @@
  * a private network namespace (root; skips otherwise).
  *
  * The fixture is a host out of ports: on the default range 32768-60999
- * (28,232 ports) with tcp_tw_reuse off, 127.0.0.1:5000 is filled with
- * TIME_WAIT entries until connect() fails with EADDRNOTAVAIL, then
- * 127.0.0.2:5001 and 127.0.0.3:5002 (IPv4) and [::1]:5003 (IPv6) get the rest
- * of 100,000 client sockets, 20 of them kept ESTABLISHED, plus a few
- * connected UDP sockets.  /proc/net/tcp is then about 11 MB and tcp6 4 MB.
+ * (28,232 ports) with tcp_tw_reuse off, two listeners inside the range
+ * ([::]:60998 dual-stack, 127.0.0.5:60999) with 3 accepted connections each,
+ * 127.0.0.1:5000 filled with TIME_WAIT entries on the 28,230 other ports
+ * until connect() fails with EADDRNOTAVAIL, then 127.0.0.2:5001 and
+ * 127.0.0.3:5002 (IPv4) and [::1]:5003 (IPv6) get the rest of 100,000 client
+ * sockets, 20 of them kept ESTABLISHED, plus a few connected UDP sockets.
+ * /proc/net/tcp is then about 11 MB and tcp6 4 MB.  The listeners make the
+ * LISTEN pass matter in both files: their accepted sockets (one of them
+ * IPv4-mapped in tcp6) must be counted as accepted, not as destinations.
  *
  * The snapshot read through /proc (EP_HOST_SOURCE_PROC, the fallback
  * forced) must report exactly what the netlink snapshot reports, destination
@@ -49,6 +53,8 @@
 #define EFFECTIVE (RANGE_HI - RANGE_LO + 1) /* 28,232 */
 #define NDEST 4
 #define NESTAB 20    /* towards [::1]:5003, kept open */
+#define NLISTEN 2    /* listeners inside the range, on its last two ports */
+#define NACCEPT 3    /* connections kept open to each */
 #define NUDP 3
 #define BATCH 2000
 #ifndef IP_LOCAL_PORT_RANGE
@@ -57,13 +63,13 @@
 
 static const char *const ep_addrs[NDEST] = { "127.0.0.1", "127.0.0.2", "127.0.0.3", "::1" };
 /* sockets per destination: the first is filled to exhaustion */
-static const long ep_want[NDEST] = { EFFECTIVE, 24000, 23768, 24000 };
+static const long ep_want[NDEST] = { EFFECTIVE - NLISTEN, 24000, 23770, 24000 };
 
 static bool ep_skipping;
 static int ep_listen_fd[NDEST];
 static struct sockaddr_storage ep_dest[NDEST];
 static socklen_t ep_dest_len[NDEST];
-static int ep_keep[2 * NESTAB + NUDP + 1];
+static int ep_keep[2 * NESTAB + NUDP + NLISTEN * (1 + 2 * NACCEPT) + 1];
 static int ep_nkeep;
 static double ep_t_first; /* when the first TIME_WAIT entry was made */
 
@@ -172,6 +178,27 @@ static int ep_setup(void **state)
     ep_t_first = ep_mono_s();
     /* the first destination on every port: a plain connect() (the kernel
      * searching the whole range) then fails */
+    for (int i = 0; i < NLISTEN; i++) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        int one = 1, l;
+        ep_sockaddr(i == 0 ? "::" : "127.0.0.5", (uint16_t)(RANGE_HI - 1 + i), &ss, &len);
+        l = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        assert_true(l >= 0);
+        setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        assert_int_equal(bind(l, (struct sockaddr *)&ss, len), 0);
+        assert_int_equal(listen(l, 16), 0);
+        ep_keep[ep_nkeep++] = l;
+        if (i == 0) /* reach the dual-stack listener over IPv4: mapped in tcp6 */
+            ep_sockaddr("127.0.0.1", (uint16_t)(RANGE_HI - 1), &ss, &len);
+        for (int k = 0; k < NACCEPT; k++) {
+            int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+            assert_int_equal(connect(c, (struct sockaddr *)&ss, len), 0);
+            ep_keep[ep_nkeep++] = c;
+            ep_keep[ep_nkeep++] = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+            assert_true(ep_keep[ep_nkeep - 1] >= 0);
+        }
+    }
     ep_time_waits(0, ep_want[0]);
     {
         int c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -183,7 +210,7 @@ static int ep_setup(void **state)
     ep_time_waits(2, ep_want[2]);
     ep_time_waits(3, ep_want[3] - NESTAB);
     for (int i = 0; i < NESTAB; i++) {
-        int c = ep_pinned_socket(AF_INET6, (uint16_t)(RANGE_HI - i));
+        int c = ep_pinned_socket(AF_INET6, (uint16_t)(RANGE_HI - NLISTEN - i));
         assert_int_equal(connect(c, (struct sockaddr *)&ep_dest[3], ep_dest_len[3]), 0);
         ep_keep[ep_nkeep++] = c;
         ep_keep[ep_nkeep++] = accept4(ep_listen_fd[3], NULL, NULL, SOCK_CLOEXEC);
@@ -271,10 +298,11 @@ static void proc_fallback_matches_netlink_at_100000_sockets(void **state)
 
     tn = ep_host_snapshot_totals(nl);
     tp = ep_host_snapshot_totals(pr);
-    assert_int_equal(tn->tcp_all, NSOCK);
+    assert_int_equal(tn->tcp_all, NSOCK + NLISTEN * (1 + 2 * NACCEPT));
     assert_int_equal(tn->tcp[EP_HOST_TIME_WAIT], NSOCK - NESTAB);
-    assert_int_equal(tn->tcp[EP_HOST_ESTABLISHED], NESTAB);
-    assert_int_equal(tn->tcp_v6, ep_want[3]);
+    assert_int_equal(tn->tcp[EP_HOST_ESTABLISHED], NESTAB + NLISTEN * 2 * NACCEPT);
+    assert_int_equal(tn->tcp[EP_HOST_LISTEN], NLISTEN);
+    assert_int_equal(tn->accepted, NLISTEN * NACCEPT);
     assert_int_equal(tn->udp_all, NUDP);
     assert_int_equal(tp->tcp_all, tn->tcp_all);
     assert_int_equal(tp->tcp_v4, tn->tcp_v4);
@@ -290,7 +318,9 @@ static void proc_fallback_matches_netlink_at_100000_sockets(void **state)
 
     dn = ep_host_snapshot_dests(nl, &nn, &totn);
     dp = ep_host_snapshot_dests(pr, &np, &totp);
-    assert_int_equal(nn, NDEST + 2); /* UDP: 2 towards 127.0.0.4:6000, 1 to [::1] */
+    /* NDEST + 127.0.0.1 -> the two listeners + UDP: 2 towards 127.0.0.4:6000
+     * and 1 to [::1] */
+    assert_int_equal(nn, NDEST + NLISTEN + 2);
     assert_int_equal(np, nn);
     assert_int_equal(totp, totn);
     for (size_t i = 0; i < nn; i++) {
@@ -311,7 +341,7 @@ static void proc_fallback_matches_netlink_at_100000_sockets(void **state)
         assert_non_null(b);
         assert_int_equal(b->used, ep_want[i]);
         assert_int_equal(b->time_wait, tw);
-        assert_int_equal(b->free, EFFECTIVE - ep_want[i]);
+        assert_int_equal(b->free, EFFECTIVE - NLISTEN - ep_want[i]);
         assert_int_equal(a->free, b->free);
     }
     assert_int_equal(ep_find_tcp(dp, np, 0)->free, 0);

@@ -137,6 +137,10 @@ typedef struct ep_host_procnet_reader {
     ep_host_agg *agg;
     uint64_t line_no;             /* lines seen (the failing one on error) */
     uint64_t sockets;             /* socket lines folded into agg */
+    bool listen_only;             /* stop (done) at the first socket that is
+                                     not LISTEN: the kernel lists listeners
+                                     first */
+    bool done;
     int error;                    /* 0, -EINVAL (malformed) or agg's -ENOMEM */
     const char *why;              /* static reason of -EINVAL */
     size_t len;                   /* bytes of the pending partial line */

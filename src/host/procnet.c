@@ -214,6 +214,10 @@ static int ep_host_procnet_line(ep_host_procnet_reader *r)
         rc = ep_host_bad(&r->why, "no header line (the file is not /proc/net/tcp or udp)");
     if (rc < 0)
         return r->error = rc;
+    if (rc == 0 && r->listen_only && s.state != EP_HOST_LISTEN) {
+        r->done = true; /* the listening part is over */
+        return 0;
+    }
     if (rc == 0) {
         ep_host_agg_add(r->agg, &s);
         r->sockets++;
@@ -225,7 +229,7 @@ static int ep_host_procnet_line(ep_host_procnet_reader *r)
 
 int ep_host_procnet_feed(ep_host_procnet_reader *r, const char *data, size_t n)
 {
-    while (n > 0 && !r->error) {
+    while (n > 0 && !r->error && !r->done) {
         const char *nl = memchr(data, '\n', n);
         size_t take = nl ? (size_t)(nl - data) : n;
         if (take > EP_HOST_PROCNET_LINE_MAX - r->len) {
@@ -286,6 +290,8 @@ static int ep_host_procnet_file(ep_host_procnet_reader *r, char *buf, const char
             break;
         }
         rc = got ? ep_host_procnet_feed(r, buf, (size_t)got) : ep_host_procnet_end(r);
+        if (rc == 0 && r->done)
+            break;
         if (rc == -ENOMEM)
             snprintf(why, len, "out of memory while grouping /proc/net/%s", name);
         else if (rc)
@@ -312,7 +318,14 @@ int ep_host_procnet_read(ep_host_agg *agg, uint8_t proto, char *why, size_t len)
         goto out;
     }
     /* TCP: listening ports first (a pass of their own, like the LISTEN
-     * dump of sockdiag.c), so accepted sockets can be told apart. */
+     * dump of sockdiag.c), so accepted sockets can be told apart.  The
+     * kernel lists every listening socket before the others (the listening
+     * hash, then the established one; Documentation/networking/
+     * proc_net_tcp.rst), so that pass stops at the first socket that is not
+     * LISTEN instead of reading the whole file twice.  Were a listener ever
+     * printed later, the main pass still records it, and only sockets read
+     * before it would be counted as connections rather than accepted: fewer
+     * free ports, never more. */
     for (int pass = proto == 6 ? 0 : 1; pass < 2; pass++) {
         agg->listen_pass = pass == 0;
         for (int f = 0; f < 2; f++) {
@@ -321,6 +334,7 @@ int ep_host_procnet_read(ep_host_agg *agg, uint8_t proto, char *why, size_t len)
                 continue;
             snprintf(name, sizeof name, "%s%s", proto == 6 ? "tcp" : "udp", f ? "6" : "");
             ep_host_procnet_begin(r, families[f], proto, agg);
+            r->listen_only = pass == 0;
             rc = ep_host_procnet_file(r, buf, name, why, len);
             if (rc == -ENOENT && f == 1 && r->line_no == 0) {
                 skip[f] = true; /* IPv6 disabled: nothing to count */
