@@ -288,6 +288,28 @@ static void procnet_reader_rejects_malformed_input(void **state)
     ep_expect_bad(text, strlen(text), 2, "not a socket line");
 }
 
+/* The LISTEN pass stops at the first socket that is not listening (the
+ * kernel prints listeners first): what follows is not even parsed. */
+static void procnet_listen_pass_stops_after_listeners(void **state)
+{
+    static ep_host_agg agg;
+    static ep_host_procnet_reader r;
+    static char text[4096];
+    (void)state;
+    snprintf(text, sizeof text, "%sgarbage\n", procnet_tcp_text);
+    assert_int_equal(ep_host_agg_init(&agg, 1, 65535, NULL, false, 0), 0);
+    agg.listen_pass = true;
+    ep_host_procnet_begin(&r, AF_INET, 6, &agg);
+    r.listen_only = true;
+    assert_int_equal(ep_host_procnet_feed(&r, text, strlen(text)), 0);
+    assert_true(r.done);
+    assert_int_equal(r.line_no, 3);   /* header, the listener, the first other */
+    assert_int_equal(r.sockets, 1);
+    assert_true(ep_portset_has(&agg.listen_set, 5000));
+    assert_int_equal(agg.totals.tcp_all, 0);
+    ep_host_agg_free(&agg);
+}
+
 /* Append one SOCK_DIAG_BY_FAMILY message to buf at *off. */
 static void ep_put_diag(char *buf, size_t *off, uint8_t state, const char *src, uint16_t sport,
                         const char *dst, uint16_t dport)
@@ -386,6 +408,7 @@ int main(void)
         cmocka_unit_test(procnet_lines_ipv4_ipv6_mapped),
         cmocka_unit_test(procnet_reader_streams_in_any_chunks),
         cmocka_unit_test(procnet_reader_rejects_malformed_input),
+        cmocka_unit_test(procnet_listen_pass_stops_after_listeners),
         cmocka_unit_test(sockdiag_dump_groups_by_destination),
         cmocka_unit_test(grouping_survives_many_destinations),
     };
