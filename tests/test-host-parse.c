@@ -307,6 +307,8 @@ static void procnet_listen_pass_stops_after_listeners(void **state)
     assert_int_equal(r.sockets, 1);
     assert_true(ep_portset_has(&agg.listen_set, 5000));
     assert_int_equal(agg.totals.tcp_all, 0);
+    assert_int_equal(ep_host_procnet_feed(&r, "partial", 7), 0);
+    assert_int_equal(ep_host_procnet_end(&r), 0);
     ep_host_agg_free(&agg);
 }
 

@@ -151,7 +151,7 @@ void ep_host_procnet_begin(ep_host_procnet_reader *r, int family, uint8_t proto,
 /* 0, or the reader's (sticky) error. */
 int ep_host_procnet_feed(ep_host_procnet_reader *r, const char *data, size_t n);
 /* End of file: -EINVAL if a line is left without its newline (truncated)
- * or the file was empty. */
+ * or the file was empty; 0 after a listen_only reader stopped (done). */
 int ep_host_procnet_end(ep_host_procnet_reader *r);
 /* Stream the protocol's files of this namespace (TCP: a LISTEN pass first)
  * into agg.  0, or -errno with why filled ("could not parse /proc/net/tcp
