@@ -4,14 +4,18 @@
  * In a private network namespace (needs root or CAP_SYS_ADMIN) it widens the
  * range to 1024-65535, opens listeners on a few destinations and makes
  * --sockets client sockets: most enter TIME_WAIT by active close (no file
- * descriptor held), --established stay open.  Then it runs the two commands
- * alternately (warm-up first), reporting median and p99 wall time of each,
- * the ratio ss / status, and the peak RSS of each (getrusage of the child).
- * ss only lists the sockets (output to /dev/null); status also reads the
- * settings and counters, groups, and prints JSON.
+ * descriptor held), --established stay open.  Then it runs the commands
+ * alternately (warm-up first, the first of each round rotated), reporting
+ * median and p99 wall time of each, the ratio ss / status, and the peak RSS
+ * of each (getrusage of the child).  ss only lists the sockets (output to
+ * /dev/null); status also reads the settings and counters, groups, and
+ * prints JSON.  With --proc, `status --json --source proc` (the /proc/net
+ * fallback, forced) joins the rotation with its floor, `cat` of the four
+ * /proc/net files to /dev/null (the kernel's text for every socket, which
+ * the fallback cannot avoid); ratios to the netlink run and to the floor.
  *
- *   bench/host-bench [--sockets N] [--established N] [--dests N] [--runs N] [--json]
- *                    [--ephport PATH]
+ *   bench/host-bench [--sockets N] [--established N] [--dests N] [--runs N] [--proc]
+ *                    [--json] [--ephport PATH]
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -85,20 +89,20 @@ int main(int argc, char **argv)
         { "runs", required_argument, NULL, 'r' },
         { "ephport", required_argument, NULL, 'b' },
         { "json", no_argument, NULL, 'j' },
+        { "proc", no_argument, NULL, 'p' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     long nsock = 100000, established = 1000;
     int ndest = 4, runs = 11, c;
     const char *bin = EP_EPHPORT_BIN;
-    bool json = false;
+    bool json = false, with_proc = false;
     int listeners[64];
     struct sockaddr_in addrs[64];
     struct rlimit rl = { 1 << 16, 1 << 16 };
-    double *t_status, *t_ss, t0;
-    long rss_status = 0, rss_ss = 0;
+    double t0;
 
-    while ((c = getopt_long(argc, argv, "s:e:d:r:b:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "s:e:d:r:b:jph", opts, NULL)) != -1) {
         switch (c) {
         case 's': nsock = ep_arg("sockets", optarg); break;
         case 'e': established = ep_arg("established", optarg); break;
@@ -106,10 +110,11 @@ int main(int argc, char **argv)
         case 'r': runs = (int)(ep_arg("runs", optarg) > 1000 ? 1001 : ep_arg("runs", optarg)); break;
         case 'b': bin = optarg; break;
         case 'j': json = true; break;
+        case 'p': with_proc = true; break;
         default:
             fprintf(c == 'h' ? stdout : stderr,
                     "usage: host-bench [--sockets N] [--established N] [--dests N] "
-                    "[--runs N] [--ephport PATH] [--json]\n");
+                    "[--runs N] [--proc] [--ephport PATH] [--json]\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -145,62 +150,83 @@ int main(int argc, char **argv)
                "destinations in %.1f s\n", nsock, nsock - established, established, ndest,
                ep_bench_now_s() - t0);
 
-    t_status = calloc((size_t)runs, sizeof *t_status);
-    t_ss = calloc((size_t)runs, sizeof *t_ss);
-    if (!t_status || !t_ss)
-        return 1;
     {
+        /* the tools, in the table's order; index 0 is the reference "status" */
         char *st_argv[] = { (char *)bin, "status", "--json", "--top", "10", NULL };
         char *ss_argv[] = { "ss", "-tan", NULL };
+        char *pr_argv[] = { (char *)bin, "status", "--json", "--top", "10", "--source", "proc",
+                            NULL };
+        char *cat_argv[] = { "cat", "/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp",
+                             "/proc/net/udp6", NULL };
+        struct {
+            const char *name;
+            char **argv;
+            double *t;
+            long rss;
+        } tool[4] = {
+            { "ephport status --json", st_argv, NULL, 0 },
+            { "ss -tan", ss_argv, NULL, 0 },
+            { "status --source proc", pr_argv, NULL, 0 },
+            { "cat /proc/net/* (floor)", cat_argv, NULL, 0 },
+        };
+        int ntools = with_proc ? 4 : 2;
         double s;
         long r;
+        for (int k = 0; k < ntools; k++) {
+            tool[k].t = calloc((size_t)runs, sizeof *tool[k].t);
+            if (!tool[k].t)
+                return 1;
+        }
         /* warm-up: page cache, binaries, kernel structures */
         for (int i = 0; i < 2; i++)
-            if (ep_run(st_argv, &s, &r) != 0 || ep_run(ss_argv, &s, &r) != 0) {
-                fprintf(stderr, "host-bench: cannot run %s or ss\n", bin);
-                return 1;
+            for (int k = 0; k < ntools; k++)
+                if (ep_run(tool[k].argv, &s, &r) != 0) {
+                    fprintf(stderr, "host-bench: cannot run %s\n", tool[k].name);
+                    return 1;
+                }
+        /* alternate, and rotate who goes first each round */
+        for (int i = 0; i < runs; i++)
+            for (int j = 0; j < ntools; j++) {
+                int k = (i + j) % ntools;
+                ep_run(tool[k].argv, &tool[k].t[i], &r);
+                tool[k].rss = r > tool[k].rss ? r : tool[k].rss;
             }
-        for (int i = 0; i < runs; i++) {
-            /* alternate, and swap who goes first each round */
-            if (i % 2 == 0) {
-                ep_run(st_argv, &t_status[i], &r);
-                rss_status = r > rss_status ? r : rss_status;
-                ep_run(ss_argv, &t_ss[i], &r);
-                rss_ss = r > rss_ss ? r : rss_ss;
+        {
+            double med[4], p99[4];
+            for (int k = 0; k < ntools; k++) {
+                med[k] = ep_bench_percentile(tool[k].t, (size_t)runs, 0.5) * 1e3;
+                p99[k] = ep_bench_percentile(tool[k].t, (size_t)runs, 0.99) * 1e3;
+            }
+            if (json) {
+                for (int k = 0; k < ntools; k++)
+                    ep_bench_emit(json_pack("{s:s, s:s, s:i, s:i, s:f, s:f, s:i}", "bench", "host",
+                                            "tool", k == 2   ? "ephport status --json --source proc"
+                                                    : k == 3 ? "cat /proc/net/{tcp,tcp6,udp,udp6}"
+                                                             : tool[k].name,
+                                            "sockets", (int)nsock, "runs", runs, "median_ms",
+                                            med[k], "p99_ms", p99[k], "peak_rss_kib",
+                                            (int)tool[k].rss));
+                ep_bench_emit(json_pack("{s:s, s:f}", "bench", "host-ratio",
+                                        "ratio_ss_over_status", med[1] / med[0]));
+                if (with_proc)
+                    ep_bench_emit(json_pack("{s:s, s:f, s:f}", "bench", "host-ratio",
+                                            "ratio_proc_over_netlink", med[2] / med[0],
+                                            "ratio_proc_over_floor", med[2] / med[3]));
             } else {
-                ep_run(ss_argv, &t_ss[i], &r);
-                rss_ss = r > rss_ss ? r : rss_ss;
-                ep_run(st_argv, &t_status[i], &r);
-                rss_status = r > rss_status ? r : rss_status;
+                printf("\n%-24s %8s %10s %10s %14s\n", "tool", "sockets", "median ms", "p99 ms",
+                       "peak RSS KiB");
+                for (int k = 0; k < ntools; k++)
+                    printf("%-24s %8ld %10.2f %10.2f %14ld\n", tool[k].name, nsock, med[k], p99[k],
+                           tool[k].rss);
+                printf("\nratio (ss median / status median): %.2fx  (%d runs each, alternating, "
+                       "2 warm-up)\n", med[1] / med[0], runs);
+                if (with_proc)
+                    printf("ratio (status --source proc median / status median): %.2fx, "
+                           "to its floor (cat): %.2fx\n", med[2] / med[0], med[2] / med[3]);
             }
         }
+        for (int k = 0; k < ntools; k++)
+            free(tool[k].t);
     }
-    {
-        double ms_st = ep_bench_percentile(t_status, (size_t)runs, 0.5) * 1e3;
-        double p99_st = ep_bench_percentile(t_status, (size_t)runs, 0.99) * 1e3;
-        double ms_ss = ep_bench_percentile(t_ss, (size_t)runs, 0.5) * 1e3, p99_ss = ep_bench_percentile(t_ss, (size_t)runs, 0.99) * 1e3;
-        if (json) {
-            ep_bench_emit(json_pack("{s:s, s:s, s:i, s:i, s:f, s:f, s:i}", "bench", "host",
-                                    "tool", "ephport status --json", "sockets", (int)nsock,
-                                    "runs", runs, "median_ms", ms_st, "p99_ms", p99_st,
-                                    "peak_rss_kib", (int)rss_status));
-            ep_bench_emit(json_pack("{s:s, s:s, s:i, s:i, s:f, s:f, s:i}", "bench", "host",
-                                    "tool", "ss -tan", "sockets", (int)nsock, "runs", runs,
-                                    "median_ms", ms_ss, "p99_ms", p99_ss, "peak_rss_kib",
-                                    (int)rss_ss));
-            ep_bench_emit(json_pack("{s:s, s:f}", "bench", "host-ratio",
-                                    "ratio_ss_over_status", ms_ss / ms_st));
-        } else {
-            printf("\n%-22s %8s %10s %10s %14s\n", "tool", "sockets", "median ms", "p99 ms",
-                   "peak RSS KiB");
-            printf("%-22s %8ld %10.2f %10.2f %14ld\n", "ephport status --json", nsock, ms_st,
-                   p99_st, rss_status);
-            printf("%-22s %8ld %10.2f %10.2f %14ld\n", "ss -tan", nsock, ms_ss, p99_ss, rss_ss);
-            printf("\nratio (ss median / status median): %.2fx  (%d runs each, alternating, "
-                   "2 warm-up)\n", ms_ss / ms_st, runs);
-        }
-    }
-    free(t_status);
-    free(t_ss);
     return 0;
 }

@@ -1,7 +1,9 @@
 /* test-host-parse.c - the kernel-text and netlink parsers of src/host and
  * the per-destination grouping, on fixed inputs: sysctl integers,
  * /proc/net/netstat and sockstat, /proc/net/tcp{,6} lines (IPv4, IPv6,
- * v4-mapped), a hand-built sock_diag dump, and free-port arithmetic. */
+ * v4-mapped) and the streaming reader over them (any cut into reads gives
+ * the same result; truncated, malformed and overlong lines are errors that
+ * name the line), a hand-built sock_diag dump, and free-port arithmetic. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,11 +83,11 @@ static void procnet_lines_ipv4_ipv6_mapped(void **state)
     char buf[EP_ADDR_STRLEN];
     (void)state;
     assert_int_equal(ep_host_procnet_parse_line(
-                         "  sl  local_address rem_address   st tx_queue rx_queue", AF_INET, 6, &s),
+                         "  sl  local_address rem_address   st tx_queue rx_queue", AF_INET, 6, &s, NULL),
                      1);
     assert_int_equal(ep_host_procnet_parse_line(
                          "   0: 0100007F:9C40 0200007F:1389 06 00000000:00000000 03:00000DB2 "
-                         "00000000     0        0 0 3 0000000000000000", AF_INET, 6, &s), 0);
+                         "00000000     0        0 0 3 0000000000000000", AF_INET, 6, &s, NULL), 0);
     assert_int_equal(s.local_port, 40000);
     assert_int_equal(s.remote_port, 5001);
     assert_int_equal(s.state, EP_HOST_TIME_WAIT);
@@ -96,7 +98,7 @@ static void procnet_lines_ipv4_ipv6_mapped(void **state)
                          "   1: 00000000000000000000000001000000:9C41 "
                          "00000000000000000000000001000000:138A 01 00000000:00000000 "
                          "00:00000000 00000000     0        0 4242 1 0000000000000000 20 4 0 10 -1",
-                         AF_INET6, 6, &s), 0);
+                         AF_INET6, 6, &s, NULL), 0);
     ep_addr_format(&s.local, buf, sizeof buf);
     assert_string_equal(buf, "::1");
     assert_int_equal(s.inode, 4242);
@@ -104,21 +106,210 @@ static void procnet_lines_ipv4_ipv6_mapped(void **state)
     assert_int_equal(ep_host_procnet_parse_line(
                          "   2: 0000000000000000FFFF00000100007F:9C42 "
                          "0000000000000000FFFF00000100007F:1389 01 00000000:00000000 "
-                         "00:00000000 00000000     0        0 7 1", AF_INET6, 6, &s), 0);
+                         "00:00000000 00000000     0        0 7 1", AF_INET6, 6, &s, NULL), 0);
     assert_int_equal(s.local.family, AF_INET);
     ep_addr_format(&s.local, buf, sizeof buf);
     assert_string_equal(buf, "127.0.0.1");
     /* malformed */
-    assert_int_equal(ep_host_procnet_parse_line("   0: 0100007F:9C40", AF_INET, 6, &s), -EINVAL);
+    assert_int_equal(ep_host_procnet_parse_line("   0: 0100007F:9C40", AF_INET, 6, &s, NULL), -EINVAL);
     assert_int_equal(ep_host_procnet_parse_line(
-                         "   0: 0100007G:9C40 0200007F:1389 06 0:0 0:0 0 0 0 0", AF_INET, 6, &s),
+                         "   0: 0100007G:9C40 0200007F:1389 06 0:0 0:0 0 0 0 0", AF_INET, 6, &s, NULL),
                      -EINVAL);
     assert_int_equal(ep_host_procnet_parse_line(
-                         "   0: 0100007F:9C40 0200007F:1389 00 0:0 0:0 0 0 0 0", AF_INET, 6, &s),
+                         "   0: 0100007F:9C40 0200007F:1389 00 0:0 0:0 0 0 0 0", AF_INET, 6, &s, NULL),
                      -EINVAL);
     assert_int_equal(ep_host_procnet_parse_line(
                          "   0: 0100007F:9C40 0200007F:1389 01 0:0 0:0 0 0 0 99999999999",
-                         AF_INET, 6, &s), -EINVAL);
+                         AF_INET, 6, &s, NULL), -EINVAL);
+}
+
+/* A small /proc/net/tcp: header, a TIME_WAIT and an ESTABLISHED towards
+ * 127.0.0.2:5001, one towards 127.0.0.1:5000, a listener (bind-only). */
+static const char procnet_tcp_text[] =
+    "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "
+    "timeout inode\n"
+    "   0: 0100007F:1388 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        "
+    "0 101 1 0000000000000000 100 0 0 10 0\n"
+    "   1: 0100007F:9C40 0200007F:1389 06 00000000:00000000 03:00000DB2 00000000     0        "
+    "0 0 3 0000000000000000\n"
+    "   2: 0100007F:9C41 0200007F:1389 01 00000000:00000000 00:00000000 00000000     0        "
+    "0 102 1 0000000000000000 20 4 0 10 -1\n"
+    "   3: 0100007F:9C42 0100007F:1388 01 00000000:00000000 00:00000000 00000000     0        "
+    "0 103 1 0000000000000000 20 4 0 10 -1\n";
+
+/* Feed text in pieces of `step` bytes (0 = whole); the reader's result. */
+static int ep_feed_text(const char *text, size_t len, size_t step, ep_host_agg *agg,
+                        ep_host_procnet_reader *r)
+{
+    int rc = 0;
+    ep_host_procnet_begin(r, AF_INET, 6, agg);
+    for (size_t off = 0; off < len && rc == 0; off += step ? step : len) {
+        size_t n = step && len - off > step ? step : len - off;
+        rc = ep_host_procnet_feed(r, text + off, n);
+    }
+    return rc ? rc : ep_host_procnet_end(r);
+}
+
+/* The same file cut into reads of any size gives the same destinations. */
+static void procnet_reader_streams_in_any_chunks(void **state)
+{
+    static const size_t steps[] = { 0, 1, 2, 7, 149, 150, 151, 4096 };
+    static ep_host_agg agg;
+    static ep_host_procnet_reader r;
+    ep_host_entry *e;
+    size_t n;
+    (void)state;
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        assert_int_equal(ep_host_agg_init(&agg, 40000, 40099, NULL, false, 0), 0);
+        assert_int_equal(ep_feed_text(procnet_tcp_text, strlen(procnet_tcp_text), steps[i], &agg,
+                                      &r), 0);
+        assert_int_equal(r.line_no, 5);
+        assert_int_equal(r.sockets, 4);
+        assert_int_equal(ep_host_agg_finish(&agg, 100, &e, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(e[0].d.remote_port, 5001);
+        assert_int_equal(e[0].d.used, 2);
+        assert_int_equal(e[0].d.time_wait, 1);
+        assert_int_equal(e[0].d.free, 98);
+        assert_int_equal(e[1].d.remote_port, 5000);
+        assert_int_equal(e[1].d.used, 1);
+        ep_host_entries_free(e, n);
+        ep_host_agg_free(&agg);
+    }
+}
+
+/* Run text through a reader (whole, then byte by byte: same verdict);
+ * expect -EINVAL at line `line` with a reason containing `words`. */
+static void ep_expect_bad(const char *text, size_t len, uint64_t line, const char *words)
+{
+    static ep_host_agg agg;
+    static ep_host_procnet_reader r;
+    for (size_t step = 0; step < 2; step++) {
+        assert_int_equal(ep_host_agg_init(&agg, 1, 65535, NULL, false, 0), 0);
+        assert_int_equal(ep_feed_text(text, len, step, &agg, &r), -EINVAL);
+        if (r.line_no != line || !r.why || !strstr(r.why, words))
+            fail_msg("line %llu (want %llu), why '%s' (want '%s')",
+                     (unsigned long long)r.line_no, (unsigned long long)line,
+                     r.why ? r.why : "(null)", words);
+        /* sticky: more input does not clear it */
+        assert_int_equal(ep_host_procnet_feed(&r, "\n", 1), -EINVAL);
+        assert_int_equal(ep_host_procnet_end(&r), -EINVAL);
+        ep_host_agg_free(&agg);
+    }
+}
+
+/* Every kind of damage is an error naming the line, never a skipped line
+ * (a skipped socket would overstate free ports). */
+static void procnet_reader_rejects_malformed_input(void **state)
+{
+    static char text[4096];
+    size_t hl = strcspn(procnet_tcp_text, "\n") + 1; /* the header line */
+    size_t len = strlen(procnet_tcp_text);
+    (void)state;
+    /* truncated: the last line has no newline (cut mid-line, or just before it) */
+    ep_expect_bad(procnet_tcp_text, len - 20, 5, "truncated");
+    ep_expect_bad(procnet_tcp_text, len - 1, 5, "truncated");
+    /* truncated inside a line that still ends with a newline */
+    snprintf(text, sizeof text, "%.*s   0: 0100007F:9C40\n", (int)hl, procnet_tcp_text);
+    ep_expect_bad(text, strlen(text), 2, "bad remote address");
+    snprintf(text, sizeof text, "%.*s   0: 0100007F:9C40 0200007F:1389 06 00000000:00000000\n",
+             (int)hl, procnet_tcp_text);
+    ep_expect_bad(text, strlen(text), 2, "missing fields");
+    /* bad hex: in an address, in a port, in the state */
+    snprintf(text, sizeof text, "%s   4: 0100007G:9C40 0200007F:1389 06 0:0 0:0 0 0 0 0\n",
+             procnet_tcp_text);
+    ep_expect_bad(text, strlen(text), 6, "bad local address");
+    snprintf(text, sizeof text, "%s   4: 0100007F:9C40 0200007F:13Z9 06 0:0 0:0 0 0 0 0\n",
+             procnet_tcp_text);
+    ep_expect_bad(text, strlen(text), 6, "bad remote address");
+    snprintf(text, sizeof text, "%s   4: 0100007F:9C40 0200007F:1389 0x 0:0 0:0 0 0 0 0\n",
+             procnet_tcp_text);
+    ep_expect_bad(text, strlen(text), 6, "bad state");
+    /* a token that runs on: "9C40X", state "061" */
+    snprintf(text, sizeof text, "%s   4: 0100007F:9C40X 0200007F:1389 06 0:0 0:0 0 0 0 0\n",
+             procnet_tcp_text);
+    ep_expect_bad(text, strlen(text), 6, "bad local address");
+    snprintf(text, sizeof text, "%s   4: 0100007F:9C40 0200007F:1389 061 0:0 0:0 0 0 0 0\n",
+             procnet_tcp_text);
+    ep_expect_bad(text, strlen(text), 6, "bad state");
+    /* an IPv4 address in an IPv6 file is the wrong width */
+    {
+        static ep_host_agg agg;
+        static ep_host_procnet_reader r;
+        assert_int_equal(ep_host_agg_init(&agg, 1, 65535, NULL, false, 0), 0);
+        ep_host_procnet_begin(&r, AF_INET6, 6, &agg);
+        assert_int_equal(ep_host_procnet_feed(&r, procnet_tcp_text, len), -EINVAL);
+        assert_int_equal(r.line_no, 2);
+        assert_non_null(strstr(r.why, "32 hex digits"));
+        ep_host_agg_free(&agg);
+    }
+    /* bad inode */
+    snprintf(text, sizeof text, "%s   4: 0100007F:9C40 0200007F:1389 01 0:0 0:0 0 0 0 12x4\n",
+             procnet_tcp_text);
+    ep_expect_bad(text, strlen(text), 6, "bad inode");
+    snprintf(text, sizeof text, "%s   4: 0100007F:9C40 0200007F:1389 01 0:0 0:0 0 0 0 4294967296\n",
+             procnet_tcp_text);
+    ep_expect_bad(text, strlen(text), 6, "bad inode");
+    /* overlong: a line of 1025 bytes, and one of 3000 */
+    for (size_t over = EP_HOST_PROCNET_LINE_MAX + 1; over < 4000; over += 1975) {
+        size_t n = (size_t)snprintf(text, sizeof text, "%s   4: 0100007F:9C40 0200007F:1389 01 "
+                                    "0:0 0:0 0 0 0 7", procnet_tcp_text);
+        memset(text + n, ' ', over - (n - len));
+        n = len + over;
+        text[n++] = '\n';
+        ep_expect_bad(text, n, 6, "longer than 1024 bytes");
+    }
+    /* ... while the longest accepted line is accepted */
+    {
+        static ep_host_agg agg;
+        static ep_host_procnet_reader r;
+        size_t n = (size_t)snprintf(text, sizeof text, "%s   4: 0100007F:9C40 0200007F:1389 01 "
+                                    "0:0 0:0 0 0 0 7", procnet_tcp_text);
+        memset(text + n, ' ', EP_HOST_PROCNET_LINE_MAX - (n - len));
+        n = len + EP_HOST_PROCNET_LINE_MAX;
+        text[n++] = '\n';
+        assert_int_equal(ep_host_agg_init(&agg, 1, 65535, NULL, false, 0), 0);
+        assert_int_equal(ep_feed_text(text, n, 1, &agg, &r), 0);
+        assert_int_equal(r.sockets, 5);
+        ep_host_agg_free(&agg);
+    }
+    /* structure: empty file, no header, a second header, an empty line, a NUL */
+    ep_expect_bad("", 0, 1, "empty file");
+    ep_expect_bad(procnet_tcp_text + hl, len - hl, 1, "no header");
+    snprintf(text, sizeof text, "%s%.*s", procnet_tcp_text, (int)hl, procnet_tcp_text);
+    ep_expect_bad(text, strlen(text), 6, "header line after");
+    snprintf(text, sizeof text, "%s\n", procnet_tcp_text);
+    ep_expect_bad(text, strlen(text), 6, "empty line");
+    memcpy(text, procnet_tcp_text, len);
+    text[hl + strcspn(procnet_tcp_text + hl, "\n") - 3] = '\0'; /* line 2, after its inode */
+    ep_expect_bad(text, len, 2, "NUL byte");
+    /* a line starting "sl" that is not the header is not skipped */
+    snprintf(text, sizeof text, "%.*ssl garbage\n", (int)hl, procnet_tcp_text);
+    ep_expect_bad(text, strlen(text), 2, "not a socket line");
+}
+
+/* The LISTEN pass stops at the first socket that is not listening (the
+ * kernel prints listeners first): what follows is not even parsed. */
+static void procnet_listen_pass_stops_after_listeners(void **state)
+{
+    static ep_host_agg agg;
+    static ep_host_procnet_reader r;
+    static char text[4096];
+    (void)state;
+    snprintf(text, sizeof text, "%sgarbage\n", procnet_tcp_text);
+    assert_int_equal(ep_host_agg_init(&agg, 1, 65535, NULL, false, 0), 0);
+    agg.listen_pass = true;
+    ep_host_procnet_begin(&r, AF_INET, 6, &agg);
+    r.listen_only = true;
+    assert_int_equal(ep_host_procnet_feed(&r, text, strlen(text)), 0);
+    assert_true(r.done);
+    assert_int_equal(r.line_no, 3);   /* header, the listener, the first other */
+    assert_int_equal(r.sockets, 1);
+    assert_true(ep_portset_has(&agg.listen_set, 5000));
+    assert_int_equal(agg.totals.tcp_all, 0);
+    assert_int_equal(ep_host_procnet_feed(&r, "partial", 7), 0);
+    assert_int_equal(ep_host_procnet_end(&r), 0);
+    ep_host_agg_free(&agg);
 }
 
 /* Append one SOCK_DIAG_BY_FAMILY message to buf at *off. */
@@ -217,6 +408,9 @@ int main(void)
         cmocka_unit_test(netstat_lookup_pairs_names_and_values),
         cmocka_unit_test(sockstat_lookup_reads_word_pairs),
         cmocka_unit_test(procnet_lines_ipv4_ipv6_mapped),
+        cmocka_unit_test(procnet_reader_streams_in_any_chunks),
+        cmocka_unit_test(procnet_reader_rejects_malformed_input),
+        cmocka_unit_test(procnet_listen_pass_stops_after_listeners),
         cmocka_unit_test(sockdiag_dump_groups_by_destination),
         cmocka_unit_test(grouping_survives_many_destinations),
     };

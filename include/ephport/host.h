@@ -9,8 +9,9 @@
  *     nf_conntrack_count / nf_conntrack_max when nf_conntrack is loaded;
  *   - sockets, read with NETLINK_SOCK_DIAG (inet_diag, TCP and UDP, IPv4 and
  *     IPv6, all states; the kernel filters on the port range with bytecode),
- *     or from /proc/net/{tcp,tcp6,udp,udp6} when netlink is unavailable (the
- *     snapshot says which source each protocol used, and why it fell back);
+ *     or from /proc/net/{tcp,tcp6,udp,udp6} when netlink is unavailable or
+ *     when opts->source is EP_HOST_SOURCE_PROC (the snapshot says which
+ *     source each protocol used, and why it fell back);
  *   - sockets whose local port lies in the ephemeral range, grouped by
  *     destination = (protocol, local address, remote address, remote port),
  *     the unit that exhausts, sorted by pressure;
@@ -23,8 +24,9 @@
  * Unknown values are never reported as zero: integer settings and counters
  * use EP_HOST_UNKNOWN (-1) and a note explains why.
  *
- * Sockets are aggregated while the netlink dump streams in; memory grows
- * with the number of distinct destinations, not with the number of sockets.
+ * Sockets are aggregated while the netlink dump or the /proc/net files
+ * stream in; memory grows with the number of distinct destinations, not
+ * with the number of sockets, and no number of sockets is too many.
  *
  * The snapshot is plain data: accessors return pointers into it that stay
  * valid until ep_host_snapshot_free().  Errors are negative errno values.

@@ -118,11 +118,44 @@ int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only);
 int ep_host_sockdiag_parse(const void *buf, size_t len, uint8_t proto, ep_host_agg *agg);
 
 /* --- procnet.c --- */
-/* One line of /proc/net/{tcp,tcp6,udp,udp6}.  0 and *out filled; 1 for the
- * header line; -EINVAL for a malformed line. */
-int ep_host_procnet_parse_line(const char *line, int family, uint8_t proto, ep_host_sock *out);
-/* Parse a whole file's text into agg.  Returns lines parsed or -EINVAL. */
-int ep_host_procnet_parse(const char *text, int family, uint8_t proto, ep_host_agg *agg);
+/* One line of /proc/net/{tcp,tcp6,udp,udp6}, NUL-terminated (a newline
+ * also ends it).  0 and *out filled; 1 for the header line; -EINVAL for a
+ * malformed line, with *why (may be NULL) set to a static reason. */
+int ep_host_procnet_parse_line(const char *line, int family, uint8_t proto, ep_host_sock *out,
+                               const char **why);
+
+/* The longest line accepted; the kernel's are at most about 180 bytes. */
+#define EP_HOST_PROCNET_LINE_MAX 1024
+
+/* A push parser over one file's bytes, cut anywhere: each complete line is
+ * parsed and folded into agg as it arrives; only a partial line is kept.
+ * The first line must be the header; every other line a socket.  Errors
+ * are sticky: line_no and why say where and what. */
+typedef struct ep_host_procnet_reader {
+    int family;                   /* AF_INET (tcp, udp) or AF_INET6 (tcp6, udp6) */
+    uint8_t proto;                /* 6 or 17 */
+    ep_host_agg *agg;
+    uint64_t line_no;             /* lines seen (the failing one on error) */
+    uint64_t sockets;             /* socket lines folded into agg */
+    bool listen_only;             /* stop (done) at the first socket that is
+                                     not LISTEN: the kernel lists listeners
+                                     first */
+    bool done;
+    int error;                    /* 0, -EINVAL (malformed) or agg's -ENOMEM */
+    const char *why;              /* static reason of -EINVAL */
+    size_t len;                   /* bytes of the pending partial line */
+    char line[EP_HOST_PROCNET_LINE_MAX + 1];
+} ep_host_procnet_reader;
+
+void ep_host_procnet_begin(ep_host_procnet_reader *r, int family, uint8_t proto, ep_host_agg *agg);
+/* 0, or the reader's (sticky) error. */
+int ep_host_procnet_feed(ep_host_procnet_reader *r, const char *data, size_t n);
+/* End of file: -EINVAL if a line is left without its newline (truncated)
+ * or the file was empty; 0 after a listen_only reader stopped (done). */
+int ep_host_procnet_end(ep_host_procnet_reader *r);
+/* Stream the protocol's files of this namespace (TCP: a LISTEN pass first)
+ * into agg.  0, or -errno with why filled ("could not parse /proc/net/tcp
+ * line 12: bad state ..."). */
 int ep_host_procnet_read(ep_host_agg *agg, uint8_t proto, char *why, size_t len);
 
 /* --- procs.c --- */
