@@ -183,6 +183,7 @@ static void bad_workloads_exit_2_with_the_line(void **state)
     EXPECT(2, "unexpected argument 'extra'", "simulate extra");
     EXPECT(2, "Usage:", "simulate --no-such-flag");
     EXPECT(2, "--target-rate must be a positive", "plan --target-rate -1");
+    EXPECT(2, "--percentile must be a percentage", "plan --percentile 100");
     EXPECT(2, "--csv and --json are exclusive", "simulate --csv --json");
     EXPECT(2, "No such file", "simulate --trace /nonexistent/trace.csv");
     EXPECT(2, "No such file", "simulate --config /nonexistent/w.conf");
@@ -193,7 +194,7 @@ static void plan_text_and_json(void **state)
     json_t *o;
     json_error_t err;
     (void)state;
-    EXPECT(0, "sysctl -w net.ipv4.ip_local_port_range=\"25000 60999\"",
+    EXPECT(0, "sysctl -w net.ipv4.ip_local_port_range=\"21676 60999\"",
            "plan --rate 600 --duration 0");
     assert_non_null(strstr(out, "NOT sustainable"));
     assert_non_null(strstr(out, "sysctl -w net.ipv4.tcp_tw_reuse=1"));

@@ -335,7 +335,8 @@ static void plain_frame_has_the_rows(void **state)
     assert_non_null(strstr(out, "ephport top"));
     assert_non_null(strstr(out, "range 40000-40999"));
     assert_non_null(strstr(out, "effective 1000 ports"));
-    assert_non_null(strstr(out, "sustainable 16/s per destination"));
+    /* 1000 ports / 65.12 s (TIME_WAIT as the kernel keeps it, capacity.h) */
+    assert_non_null(strstr(out, "sustainable 15/s per destination"));
     assert_non_null(strstr(out, "sort: time-wait"));
     assert_non_null(strstr(out, "PROTO"));
     assert_non_null(strstr(out, "EXHAUSTED IN"));

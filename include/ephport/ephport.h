@@ -5,6 +5,7 @@
  *   ephport/portset.h  port range and reserved-port text, port sets
  *   ephport/profile.h  OS profiles (ranges, TIME_WAIT)
  *   ephport/pool.h     the allocation engine
+ *   ephport/capacity.h TIME_WAIT as Linux keeps it, tw_reuse, sustainable rate, Erlang B
  *   ephport/nat.h      CGNAT port blocks, plans, nftables, mapping logs
  *   ephport/host.h     reading a live Linux host's ephemeral ports
  */
@@ -16,6 +17,7 @@
 #include <ephport/portset.h>
 #include <ephport/profile.h>
 #include <ephport/pool.h>
+#include <ephport/capacity.h>
 #include <ephport/nat.h>
 #include <ephport/host.h>
 

@@ -1,12 +1,14 @@
 /* top-print.c - how `ephport top` writes a frame: the header lines, the
  * table rows (shared with the terminal view) and the batch frames, as text or
- * one JSON object per line built from status's destination objects. */
+ * one JSON object per line built from status's destination objects.  The
+ * header's sustainable rate comes from ephport/capacity.h. */
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 
+#include <ephport/capacity.h>
 #include <ephport/pool.h>
 
 #include "cli.h"
@@ -65,6 +67,29 @@ static void ep_top_fmt_i64(int64_t v, char *buf, size_t len)
         snprintf(buf, len, "%lld", (long long)v);
 }
 
+/* "N/s per destination": new connections on the mean, TIME_WAIT as the kernel
+ * keeps it (capacity.h), and where tcp_tw_reuse applies the rate with its
+ * delay: every destination with 1, those to or from loopback with 2. */
+static void ep_top_fmt_sustainable(const ep_host_settings *s, char *buf, size_t len)
+{
+    double ports = (double)s->effective_ports;
+    double tw = s->time_wait_s > 0 ? ep_linux_time_wait_upper(EP_SEC(s->time_wait_s)) / 1e9 : 0;
+    double delay = s->tw_reuse_delay_ms > 0 ? (double)s->tw_reuse_delay_ms / 1000.0 : 1.0;
+    double plain = ep_capacity_sustainable_rate(ports, ep_capacity_block_time(0, tw, false, 0));
+    double reuse = ep_capacity_sustainable_rate(ports, ep_capacity_block_time(0, tw, true, delay));
+    if (s->time_wait_s <= 0) {
+        snprintf(buf, len, "unknown per destination");
+        return;
+    }
+    if (s->tw_reuse == 1)
+        snprintf(buf, len, "%.0f/s per destination (tcp_tw_reuse)", floor(reuse));
+    else if (s->tw_reuse == 2)
+        snprintf(buf, len, "%.0f/s per destination (%.0f/s to or from loopback)", floor(plain),
+                 floor(reuse));
+    else
+        snprintf(buf, len, "%.0f/s per destination", floor(plain));
+}
+
 /* The header lines, into three buffers. */
 void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *l3, char *l4,
                        size_t len)
@@ -73,7 +98,7 @@ void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *
     const ep_host_totals *t = ep_host_snapshot_totals(st->snap);
     const ep_host_bound *b = ep_host_snapshot_bound(st->snap);
     const char *ns = ep_host_snapshot_netns(st->snap);
-    char when[32], range[48], eff[24], sus[48], reserved[24], reuse[24], notes[64] = "";
+    char when[32], range[48], eff[24], sus[96], reserved[24], reuse[24], notes[64] = "";
     ep_host_source src_tcp, src_udp;
     time_t now = time(NULL);
     struct tm tm;
@@ -91,18 +116,16 @@ void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *
         snprintf(range, sizeof range, "%lld-%lld", (long long)s->port_lo, (long long)s->port_hi);
     if (s->effective_ports == EP_HOST_UNKNOWN) {
         snprintf(eff, sizeof eff, "unknown");
-        snprintf(sus, sizeof sus, "unknown");
+        snprintf(sus, sizeof sus, "unknown per destination");
     } else {
         snprintf(eff, sizeof eff, "%lld", (long long)s->effective_ports);
-        snprintf(sus, sizeof sus, "%.0f/s",
-                 s->time_wait_s > 0 ? floor((double)s->effective_ports / (double)s->time_wait_s)
-                                    : 0.0);
+        ep_top_fmt_sustainable(s, sus, sizeof sus);
     }
     ep_top_fmt_i64(s->reserved_in_range, reserved, sizeof reserved);
     ep_top_fmt_i64(s->tw_reuse, reuse, sizeof reuse);
     snprintf(l2, len,
              "range %s  reserved %s  effective %s ports  TIME_WAIT %lld s  tcp_tw_reuse %s"
-             "  sustainable %s per destination",
+             "  sustainable %s",
              range, reserved, eff, (long long)s->time_wait_s, reuse, sus);
     tcp_other = t->tcp_all - t->tcp[EP_HOST_ESTABLISHED] - t->tcp[EP_HOST_TIME_WAIT];
     src_tcp = ep_host_snapshot_source(st->snap, EP_PROTO_TCP);

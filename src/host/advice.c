@@ -5,13 +5,16 @@
  * IP_BIND_ADDRESS_NO_PORT instead of bind-before-connect, keep-alive and
  * pooling, more source addresses, ports to reserve.  The sustainable rate
  * of new connections towards one destination is effective ports / TIME_WAIT
- * length (28,232 / 60 s = about 470/s with Linux defaults), or / the reuse
- * delay when tcp_tw_reuse applies to that destination. */
+ * as the kernel keeps it (up to 65.12 s: 28,232 / 65.12 = about 433/s with
+ * Linux defaults), or / the reuse delay when tcp_tw_reuse applies to that
+ * destination; both rules come from ephport/capacity.h. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#include <ephport/capacity.h>
 
 #include "host-internal.h"
 
@@ -38,33 +41,29 @@ static ep_host_advice *ep_host_advice_add(ep_host_snapshot *s, ep_host_severity 
     return a;
 }
 
-static bool ep_host_is_loopback(const ep_addr *a)
-{
-    static const uint8_t lo6[16] = { [15] = 1 };
-    if (a->family == AF_INET)
-        return a->u.bytes[0] == 127;
-    return a->family == AF_INET6 && memcmp(a->u.bytes, lo6, 16) == 0;
-}
-
-/* Whether tcp_tw_reuse lets connect() take a TIME_WAIT port towards d. */
+/* Whether tcp_tw_reuse lets connect() take a TIME_WAIT port towards d: the
+ * kernel's rule, from capacity.c (2 = either end loopback). */
 static bool ep_host_reuse_applies(const ep_host_settings *st, const ep_host_dest *d)
 {
-    if (d->proto != 6)
+    if (d->proto != 6 || st->tw_reuse == EP_HOST_UNKNOWN)
         return false;
-    return st->tw_reuse == 1 ||
-           (st->tw_reuse == 2 && ep_host_is_loopback(&d->local) && ep_host_is_loopback(&d->remote));
+    return ep_linux_tw_reuse_applies((int)st->tw_reuse, &d->local, &d->remote);
 }
 
+/* New connections/s one destination sustains on the mean: effective ports
+ * over the time a closed port stays blocked, TIME_WAIT as the kernel keeps it
+ * (ep_linux_time_wait_upper) or tcp_tw_reuse_delay where reuse applies. */
 static double ep_host_rate(const ep_host_settings *st, const ep_host_dest *d)
 {
-    double wait = EP_HOST_TIME_WAIT_SECONDS;
+    double wait = ep_linux_time_wait_upper(EP_SEC(EP_HOST_TIME_WAIT_SECONDS)) / 1e9;
+    double delay = st->tw_reuse_delay_ms > 0 ? (double)st->tw_reuse_delay_ms / 1000.0 : 1.0;
     if (st->effective_ports <= 0)
         return -1;
     if (d && d->proto == 17)
         return -1; /* UDP has no TIME_WAIT: the rate is bounded by lifetime */
-    if (d && ep_host_reuse_applies(st, d))
-        wait = st->tw_reuse_delay_ms > 0 ? (double)st->tw_reuse_delay_ms / 1000.0 : 1.0;
-    return (double)st->effective_ports / wait;
+    return ep_capacity_sustainable_rate(
+        (double)st->effective_ports,
+        ep_capacity_block_time(0, wait, d && ep_host_reuse_applies(st, d), delay));
 }
 
 static void ep_host_dest_name(const ep_host_dest *d, char *buf, size_t len)

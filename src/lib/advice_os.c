@@ -9,9 +9,11 @@
  * 65535, Linux's "1024 65535" keeps the odd/even split the kernel wants.
  * Defaults that are numbers (ranges, TIME_WAIT) live in profile.c; the texts
  * below repeat them only where the OS prints them that way, and the unit tests
- * check that the two agree.
+ * check that the two agree.  The rate arithmetic is ephport/capacity.h's.
  */
 #include <string.h>
+
+#include <ephport/capacity.h>
 
 #include "advice_os.h"
 
@@ -36,8 +38,11 @@ static const ep_advice_item ep_advice_linux[] = {
       LINUX_PERSIST("net.ipv4.ip_local_reserved_ports = 8080,30000-32767") },
     { "TIME_WAIT length", "TCP_TIMEWAIT_LEN (compile-time constant)", "60 s",
       "The side that closes first keeps the 4-tuple in TIME_WAIT for 60 s; this is fixed in "
-      "the kernel source and no sysctl changes it. It caps the sustainable rate per "
-      "destination at effective ports / 60 s (28232 / 60 = 470 new connections/s by default).",
+      "the kernel source and no sysctl changes it. The timer fires up to one timer-wheel "
+      "granularity late (2.05 s at HZ=250, 5.12 s at HZ=100), so a port stays blocked up to "
+      "62-65 s. It caps the mean sustainable rate per destination at effective ports / 65.12 s "
+      "(28232 / 65.12 = 433 new connections/s by default); fewer for few failures (ephport "
+      "plan).",
       "ss -Htan state time-wait | wc -l",
       NULL,
       NULL },
@@ -281,5 +286,5 @@ double ep_advice_sustainable_rate(uint32_t ports, uint32_t time_wait_ms)
 {
     if (time_wait_ms == 0)
         return 0.0;
-    return (double)ports * 1000.0 / (double)time_wait_ms;
+    return ep_capacity_sustainable_rate((double)ports, (double)time_wait_ms / 1000.0);
 }

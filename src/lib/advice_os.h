@@ -46,10 +46,13 @@ const ep_profile *ep_advice_os_profile(const ep_advice_os *os);
 /* Ports in a profile's default range (the primary range, not the high one). */
 uint32_t ep_advice_os_ports(const ep_advice_os *os);
 
-/* The steady-state new-connection rate one destination can sustain: every
- * connection this host closes first holds its port for TIME_WAIT, so at most
- * `ports` connections per `time_wait_ms`.  Returns connections per second,
- * 0.0 when time_wait_ms is 0 (no TIME_WAIT: unbounded, callers say so). */
+/* The steady-state new-connection rate one destination can sustain on the
+ * mean: every connection this host closes first holds its port for
+ * TIME_WAIT, so at most `ports` connections per `time_wait_ms`
+ * (ep_capacity_sustainable_rate).  time_wait_ms is the OS's nominal length:
+ * for Linux as the kernel keeps it, pass ep_linux_time_wait_upper().
+ * Returns connections per second, 0.0 when time_wait_ms is 0 (no
+ * TIME_WAIT: unbounded, callers say so). */
 double ep_advice_sustainable_rate(uint32_t ports, uint32_t time_wait_ms);
 
 #endif

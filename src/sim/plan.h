@@ -1,5 +1,7 @@
-/* plan.h - `ephport plan`: port capacity in closed form (Little's law) for a
- * workload, and what to change to reach a target rate.  Private to src/sim. */
+/* plan.h - `ephport plan`: port capacity in closed form for a workload (the
+ * mean by Little's law, the failure probability by Erlang B, TIME_WAIT as
+ * the kernel keeps it), and what to change to reach a target rate at a
+ * stated share of successful connects.  Private to src/sim. */
 #ifndef EP_SIM_PLAN_H
 #define EP_SIM_PLAN_H
 
@@ -10,37 +12,59 @@
 
 #include "workload.h"
 
+/* Default share of connects that must succeed: 99.9 % (blocking <= 0.1 %). */
+#define EP_PLAN_SUCCESS_DEFAULT 0.999
+
 typedef struct ep_plan {
     /* the workload, reduced to what capacity depends on */
     double rate;             /* requests per second, all destinations */
     uint32_t rpc;            /* requests per connection */
     double duration;         /* mean request duration, seconds */
-    double busiest_weight;   /* share of the busiest destination */
-    double dest_conn_rate;   /* new connections per second to it */
-    double time_wait;        /* TIME_WAIT on our side: 0 if the server closes or udp */
+    double busiest_weight;   /* share of the busiest destination; 1 for UDP */
+    bool udp_shared;         /* UDP: a source port is exclusive per local address,
+                                so all destinations share the ports */
+    uint32_t destinations;
+    double dest_conn_rate;   /* new connections per second to it (UDP: all) */
+    double time_wait_nominal;/* TIME_WAIT on our side: 0 if the server closes or udp */
+    double time_wait;        /* as the kernel keeps it at most (Linux: nominal +
+                                timer wheel granularity, ep_linux_time_wait_upper) */
     double reuse_delay;      /* with tw_reuse: min(time_wait, tw_reuse_delay) */
     bool tw_reuse;
-    double hold;             /* mean seconds a port is held: rpc x duration + time_wait */
-    double block;            /* seconds a port cannot be reused: hold, or with
-                                tw_reuse rpc x duration + reuse_delay */
+    double hold;             /* mean seconds a port is held, nominal TIME_WAIT:
+                                rpc x duration + time_wait_nominal (Little, simulate) */
+    double block;            /* seconds a port cannot be reused, for sizing:
+                                rpc x duration + time_wait, or + reuse_delay */
+    bool poisson;            /* arrivals Poisson: Erlang B exact */
+    uint32_t burst;          /* burst arrivals: ports added to Erlang B's count */
     /* the range */
     uint16_t lo, hi;
     uint32_t range_ports, reserved_in_range, effective_ports, sources, capacity;
     /* results for the busiest destination */
+    double success;          /* share of connects that must succeed (0.999) */
+    double blocking;         /* 1 - success: the failure probability allowed */
     double ports_needed;     /* Little: dest_conn_rate x hold (mean in use + TIME_WAIT) */
-    double ports_blocked;    /* dest_conn_rate x block: what must fit in capacity */
+    double ports_blocked;    /* dest_conn_rate x block: the offered load in erlangs */
     double mean_in_use;      /* dest_conn_rate x rpc x duration */
     double utilisation;      /* ports_blocked / capacity */
-    double max_dest_conn_rate; /* capacity / block */
-    double max_rate;         /* highest sustainable request rate, all destinations */
-    bool sustainable;        /* ports_blocked <= capacity */
+    double loss;             /* Erlang B: share of connects that fail as configured */
+    double failures_per_s;   /* dest_conn_rate x loss */
+    uint32_t ports_required; /* fewest ports (capacity) meeting `blocking` at rate,
+                                UINT32_MAX beyond any range and source count */
+    double max_load;         /* erlangs the capacity carries at `blocking` */
+    double max_dest_conn_rate; /* max_load / block */
+    double max_rate;         /* highest request rate meeting `blocking`, all destinations */
+    double mean_max_rate;    /* capacity / block: the mean's limit (half the connects
+                                would fail near it) */
+    bool sustainable;        /* loss <= blocking */
     double first_failure;    /* seconds after start at a steady rate, < 0 if none
                                 predicted: capacity / dest_conn_rate when the
                                 range fills before the first port comes back */
     /* what to change to reach target (requests per second, all destinations) */
     double target;           /* 0 = no target given: use rate */
     double target_dest_conn_rate;
-    bool target_ok;          /* already sustainable as configured */
+    double target_loss;      /* Erlang B at the target, as configured */
+    uint32_t target_ports;   /* fewest ports meeting `blocking` at the target */
+    bool target_ok;          /* target_loss <= blocking */
     bool range_possible;
     uint32_t range_width;    /* ports the range needs (reserved ones included) */
     uint16_t new_lo, new_hi;
@@ -57,8 +81,13 @@ typedef struct ep_plan {
     const char *profile;
 } ep_plan;
 
-/* Compute the plan for w; target <= 0 means "the workload's own rate".
+/* Compute the plan for w; target <= 0 means "the workload's own rate";
+ * success is the share of connects that must succeed, in (0, 1).
  * -EINVAL with msg for an impossible workload. */
+int ep_plan_compute_at(const ep_workload *w, double target, double success, ep_plan *p,
+                       char *msg, size_t len);
+
+/* ep_plan_compute_at(w, target, EP_PLAN_SUCCESS_DEFAULT, ...). */
 int ep_plan_compute(const ep_workload *w, double target, ep_plan *p, char *msg, size_t len);
 
 /* The exact command that sets range lo-hi on the profile's OS, into buf. */
