@@ -154,7 +154,10 @@ typedef struct ep_tuple {
  * Out: t->local and t->local_port.  owner 0 = no owner (no quota).
  * Errors: -EINVAL (bad tuple or protocol), -EAFNOSUPPORT (no pool address of
  * that family), -ENOENT (t->local is not a pool address), -EADDRNOTAVAIL (no
- * port free towards that destination; counted), -EDQUOT (owner at quota). */
+ * port free towards that destination; counted; Linux: "Cannot assign
+ * requested address"), -EAGAIN (Linux semantics, UDP: no port free for a
+ * new UDP socket, "Resource temporarily unavailable"; counted as
+ * exhaustion), -EDQUOT (owner at quota). */
 int ep_pool_connect(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now);
 
 typedef enum ep_close_how {
@@ -212,10 +215,12 @@ typedef uint64_t ep_bind_id; /* never 0 */
 /* Hold (addr, port).  On success *id identifies the binding and *port_out
  * (may be NULL) the port (0 for a deferred NO_PORT binding).
  * Errors: -EINVAL, -ENOENT (addr not a pool address), -EADDRINUSE (conflict
- * under the reuse rules), -EADDRNOTAVAIL (port 0: none free), -EDQUOT.
+ * under the reuse rules; Linux semantics also for port 0 with none free),
+ * -EADDRNOTAVAIL (stack semantics, port 0: none free), -EDQUOT.
  * Explicit ports may lie outside the range (as in the kernel); port 0 picks
  * inside it, never a reserved port.  The rules, one by one, are in
- * docs/ENGINE.md section 5; in short: overlapping addresses conflict unless
+ * docs/ENGINE.md section 5 (stack) and 13 (Linux); in short, for stack
+ * semantics: overlapping addresses conflict unless
  * both REUSEPORT with the same owner, or both REUSEADDR and neither a
  * listening TCP binding; a binding also conflicts with connect-style tuples
  * on that port and address (in use, TIME_WAIT or quarantine) unless it has
@@ -238,7 +243,10 @@ int ep_pool_unbind(ep_pool *pool, ep_bind_id id, ep_time now);
 
 /* bind-before-connect: connect binding `id` to t->remote:t->remote_port.
  * An explicit port is kept (-EADDRNOTAVAIL if that 4-tuple is taken); a
- * NO_PORT binding gets a port chosen connect-style.  On success the binding
+ * NO_PORT binding gets a port chosen connect-style.  Linux semantics: a
+ * TIME_WAIT of the 4-tuple is taken over whatever tw_reuse says; UDP checks
+ * no 4-tuple; a deferred UDP binding on an address (or with options) gets
+ * its port as bind(addr, 0) would, -EAGAIN if none.  On success the binding
  * becomes the connection: release it with ep_pool_close(), which also ends
  * the binding.  t->proto/local/local_port are filled from the binding. */
 int ep_pool_connect_bound(ep_pool *pool, ep_bind_id id, ep_tuple *t, ep_time now);
