@@ -1,10 +1,15 @@
 /* top-rate.c - `ephport top`'s estimator: new connections per second towards
- * a destination from successive (used, TIME_WAIT) counts, and the time to
- * exhaustion at that rate.  The model and its limits are described in
- * top-rate.h; this file is only arithmetic on numbers and times. */
+ * a destination counted by socket cookie, the fallback that infers them from
+ * successive (used, TIME_WAIT) counts, and the time to exhaustion at that
+ * rate.  Why it counts and what it cannot see are in top-rate.h; this file
+ * is only arithmetic on numbers, times and sorted arrays of cookies. */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <ephport/error.h>
 
 #include "top-rate.h"
 
@@ -53,14 +58,14 @@ void ep_top_track_init(ep_top_track *tr, double t, uint32_t used, uint32_t time_
     tr->newest = (int64_t)floor(t);
 }
 
-void ep_top_track_seed(ep_top_track *tr, double t_arrival, uint32_t count)
+double ep_top_track_count(ep_top_track *tr, double t, uint32_t arrivals)
 {
-    int64_t sec = (int64_t)floor(t_arrival);
-    double n = count < tr->legacy ? (double)count : tr->legacy;
-    if (n <= 0.0 || sec <= tr->newest - EP_TOP_RING || sec > tr->newest)
-        return;
-    tr->arrivals[ep_top_slot(sec)] += (float)n;
-    tr->legacy -= n;
+    double dt = t - tr->t_last;
+
+    if (!(dt > 0.0))
+        return 0.0;
+    tr->t_last = t;
+    return (double)arrivals / dt;
 }
 
 double ep_top_track_expiries(const ep_top_track *tr, double t0, double t1, double tw_len)
@@ -109,6 +114,84 @@ double ep_top_track_update(ep_top_track *tr, double t, uint32_t used, uint32_t t
     return n / dt;
 }
 
+void ep_top_arrivals_init(ep_top_arrivals *a)
+{
+    memset(a, 0, sizeof *a);
+}
+
+void ep_top_arrivals_free(ep_top_arrivals *a)
+{
+    free(a->prev);
+    free(a->cur);
+    memset(a, 0, sizeof *a);
+}
+
+void ep_top_arrivals_begin(ep_top_arrivals *a, double t)
+{
+    a->ncur = 0;
+    a->t_cur = t;
+    a->nomem = false;
+}
+
+static int ep_top_cookie_cmp(const void *pa, const void *pb)
+{
+    uint64_t x = *(const uint64_t *)pa, y = *(const uint64_t *)pb;
+    return x < y ? -1 : x > y;
+}
+
+bool ep_top_arrivals_add(ep_top_arrivals *a, uint64_t cookie, double tw_left, double t_read,
+                         double tw_len)
+{
+    if (a->ncur == a->capcur && !a->nomem) {
+        size_t cap = a->capcur ? 2 * a->capcur : 1024;
+        uint64_t *v = cap > SIZE_MAX / sizeof *v ? NULL : realloc(a->cur, cap * sizeof *v);
+        if (v) {
+            a->cur = v;
+            a->capcur = cap;
+        } else {
+            a->nomem = true;
+        }
+    }
+    if (a->nomem)
+        return false;
+    assert(a->ncur < a->capcur);
+    a->cur[a->ncur++] = cookie;
+    if (!a->have_prev)
+        return false;
+    if (a->nprev && bsearch(&cookie, a->prev, a->nprev, sizeof *a->prev, ep_top_cookie_cmp))
+        return false;
+    /* Not seen before.  A TIME_WAIT timer started at tw_len when the entry
+     * entered; if that was before the previous dump began, it skipped it. */
+    return !(tw_left >= 0.0) || t_read + tw_left - tw_len >= a->t_prev - EP_TOP_TIMER_SLACK;
+}
+
+int ep_top_arrivals_end(ep_top_arrivals *a)
+{
+    uint64_t *v;
+    size_t cap;
+
+    if (a->nomem) {
+        ep_top_arrivals_abort(a);
+        return EP_ENOMEM;
+    }
+    if (a->ncur > 1)
+        qsort(a->cur, a->ncur, sizeof *a->cur, ep_top_cookie_cmp);
+    v = a->prev, a->prev = a->cur, a->cur = v;
+    cap = a->capprev, a->capprev = a->capcur, a->capcur = cap;
+    a->nprev = a->ncur;
+    a->ncur = 0;
+    assert(a->nprev <= a->capprev);
+    a->t_prev = a->t_cur;
+    a->have_prev = true;
+    return 0;
+}
+
+void ep_top_arrivals_abort(ep_top_arrivals *a)
+{
+    a->ncur = 0;
+    a->nomem = false;
+}
+
 double ep_top_time_to_exhaustion(double rate, int64_t free, uint32_t time_wait, double tw_len)
 {
     double net;
@@ -123,6 +206,25 @@ double ep_top_time_to_exhaustion(double rate, int64_t free, uint32_t time_wait, 
         return INFINITY;
     net = rate - (double)time_wait / tw_len; /* > 0 here, since free > 0 */
     return (double)free / net;
+}
+
+double ep_top_track_exhaustion(ep_top_track *tr, double rate, int64_t free, uint32_t time_wait,
+                               double tw_len)
+{
+    double tte = ep_top_time_to_exhaustion(rate, free, time_wait, tw_len), sustainable;
+
+    if (!isinf(tte)) {
+        tr->exhausting = true;
+        return tte;
+    }
+    if (!tr->exhausting || tw_len <= 0.0 || !(rate > 0.0))
+        return tte;
+    /* free > 0 here; at the sustainable rate the formula gives tw_len. */
+    sustainable = ((double)free + (double)time_wait) / tw_len;
+    if (rate >= (1.0 - EP_TOP_EXHAUST_BAND) * sustainable)
+        return tw_len;
+    tr->exhausting = false;
+    return tte;
 }
 
 void ep_top_format_duration(double seconds, char *buf, unsigned long len)

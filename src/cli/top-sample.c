@@ -1,8 +1,11 @@
-/* top-sample.c - one frame of `ephport top`: take a host snapshot (every
- * destination), match its destinations to the previous frame's by (protocol,
- * local, remote, remote port), feed their counts to the estimator
- * (top-rate.c) and build the rows, with the time to exhaustion where
- * tcp_tw_reuse shortens how long a closed connection holds its port. */
+/* top-sample.c - one frame of `ephport top`: dump the TCP sockets on
+ * ephemeral ports (top-tw.c) and count the connections new since the last
+ * frame, by socket cookie, per destination; then take a host snapshot
+ * (every destination), match its destinations to the previous frame's by
+ * (protocol, local, remote, remote port), feed the new connections (or, in
+ * the fallback, the counts) to the estimator (top-rate.c) and build the
+ * rows, with the time to exhaustion where tcp_tw_reuse shortens how long a
+ * closed connection holds its port. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -117,42 +120,110 @@ void ep_top_sort_rows(struct ep_top_state *st)
         qsort(st->rows, st->nrows, sizeof *st->rows, ep_top_row_cmp);
 }
 
-struct ep_top_seed_ctx {
-    struct ep_top_entry *ents;
-    size_t n;
-    double t_dump;     /* when the dump was taken, seconds since start */
-    double tw_len;
+/* A connection seen for the first time, and its destination. */
+struct ep_top_new {
+    struct ep_top_key key;
+    uint64_t cookie;
 };
 
-static void ep_top_seed_one(const ep_top_tw *tw, void *arg)
+static int ep_top_new_cmp(const void *pa, const void *pb)
 {
-    struct ep_top_seed_ctx *c = arg;
-    struct ep_top_entry key, *e;
-
-    memset(&key, 0, sizeof key);
-    key.key.local = tw->local;
-    key.key.remote = tw->remote;
-    key.key.remote_port = tw->remote_port;
-    key.key.proto = EP_PROTO_TCP;
-    e = bsearch(&key, c->ents, c->n, sizeof *c->ents, ep_top_key_cmp);
-    if (e)
-        ep_top_track_seed(&e->track, c->t_dump - (c->tw_len - tw->expires_ms / 1000.0), 1);
+    const struct ep_top_new *a = pa, *b = pb;
+    int c = ep_top_key_cmp(&a->key, &b->key);
+    if (c)
+        return c;
+    return a->cookie < b->cookie ? -1 : a->cookie > b->cookie;
 }
 
-/* First sample only: read the TIME_WAIT timers once so the entries already
- * there expire when the kernel will expire them (top-tw.h).  On failure the
- * estimator keeps assuming them evenly aged; returns 0 or a negative errno. */
-static int ep_top_seed_ages(struct ep_top_state *st, const ep_host_settings *s,
-                            struct ep_top_entry *ents, size_t n)
+/* The socket dump of one frame: which connections are new (ep_top_arrivals)
+ * and their destinations. */
+struct ep_top_count_ctx {
+    ep_top_arrivals *a;
+    double start, tw_len;
+    struct ep_top_new *news;
+    size_t n, cap;
+    bool nomem;
+};
+
+static void ep_top_count_one(const ep_top_tw *tw, void *arg)
 {
-    struct ep_top_seed_ctx c = { ents, n, 0.0, (double)s->time_wait_s };
-    if (n == 0)
-        return 0; /* no entry of unknown age */
-    if (s->port_lo == EP_HOST_UNKNOWN || s->port_hi == EP_HOST_UNKNOWN || s->time_wait_s <= 0)
-        return -ENODATA;
-    c.t_dump = ep_top_now() - st->start;
-    return ep_top_tw_dump(st->o.netns, (uint16_t)s->port_lo, (uint16_t)s->port_hi,
-                          ep_top_seed_one, &c);
+    struct ep_top_count_ctx *c = arg;
+    struct ep_top_new *k;
+    double tw_left = tw->state == TCP_TIME_WAIT ? tw->expires_ms / 1000.0 : -1.0;
+
+    if (!ep_top_arrivals_add(c->a, tw->cookie, tw_left, ep_top_now() - c->start, c->tw_len))
+        return;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        k = realloc(c->news, cap * sizeof *k);
+        if (!k) {
+            c->nomem = true;
+            return;
+        }
+        c->news = k;
+        c->cap = cap;
+    }
+    k = &c->news[c->n++];
+    memset(k, 0, sizeof *k);
+    k->key.local = tw->local;
+    k->key.remote = tw->remote;
+    k->key.remote_port = tw->remote_port;
+    k->key.proto = EP_PROTO_TCP;
+    k->cookie = tw->cookie;
+}
+
+/* Dump the TCP sockets and collect the new connections, sorted by
+ * destination and cookie (*news, freed by the caller).  Taken before the
+ * snapshot, so the port range and TIME_WAIT length come from the previous
+ * frame; the first frame dumps every port: it only records what is there.
+ * Returns 0 or a negative errno (then nothing is counted this frame). */
+static int ep_top_count_new(struct ep_top_state *st, struct ep_top_new **news, size_t *n)
+{
+    const ep_host_settings *s = st->snap ? ep_host_snapshot_settings(st->snap) : NULL;
+    struct ep_top_count_ctx c = { &st->arrivals, st->start, 60.0, NULL, 0, 0, false };
+    uint16_t lo = 0, hi = 65535;
+    int rc;
+
+    if (s && s->port_lo != EP_HOST_UNKNOWN && s->port_hi != EP_HOST_UNKNOWN)
+        lo = (uint16_t)s->port_lo, hi = (uint16_t)s->port_hi;
+    if (s && s->time_wait_s > 0)
+        c.tw_len = (double)s->time_wait_s;
+    ep_top_arrivals_begin(&st->arrivals, ep_top_now() - st->start);
+    rc = ep_top_tw_dump(st->o.netns, lo, hi, EP_TOP_CONN_STATES, ep_top_count_one, &c);
+    if (rc == 0 && c.nomem)
+        rc = EP_ENOMEM;
+    if (rc == 0)
+        rc = ep_top_arrivals_end(&st->arrivals);
+    else
+        ep_top_arrivals_abort(&st->arrivals);
+    if (rc < 0) {
+        free(c.news);
+        return rc;
+    }
+    if (c.n > 1)
+        qsort(c.news, c.n, sizeof *c.news, ep_top_new_cmp);
+    *news = c.news;
+    *n = c.n;
+    return 0;
+}
+
+/* Distinct cookies towards destination k in the sorted list (a dump can
+ * show a socket twice when the table changes under it). */
+static uint32_t ep_top_new_count(const struct ep_top_new *news, size_t n,
+                                 const struct ep_top_key *k)
+{
+    size_t lo = 0, hi = n;
+    uint32_t count = 0;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (ep_top_key_cmp(&news[mid].key, k) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < n && ep_top_key_cmp(&news[i].key, k) == 0; i++)
+        count += i == lo || news[i].cookie != news[i - 1].cookie;
+    return count;
 }
 
 /* The namespace counters behind EP_TOP_NS_*, NAN where unreadable. */
@@ -180,20 +251,31 @@ int ep_top_sample(struct ep_top_state *st)
     const ep_host_dest *dests;
     struct ep_top_entry *ents;
     struct ep_top_row *rows;
-    size_t n, total;
-    double now, t_prev = st->t;
+    struct ep_top_new *news = NULL;
+    size_t n, total, nnew = 0;
+    double t_prev = st->t, t_dump_prev, t_dump;
+    bool first = !st->snap, counted = false;
     int rc;
+
+    if (first)
+        st->start = ep_top_now();
+    /* New connections from the socket dump (top-rate.h), then the snapshot. */
+    t_dump_prev = st->arrivals.t_prev;
+    if (first || st->counting)
+        counted = ep_top_count_new(st, &news, &nnew) == 0;
+    if (first)
+        st->counting = counted;
+    t_dump = st->arrivals.t_prev; /* this frame's dump, when counted */
 
     ep_host_options_init(&hopts);
     hopts.netns = st->o.netns;
     hopts.top = 0; /* every destination: rates need them all */
     rc = ep_host_snapshot_take(&hopts, &snap);
-    if (rc < 0)
+    if (rc < 0) {
+        free(news);
         return rc;
-    now = ep_top_now();
-    if (!st->have_prev && !st->snap)
-        st->start = now;
-    st->t = now - st->start;
+    }
+    st->t = ep_top_now() - st->start;
 
     s = ep_host_snapshot_settings(snap);
     dests = ep_host_snapshot_dests(snap, &n, &total);
@@ -202,41 +284,52 @@ int ep_top_sample(struct ep_top_state *st)
     if (n && (!ents || !rows)) {
         free(ents);
         free(rows);
+        free(news);
         ep_host_snapshot_free(snap);
         return EP_ENOMEM;
     }
     for (size_t i = 0; i < n; i++) {
         const ep_host_dest *d = &dests[i];
+        ep_top_track *tr = &ents[i].track;
         struct ep_top_entry *old;
-        double tw = ep_top_tw_len(d, s);
+        /* TCP rates come from the dumps (at their times), unless the run
+         * fell back to inferring them; UDP's from the snapshots. */
+        bool by_dump = d->proto == EP_PROTO_TCP && st->counting;
 
         ep_top_key_of(d, &ents[i].key);
         old = st->nentries ? bsearch(&ents[i].key, st->entries, st->nentries, sizeof *ents,
                                      ep_top_key_cmp)
                            : NULL;
         rows[i].d = d;
-        if (old) {
-            ents[i].track = old->track;
-            rows[i].rate = ep_top_track_update(&ents[i].track, st->t, d->used, d->time_wait, tw);
-        } else if (st->snap) {
-            /* New since the last frame: it had no socket then. */
-            ep_top_track_init(&ents[i].track, t_prev, 0, 0, true);
-            rows[i].rate = ep_top_track_update(&ents[i].track, st->t, d->used, d->time_wait, tw);
-        } else {
-            ep_top_track_init(&ents[i].track, st->t, d->used, d->time_wait, false);
-            rows[i].rate = NAN;
-        }
+        rows[i].rate = NAN;
+        if (old)
+            *tr = old->track;
+        else if (first && by_dump)
+            ep_top_track_init(tr, t_dump, 0, 0, true);
+        else if (first)
+            ep_top_track_init(tr, st->t, d->used, d->time_wait, false);
+        else /* it had no socket at the last sample */
+            ep_top_track_init(tr, by_dump ? t_dump_prev : t_prev, 0, 0, true);
+        if (first)
+            ; /* rates need a second sample */
+        else if (!by_dump)
+            rows[i].rate = ep_top_track_update(tr, st->t, d->used, d->time_wait,
+                                               ep_top_tw_len(d, s));
+        else if (counted)
+            rows[i].rate = ep_top_track_count(tr, t_dump, ep_top_new_count(news, nnew,
+                                                                          &ents[i].key));
+        /* else this frame's dump failed: unknown now, the next covers both */
         if (d->free == EP_HOST_UNKNOWN || isnan(rows[i].rate))
             rows[i].tte = d->free == 0 ? 0.0 : NAN;
         else
-            rows[i].tte = ep_top_time_to_exhaustion(rows[i].rate, d->free, d->time_wait,
-                                                    ep_top_hold_len(d, s));
+            rows[i].tte = ep_top_track_exhaustion(tr, rows[i].rate, d->free, d->time_wait,
+                                                  ep_top_hold_len(d, s));
         rows[i].reuse = ep_top_reuse_applies(d, s);
     }
+    free(news);
     if (n > 1)
         qsort(ents, n, sizeof *ents, ep_top_key_cmp);
-    if (!st->snap)
-        st->tw_timers = ep_top_seed_ages(st, s, ents, n) == 0;
+    st->tw_timers = st->counting && counted;
 
     {
         double cur[EP_TOP_NS_N];
@@ -266,6 +359,7 @@ int ep_top_sample(struct ep_top_state *st)
 
 void ep_top_state_free(struct ep_top_state *st)
 {
+    ep_top_arrivals_free(&st->arrivals);
     free(st->entries);
     free(st->rows);
     if (st->snap)

@@ -1,7 +1,7 @@
-/* top-tw.c - one NETLINK_SOCK_DIAG dump of TCP sockets in TIME_WAIT, with
- * the time each has left, for `ephport top`'s first sample (top-tw.h says
- * why).  The kernel filters: the request asks for the TIME_WAIT state only
- * and carries bytecode "sport >= lo && sport <= hi", so only entries on
+/* top-tw.c - one NETLINK_SOCK_DIAG dump of TCP sockets in the given states,
+ * with each one's cookie and timer, for each frame of `ephport top`
+ * (top-tw.h says why).  The kernel filters: the request carries the state
+ * mask and bytecode "sport >= lo && sport <= hi", so only sockets on
  * ephemeral ports come back.  The walk over the reply copies every header
  * before reading it and trusts no length (it is also a fuzz target). */
 #include <errno.h>
@@ -29,13 +29,14 @@
 struct ep_top_tw_ctx {
     ep_top_tw_fn fn;
     void *arg;
+    uint32_t states;
 };
 
 static void ep_top_tw_one(const struct inet_diag_msg *m, void *arg)
 {
     const struct ep_top_tw_ctx *c = arg;
     ep_top_tw tw;
-    if (m->idiag_state != TCP_TIME_WAIT ||
+    if (m->idiag_state >= 32 || !(c->states & 1u << m->idiag_state) ||
         (m->idiag_family != AF_INET && m->idiag_family != AF_INET6))
         return;
     memset(&tw, 0, sizeof tw);
@@ -44,12 +45,20 @@ static void ep_top_tw_one(const struct inet_diag_msg *m, void *arg)
     tw.local_port = ntohs(m->id.idiag_sport);
     tw.remote_port = ntohs(m->id.idiag_dport);
     tw.expires_ms = m->idiag_expires;
+    tw.state = m->idiag_state;
+    tw.cookie = (uint64_t)m->id.idiag_cookie[1] << 32 | m->id.idiag_cookie[0];
     c->fn(&tw, c->arg);
 }
 
 int ep_top_tw_parse(const void *buf, size_t len, ep_top_tw_fn fn, void *arg)
 {
-    struct ep_top_tw_ctx c = { fn, arg };
+    return ep_top_tw_parse_states(buf, len, 1u << TCP_TIME_WAIT, fn, arg);
+}
+
+int ep_top_tw_parse_states(const void *buf, size_t len, uint32_t states, ep_top_tw_fn fn,
+                           void *arg)
+{
+    struct ep_top_tw_ctx c = { fn, arg, states };
     int rc = ep_diag_walk(buf, len, 0, 0, ep_top_tw_one, &c);
     /* top-tw.h's convention: 1 at the end of the dump, 0 for more. */
     if (rc == 0 || rc == 1)
@@ -57,7 +66,8 @@ int ep_top_tw_parse(const void *buf, size_t len, ep_top_tw_fn fn, void *arg)
     return rc == -EBADMSG ? -EINVAL : rc;
 }
 
-static int ep_top_tw_dump_here(uint16_t lo, uint16_t hi, ep_top_tw_fn fn, void *arg)
+static int ep_top_tw_dump_here(uint16_t lo, uint16_t hi, uint32_t states, ep_top_tw_fn fn,
+                               void *arg)
 {
     static const int families[2] = { AF_INET, AF_INET6 };
     struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
@@ -73,7 +83,7 @@ static int ep_top_tw_dump_here(uint16_t lo, uint16_t hi, ep_top_tw_fn fn, void *
         return -ENOMEM;
     }
     for (int f = 0; f < 2 && rc == 0; f++) {
-        size_t n = ep_diag_request(buf, families[f], IPPROTO_TCP, 1u << TCP_TIME_WAIT, lo, hi,
+        size_t n = ep_diag_request(buf, families[f], IPPROTO_TCP, states, lo, hi,
                                    (uint32_t)time(NULL) + (uint32_t)f);
         if (sendto(fd, buf, n, 0, (struct sockaddr *)&kernel, sizeof kernel) < 0) {
             rc = -errno;
@@ -92,7 +102,7 @@ static int ep_top_tw_dump_here(uint16_t lo, uint16_t hi, ep_top_tw_fn fn, void *
                 rc = -EPROTO;
                 break;
             }
-            r = ep_top_tw_parse(buf, (size_t)got, fn, arg);
+            r = ep_top_tw_parse_states(buf, (size_t)got, states, fn, arg);
             if (r != 0) {
                 rc = r < 0 ? r : 0;
                 break;
@@ -104,7 +114,8 @@ static int ep_top_tw_dump_here(uint16_t lo, uint16_t hi, ep_top_tw_fn fn, void *
     return rc;
 }
 
-int ep_top_tw_dump(const char *netns, uint16_t lo, uint16_t hi, ep_top_tw_fn fn, void *arg)
+int ep_top_tw_dump(const char *netns, uint16_t lo, uint16_t hi, uint32_t states,
+                   ep_top_tw_fn fn, void *arg)
 {
     char path[4096];
     int target, self, rc;
@@ -112,7 +123,7 @@ int ep_top_tw_dump(const char *netns, uint16_t lo, uint16_t hi, ep_top_tw_fn fn,
     if (lo > hi)
         return -EINVAL;
     if (!netns)
-        return ep_top_tw_dump_here(lo, hi, fn, arg);
+        return ep_top_tw_dump_here(lo, hi, states, fn, arg);
     if (!*netns || (snprintf(path, sizeof path, strchr(netns, '/') ? "%s" : "/run/netns/%s",
                              netns) >= (int)sizeof path))
         return -EINVAL;
@@ -132,7 +143,7 @@ int ep_top_tw_dump(const char *netns, uint16_t lo, uint16_t hi, ep_top_tw_fn fn,
         return rc;
     }
     close(target);
-    rc = ep_top_tw_dump_here(lo, hi, fn, arg);
+    rc = ep_top_tw_dump_here(lo, hi, states, fn, arg);
     /* Going back where we came from is allowed whenever entering was; if it
      * fails, this thread would read the wrong namespace from now on. */
     if (setns(self, CLONE_NEWNET) != 0) {

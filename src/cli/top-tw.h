@@ -1,10 +1,13 @@
-/* top-tw.h - the ages of the TIME_WAIT entries present when `ephport top`
- * starts, read once from their kernel timers (NETLINK_SOCK_DIAG reports the
- * milliseconds left before each entry expires), so the rate estimator does
- * not have to assume them evenly aged (see top-rate.h).
+/* top-tw.h - the sockets `ephport top` counts new connections from: one
+ * NETLINK_SOCK_DIAG dump per frame of the TCP sockets on ephemeral ports
+ * (connection states only: no listener, no request socket), each with its
+ * socket cookie, which names the connection from its first state to the end
+ * of its TIME_WAIT, and, in TIME_WAIT, the milliseconds its timer has left.
+ * top-rate.h says how the two tell a new connection from one seen before.
  *
- * The host snapshot (ephport/host.h) counts TIME_WAIT per destination but
- * does not keep timers; this is a second, TIME_WAIT-only dump, done once.
+ * The host snapshot (ephport/host.h) counts sockets per destination but
+ * keeps neither cookies nor timers; this is a second dump, filtered by the
+ * kernel on state and port range.
  */
 #ifndef EP_CLI_TOP_TW_H
 #define EP_CLI_TOP_TW_H
@@ -12,29 +15,46 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <netinet/tcp.h>
+
 #include <ephport/addr.h>
 
-/* One TIME_WAIT socket: its destination as the host snapshot keys it
- * (v4-mapped IPv6 addresses folded to IPv4) and the time it has left. */
+/* One TCP socket: its destination as the host snapshot keys it (v4-mapped
+ * IPv6 addresses folded to IPv4), its state (TCP_*), its socket cookie and
+ * the time its timer has left (in TIME_WAIT: 0 once due, while the entry
+ * waits for its timer-wheel bucket, up to about 2 s on this kernel). */
 typedef struct ep_top_tw {
     ep_addr local, remote;
     uint16_t local_port, remote_port;
     uint32_t expires_ms;
+    uint8_t state;
+    uint64_t cookie;
 } ep_top_tw;
+
+/* The states `ephport top` counts connections in: every TCP state but
+ * LISTEN, SYN_RECV (request sockets) and CLOSE, as a sock_diag state mask. */
+#define EP_TOP_CONN_STATES                                                                    \
+    (1u << TCP_ESTABLISHED | 1u << TCP_SYN_SENT | 1u << TCP_FIN_WAIT1 | 1u << TCP_FIN_WAIT2 |  \
+     1u << TCP_TIME_WAIT | 1u << TCP_CLOSE_WAIT | 1u << TCP_LAST_ACK | 1u << TCP_CLOSING)
 
 typedef void (*ep_top_tw_fn)(const ep_top_tw *tw, void *arg);
 
 /* Walk one buffer of netlink messages from a sock_diag dump, calling fn for
- * each TCP TIME_WAIT socket (other states are skipped).  Trusts no length:
- * returns 0 when the buffer ended without NLMSG_DONE (read more), 1 at
- * NLMSG_DONE, the kernel's negative errno for NLMSG_ERROR, -EINVAL for a
- * malformed message. */
+ * each TCP socket whose state is in `states` (a mask of 1 << TCP_*; others
+ * are skipped).  Trusts no length: returns 0 when the buffer ended without
+ * NLMSG_DONE (read more), 1 at NLMSG_DONE, the kernel's negative errno for
+ * NLMSG_ERROR, -EINVAL for a malformed message. */
+int ep_top_tw_parse_states(const void *buf, size_t len, uint32_t states, ep_top_tw_fn fn,
+                           void *arg);
+
+/* ep_top_tw_parse_states for TIME_WAIT only. */
 int ep_top_tw_parse(const void *buf, size_t len, ep_top_tw_fn fn, void *arg);
 
-/* Dump the TCP TIME_WAIT sockets (IPv4 and IPv6) whose local port lies in
+/* Dump the TCP sockets (IPv4 and IPv6) in `states` whose local port lies in
  * [lo, hi] in network namespace `netns` (NULL: the caller's; a name under
  * /run/netns or a path), returning to the caller's namespace before it
  * returns.  0 or a negative errno. */
-int ep_top_tw_dump(const char *netns, uint16_t lo, uint16_t hi, ep_top_tw_fn fn, void *arg);
+int ep_top_tw_dump(const char *netns, uint16_t lo, uint16_t hi, uint32_t states,
+                   ep_top_tw_fn fn, void *arg);
 
 #endif

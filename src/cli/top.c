@@ -38,7 +38,7 @@ static void ep_top_usage(FILE *f)
             "                   [--once | --batch [--iterations N]] [--json] [--help]\n"
             "\n"
             "A live view of ephemeral ports per destination: used, TIME_WAIT, free,\n"
-            "headroom, new connections per second (estimated between samples) and the\n"
+            "headroom, new connections per second (counted between samples) and the\n"
             "time until the destination runs out of ports at that rate.\n"
             "\n"
             "  --interval SEC   seconds between samples, 0.25 to 60 (default 1)\n"

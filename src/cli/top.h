@@ -62,7 +62,10 @@ struct ep_top_state {
     double start;          /* CLOCK_MONOTONIC at the first sample */
     double t;              /* seconds since start of the current frame */
     bool have_prev;
-    bool tw_timers;        /* TIME_WAIT ages at start read from kernel timers */
+    bool counting;         /* TCP rates counted by cookie from per-frame socket dumps
+                              (top-rate.h); false: the first dump failed, fallback */
+    bool tw_timers;        /* this frame's TCP rates were counted from its dump */
+    ep_top_arrivals arrivals; /* cookies of the last complete socket dump */
     /* Namespace-wide rates from the snapshot's counters (NAN until two
      * samples, or when a counter is unreadable), indexed by EP_TOP_NS_*. */
     double ns_prev[EP_TOP_NS_N], ns_rate[EP_TOP_NS_N];
