@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <ephport/capacity.h>
 #include <ephport/host.h>
 
 #include "cli.h"
@@ -67,10 +68,13 @@ static void ep_status_settings(const ep_host_snapshot *snap, bool color)
                (long long)st->reserved_in_range);
     ep_status_i64(a, sizeof a, st->effective_ports, " ports");
     printf("  effective                %s", a);
-    if (st->effective_ports > 0) {
-        double rate = (double)st->effective_ports / (double)st->time_wait_s;
-        printf(": at most %.*f new TCP connections/s per destination (TIME_WAIT %llds)",
-               rate < 10 ? 1 : 0, rate, (long long)st->time_wait_s);
+    if (st->effective_ports > 0 && st->time_wait_s > 0) {
+        /* the one owner of the rule: TIME_WAIT as the kernel keeps it */
+        double tw = (double)ep_linux_time_wait_upper(EP_SEC(st->time_wait_s)) / 1e9;
+        double rate = ep_capacity_sustainable_rate((double)st->effective_ports,
+                                                   ep_capacity_block_time(0, tw, false, 0));
+        printf(": at most %.*f new TCP connections/s per destination (TIME_WAIT %llds, "
+               "kept up to %.2fs)", rate < 10 ? 1 : 0, rate, (long long)st->time_wait_s, tw);
     }
     printf("\n");
     ep_status_i64(a, sizeof a, st->tw_reuse, "");

@@ -152,8 +152,8 @@ void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *
         for (int k = 0; k < EP_TOP_NS_N; k++)
             ep_top_fmt_rate(st->ns_rate[k], r[k], sizeof r[k]);
         snprintf(l4, len,
-                 "namespace: %s connect()/s, %s TIME_WAIT ports reused/s (tcp_tw_reuse; not in "
-                 "NEW/s)",
+                 "namespace: %s connect()/s, %s TIME_WAIT ports reused/s (tcp_tw_reuse; also "
+                 "in NEW/s)",
                  r[EP_TOP_NS_CONNECT], r[EP_TOP_NS_REUSED]);
     }
 }

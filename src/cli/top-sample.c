@@ -13,10 +13,12 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include <ephport/capacity.h>
 #include <ephport/pool.h>
 
 #include "cli.h"
 #include "top-tw.h"
+
 #include "top.h"
 
 const char *const ep_top_sort_names[EP_TOP_NSORT] = { "pressure", "rate", "exhaustion",
@@ -43,34 +45,21 @@ static int ep_top_key_cmp(const void *a, const void *b)
     return memcmp(a, b, sizeof(struct ep_top_key));
 }
 
+/* TIME_WAIT as the kernel keeps it, for time to exhaustion (capacity.h:
+ * 60 s plus the timer wheel's rounding), so "never" is never optimistic. */
 static double ep_top_tw_len(const ep_host_dest *d, const ep_host_settings *s)
 {
-    return d->proto == EP_PROTO_TCP ? (double)s->time_wait_s : 0.0;
-}
-
-static bool ep_top_is_loopback(const ep_addr *a)
-{
-    static const uint8_t v6_loop[16] = { [15] = 1 };
-    static const uint8_t v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
-    if (a->family == AF_INET)
-        return a->u.bytes[0] == 127;
-    if (a->family == AF_INET6)
-        return memcmp(a->u.bytes, v6_loop, 16) == 0 ||
-               (memcmp(a->u.bytes, v4_mapped, 12) == 0 && a->u.bytes[12] == 127);
-    return false;
+    if (d->proto != EP_PROTO_TCP || s->time_wait_s <= 0)
+        return 0.0;
+    return (double)ep_linux_time_wait_upper(EP_SEC(s->time_wait_s)) / 1e9;
 }
 
 /* Does tcp_tw_reuse let new connections to this destination take a port
- * still in TIME_WAIT?  1: any destination; 2: loopback only (the kernel's
- * test: either address in 127.0.0.0/8, ::ffff:127.0.0.0/104 or ::1).  Both
- * need TCP timestamps, on by default. */
+ * still in TIME_WAIT?  The kernel's rule, from capacity.h. */
 static bool ep_top_reuse_applies(const ep_host_dest *d, const ep_host_settings *s)
 {
-    if (d->proto != EP_PROTO_TCP)
-        return false;
-    if (s->tw_reuse == 1)
-        return true;
-    return s->tw_reuse == 2 && (ep_top_is_loopback(&d->local) || ep_top_is_loopback(&d->remote));
+    return d->proto == EP_PROTO_TCP && s->tw_reuse != EP_HOST_UNKNOWN &&
+           ep_linux_tw_reuse_applies((int)s->tw_reuse, &d->local, &d->remote);
 }
 
 /* How long a port stays unusable for this destination after a close: the
