@@ -72,7 +72,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (rc_whole == -EINVAL && !ep_whole.why)
         abort();
-    if (ep_host_agg_finish(&ep_agg_whole, 64512, &e, &n) == 0) {
+    if (ep_host_agg_finish(&ep_agg_whole, 64512, NULL, &e, &n) == 0) {
         for (size_t i = 0; i < n; i++)
             if (e[i].d.free < 0 || e[i].d.used == 0)
                 abort();

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(buf, data + 1, size - 1);
     if (ep_host_agg_init(&agg, 1024, 65535, NULL, data[0] & 1, 0) == 0) {
         ep_host_sockdiag_parse(buf, size - 1, data[0] & 2 ? 17 : 6, &agg);
-        if (ep_host_agg_finish(&agg, 64512, &e, &n) == 0) {
+        if (ep_host_agg_finish(&agg, 64512, NULL, &e, &n) == 0) {
             for (size_t i = 0; i < n; i++)
                 if (e[i].d.used == 0 || e[i].d.free < 0)
                     abort();

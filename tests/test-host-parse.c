@@ -165,7 +165,7 @@ static void procnet_reader_streams_in_any_chunks(void **state)
                                       &r), 0);
         assert_int_equal(r.line_no, 5);
         assert_int_equal(r.sockets, 4);
-        assert_int_equal(ep_host_agg_finish(&agg, 100, &e, &n), 0);
+        assert_int_equal(ep_host_agg_finish(&agg, 100, NULL, &e, &n), 0);
         assert_int_equal(n, 2);
         assert_int_equal(e[0].d.remote_port, 5001);
         assert_int_equal(e[0].d.used, 2);
@@ -359,7 +359,7 @@ static void sockdiag_dump_groups_by_destination(void **state)
     done->nlmsg_len = 3;
     assert_true(ep_host_sockdiag_parse(buf, 16, 6, &agg) <= 1);
 
-    assert_int_equal(ep_host_agg_finish(&agg, 9, &e, &n), 0);
+    assert_int_equal(ep_host_agg_finish(&agg, 9, NULL, &e, &n), 0);
     assert_int_equal(n, 2);
     assert_int_equal(agg.totals.tcp_all, 5);
     assert_int_equal(agg.bound.tcp_bound, 1);
@@ -393,7 +393,7 @@ static void grouping_survives_many_destinations(void **state)
         ep_addr_from_bytes(AF_INET, &ip, &s.remote);
         ep_host_agg_add(&agg, &s);
     }
-    assert_int_equal(ep_host_agg_finish(&agg, 64512, &e, &n), 0);
+    assert_int_equal(ep_host_agg_finish(&agg, 64512, NULL, &e, &n), 0);
     assert_int_equal(n, 1667);
     assert_int_equal(e[0].d.used, 3);
     assert_int_equal(e[n - 1].d.used, 2);

@@ -83,6 +83,9 @@ enum {
                                          by scanning /proc/<pid>/fd */
     EP_HOST_NO_TCP         = 1u << 1, /* skip TCP sockets */
     EP_HOST_NO_UDP         = 1u << 2, /* skip UDP sockets */
+    EP_HOST_NO_PROBE       = 1u << 3, /* do not ask the kernel which
+                                         connected TCP ports are sticky: free
+                                         TCP ports become lower bounds */
 };
 
 typedef struct ep_host_options {
@@ -150,6 +153,19 @@ typedef struct ep_host_bound {
     const ep_portset *udp_set;
     const ep_portset *listen_set;  /* TCP listening ports in range, reserved
                                       or not (advice: reserve them) */
+    /* Sticky TCP ports: Linux's connect() skips a port held by any
+     * explicitly bound socket, for every destination.  LISTEN and bound-only
+     * sockets are seen as such; whether a connected socket (or a TIME_WAIT)
+     * was bound explicitly is not in sock_diag, so the kernel is asked port
+     * by port (TCP_REPAIR connect through IP_LOCAL_PORT_RANGE [p, p], which
+     * sends nothing; needs CAP_NET_ADMIN and Linux 6.3). */
+    bool sticky_known;             /* every port that changes a free count was
+                                      asked: free is exact */
+    int64_t sticky_ports;          /* sticky effective ports found (lower
+                                      bound when !sticky_known) */
+    int64_t sticky_unknown;        /* ports whose stickiness is unknown */
+    uint32_t sticky_probes;        /* ports asked of the kernel */
+    const char *sticky_why;        /* !sticky_known: why not; else NULL */
 } ep_host_bound;
 
 /* A process holding sockets of a destination (EP_HOST_WITH_PROCESSES). */
@@ -172,12 +188,21 @@ typedef struct ep_host_dest {
     uint32_t time_wait;            /* = states[EP_HOST_TIME_WAIT] */
     uint32_t established;          /* = states[EP_HOST_ESTABLISHED] */
     uint32_t other;                /* used - time_wait - established */
-    int64_t free;                  /* effective ports minus this destination's
-                                      non-reserved ports minus bind-only ports
-                                      of its protocol (TCP); for UDP every UDP
-                                      port in the range counts, since UDP does
-                                      not share ports across destinations.
-                                      Never negative; UNKNOWN if the range is */
+    int64_t free;                  /* the connect()s towards it that would
+                                      succeed now.  TCP: effective ports that
+                                      are neither sticky (held by an explicitly
+                                      bound socket: bound, listening, connected
+                                      after bind(), or its TIME_WAIT) nor
+                                      blocked by its own sockets (a TIME_WAIT
+                                      that tcp_tw_reuse lets a connect() take
+                                      over does not block).  UDP: effective
+                                      ports with no UDP socket (UDP does not
+                                      share ports across destinations).  A
+                                      lower bound when bound->sticky_known is
+                                      false (ports of unknown stickiness count
+                                      as sticky).  Never negative; UNKNOWN if
+                                      the range is */
+    int64_t free_max;              /* the upper bound (= free when exact) */
     double headroom_pct;           /* free / effective * 100; < 0 if unknown */
     double pressure;               /* 1 - free / effective, in [0, 1] */
     size_t nprocs;                 /* EP_HOST_WITH_PROCESSES only */

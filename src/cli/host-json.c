@@ -134,6 +134,13 @@ static json_t *ep_json_bound(const ep_host_snapshot *snap)
     ok = ok && ep_json_set(o, "tcp_ports", ep_json_count(b->tcp_ports, tcp));
     ok = ok && ep_json_set(o, "udp_unconnected", ep_json_count(b->udp_unconnected, udp));
     ok = ok && ep_json_set(o, "udp_ports", ep_json_count(b->udp_ports, udp));
+    /* ports held by explicitly bound TCP sockets (skipped by every
+     * connect()): exact when sticky_known, a lower bound otherwise */
+    ok = ok && ep_json_set(o, "sticky_known", json_boolean(tcp && b->sticky_known));
+    ok = ok && ep_json_set(o, "sticky_ports", ep_json_count((uint64_t)b->sticky_ports, tcp));
+    ok = ok && ep_json_set(o, "sticky_unknown", ep_json_count((uint64_t)b->sticky_unknown, tcp));
+    ok = ok && ep_json_set(o, "sticky_probes", ep_json_count(b->sticky_probes, tcp));
+    ok = ok && ep_json_set(o, "sticky_why", b->sticky_why ? json_string(b->sticky_why) : json_null());
     if (!ok) {
         json_decref(o);
         return NULL;
@@ -172,6 +179,9 @@ json_t *ep_host_dest_to_json(const ep_host_dest *d)
     ok = ok && ep_json_set(o, "other", json_integer(d->other));
     ok = ok && ep_json_set(o, "states", ep_json_states(states, false));
     ok = ok && ep_json_set(o, "free", ep_json_i64(d->free));
+    ok = ok && ep_json_set(o, "free_max", ep_json_i64(d->free_max));
+    ok = ok && ep_json_set(o, "free_exact", json_boolean(d->free != EP_HOST_UNKNOWN &&
+                                                         d->free == d->free_max));
     ok = ok && ep_json_set(o, "headroom_pct", ep_json_pct(d->headroom_pct));
     if (ok && d->procs) {
         json_t *arr = json_array();

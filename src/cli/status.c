@@ -18,7 +18,8 @@ static void ep_status_usage(FILE *f)
 {
     fprintf(f,
             "Usage: ephport status [--json] [--top N] [--processes] [--netns NAME|PATH]\n"
-            "                      [--source auto|netlink|proc] [--warn PCT] [--crit PCT]\n"
+            "                      [--source auto|netlink|proc] [--no-probe] [--warn PCT]\n"
+            "                      [--crit PCT]\n"
             "\n"
             "Read this host's ephemeral ports: the effective range, sockets per state,\n"
             "bind-only ports, and the destinations (local address, remote address, remote\n"
@@ -33,9 +34,22 @@ static void ep_status_usage(FILE *f)
             "  --netns NAME|PATH   read the namespace /run/netns/NAME or at PATH\n"
             "  --source SRC        netlink sock_diag, /proc/net, or auto (default: netlink,\n"
             "                      /proc when netlink fails)\n"
+            "  --no-probe          do not ask the kernel which connected TCP ports are\n"
+            "                      sticky (bound explicitly): FREE becomes a range of bounds\n"
             "  --warn PCT          warn about destinations with PCT%% of ports taken (80)\n"
             "  --crit PCT          critical from PCT%% (95)\n"
             "  --help              this text\n"
+            "\n"
+            "Destination columns:\n"
+            "  PROTO, DESTINATION, LOCAL  the unit that runs out: protocol, remote address:port,\n"
+            "                      local address\n"
+            "  USED                its sockets on ports of the range, any state\n"
+            "  ESTAB, TIME_WAIT, OTHER  of USED, by state\n"
+            "  FREE                connect()s towards it that would succeed now, as Linux\n"
+            "                      decides (then EADDRNOTAVAIL \"Cannot assign requested\n"
+            "                      address\"; UDP: EAGAIN \"Resource temporarily unavailable\");\n"
+            "                      \"LOW-HIGH\" when sticky ports could not be asked\n"
+            "  HEADROOM            FREE / effective ports\n"
             "\n"
             "Exit status: 0 read, 1 could not read the namespace, 2 bad command line.\n");
 }
@@ -148,6 +162,13 @@ static void ep_status_sockets(const ep_host_snapshot *snap, bool color)
                b->udp_ports);
     else
         printf(", UDP unknown\n");
+    if (tcp && b->sticky_known)
+        printf("  sticky TCP ports (explicitly bound: every connect() skips them): %lld, "
+               "%u asked of the kernel\n", (long long)b->sticky_ports, b->sticky_probes);
+    else if (tcp)
+        printf("  sticky TCP ports: at least %lld, %lld unknown (%s): FREE shows lower bounds\n",
+               (long long)b->sticky_ports, (long long)b->sticky_unknown,
+               b->sticky_why ? b->sticky_why : "not asked");
     if (t->sockstat_tcp_inuse != EP_HOST_UNKNOWN)
         printf("  whole namespace (sockstat): TCP in use %lld, TIME_WAIT %lld; UDP in use %lld\n",
                (long long)t->sockstat_tcp_inuse, (long long)t->sockstat_tcp_tw,
@@ -174,7 +195,10 @@ static void ep_status_dests(const ep_host_snapshot *snap, bool color)
         ep_addr_format(&d[i].local, l, sizeof l);
         snprintf(dest, sizeof dest, d[i].remote.family == AF_INET6 ? "[%s]:%u" : "%s:%u", r,
                  d[i].remote_port);
-        ep_status_i64(fr, sizeof fr, d[i].free, "");
+        if (d[i].free != EP_HOST_UNKNOWN && d[i].free_max != d[i].free)
+            snprintf(fr, sizeof fr, "%lld-%lld", (long long)d[i].free, (long long)d[i].free_max);
+        else
+            ep_status_i64(fr, sizeof fr, d[i].free, "");
         if (d[i].headroom_pct < 0)
             snprintf(hr, sizeof hr, "unknown");
         else
@@ -249,6 +273,7 @@ int ep_cmd_status(int argc, char **argv)
         { "source", required_argument, NULL, 's' },
         { "warn", required_argument, NULL, 'w' },
         { "crit", required_argument, NULL, 'c' },
+        { "no-probe", no_argument, NULL, 'N' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -262,7 +287,7 @@ int ep_cmd_status(int argc, char **argv)
 
     ep_host_options_init(&o);
     o.top = 10;
-    while ((c = getopt_long(argc, argv, "jt:pn:s:w:c:hP:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "jt:pn:s:w:c:hP:N", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             json = true;
@@ -279,6 +304,9 @@ int ep_cmd_status(int argc, char **argv)
             break;
         case 'p':
             o.flags |= EP_HOST_WITH_PROCESSES;
+            break;
+        case 'N':
+            o.flags |= EP_HOST_NO_PROBE;
             break;
         case 'n':
             o.netns = optarg;

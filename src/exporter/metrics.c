@@ -157,6 +157,15 @@ static void ep_metrics_sockets(const ep_metrics_input *in, ep_strbuf *b)
                      "ephport_bind_only_ports{proto=\"tcp\"} %u\n"
                      "ephport_bind_only_ports{proto=\"udp\"} %u\n",
                      bd->tcp_ports, bd->udp_ports);
+    ep_metrics_int(b, "ephport_sticky_tcp_ports", EP_GAUGE,
+                   "Ephemeral TCP ports held by explicitly bound sockets (bound, listening, "
+                   "connected after bind(), or their TIME_WAIT): every connect() skips them. "
+                   "A lower bound when ephport_free_ports_exact is 0.",
+                   (long long)bd->sticky_ports);
+    ep_metrics_int(b, "ephport_free_ports_exact", EP_GAUGE,
+                   "1 if the free port counts are exact; 0 if the kernel could not be asked "
+                   "which connected TCP ports are sticky (they are then lower bounds).",
+                   bd->sticky_known ? 1 : 0);
 
     ep_metrics_known(b, "ephport_namespace_tcp_sockets",
                      "TCP sockets in use in the namespace, any port (/proc/net/sockstat).",
@@ -254,7 +263,8 @@ static void ep_metrics_dests(const ep_metrics_input *in, ep_strbuf *b)
                            "Ephemeral ports towards a destination in TIME_WAIT.");
     ep_metrics_dest_family(in, b, EP_DEST_FREE, "ephport_destination_free_ports",
                            "Ephemeral ports a new connection towards the destination could "
-                           "still take.");
+                           "still take, as Linux decides (a lower bound when "
+                           "ephport_free_ports_exact is 0).");
     ep_metrics_dest_family(in, b, EP_DEST_RATIO, "ephport_destination_used_ratio",
                            "Share of the effective ports unavailable towards the destination "
                            "(1 - free / effective).");

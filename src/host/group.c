@@ -13,14 +13,31 @@
  * sockets whose local port is a listening port were accepted, not connected
  * out, and are only counted.
  *
- * Free ports of a TCP destination = effective ports - its own non-reserved
- * ports - bind-only TCP ports.  UDP does not share a port between 4-tuples
- * on connect(), so a UDP destination's free ports = effective ports - every
- * UDP port in use in the range. */
+ * Free ports of a TCP destination D are the effective ports a connect()
+ * towards it could take now (Linux __inet_hash_connect): neither sticky nor
+ * blocked by D itself.  Sticky = held by an explicitly bound socket (bound,
+ * listening, connected after bind(), or its TIME_WAIT), which makes every
+ * autobind skip the port, whatever the destination; LISTEN and bound-only
+ * sockets are sticky for certain, and for the rest sticky.c asks the kernel
+ * (the ports passed here by ep_host_agg_sticky_candidates).  D blocks a port
+ * with any socket of its 4-tuple there, except a TIME_WAIT entry that
+ * tcp_tw_reuse lets a new connection take over (capacity.h's rule, and
+ * older than tcp_tw_reuse_delay by its timer, with a 10 ms margin for the
+ * timer's granularity).  So free(D) = effective - |sticky| - |D's blocking
+ * ports that are not sticky|; the last term needs each blocking socket's
+ * (destination, port), kept in a compact array (6 bytes a socket).
+ *
+ * UDP does not share a port between 4-tuples on connect(), so a UDP
+ * destination's free ports = effective ports - every UDP port in use in the
+ * range: exactly what the next UDP socket's autobind can get (EAGAIN at 0)
+ * for IPv6, a lower bound for IPv4 (an IPv6-only socket would not block
+ * it). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+
+#include <ephport/capacity.h>
 
 #include "host-internal.h"
 
@@ -34,8 +51,41 @@ int ep_host_agg_init(ep_host_agg *agg, uint16_t lo, uint16_t hi, const ep_portse
     agg->keep_samples = keep_samples;
     agg->family = family;
     agg->nslots = 64;
+    agg->tw_reuse = -1;
     agg->slots = calloc(agg->nslots, sizeof *agg->slots);
-    return agg->slots ? 0 : -ENOMEM;
+    agg->port_blockers = calloc(65536, sizeof *agg->port_blockers);
+    return agg->slots && agg->port_blockers ? 0 : -ENOMEM;
+}
+
+/* Record that destination e blocks port (TCP). */
+static void ep_host_agg_block(ep_host_agg *agg, ep_host_entry *e, uint16_t port)
+{
+    if (agg->nblocks == agg->cap_blocks) {
+        size_t n = agg->cap_blocks ? agg->cap_blocks * 2 : 256;
+        ep_host_block *b = realloc(agg->blocks, n * sizeof *b);
+        if (!b) {
+            agg->error = -ENOMEM;
+            return;
+        }
+        agg->blocks = b;
+        agg->cap_blocks = n;
+    }
+    agg->blocks[agg->nblocks].id = e->id;
+    agg->blocks[agg->nblocks].port = port;
+    agg->nblocks++;
+    agg->port_blockers[port]++;
+    e->blocking++;
+}
+
+/* A TIME_WAIT entry a new connect() towards its destination may take over
+ * now: tcp_tw_reuse applies (either end loopback for 2) and its timer says
+ * it is older than the delay, with a margin for the timer's granularity
+ * (one jiffy is at most 10 ms), so that the count is never optimistic. */
+static bool ep_host_tw_reusable(const ep_host_agg *agg, const ep_host_sock *s)
+{
+    return s->state == EP_HOST_TIME_WAIT && agg->tw_reuse > 0 && s->tw_age_ms >= 0 &&
+           agg->tw_reuse_delay_ms >= 0 && s->tw_age_ms > agg->tw_reuse_delay_ms + 10 &&
+           ep_linux_tw_reuse_applies(agg->tw_reuse, &s->local, &s->remote);
 }
 
 static uint64_t ep_host_key_hash(uint8_t proto, const ep_addr *l, const ep_addr *r, uint16_t rport)
@@ -101,6 +151,7 @@ static ep_host_entry *ep_host_agg_find(ep_host_agg *agg, const ep_host_sock *s)
     agg->slots[j].d.local = s->local;
     agg->slots[j].d.remote = s->remote;
     agg->slots[j].d.remote_port = s->remote_port;
+    agg->slots[j].id = agg->next_id++;
     agg->nused++;
     return &agg->slots[j];
 }
@@ -178,6 +229,11 @@ void ep_host_agg_add(ep_host_agg *agg, const ep_host_sock *s)
     e->d.states[s->state]++;
     if (!reserved)
         e->used_effective++;
+    if (tcp && !reserved) {
+        ep_portset_add(&agg->tcp_conn, s->local_port);
+        if (!ep_host_tw_reusable(agg, s))
+            ep_host_agg_block(agg, e, s->local_port);
+    }
     if (agg->keep_samples && s->inode && e->nsample < EP_HOST_PROC_SAMPLE) {
         if (!e->sample) {
             e->sample = malloc(EP_HOST_PROC_SAMPLE * sizeof *e->sample);
@@ -225,7 +281,51 @@ static uint32_t ep_host_count_range(const ep_portset *set, uint16_t lo, uint16_t
     return n;
 }
 
-int ep_host_agg_finish(ep_host_agg *agg, int64_t effective, ep_host_entry **out, size_t *n)
+void ep_host_agg_sticky_candidates(const ep_host_agg *agg, ep_portset *out)
+{
+    size_t ntcp = 0;
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < agg->nslots; i++)
+        ntcp += agg->slots[i].d.proto == 6;
+    if (ntcp == 0)
+        return; /* no destination: stickiness changes no free count */
+    for (uint32_t p = agg->lo; p <= agg->hi; p++)
+        if (ep_portset_has(&agg->tcp_conn, (uint16_t)p) &&
+            !ep_portset_has(&agg->tcp_set, (uint16_t)p) && agg->port_blockers[p] < ntcp)
+            ep_portset_add(out, (uint16_t)p);
+}
+
+/* The free count of every TCP destination against a sticky set: effective
+ * - |sticky| - (blocking - blocking ports that are sticky). */
+static int ep_host_tcp_free(ep_host_agg *agg, ep_host_entry *arr, size_t k, int64_t effective,
+                            const ep_portset *sticky, bool use_free_max)
+{
+    uint32_t *overlap = calloc(agg->next_id ? agg->next_id : 1, sizeof *overlap);
+    int64_t nsticky = ep_host_count_range(sticky, agg->lo, agg->hi);
+    if (!overlap)
+        return -ENOMEM;
+    for (size_t b = 0; b < agg->nblocks; b++)
+        if (ep_portset_has(sticky, agg->blocks[b].port))
+            overlap[agg->blocks[b].id]++;
+    for (size_t i = 0; i < k; i++) {
+        ep_host_entry *e = &arr[i];
+        int64_t f;
+        if (e->d.proto != 6)
+            continue;
+        f = effective - nsticky - ((int64_t)e->blocking - overlap[e->id]);
+        if (f < 0)
+            f = 0;
+        if (use_free_max)
+            e->d.free_max = f;
+        else
+            e->d.free = f;
+    }
+    free(overlap);
+    return 0;
+}
+
+int ep_host_agg_finish(ep_host_agg *agg, int64_t effective, const ep_host_sticky *sticky,
+                       ep_host_entry **out, size_t *n)
 {
     ep_host_entry *arr;
     size_t k = 0;
@@ -252,15 +352,36 @@ int ep_host_agg_finish(ep_host_agg *agg, int64_t effective, ep_host_entry **out,
         d->time_wait = d->states[EP_HOST_TIME_WAIT];
         d->established = d->states[EP_HOST_ESTABLISHED];
         d->other = d->used - d->time_wait - d->established;
+        if (effective > 0 && d->proto != 6) {
+            int64_t taken = (int64_t)udp_used;
+            d->free = d->free_max = effective - taken > 0 ? effective - taken : 0;
+        } else {
+            d->free = d->free_max = EP_HOST_UNKNOWN;
+        }
+    }
+    if (effective > 0) {
+        /* TCP: the lower bound counts every port of unknown stickiness as
+         * sticky, the upper bound none; they are equal when it is known */
+        ep_portset lower = agg->tcp_set, upper = agg->tcp_set;
+        int rc;
+        if (sticky) {
+            for (size_t w = 0; w < sizeof lower.bits / sizeof lower.bits[0]; w++) {
+                lower.bits[w] |= sticky->sure.bits[w] | sticky->unsure.bits[w];
+                upper.bits[w] |= sticky->sure.bits[w];
+            }
+        }
+        if ((rc = ep_host_tcp_free(agg, arr, k, effective, &lower, false)) != 0 ||
+            (rc = ep_host_tcp_free(agg, arr, k, effective, &upper, true)) != 0) {
+            ep_host_entries_free(arr, k);
+            return rc;
+        }
+    }
+    for (size_t i = 0; i < k; i++) {
+        ep_host_dest *d = &arr[i].d;
         if (effective > 0) {
-            int64_t taken = d->proto == 6
-                ? (int64_t)arr[k - 1].used_effective + agg->bound.tcp_ports
-                : (int64_t)udp_used;
-            d->free = effective - taken > 0 ? effective - taken : 0;
             d->headroom_pct = 100.0 * (double)d->free / (double)effective;
             d->pressure = 1.0 - (double)d->free / (double)effective;
         } else {
-            d->free = EP_HOST_UNKNOWN;
             d->headroom_pct = -1;
             d->pressure = 0;
         }
@@ -284,6 +405,10 @@ void ep_host_entries_free(ep_host_entry *e, size_t n)
 
 void ep_host_agg_free(ep_host_agg *agg)
 {
+    free(agg->blocks);
+    agg->blocks = NULL;
+    free(agg->port_blockers);
+    agg->port_blockers = NULL;
     if (!agg->slots)
         return;
     for (size_t i = 0; i < agg->nslots; i++)

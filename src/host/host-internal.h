@@ -19,16 +19,41 @@ typedef struct ep_host_sock {
     uint16_t local_port, remote_port;
     ep_addr local, remote;/* v4-mapped IPv6 already folded to IPv4 */
     uint32_t inode;       /* 0 for TIME_WAIT and request sockets */
+    int32_t tw_age_ms;    /* TIME_WAIT: ms since it began (from its timer),
+                             -1 when unknown or not TIME_WAIT */
 } ep_host_sock;
 
 /* A destination while aggregating. */
 typedef struct ep_host_entry {
     ep_host_dest d;
     uint32_t used_effective;      /* of used: ports not reserved */
+    uint32_t id;                  /* order of creation (TCP: ep_host_block) */
+    uint32_t blocking;            /* TCP: its sockets on effective ports that
+                                     keep the port from a new connect() to it
+                                     (all but reusable TIME_WAIT entries) */
     uint32_t nsample;
     uint32_t *sample;             /* socket inodes (WITH_PROCESSES only) */
     ep_host_proc *procs;
 } ep_host_entry;
+
+/* A TCP socket of a destination that blocks its port for that destination. */
+typedef struct ep_host_block {
+    uint32_t id;                  /* ep_host_entry.id */
+    uint16_t port;
+} ep_host_block;
+
+/* Which ports are sticky (held by an explicitly bound TCP socket, which
+ * makes connect() skip the port for every destination), as ep_host_sticky
+ * found out. */
+typedef struct ep_host_sticky {
+    bool known;                   /* exact: every port that matters was asked */
+    ep_portset sure;              /* sticky for certain (LISTEN, bound-only, or
+                                     the kernel said so) */
+    ep_portset unsure;            /* unknown: sticky or not (lower bound counts
+                                     them, upper bound does not) */
+    uint32_t probes;              /* ports asked of the kernel */
+    char why[200];                /* when !known: why not */
+} ep_host_sticky;
 
 /* The aggregator: an open-addressing table of destinations plus totals. */
 typedef struct ep_host_agg {
@@ -42,15 +67,40 @@ typedef struct ep_host_agg {
     ep_host_totals totals;
     ep_host_bound bound;
     ep_portset tcp_set, udp_set, listen_set, udp_used;
+    /* TCP, for the exact free count (ep_host_agg_finish): */
+    int tw_reuse;                 /* tcp_tw_reuse, or -1 unknown (no reuse assumed) */
+    int64_t tw_reuse_delay_ms;    /* tcp_tw_reuse_delay */
+    ep_portset tcp_conn;          /* effective ports with a TCP socket that is
+                                     not LISTEN or bound-only: explicitly bound
+                                     or not, sock_diag does not say */
+    ep_host_block *blocks;        /* (destination, port) of blocking sockets */
+    size_t nblocks, cap_blocks;
+    uint32_t *port_blockers;      /* [65536] destinations blocking each port */
+    uint32_t next_id;
     int error;                    /* first -ENOMEM etc. */
 } ep_host_agg;
 
 int ep_host_agg_init(ep_host_agg *agg, uint16_t lo, uint16_t hi, const ep_portset *reserved,
                      bool keep_samples, int family);
 void ep_host_agg_add(ep_host_agg *agg, const ep_host_sock *s);
+/* The effective ports whose stickiness changes some TCP destination's free
+ * count: ports in tcp_conn, not already sticky (tcp_set), not blocked by
+ * every destination. */
+void ep_host_agg_sticky_candidates(const ep_host_agg *agg, ep_portset *out);
 /* Move the destinations out as a sorted array (pressure first) with free /
- * headroom computed against `effective`; agg keeps the totals. */
-int ep_host_agg_finish(ep_host_agg *agg, int64_t effective, ep_host_entry **out, size_t *n);
+ * headroom computed against `effective` and, for TCP, the sticky ports
+ * (NULL: none besides LISTEN and bound-only); agg keeps the totals. */
+int ep_host_agg_finish(ep_host_agg *agg, int64_t effective, const ep_host_sticky *sticky,
+                       ep_host_entry **out, size_t *n);
+
+/* --- sticky.c --- */
+/* Ask the kernel, port by port, whether a connect() autobind may take each
+ * port of `ports` (a TCP_REPAIR socket connects through exactly that port
+ * with IP_LOCAL_PORT_RANGE [p, p] and sends nothing): those it refuses are
+ * sticky.  Runs in the current network namespace.  Fills st (sure: the
+ * refused ones; unsure and !known with the reason when the kernel cannot
+ * be asked: no CAP_NET_ADMIN, a kernel before 6.3, no loopback). */
+void ep_host_sticky_probe(const ep_portset *ports, uint16_t lo, uint16_t hi, ep_host_sticky *st);
 void ep_host_agg_free(ep_host_agg *agg);
 void ep_host_entries_free(ep_host_entry *e, size_t n);
 

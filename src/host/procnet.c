@@ -154,6 +154,8 @@ int ep_host_procnet_parse_line(const char *line, int family, uint8_t proto, ep_h
     if (*p++ != ':')
         return ep_host_bad(why, "not a socket line (no slot number 'N:')");
     memset(out, 0, sizeof *out);
+    out->tw_age_ms = -1; /* the /proc timer column is not read: TIME_WAIT entries
+                            count as not reusable (never optimistic) */
     out->proto = proto;
     ep_host_skip_spaces(&p);
     if (!ep_host_proc_endpoint(&p, family, &out->local, &out->local_port))

@@ -136,6 +136,21 @@ const char *ep_host_severity_name(ep_host_severity s)
     return "info";
 }
 
+/* A fresh aggregator that knows the namespace's tcp_tw_reuse (which
+ * TIME_WAIT entries a connect() may take over). */
+static int ep_host_agg_begin(const ep_host_snapshot *s, ep_host_agg *agg, uint16_t lo, uint16_t hi,
+                             const ep_portset *res, bool samples, int family)
+{
+    int rc = ep_host_agg_init(agg, lo, hi, res, samples, family);
+    if (rc == 0) {
+        agg->tw_reuse = s->settings.tw_reuse == EP_HOST_UNKNOWN ? -1 : (int)s->settings.tw_reuse;
+        /* the kernel's default where the sysctl is absent (before 6.13) */
+        agg->tw_reuse_delay_ms =
+            s->settings.tw_reuse_delay_ms == EP_HOST_UNKNOWN ? 1000 : s->settings.tw_reuse_delay_ms;
+    }
+    return rc;
+}
+
 /* Read one protocol into a fresh aggregator; *src tells where from. */
 static int ep_host_read_proto(ep_host_snapshot *s, const ep_host_options *o, uint8_t proto,
                               uint16_t lo, uint16_t hi, ep_host_agg *agg, ep_host_source *src)
@@ -147,7 +162,7 @@ static int ep_host_read_proto(ep_host_snapshot *s, const ep_host_options *o, uin
     int rc;
 
     if (o->source != EP_HOST_SOURCE_PROC) {
-        rc = ep_host_agg_init(agg, lo, hi, res, samples, o->family);
+        rc = ep_host_agg_begin(s, agg, lo, hi, res, samples, o->family);
         if (rc)
             return rc;
         if (proto == 6)
@@ -165,13 +180,13 @@ static int ep_host_read_proto(ep_host_snapshot *s, const ep_host_options *o, uin
             ep_host_note(s, "could not read %s sockets through netlink sock_diag: %s", pname,
                          strerror(-rc));
             *src = EP_HOST_SOURCE_NONE;
-            return ep_host_agg_init(agg, lo, hi, res, samples, o->family);
+            return ep_host_agg_begin(s, agg, lo, hi, res, samples, o->family);
         }
         ep_host_note(s, "could not read %s sockets through netlink sock_diag (%s); "
                         "read /proc/net/%s instead", pname, strerror(-rc),
                      proto == 6 ? "tcp{,6}" : "udp{,6}");
     }
-    rc = ep_host_agg_init(agg, lo, hi, res, samples, o->family);
+    rc = ep_host_agg_begin(s, agg, lo, hi, res, samples, o->family);
     if (rc)
         return rc;
     rc = ep_host_procnet_read(agg, proto, why, sizeof why);
@@ -181,7 +196,7 @@ static int ep_host_read_proto(ep_host_snapshot *s, const ep_host_options *o, uin
         ep_host_note(s, "%s sockets unknown: %s", pname, why);
         ep_host_agg_free(agg);
         *src = EP_HOST_SOURCE_NONE;
-        return ep_host_agg_init(agg, lo, hi, res, samples, o->family);
+        return ep_host_agg_begin(s, agg, lo, hi, res, samples, o->family);
     }
     *src = EP_HOST_SOURCE_PROC;
     if (proto == 6)
@@ -191,17 +206,17 @@ static int ep_host_read_proto(ep_host_snapshot *s, const ep_host_options *o, uin
 }
 
 static int ep_host_merge(ep_host_snapshot *s, ep_host_agg *tcp, ep_host_agg *udp,
-                         const ep_host_options *o)
+                         const ep_host_options *o, const ep_host_sticky *sticky)
 {
     ep_host_entry *et, *eu;
     size_t nt, nu, keep;
     int64_t eff = s->settings.effective_ports;
     int rc;
 
-    rc = ep_host_agg_finish(tcp, eff, &et, &nt);
+    rc = ep_host_agg_finish(tcp, eff, sticky, &et, &nt);
     if (rc)
         return rc;
-    rc = ep_host_agg_finish(udp, eff, &eu, &nu);
+    rc = ep_host_agg_finish(udp, eff, NULL, &eu, &nu);
     if (rc) {
         ep_host_entries_free(et, nt);
         return rc;
@@ -263,12 +278,25 @@ static int ep_host_merge(ep_host_snapshot *s, ep_host_agg *tcp, ep_host_agg *udp
     s->bound.tcp_set = &s->tcp_set;
     s->bound.udp_set = &s->udp_set;
     s->bound.listen_set = &s->listen_set;
+    /* sticky ports: LISTEN and bound-only ones, and those the kernel named */
+    s->bound.sticky_known = sticky->known;
+    s->bound.sticky_probes = sticky->probes;
+    s->bound.sticky_ports = tcp->bound.tcp_ports;
+    s->bound.sticky_unknown = 0;
+    for (uint32_t p = tcp->lo; p <= tcp->hi; p++) {
+        s->bound.sticky_ports += ep_portset_has(&sticky->sure, (uint16_t)p) &&
+                                 !ep_portset_has(&tcp->tcp_set, (uint16_t)p);
+        s->bound.sticky_unknown += ep_portset_has(&sticky->unsure, (uint16_t)p);
+    }
+    s->bound.sticky_why = sticky->known ? NULL : ep_host_strf(s, "%s", sticky->why);
     return 0;
 }
 
 static int ep_host_read_sockets(ep_host_snapshot *s, const ep_host_options *o)
 {
     ep_host_agg *tcp = calloc(1, sizeof *tcp), *udp = calloc(1, sizeof *udp);
+    ep_host_sticky *sticky = NULL;
+    ep_portset *cand = NULL;
     uint16_t lo = 1, hi = 65535;
     int rc = -ENOMEM;
 
@@ -294,8 +322,34 @@ static int ep_host_read_sockets(ep_host_snapshot *s, const ep_host_options *o)
         rc = ep_host_agg_init(udp, lo, hi, NULL, false, o->family);
     if (rc)
         goto out;
-    rc = ep_host_merge(s, tcp, udp, o);
+    /* Which connected ports are sticky: asked of the kernel, in the
+     * namespace, for the ports whose answer changes a free count. */
+    sticky = calloc(1, sizeof *sticky);
+    cand = calloc(1, sizeof *cand);
+    if (!sticky || !cand) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if (s->source_tcp != EP_HOST_SOURCE_NONE && s->settings.port_lo != EP_HOST_UNKNOWN) {
+        ep_host_agg_sticky_candidates(tcp, cand);
+        if (o->flags & EP_HOST_NO_PROBE) {
+            sticky->known = false;
+            sticky->unsure = *cand;
+            snprintf(sticky->why, sizeof sticky->why, "the kernel was not asked (--no-probe)");
+        } else {
+            ep_host_sticky_probe(cand, lo, hi, sticky);
+        }
+        if (!sticky->known)
+            ep_host_note(s, "which connected TCP ports were bound explicitly (sticky: skipped by "
+                            "every connect()) is unknown: %s; free TCP ports are lower bounds",
+                         sticky->why);
+    } else {
+        sticky->known = s->source_tcp != EP_HOST_SOURCE_NONE;
+    }
+    rc = ep_host_merge(s, tcp, udp, o, sticky);
 out:
+    free(sticky);
+    free(cand);
     if (tcp)
         ep_host_agg_free(tcp);
     if (udp)

@@ -37,6 +37,11 @@ static void ep_host_diag_msg(const struct inet_diag_msg *m, uint8_t proto, ep_ho
     ep_diag_addr(m->idiag_family, m->id.idiag_src, &s.local);
     ep_diag_addr(m->idiag_family, m->id.idiag_dst, &s.remote);
     s.inode = m->idiag_inode;
+    s.tw_age_ms = -1;
+    /* a TIME_WAIT socket's timer counts down from TCP_TIMEWAIT_LEN (60 s);
+     * it reads 0 while the entry waits for its timer wheel's batch */
+    if (proto == 6 && m->idiag_state == EP_HOST_TIME_WAIT && m->idiag_timer == 3)
+        s.tw_age_ms = m->idiag_expires >= 60000 ? 0 : (int32_t)(60000 - m->idiag_expires);
     ep_host_agg_add(agg, &s);
 }
 
