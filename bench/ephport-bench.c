@@ -14,6 +14,13 @@
  *     Warm-up batches are discarded; median and p99 are over the batch
  *     means.  The algorithms run alternately, batch by batch, in the same
  *     process, so their ratios hold even when the machine's speed drifts.
+ *   - semantics: the default algorithm under EP_SEM_STACK and EP_SEM_LINUX
+ *     (docs/ENGINE.md 12 and 13), the two pools' batches alternating in the
+ *     same process as above, at the same occupancies: TCP towards one
+ *     destination, UDP towards one, and UDP with the occupancy spread over
+ *     100 destinations and the pairs walking across them (under Linux
+ *     semantics a UDP port is exclusive per local address, so every
+ *     destination sees the whole occupancy); ratio linux / stack.
  *   - alloc, cold caches: the default (and rfc6056-4 at 0%) on batches of
  *     1,024 pairs, each right after walking a 96 MiB buffer, so the pool's
  *     tables come from memory: the other extreme.  With 100,000
@@ -31,7 +38,7 @@
  *     TIME_WAIT; bytes per tracked connection, and the same for 10 million
  *     connections (the 1 GiB target).
  *
- * Usage: ephport-bench [--json] [--quick] [--no-kernel] [--help]
+ * Usage: ephport-bench [--json] [--quick] [--no-kernel] [--only SECTION] [--help]
  */
 #include <errno.h>
 #include <getopt.h>
@@ -61,6 +68,13 @@
 #define LINUX_N  (LINUX_HI - LINUX_LO + 1)
 
 static bool opt_json, opt_quick, opt_no_kernel;
+static const char *opt_only; /* one section, NULL = all */
+
+/* Whether section `name` runs (--only). */
+static bool section(const char *name)
+{
+    return !opt_only || strcmp(opt_only, name) == 0;
+}
 
 static const double occupancies[] = { 0.0, 0.5, 0.9, 0.99, 0.999 };
 #define NOCC (sizeof occupancies / sizeof occupancies[0])
@@ -156,6 +170,7 @@ static ep_pool *pool_make(ep_algorithm alg, ep_time time_wait, uint64_t seed)
 
 struct alloc_case {
     ep_pool *pool;
+    uint8_t proto;      /* of every tuple, EP_PROTO_TCP unless set */
     uint32_t ndest;     /* destinations the pairs walk across */
     uint32_t cursor;
     double *samples;    /* wall-clock ns per pair, one per batch */
@@ -165,6 +180,7 @@ struct alloc_case {
 static void alloc_setup(struct alloc_case *c, ep_algorithm alg, double occ, uint32_t ndest)
 {
     c->pool = pool_make(alg, 0, 1000 + (uint64_t)alg);
+    c->proto = EP_PROTO_TCP;
     c->ndest = ndest;
     c->cursor = 0;
     ep_tuple t;
@@ -193,6 +209,7 @@ static double alloc_batch(struct alloc_case *c, uint32_t n, double *cpu)
     uint64_t t0 = now_ns();
     for (uint32_t i = 0; i < n; i++) {
         dest_tuple(&t, c->cursor);
+        t.proto = c->proto;
         if (++c->cursor >= c->ndest)
             c->cursor = 0;
         int rc = ep_pool_connect(c->pool, &t, 0, EP_SEC(2));
@@ -290,6 +307,121 @@ static void bench_alloc(uint32_t ndest)
             printf("  default / rfc6056-4 at %.1f%%: %.3f (cpu clock %.3f)\n\n", occ * 100, ratio,
                    cratio);
     }
+}
+
+/* ---- semantics: stack vs linux ---------------------------------------------------- */
+
+/* A pool of the default algorithm under `sem`, with `occ` of the range
+ * taken by `proto` tuples spread round robin over ndest destinations (the
+ * pairs then walk across the same destinations). */
+static void sem_setup(struct alloc_case *c, ep_semantics sem, uint8_t proto, double occ,
+                      uint32_t ndest)
+{
+    ep_pool_config cfg;
+    ep_tuple t;
+    int rc = ep_pool_config_init(&cfg, "linux");
+    uint32_t target = (uint32_t)(occ * LINUX_N + 0.5);
+    if (rc)
+        die("config", rc);
+    cfg.lo = LINUX_LO;
+    cfg.hi = LINUX_HI;
+    cfg.algorithm = EP_ALG_RANDOM;
+    cfg.time_wait = 0;
+    cfg.seeded = true;
+    cfg.seed = 2000 + (uint64_t)sem;
+    cfg.semantics = sem;
+    if ((rc = ep_pool_new(&cfg, &c->pool, NULL)) != 0)
+        die("pool", rc);
+    if ((rc = ep_pool_add_address(c->pool, &g_local)) != 0)
+        die("address", rc);
+    c->proto = proto;
+    c->ndest = ndest;
+    c->cursor = 0;
+    for (uint32_t i = 0; i < target; i++) {
+        dest_tuple(&t, i % ndest);
+        t.proto = proto;
+        if ((rc = ep_pool_connect(c->pool, &t, 0, EP_SEC(1))) != 0)
+            die("occupancy set-up", rc);
+    }
+}
+
+static void bench_semantics(void)
+{
+    static const struct {
+        uint8_t proto;
+        uint32_t ndest;
+    } cfgs[] = { { EP_PROTO_TCP, 1 }, { EP_PROTO_UDP, 1 }, { EP_PROTO_UDP, 100 } };
+    static const ep_semantics sems[2] = { EP_SEM_STACK, EP_SEM_LINUX };
+    const double target_ns = opt_quick ? 1e6 : 20e6;
+    const int warm = opt_quick ? 1 : 3;
+    const int batches = opt_quick ? 5 : 51;
+
+    if (!opt_json)
+        printf("semantics: the default algorithm under stack and Linux semantics, connect + close\n"
+               "       pairs, Linux range %u-%u, ns per pair (%d batches of ~%.0f ms each,\n"
+               "       alternating); occupancy spread over the destinations\n"
+               "  %-5s %5s %9s %-6s %11s %11s %11s %11s %9s\n", LINUX_LO, LINUX_HI, batches,
+               target_ns / 1e6, "proto", "dests", "occupancy", "rules", "median_ns", "p99_ns",
+               "cpu_median", "cpu_p99", "pairs");
+    for (size_t ci = 0; ci < sizeof cfgs / sizeof cfgs[0]; ci++) {
+        const char *proto = cfgs[ci].proto == EP_PROTO_UDP ? "udp" : "tcp";
+        for (size_t oi = 0; oi < NOCC; oi++) {
+            double occ = occupancies[oi], med[2], cmed[2];
+            struct alloc_case cases[2];
+            uint32_t pairs[2];
+            for (int k = 0; k < 2; k++) {
+                sem_setup(&cases[k], sems[k], cfgs[ci].proto, occ, cfgs[ci].ndest);
+                cases[k].samples = calloc((size_t)batches, sizeof(double));
+                cases[k].cpu = calloc((size_t)batches, sizeof(double));
+                if (!cases[k].samples || !cases[k].cpu)
+                    die("samples", EP_ENOMEM);
+                pairs[k] = alloc_calibrate(&cases[k], target_ns);
+            }
+            for (int b = -warm; b < batches; b++)
+                for (int k = 0; k < 2; k++) {
+                    double cpu, v = alloc_batch(&cases[k], pairs[k], &cpu);
+                    if (b >= 0) {
+                        cases[k].samples[b] = v;
+                        cases[k].cpu[b] = cpu;
+                    }
+                }
+            for (int k = 0; k < 2; k++) {
+                struct alloc_case *c = &cases[k];
+                const char *rules = ep_semantics_name(sems[k]);
+                qsort(c->samples, (size_t)batches, sizeof(double), ep_bench_cmp_double);
+                qsort(c->cpu, (size_t)batches, sizeof(double), ep_bench_cmp_double);
+                med[k] = ep_bench_percentile(c->samples, (size_t)batches, 0.5);
+                double p99 = ep_bench_percentile(c->samples, (size_t)batches, 0.99);
+                cmed[k] = ep_bench_percentile(c->cpu, (size_t)batches, 0.5);
+                double cp99 = ep_bench_percentile(c->cpu, (size_t)batches, 0.99);
+                if (opt_json)
+                    emit(json_pack("{s:s, s:s, s:s, s:s, s:f, s:i, s:f, s:f, s:f, s:f, s:i, s:i}",
+                                   "bench", "semantics", "semantics", rules, "protocol", proto,
+                                   "algorithm", "random", "occupancy", occ, "destinations",
+                                   (int)cfgs[ci].ndest, "median_ns", med[k], "p99_ns", p99,
+                                   "median_cpu_ns", cmed[k], "p99_cpu_ns", cp99, "batches",
+                                   batches, "pairs_per_batch", (int)pairs[k]));
+                else
+                    printf("  %-5s %5u %8.1f%% %-6s %11.1f %11.1f %11.1f %11.1f %9u\n", proto,
+                           cfgs[ci].ndest, occ * 100, rules, med[k], p99, cmed[k], cp99,
+                           pairs[k]);
+                ep_pool_free(c->pool);
+                free(c->samples);
+                free(c->cpu);
+            }
+            if (opt_json)
+                emit(json_pack("{s:s, s:s, s:f, s:i, s:s, s:s, s:f, s:f}", "bench",
+                               "semantics_ratio", "protocol", proto, "occupancy", occ,
+                               "destinations", (int)cfgs[ci].ndest, "numerator", "linux",
+                               "denominator", "stack", "median_ratio", med[1] / med[0],
+                               "median_cpu_ratio", cmed[1] / cmed[0]));
+            else
+                printf("  %-5s %5u %8.1f%% linux / stack: %.3f (cpu clock %.3f)\n", proto,
+                       cfgs[ci].ndest, occ * 100, med[1] / med[0], cmed[1] / cmed[0]);
+        }
+    }
+    if (!opt_json)
+        printf("\n");
 }
 
 /* Walk a buffer larger than the last-level cache, so that the next batch
@@ -531,15 +663,18 @@ static void bench_memory(void)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: ephport-bench [--json] [--quick] [--no-kernel] [--help]\n"
+            "usage: ephport-bench [--json] [--quick] [--no-kernel] [--only SECTION] [--help]\n"
             "Benchmark libephport's allocation engine: connect+close cost of every\n"
             "selection algorithm at 0-99.9%% occupancy of the Linux range (one and\n"
-            "100,000 destinations), the real kernel's connect() at the same occupancies\n"
+            "100,000 destinations), the default under stack and Linux semantics side\n"
+            "by side (TCP, UDP), the real kernel's connect() at the same occupancies\n"
             "(private network namespace), TIME_WAIT expiry cost, memory per connection.\n"
             "  --json   one JSON object per line instead of tables\n"
             "  --quick  few repetitions (a smoke run; figures are not meaningful);\n"
             "           skips the kernel baseline and the 10-million-connection row\n"
             "  --no-kernel  skip the kernel baseline (it needs CAP_SYS_ADMIN)\n"
+            "  --only SECTION  run one section: alloc, semantics, cold, many (100,000\n"
+            "           destinations), kernel, expiry, memory\n"
             "  --help   this text\n");
 }
 
@@ -549,6 +684,7 @@ int main(int argc, char **argv)
         { "json", no_argument, NULL, 'j' },
         { "quick", no_argument, NULL, 'q' },
         { "no-kernel", no_argument, NULL, 'k' },
+        { "only", required_argument, NULL, 'o' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -558,6 +694,7 @@ int main(int argc, char **argv)
         case 'j': opt_json = true; break;
         case 'q': opt_quick = true; break;
         case 'k': opt_no_kernel = true; break;
+        case 'o': opt_only = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -569,12 +706,32 @@ int main(int argc, char **argv)
     }
     if (ep_addr_parse("10.0.0.1", &g_local) != 0)
         return 1;
+    if (opt_only) {
+        static const char *names[] = { "alloc", "semantics", "cold", "many", "kernel",
+                                       "expiry", "memory" };
+        bool known = false;
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            known |= strcmp(opt_only, names[i]) == 0;
+        if (!known) {
+            fprintf(stderr, "ephport-bench: unknown section '%s'\n", opt_only);
+            usage(stderr);
+            return 2;
+        }
+    }
     print_machine();
-    bench_alloc(1);
-    bench_cold();
-    bench_alloc(100000);
-    bench_kernel();
-    bench_expiry();
-    bench_memory();
+    if (section("alloc"))
+        bench_alloc(1);
+    if (section("semantics"))
+        bench_semantics();
+    if (section("cold"))
+        bench_cold();
+    if (section("many"))
+        bench_alloc(100000);
+    if (section("kernel"))
+        bench_kernel();
+    if (section("expiry"))
+        bench_expiry();
+    if (section("memory"))
+        bench_memory();
     return 0;
 }

@@ -1,7 +1,9 @@
 /* test-bench-smoke.c - smoke test of bench/ephport-bench and bench/sim-bench
  * (suite 'bench'): runs each with `--quick --json` and checks that every
  * line is a JSON object with the documented fields: for ephport-bench an
- * alloc row per algorithm and occupancy, the memory and expiry rows; for
+ * alloc row per algorithm and occupancy, a semantics row per semantics
+ * (stack, linux), case (tcp/1, udp/1, udp/100 destinations) and occupancy
+ * with one linux/stack ratio row each, the memory and expiry rows; for
  * sim-bench a throughput row per scenario and the two memory rows.  It
  * checks the shape of the output only, never the timings. */
 #include <setjmp.h>
@@ -49,6 +51,7 @@ static void bench_quick_json_rows(void **state)
     static const double occ[] = { 0.0, 0.5, 0.9, 0.99, 0.999 };
     int alloc_seen[EP_ALG__COUNT][5] = { { 0 } };
     int many_dest = 0, machine = 0, memory = 0, expiry = 0, ratio = 0, lines = 0;
+    int sem_seen[3][5][2] = { { { 0 } } }, sem_ratio[3][5] = { { 0 } };
     json_t *row;
     while ((row = next_json_row(f, &lines)) != NULL) {
         const char *bench = json_string_value(json_object_get(row, "bench"));
@@ -77,6 +80,36 @@ static void bench_quick_json_rows(void **state)
                 assert_true(k >= 0);
                 alloc_seen[alg][k]++;
             }
+        } else if (strcmp(bench, "semantics") == 0 || strcmp(bench, "semantics_ratio") == 0) {
+            const char *proto = json_string_value(json_object_get(row, "protocol"));
+            json_int_t dests = json_integer_value(json_object_get(row, "destinations"));
+            double o = json_number_value(json_object_get(row, "occupancy"));
+            int c = -1, k = -1;
+            assert_non_null(proto);
+            if (strcmp(proto, "tcp") == 0 && dests == 1)
+                c = 0;
+            else if (strcmp(proto, "udp") == 0 && dests == 1)
+                c = 1;
+            else if (strcmp(proto, "udp") == 0 && dests == 100)
+                c = 2;
+            assert_true(c >= 0);
+            for (int i = 0; i < 5; i++)
+                if (o > occ[i] - 1e-9 && o < occ[i] + 1e-9)
+                    k = i;
+            assert_true(k >= 0);
+            if (strcmp(bench, "semantics_ratio") == 0) {
+                assert_true(positive_number(row, "median_ratio"));
+                assert_true(positive_number(row, "median_cpu_ratio"));
+                sem_ratio[c][k]++;
+            } else {
+                const char *rules = json_string_value(json_object_get(row, "semantics"));
+                assert_non_null(rules);
+                assert_true(strcmp(rules, "stack") == 0 || strcmp(rules, "linux") == 0);
+                assert_true(positive_number(row, "median_ns"));
+                assert_true(json_number_value(json_object_get(row, "p99_ns"))
+                            >= json_number_value(json_object_get(row, "median_ns")));
+                sem_seen[c][k][strcmp(rules, "linux") == 0]++;
+            }
         } else if (strcmp(bench, "memory") == 0) {
             assert_true(positive_number(row, "bytes_per_connection"));
             memory++;
@@ -103,6 +136,12 @@ static void bench_quick_json_rows(void **state)
     for (int a = 0; a < EP_ALG__COUNT; a++)
         for (int i = 0; i < 5; i++)
             assert_int_equal(alloc_seen[a][i], 1);
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < 5; i++) {
+            assert_int_equal(sem_seen[c][i][0], 1);
+            assert_int_equal(sem_seen[c][i][1], 1);
+            assert_int_equal(sem_ratio[c][i], 1);
+        }
 }
 
 static void sim_bench_quick_json_rows(void **state)

@@ -87,7 +87,9 @@ static void help_lists_every_key(void **state)
     EXPECT(0, "--requests_per_conn N", "simulate --help");
     EXPECT(0, "--compare", "simulate --help");
     EXPECT(0, "--target-rate", "plan --help");
-    EXPECT(0, "--tw_reuse on|off", "plan --help");
+    EXPECT(0, "--tw_reuse on|off|0|1|2", "plan --help");
+    EXPECT(0, "--semantics linux|stack", "simulate --help");
+    EXPECT(0, "--semantics linux|stack", "plan --help");
 }
 
 static void same_seed_same_bytes(void **state)
@@ -115,8 +117,15 @@ static void csv_header_is_documented(void **state)
     assert_non_null(nl);
     *nl = '\0';
     /* The header documented in doc/ephport-simulate.1.scd. */
-    assert_string_equal(out, "time,destination,in_use,time_wait,capacity,failures");
-    assert_non_null(strstr(nl + 1, "0,198.18.0.1:443,0,0,28232,0\n"));
+    assert_string_equal(out, "time,destination,in_use,time_wait,capacity,failures,semantics");
+    /* the linux profile runs under Linux semantics unless told otherwise */
+    assert_non_null(strstr(nl + 1, "0,198.18.0.1:443,0,0,28232,0,linux\n"));
+    EXPECT(0, "time,", "simulate --config %s --length 10 --csv --semantics stack",
+           DATA "sim-basic.conf");
+    assert_non_null(strstr(out, "\n0,198.18.0.1:443,0,0,28232,0,stack\n"));
+    EXPECT(0, "time,", "simulate --config %s --length 10 --csv --profile freebsd",
+           DATA "sim-basic.conf");
+    assert_non_null(strstr(out, ",stack\n"));
 }
 
 static void json_has_summary_and_series(void **state)
@@ -207,10 +216,82 @@ static void plan_text_and_json(void **state)
     json_decref(o);
 }
 
+/* Issue 11: UDP sockets connect()ed at 10/s to 4 destinations on a 60-port
+ * range.  The kernel (Linux 6.18, real sockets in a private namespace) holds
+ * 60 and refuses the 61st, at 6.0 s, with EAGAIN; stack semantics share UDP
+ * ports per 4-tuple and carry all 200 (the number simulate printed for the
+ * linux profile before it followed the kernel's rules). */
+#define UDP_EXAMPLE "simulate --protocol udp --range 40000-40059 --rate 10 --arrivals constant " \
+                    "--duration constant:1000 --length 20 --destinations 4"
+
+static json_t *result_of(json_t *o)
+{
+    json_t *r = json_object_get(o, "result");
+    assert_non_null(r);
+    return r;
+}
+
+static void udp_runs_out_as_the_kernel_does(void **state)
+{
+    json_t *o, *r, *w;
+    json_error_t err;
+    (void)state;
+    EXPECT(0, "First failure: 6.000 s (EAGAIN", UDP_EXAMPLE);
+    assert_non_null(strstr(out, "Connections: 200 attempted, 60 established"));
+    assert_non_null(strstr(out, "exhausted (EAGAIN) 140"));
+    assert_non_null(strstr(out, "linux semantics"));
+    EXPECT(0, "\"result\"", UDP_EXAMPLE " --json");
+    o = json_loads(out, 0, &err);
+    assert_non_null(o);
+    r = result_of(o);
+    w = json_object_get(o, "workload");
+    assert_string_equal(json_string_value(json_object_get(w, "semantics")), "linux");
+    assert_string_equal(json_string_value(json_object_get(r, "semantics")), "linux");
+    assert_true(json_is_true(json_object_get(r, "udp_shared")));
+    assert_string_equal(json_string_value(json_object_get(r, "exhaustion_error")), "EAGAIN");
+    assert_int_equal(json_integer_value(json_object_get(r, "connections")), 60);
+    assert_true(json_real_value(json_object_get(r, "first_failure")) == 6.0);
+    assert_string_equal(json_string_value(json_object_get(r, "first_failure_error")), "EAGAIN");
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "failures"),
+                                                        "exhausted")), 140);
+    json_decref(o);
+    /* plan agrees: 60 ports for all destinations, first failure at 6 s */
+    EXPECT(0, "first connect fails 6.00 s after start", "plan --protocol udp --range "
+           "40000-40059 --rate 10 --arrivals constant --duration constant:1000 --destinations 4");
+    assert_non_null(strstr(out, "running out is EAGAIN"));
+}
+
+static void semantics_stack_keeps_the_old_numbers(void **state)
+{
+    json_t *o, *r;
+    json_error_t err;
+    (void)state;
+    EXPECT(0, "First failure: none", UDP_EXAMPLE " --semantics stack");
+    assert_non_null(strstr(out, "Connections: 200 attempted, 200 established"));
+    assert_non_null(strstr(out, "stack semantics"));
+    EXPECT(0, "\"result\"", UDP_EXAMPLE " --semantics stack --json");
+    o = json_loads(out, 0, &err);
+    assert_non_null(o);
+    r = result_of(o);
+    assert_string_equal(json_string_value(json_object_get(r, "semantics")), "stack");
+    assert_string_equal(json_string_value(json_object_get(r, "exhaustion_error")),
+                        "EADDRNOTAVAIL");
+    assert_int_equal(json_integer_value(json_object_get(r, "connections")), 200);
+    assert_true(json_is_null(json_object_get(r, "first_failure")));
+    /* and TIME_WAIT is the nominal 60 s there, the kernel's 65.12 s here */
+    assert_true(json_real_value(json_object_get(json_object_get(o, "workload"),
+                                                "time_wait_kept")) == 60.0);
+    json_decref(o);
+    EXPECT(0, "TIME_WAIT 60 s kept 65.12 s", "simulate --length 5 --rate 10");
+    EXPECT(2, "semantics must be linux or stack", "simulate --semantics bsd");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(help_lists_every_key),
+        cmocka_unit_test(udp_runs_out_as_the_kernel_does),
+        cmocka_unit_test(semantics_stack_keeps_the_old_numbers),
         cmocka_unit_test(same_seed_same_bytes),
         cmocka_unit_test(csv_header_is_documented),
         cmocka_unit_test(json_has_summary_and_series),

@@ -1,6 +1,7 @@
 /* test-sim-workload.c - unit tests of the simulator's inputs: the workload
  * config format and its errors (with line numbers), distributions and the
  * seeded PRNG, the CSV trace reader and its errors, and the event heap. */
+#include <errno.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -93,6 +94,56 @@ static void config_profile_defaults(void **state)
     assert_int_equal(cfg.lo, 49152);
     assert_int_equal(cfg.hi, 65535);
     assert_int_equal(cfg.time_wait, EP_SEC(240));
+    ep_workload_free(&w);
+}
+
+/* The port rules: Linux semantics for the linux profile (TIME_WAIT as the
+ * kernel keeps it), stack for the others, `semantics` overrides either way;
+ * tw_reuse takes tcp_tw_reuse's 0/1/2 (2 = loopback ends only). */
+static void semantics_and_tcp_tw_reuse(void **state)
+{
+    ep_workload w;
+    ep_pool_config cfg;
+    char msg[EP_WL_MSG];
+    json_t *o;
+    (void)state;
+    ep_workload_init(&w);
+    assert_int_equal(ep_workload_semantics(&w), EP_SEM_LINUX);
+    assert_int_equal(ep_workload_pool_config(&w, &cfg, msg, sizeof msg), 0);
+    assert_int_equal(cfg.semantics, EP_SEM_LINUX);
+    assert_int_equal(cfg.time_wait, EP_MSEC(65120));  /* 60 s + 5.12 s */
+    assert_true(ep_workload_time_wait_nominal(&w) == 60);
+    assert_true(fabs(ep_workload_time_wait_kept(&w) - 65.12) < 1e-9);
+    assert_false(cfg.tw_reuse || cfg.tw_reuse_loopback);
+    assert_int_equal(ep_workload_set(&w, "semantics", "stack", msg, sizeof msg), 0);
+    assert_int_equal(ep_workload_pool_config(&w, &cfg, msg, sizeof msg), 0);
+    assert_int_equal(cfg.semantics, EP_SEM_STACK);
+    assert_int_equal(cfg.time_wait, EP_SEC(60));
+    ep_workload_free(&w);
+
+    ep_workload_init(&w);
+    assert_int_equal(ep_workload_set(&w, "profile", "windows", msg, sizeof msg), 0);
+    assert_int_equal(ep_workload_semantics(&w), EP_SEM_STACK);
+    assert_int_equal(ep_workload_set(&w, "semantics", "linux", msg, sizeof msg), 0);
+    assert_int_equal(ep_workload_semantics(&w), EP_SEM_LINUX);
+    assert_int_equal(ep_workload_set(&w, "semantics", "bsd", msg, sizeof msg), -EINVAL);
+    assert_non_null(strstr(msg, "semantics must be linux or stack"));
+
+    assert_int_equal(ep_workload_set(&w, "tw_reuse", "2", msg, sizeof msg), 0);
+    assert_int_equal(ep_workload_tcp_tw_reuse(&w), 2);
+    assert_int_equal(ep_workload_pool_config(&w, &cfg, msg, sizeof msg), 0);
+    assert_true(cfg.tw_reuse && cfg.tw_reuse_loopback);
+    o = ep_workload_to_json(&w);
+    assert_int_equal(json_integer_value(json_object_get(o, "tcp_tw_reuse")), 2);
+    assert_string_equal(json_string_value(json_object_get(o, "semantics")), "linux");
+    json_decref(o);
+    assert_int_equal(ep_workload_set(&w, "tw_reuse", "1", msg, sizeof msg), 0);
+    assert_int_equal(ep_workload_tcp_tw_reuse(&w), 1);
+    assert_int_equal(ep_workload_pool_config(&w, &cfg, msg, sizeof msg), 0);
+    assert_true(cfg.tw_reuse && !cfg.tw_reuse_loopback);
+    assert_int_equal(ep_workload_set(&w, "tw_reuse", "off", msg, sizeof msg), 0);
+    assert_int_equal(ep_workload_tcp_tw_reuse(&w), 0);
+    assert_int_equal(ep_workload_set(&w, "tw_reuse", "3", msg, sizeof msg), -EINVAL);
     ep_workload_free(&w);
 }
 
@@ -409,6 +460,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(config_parses_every_key),
         cmocka_unit_test(config_profile_defaults),
+        cmocka_unit_test(semantics_and_tcp_tw_reuse),
         cmocka_unit_test(config_errors_name_the_line),
         cmocka_unit_test(config_cross_checks),
         cmocka_unit_test(config_copy_is_deep),

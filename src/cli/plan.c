@@ -34,8 +34,11 @@ static void ep_plan_usage(FILE *f)
             "as the kernel keeps it: Linux's 60 s timer fires up to 5.12 s late), the\n"
             "highest rate the range sustains with PCT %% of connects succeeding, and\n"
             "what to change (range, tw_reuse, keep-alive, source addresses) to reach\n"
-            "--target-rate.  UDP: a source port is exclusive per local address, so all\n"
-            "destinations share the range.\n"
+            "--target-rate.  Port rules as --semantics says (default: linux for the\n"
+            "linux profile, stack for the others); under Linux semantics a UDP source\n"
+            "port is exclusive per local address, so all destinations share the range\n"
+            "(running out is EAGAIN), and TIME_WAIT is what the kernel keeps, the same\n"
+            "figure simulate uses.\n"
             "\n"
             "  --config FILE        read 'key = value' lines (same file as simulate)\n"
             "  --target-rate RATE   requests per second to plan for (default: rate)\n"
@@ -47,23 +50,32 @@ static void ep_plan_usage(FILE *f)
             "\n"
             "plan uses rate, duration (its mean), destinations, zipf, weights, protocol,\n"
             "close, requests_per_conn, profile, range, reserved, time_wait, tw_reuse,\n"
-            "tw_reuse_delay, sources, quota and owners; the other keys are accepted and\n"
-            "ignored.\n\n");
+            "tw_reuse_delay, semantics, sources, quota and owners; the other keys are\n"
+            "accepted and ignored.\n\n");
     ep_wlopt_help(f);
     fprintf(f,
             "\nJSON fields (the text shows the same numbers; per destination means the\n"
-            "busiest one, and for UDP all destinations of a local address together):\n"
+            "busiest one, and for UDP under Linux semantics all destinations of a local\n"
+            "address together):\n"
             "  rate, requests_per_conn, mean_duration   the workload as used\n"
-            "  busiest_weight       the busiest destination's share of requests (UDP: 1)\n"
-            "  udp_shared           UDP: a source port is exclusive per local address, so\n"
-            "                       all destinations share the range\n"
+            "  busiest_weight       the busiest destination's share of requests (shared\n"
+            "                       UDP: 1)\n"
+            "  semantics            the port rules: linux or stack\n"
+            "  exhaustion_error     what a connect gets when none is free: EAGAIN (UDP,\n"
+            "                       Linux semantics) or EADDRNOTAVAIL\n"
+            "  udp_shared           UDP under Linux semantics: a source port is exclusive\n"
+            "                       per local address, so all destinations share the\n"
+            "                       range\n"
             "  dest_conn_rate       new connections per second: rate x weight / rpc\n"
             "  time_wait_nominal    TIME_WAIT the profile states (60 s on Linux; 0 when\n"
             "                       the server closes first or for UDP)\n"
-            "  time_wait            TIME_WAIT as the kernel keeps it at most (Linux: + the\n"
-            "                       timer wheel granularity of the worst usual HZ, 5.12 s)\n"
-            "  tw_reuse             tw_reuse as configured\n"
-            "  hold                 mean seconds a port is held, nominal TIME_WAIT\n"
+            "  time_wait            TIME_WAIT as the kernel keeps it at most (Linux\n"
+            "                       semantics: + the timer wheel granularity of the worst\n"
+            "                       usual HZ, 5.12 s; stack: nominal); simulate keeps the same\n"
+            "  tcp_tw_reuse         tw_reuse as configured: 0, 1 or 2 (loopback only)\n"
+            "  tw_reuse             whether TIME_WAIT reuse applies (2: not to these\n"
+            "                       non-loopback addresses)\n"
+            "  hold                 mean seconds a port is held: in use + time_wait\n"
             "  block                seconds a port cannot be reused: in use + time_wait\n"
             "                       (or + tw_reuse_delay with tw_reuse)\n"
             "  poisson              arrivals are Poisson (Erlang B exact; conservative for\n"
@@ -164,8 +176,9 @@ static void ep_plan_print(const ep_plan *p)
     printf("%sWorkload%s: %g requests/s, %u per connection, mean duration %g s;\n", b, n,
            p->rate, p->rpc, p->duration);
     if (p->udp_shared)
-        printf("  UDP: a source port is exclusive per local address (Linux udp_lib_get_port), "
-               "so all %u destination%s share the range = %g new sockets/s\n", p->destinations,
+        printf("  UDP (Linux semantics): a source port is exclusive per local address "
+               "(udp_lib_get_port), so all %u destination%s share the range = %g new "
+               "sockets/s; running out is EAGAIN\n", p->destinations,
                p->destinations == 1 ? "" : "s", p->dest_conn_rate);
     else
         printf("  busiest destination takes %.1f%% = %g new connections/s\n",
@@ -174,18 +187,17 @@ static void ep_plan_print(const ep_plan *p)
         printf("  TIME_WAIT as the kernel keeps it: up to %g s (%g s timer + up to %g s of "
                "timer wheel granularity)\n", p->time_wait, p->time_wait_nominal,
                p->time_wait - p->time_wait_nominal);
-    printf("  each port is held %g s on average (%g s in use + %g s TIME_WAIT)", p->hold,
-           p->rpc * p->duration, p->time_wait_nominal);
+    printf("  each port is held %g s on average (%g s in use + %g s TIME_WAIT%s)", p->hold,
+           p->rpc * p->duration, p->time_wait,
+           p->time_wait > p->time_wait_nominal ? ", the kernel's upper bound" : "");
     if (p->tw_reuse)
         printf(", reusable after %g s (tw_reuse)", p->block);
-    else if (p->time_wait > p->time_wait_nominal)
-        printf(", at most %g s", p->block);
     printf("\n%sRange%s %u-%u: %u ports, %u reserved, %u effective x %u source%s = %u per "
            "%s\n\n", b, n, p->lo, p->hi, p->range_ports, p->reserved_in_range,
            p->effective_ports, p->sources, p->sources == 1 ? "" : "s", p->capacity,
-           p->udp_shared ? "local address (all destinations)" : "destination");
+           p->udp_shared ? "all destinations together" : "destination");
     printf("Ports held per %s (Little's law, a mean): %.1f (%.1f in use + %.1f in "
-           "TIME_WAIT)\n", p->udp_shared ? "local address" : "destination", p->ports_needed,
+           "TIME_WAIT)\n", p->udp_shared ? "all destinations" : "destination", p->ports_needed,
            p->mean_in_use, p->ports_needed - p->mean_in_use);
     printf("Offered load: %.1f ports blocked on average = %.1f%% of %u\n", p->ports_blocked,
            100 * p->utilisation, p->capacity);
@@ -205,7 +217,7 @@ static void ep_plan_print(const ep_plan *p)
     if (isfinite(p->max_rate))
         printf("Highest sustainable rate at %s: %.1f requests/s (%.1f new connections/s per "
                "%s); the mean alone would allow %.1f\n", succ, p->max_rate,
-               p->max_dest_conn_rate, p->udp_shared ? "local address" : "destination",
+               p->max_dest_conn_rate, p->udp_shared ? "all destinations" : "destination",
                p->mean_max_rate);
     else
         printf("Highest sustainable rate: unbounded (ports are never held)\n");
@@ -239,8 +251,11 @@ static void ep_plan_print(const ep_plan *p)
         printf("  %d. keep connections alive: %u requests per connection (now %u)\n", ++k,
                p->rpc_needed, p->rpc);
     if (p->sources_needed != UINT32_MAX && p->sources_needed > p->sources)
-        printf("  %d. use %u source addresses in total (now %u), e.g. IP_BIND_ADDRESS_NO_PORT "
-               "+ bind() to each\n", ++k, p->sources_needed, p->sources);
+        printf("  %d. use %u source addresses in total (now %u), %s\n", ++k,
+               p->sources_needed, p->sources,
+               p->udp_shared ? "each UDP socket bound to one before connect() (an unbound "
+                               "socket takes its port on every address)"
+                             : "e.g. IP_BIND_ADDRESS_NO_PORT + bind() to each");
     if (p->server_close_possible)
         printf("  %d. let the server close first: TIME_WAIT then stays on the server\n", ++k);
     if (k == 0)

@@ -38,6 +38,11 @@ static void ep_simulate_usage(FILE *f)
             "  --csv           print the time series as CSV (" "time,destination,...)\n"
             "  --json          print the summary and time series as JSON\n"
             "  --svg FILE      also draw the chart into FILE (SVG 1.1)\n"
+            "  --semantics linux|stack\n"
+            "                  port rules: linux (the kernel's: UDP ports exclusive per local\n"
+            "                  address, EAGAIN; TIME_WAIT as the kernel keeps it, 60 s + up to\n"
+            "                  5.12 s; the default for profile linux) or stack (the idealised\n"
+            "                  kernel of a userspace stack; the default for other profiles)\n"
             "  --compare K=V1,V2,...\n"
             "                  run one variant per value of key K on the same arrivals and\n"
             "                  print one table (values split on ';' when any is present)\n"
@@ -111,7 +116,7 @@ static void ep_simulate_summary(const ep_workload *w, const ep_sim_result *res)
     const char *b = color ? "\033[1m" : "", *n = color ? "\033[0m" : "";
     const char *red = color ? "\033[31m" : "";
     ep_pool_config cfg;
-    char msg[EP_WL_MSG], dur[96], ff[32];
+    char msg[EP_WL_MSG], dur[96], ff[32], tw[96];
     size_t shown = res->ndest < 20 ? res->ndest : 20;
 
     ep_workload_pool_config(w, &cfg, msg, sizeof msg);
@@ -122,12 +127,20 @@ static void ep_simulate_summary(const ep_workload *w, const ep_sim_result *res)
     else
         printf("%s arrivals, %g requests/s, %u per connection, duration %s", ep_arrival_name(w->arrivals),
                w->rate, w->requests_per_conn, dur);
-    printf("\n  %zu destination%s, %s closes first, %s, range %u-%u (%u effective ports x %u "
-           "source%s), TIME_WAIT %g s%s, tw_reuse %s, algorithm %s, seed %llu\n",
-           res->ndest, res->ndest == 1 ? "" : "s", w->server_closes ? "server" : "client",
-           w->proto == EP_PROTO_UDP ? "udp" : "tcp", cfg.lo, cfg.hi, res->effective_ports,
-           res->sources, res->sources == 1 ? "" : "s", cfg.time_wait / 1e9,
-           w->proto == EP_PROTO_UDP ? " (tcp only)" : "", w->tw_reuse ? "on" : "off",
+    if (cfg.time_wait == 0 || w->proto == EP_PROTO_UDP)
+        snprintf(tw, sizeof tw, "%g s%s", ep_workload_time_wait_nominal(w),
+                 w->proto == EP_PROTO_UDP ? " (tcp only)" : "");
+    else if (cfg.time_wait / 1e9 != ep_workload_time_wait_nominal(w))
+        snprintf(tw, sizeof tw, "%g s kept %g s (the kernel's timer wheel)",
+                 ep_workload_time_wait_nominal(w), cfg.time_wait / 1e9);
+    else
+        snprintf(tw, sizeof tw, "%g s", cfg.time_wait / 1e9);
+    printf("\n  %s semantics, %zu destination%s, %s closes first, %s, range %u-%u (%u effective "
+           "ports x %u source%s), TIME_WAIT %s, tw_reuse %s, algorithm %s, seed %llu\n",
+           ep_semantics_name(res->semantics), res->ndest, res->ndest == 1 ? "" : "s",
+           w->server_closes ? "server" : "client", w->proto == EP_PROTO_UDP ? "udp" : "tcp",
+           cfg.lo, cfg.hi, res->effective_ports, res->sources, res->sources == 1 ? "" : "s", tw,
+           !w->tw_reuse ? "off" : w->tw_reuse_loopback ? "2 (loopback ends only)" : "on",
            ep_algorithm_name(w->algorithm), (unsigned long long)w->seed);
     printf("Connections: %llu attempted, %llu established, %llu closed, peak %llu open at once\n",
            (unsigned long long)res->attempts, (unsigned long long)res->connections,
@@ -135,8 +148,10 @@ static void ep_simulate_summary(const ep_workload *w, const ep_sim_result *res)
     printf("Failures: %s%llu%s (", res->total_failures ? red : "",
            (unsigned long long)res->total_failures, res->total_failures ? n : "");
     for (int c = 0; c < EP_FAIL__COUNT; c++)
-        printf("%s%s %llu", c ? ", " : "", ep_sim_cause_name(c),
-               (unsigned long long)res->failures[c]);
+        printf("%s%s%s%s%s %llu", c ? ", " : "", ep_sim_cause_name(c),
+               c == EP_FAIL_EXHAUSTED ? " (" : "",
+               c == EP_FAIL_EXHAUSTED ? ep_err_name(res->exhausted_err) : "",
+               c == EP_FAIL_EXHAUSTED ? ")" : "", (unsigned long long)res->failures[c]);
     printf(")\n");
     if (res->first_failure >= 0)
         printf("First failure: %.3f s (%s: %s)\n", res->first_failure,
@@ -158,6 +173,14 @@ static void ep_simulate_summary(const ep_workload *w, const ep_sim_result *res)
         printf("(%zu more destinations; use --json or --csv for all)\n", res->ndest - shown);
     printf("\nSteady state = samples in the second half of the run; headroom = 1 - steady peak / "
            "capacity.\n");
+    if (res->udp_shared)
+        printf("UDP under Linux semantics: a source port is exclusive per local address "
+               "(udp_lib_get_port),\nso every destination draws on the same ports: PEAK, "
+               "STEADY and HEADROOM count every\nUDP socket, and running out is EAGAIN "
+               "(\"Resource temporarily unavailable\").%s\n",
+               res->sources > 1 ? "\nEach socket is bound to a source address before "
+                                  "connect() (an unbound one\ntakes its port on every address)."
+                                : "");
 }
 
 static int ep_simulate_single(const ep_workload *w, bool csv, bool json, const char *svg)
@@ -196,7 +219,8 @@ static int ep_simulate_single(const ep_workload *w, bool csv, bool json, const c
                 names[d] = res.dest[d].name;
                 cap[d] = res.dest[d].capacity;
             }
-            if (ep_series_write_csv(&res.series, names, cap, stdout) == 0 && fflush(stdout) == 0)
+            if (ep_series_write_csv(&res.series, names, cap,
+                                    ep_semantics_name(res.semantics), stdout) == 0 && fflush(stdout) == 0)
                 rc = EP_EXIT_OK;
             else
                 ep_cli_error("simulate", "cannot write output");

@@ -19,19 +19,23 @@
  * size and says so; simulate checks.
  *
  * TIME_WAIT as the kernel keeps it: Linux's 60 s timer fires up to a timer
- * wheel granularity late (2.048 s at HZ=250, 5.12 s at HZ=100), so sizing
- * uses ep_linux_time_wait_upper() for the linux profile, while the mean
- * (what simulate models) keeps the nominal length.  All of this arithmetic
- * lives in ephport/capacity.h; this file only applies it to a workload.
+ * wheel granularity late (2.048 s at HZ=250, 5.12 s at HZ=100), so under
+ * Linux semantics (the default for the linux profile) both the mean and the
+ * tail use ep_linux_time_wait_upper() - the same TIME_WAIT simulate's engine
+ * keeps (ep_workload_time_wait_kept), so the two agree; stack semantics use
+ * the nominal length.  All of this arithmetic lives in ephport/capacity.h;
+ * this file only applies it to a workload.
  *
- * UDP: Linux gives a UDP socket's source port exclusively per local address
- * (udp_lib_get_port), whatever the destination, so the busiest "destination"
- * is the whole workload.
+ * UDP under Linux semantics: the kernel gives a UDP socket's source port
+ * exclusively per local address (udp_lib_get_port), whatever the
+ * destination, so the busiest "destination" is the whole workload, and
+ * running out is EAGAIN.  Stack semantics share UDP ports per 4-tuple like
+ * TCP's.
  *
  * For a steady rate above the limit, the first failure comes when the range
  * fills before any port is released: capacity / lambda seconds after start,
- * if that is shorter than the shortest possible hold (TIME_WAIT, plus the
- * duration when it is constant).  The simulator is tested against this.
+ * if that is shorter than the shortest possible hold (TIME_WAIT as kept, plus
+ * the duration when it is constant).  The simulator is tested against this.
  */
 #include <errno.h>
 #include <math.h>
@@ -85,6 +89,7 @@ int ep_plan_compute_at(const ep_workload *w, double target, double success, ep_p
     ep_portset set;
     double *weights;
     double r, need, mind, burst_ports;
+    bool tw_ours;
     int rc;
 
     memset(p, 0, sizeof *p);
@@ -109,7 +114,8 @@ int ep_plan_compute_at(const ep_workload *w, double target, double success, ep_p
             p->busiest_weight = weights[i];
     free(weights);
     p->destinations = w->destinations;
-    p->udp_shared = w->proto == EP_PROTO_UDP;
+    p->semantics = ep_workload_semantics(w);
+    p->udp_shared = w->proto == EP_PROTO_UDP && p->semantics == EP_SEM_LINUX;
     if (p->udp_shared)
         p->busiest_weight = 1.0; /* every destination draws on the same ports */
 
@@ -122,15 +128,16 @@ int ep_plan_compute_at(const ep_workload *w, double target, double success, ep_p
     p->rpc = w->requests_per_conn;
     p->duration = w->duration.mean;
     p->dest_conn_rate = w->rate * p->busiest_weight / p->rpc;
-    p->time_wait_nominal =
-        (w->proto == EP_PROTO_TCP && !w->server_closes) ? cfg.time_wait / 1e9 : 0;
-    p->time_wait = p->time_wait_nominal;
-    if (p->time_wait > 0 && strcmp(w->profile, "linux") == 0)
-        p->time_wait = ep_linux_time_wait_upper(cfg.time_wait) / 1e9;
-    p->tw_reuse = w->tw_reuse;
+    tw_ours = w->proto == EP_PROTO_TCP && !w->server_closes;
+    p->time_wait_nominal = tw_ours ? ep_workload_time_wait_nominal(w) : 0;
+    p->time_wait = tw_ours ? ep_workload_time_wait_kept(w) : 0;
+    /* Generated destinations (198.18.0.0/15) and sources are not loopback,
+     * so tcp_tw_reuse = 2 never applies here (the kernel's rule). */
+    p->tcp_tw_reuse = ep_workload_tcp_tw_reuse(w);
+    p->tw_reuse = ep_linux_tw_reuse_applies(p->tcp_tw_reuse, NULL, NULL);
     p->reuse_delay = fmin(p->time_wait, w->tw_reuse_delay);
-    p->hold = p->rpc * p->duration + p->time_wait_nominal;
-    p->block = ep_capacity_block_time(p->rpc * p->duration, p->time_wait, w->tw_reuse,
+    p->hold = p->rpc * p->duration + p->time_wait;
+    p->block = ep_capacity_block_time(p->rpc * p->duration, p->time_wait, p->tw_reuse,
                                       w->tw_reuse_delay);
 
     p->lo = cfg.lo;
@@ -167,8 +174,10 @@ int ep_plan_compute_at(const ep_workload *w, double target, double success, ep_p
     p->mean_max_rate =
         ep_capacity_sustainable_rate(p->capacity, p->block) * p->rpc / p->busiest_weight;
     p->sustainable = ep_plan_fits(p, p->ports_blocked);
-    /* Shortest hold any port can have: the part of `block` that is certain. */
-    mind = (w->tw_reuse ? fmin(p->time_wait_nominal, w->tw_reuse_delay) : p->time_wait_nominal) +
+    /* Shortest hold any port can have: the part of `block` that is certain,
+     * with TIME_WAIT as simulate keeps it (the kernel's upper bound under
+     * Linux semantics: a failure it might see is predicted). */
+    mind = (p->tw_reuse ? fmin(p->time_wait, w->tw_reuse_delay) : p->time_wait) +
            (w->duration.kind == EP_DIST_CONSTANT ? p->rpc * p->duration : 0);
     p->first_failure = -1;
     if (p->dest_conn_rate > 0 && p->capacity / p->dest_conn_rate < mind)
@@ -202,7 +211,7 @@ int ep_plan_compute_at(const ep_workload *w, double target, double success, ep_p
     }
     if (p->sources_needed < 1)
         p->sources_needed = 1;
-    if (w->proto == EP_PROTO_TCP && !w->server_closes && !w->tw_reuse &&
+    if (w->proto == EP_PROTO_TCP && !w->server_closes && !p->tw_reuse &&
         p->time_wait > w->tw_reuse_delay) {
         double b = ep_capacity_block_time(p->rpc * p->duration, p->time_wait, true,
                                           w->tw_reuse_delay);
@@ -213,7 +222,7 @@ int ep_plan_compute_at(const ep_workload *w, double target, double success, ep_p
         /* k requests per connection: requests/s q offer q x d + (q / k) x tw
          * erlangs, which must stay within max_load. */
         double q = p->target * p->busiest_weight;
-        double tw = w->tw_reuse ? p->reuse_delay : p->time_wait;
+        double tw = p->tw_reuse ? p->reuse_delay : p->time_wait;
         double room = p->max_load - q * p->duration;
         if (tw <= 0) {
             p->rpc_possible = room >= 0;
@@ -271,11 +280,15 @@ json_t *ep_plan_to_json(const ep_plan *p)
     json_object_set_new(o, "requests_per_conn", json_integer(p->rpc));
     json_object_set_new(o, "mean_duration", json_real(p->duration));
     json_object_set_new(o, "busiest_weight", json_real(p->busiest_weight));
+    json_object_set_new(o, "semantics", json_string(ep_semantics_name(p->semantics)));
     json_object_set_new(o, "udp_shared", json_boolean(p->udp_shared));
+    json_object_set_new(o, "exhaustion_error",
+                        json_string(p->udp_shared ? "EAGAIN" : "EADDRNOTAVAIL"));
     json_object_set_new(o, "dest_conn_rate", json_real(p->dest_conn_rate));
     json_object_set_new(o, "time_wait_nominal", json_real(p->time_wait_nominal));
     json_object_set_new(o, "time_wait", json_real(p->time_wait));
     json_object_set_new(o, "tw_reuse", json_boolean(p->tw_reuse));
+    json_object_set_new(o, "tcp_tw_reuse", json_integer(p->tcp_tw_reuse));
     json_object_set_new(o, "hold", json_real(p->hold));
     json_object_set_new(o, "block", json_real(p->block));
     json_object_set_new(o, "poisson", json_boolean(p->poisson));

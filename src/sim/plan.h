@@ -21,17 +21,21 @@ typedef struct ep_plan {
     uint32_t rpc;            /* requests per connection */
     double duration;         /* mean request duration, seconds */
     double busiest_weight;   /* share of the busiest destination; 1 for UDP */
-    bool udp_shared;         /* UDP: a source port is exclusive per local address,
-                                so all destinations share the ports */
+    ep_semantics semantics;  /* the port rules (ep_workload_semantics) */
+    bool udp_shared;         /* UDP under Linux semantics: a source port is
+                                exclusive per local address, so all
+                                destinations share the ports (EAGAIN) */
     uint32_t destinations;
     double dest_conn_rate;   /* new connections per second to it (UDP: all) */
     double time_wait_nominal;/* TIME_WAIT on our side: 0 if the server closes or udp */
-    double time_wait;        /* as the kernel keeps it at most (Linux: nominal +
-                                timer wheel granularity, ep_linux_time_wait_upper) */
+    double time_wait;        /* as the kernel keeps it at most (Linux semantics:
+                                nominal + timer wheel granularity,
+                                ep_linux_time_wait_upper), what simulate keeps */
     double reuse_delay;      /* with tw_reuse: min(time_wait, tw_reuse_delay) */
-    bool tw_reuse;
-    double hold;             /* mean seconds a port is held, nominal TIME_WAIT:
-                                rpc x duration + time_wait_nominal (Little, simulate) */
+    int tcp_tw_reuse;        /* as configured: 0, 1, 2 */
+    bool tw_reuse;           /* whether it applies (2: never, no loopback end) */
+    double hold;             /* mean seconds a port is held: rpc x duration +
+                                time_wait (Little; simulate keeps the same) */
     double block;            /* seconds a port cannot be reused, for sizing:
                                 rpc x duration + time_wait, or + reuse_delay */
     bool poisson;            /* arrivals Poisson: Erlang B exact */

@@ -48,14 +48,14 @@ ep_series_cell *ep_series_append(ep_series *s, double t)
 }
 
 int ep_series_write_csv(const ep_series *s, const char *const *names, const uint32_t *capacity,
-                        FILE *f)
+                        const char *semantics, FILE *f)
 {
     fputs(EP_SERIES_CSV_HEADER "\n", f);
     for (size_t i = 0; i < s->n; i++) {
         const ep_series_cell *row = ep_series_row(s, i);
         for (size_t d = 0; d < s->ndest; d++)
-            fprintf(f, "%.9g,%s,%u,%u,%u,%u\n", s->t[i], names[d], row[d].in_use,
-                    row[d].time_wait, capacity[d], row[d].failures);
+            fprintf(f, "%.9g,%s,%u,%u,%u,%u,%s\n", s->t[i], names[d], row[d].in_use,
+                    row[d].time_wait, capacity[d], row[d].failures, semantics);
     }
     return ferror(f) ? -EIO : 0;
 }

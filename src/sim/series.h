@@ -24,7 +24,7 @@ typedef struct ep_series {
 } ep_series;
 
 /* The CSV header, documented in ephport-simulate(1). */
-#define EP_SERIES_CSV_HEADER "time,destination,in_use,time_wait,capacity,failures"
+#define EP_SERIES_CSV_HEADER "time,destination,in_use,time_wait,capacity,failures,semantics"
 
 void ep_series_init(ep_series *s, size_t ndest);
 void ep_series_free(ep_series *s);
@@ -36,9 +36,11 @@ static inline const ep_series_cell *ep_series_row(const ep_series *s, size_t i)
 }
 
 /* One line per (sample, destination), header first.  names[d] and
- * capacity[d] describe destination d.  Returns 0 or -EIO. */
+ * capacity[d] describe destination d; semantics ("linux", "stack") names
+ * the port rules that produced the numbers, on every line.  Returns 0 or
+ * -EIO. */
 int ep_series_write_csv(const ep_series *s, const char *const *names, const uint32_t *capacity,
-                        FILE *f);
+                        const char *semantics, FILE *f);
 /* [{"time": T, "destinations": [{"in_use":..,"time_wait":..,"failures":..}]}] */
 json_t *ep_series_to_json(const ep_series *s);
 

@@ -13,10 +13,23 @@
  *
  * A connection carries requests_per_conn requests back to back, so
  * connections arrive at rate / requests_per_conn and last the sum of their
- * requests' durations.  Memory is proportional to the open connections (slot
+ * requests' durations.
+ *
+ * The port rules are the engine's semantics (workload key `semantics`;
+ * Linux's for the linux profile).  Under Linux semantics a UDP socket's
+ * port is its own on its local address (udp_lib_get_port): every
+ * destination draws on the same ports, so a destination's occupancy for
+ * the headroom columns is every UDP socket's, and running out is EAGAIN.
+ * A socket connect()ed unbound takes its port on every address (the
+ * kernel's wildcard autobind), so with several source addresses each UDP
+ * socket is bound to one first - bind(addr, 0) deferred, then connect, as
+ * an application spreading over addresses does - trying the addresses in
+ * turn from a round-robin start; such a connection is closed by its tuple,
+ * packed into the slot (destination, source, port).  Memory is proportional to the open connections (slot
  * arrays, the heap) plus the recorded series; a trace replay also keeps the
  * trace itself.
  */
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -72,6 +85,10 @@ typedef struct ep_sim {
     uint64_t hits[4];
     uint16_t lo, hi;
     ep_time const_dur;       /* a connection's duration when it is constant */
+    bool udp_shared;         /* UDP under Linux semantics (see the top) */
+    bool udp_bind;           /* ... from several sources: bind, then connect */
+    uint32_t next_src;       /* round-robin start of the next bound connect */
+    uint64_t *src_held;      /* sampling scratch: ports held per source */
     double dur_mu;           /* lognormal durations: mu, computed once */
     char *msg;
     size_t msglen;
@@ -87,6 +104,7 @@ static int ep_sim_cause(int err)
 {
     switch (err) {
     case EP_EADDRNOTAVAIL:
+    case -EAGAIN: /* Linux semantics, UDP: inet_autobind() found no port */
         return EP_FAIL_EXHAUSTED;
     case EP_EDQUOT:
         return EP_FAIL_QUOTA;
@@ -284,6 +302,44 @@ static int ep_sim_connect_failed(ep_sim *s, uint32_t d, ep_time now, int rc)
     return 0;
 }
 
+/* A UDP socket bound to one of the sources (deferred bind(addr, 0)), then
+ * connected towards destination d, under Linux semantics: the sources are
+ * tried in turn from a round-robin start until one has a port left.  *ref
+ * gets the packed (destination, source, port).  0, -EAGAIN when no source
+ * has a port, -EDQUOT, or the engine's error. */
+static int ep_sim_connect_bound(ep_sim *s, uint32_t d, uint32_t owner, ep_time now, ep_tuple *t,
+                                ep_conn_ref *ref)
+{
+    uint32_t n = s->res->sources, first = s->next_src;
+    int rc = -EAGAIN;
+
+    s->next_src = first + 1 == n ? 0 : first + 1;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t src = first + k < n ? first + k : first + k - n;
+        ep_bind_req req;
+        ep_bind_id id;
+        memset(&req, 0, sizeof req);
+        req.proto = EP_PROTO_UDP;
+        req.addr = s->dtpl[d].src[src];
+        req.flags = EP_BIND_NO_PORT;
+        req.owner = owner;
+        if ((rc = ep_pool_bind(s->pool, &req, now, &id, NULL)) < 0)
+            return rc;
+        memcpy(t, &s->dtpl[d].t, sizeof *t);
+        rc = ep_pool_connect_bound(s->pool, id, t, now);
+        if (rc == 0) {
+            assert(ep_sim_src_index(&t->local) == src);
+            *ref = (uint64_t)d << 32 | (uint64_t)src << 16 | t->local_port;
+            return 0;
+        }
+        if (ep_pool_unbind(s->pool, id, now) != 0)
+            return -EIO;
+        if (rc != -EAGAIN)
+            return rc;
+    }
+    return rc;
+}
+
 /* One connect at `now` towards destination d; *slot_out gets the slot or
  * EP_SIM_NONE if the engine refused.  Returns 0 or a fatal error. */
 static inline int ep_sim_connect(ep_sim *s, uint32_t d, uint32_t owner, ep_time now,
@@ -298,7 +354,8 @@ static inline int ep_sim_connect(ep_sim *s, uint32_t d, uint32_t owner, ep_time 
     memcpy(&t, &s->dtpl[d].t, sizeof t);
     res->attempts++;
     res->dest[d].attempts++;
-    rc = ep_pool_connect_ref(s->pool, &t, owner, now, &ref);
+    rc = s->udp_bind ? ep_sim_connect_bound(s, d, owner, now, &t, &ref)
+                     : ep_pool_connect_ref(s->pool, &t, owner, now, &ref);
     *slot_out = EP_SIM_NONE;
     if (rc < 0)
         return ep_sim_connect_failed(s, d, now, rc);
@@ -320,8 +377,17 @@ static inline int ep_sim_connect(ep_sim *s, uint32_t d, uint32_t owner, ep_time 
 
 static inline int ep_sim_close(ep_sim *s, uint32_t slot, bool server_closes, ep_time now)
 {
-    int rc = ep_pool_close_ref(s->pool, s->slot[slot],
-                               server_closes ? EP_CLOSE_PASSIVE : EP_CLOSE_ACTIVE, now);
+    ep_close_how how = server_closes ? EP_CLOSE_PASSIVE : EP_CLOSE_ACTIVE;
+    int rc;
+    if (s->udp_bind) { /* a bound UDP socket: closed by its tuple */
+        ep_conn_ref v = s->slot[slot];
+        ep_tuple t;
+        ep_sim_dest_tuple(s, (uint32_t)(v >> 32), (uint32_t)(v >> 16) & 0xffff, &t);
+        t.local_port = (uint16_t)v;
+        rc = ep_pool_close(s->pool, &t, how, now);
+    } else {
+        rc = ep_pool_close_ref(s->pool, s->slot[slot], how, now);
+    }
     if (rc != 0)
         return ep_sim_fail(s, "the engine refused to %s a held connection: %s", "close", rc);
     s->free_slots[s->nfree++] = slot;
@@ -338,9 +404,8 @@ static int ep_sim_sample(ep_sim *s, ep_time now, bool steady)
         snprintf(s->msg, s->msglen, "out of memory recording the time series");
         return -ENOMEM;
     }
+    uint64_t shared = 0; /* UDP, Linux semantics: every socket's port */
     for (size_t d = 0; d < res->ndest; d++) {
-        ep_sim_dest *dest = &res->dest[d];
-        uint32_t occ;
         for (uint32_t i = 0; i < res->sources; i++) {
             ep_dest_stats st;
             ep_tuple t;
@@ -352,14 +417,20 @@ static int ep_sim_sample(ep_sim *s, ep_time now, bool steady)
             row[d].in_use += st.in_use;
             row[d].time_wait += st.time_wait + st.quarantine;
         }
+        shared += row[d].in_use + row[d].time_wait;
+    }
+    for (size_t d = 0; d < res->ndest; d++) {
+        ep_sim_dest *dest = &res->dest[d];
+        /* what destination d cannot have: its own tuples, or with UDP
+         * under Linux semantics every UDP socket's port */
+        uint32_t occ = s->udp_shared ? (uint32_t)shared : row[d].in_use + row[d].time_wait;
         row[d].failures = s->fail_since[d];
         s->fail_since[d] = 0;
-        occ = row[d].in_use + row[d].time_wait;
         if (occ > dest->sampled_peak)
             dest->sampled_peak = occ;
         if (steady) {
             s->ss_sum[d] += occ;
-            s->ss_sum_use[d] += row[d].in_use;
+            s->ss_sum_use[d] += s->udp_shared ? occ : row[d].in_use;
             if (occ > dest->ss_peak)
                 dest->ss_peak = occ;
         }
@@ -481,6 +552,10 @@ static int ep_sim_setup(ep_sim *s, const ep_workload *w, ep_sim_result *res, boo
     s->prev = s->prev2 = -1;
     s->reuse_min = UINT64_MAX;
     res->first_failure = -1;
+    res->semantics = cfg.semantics;
+    s->udp_shared = res->udp_shared = cfg.semantics == EP_SEM_LINUX && w->proto == EP_PROTO_UDP;
+    s->udp_bind = s->udp_shared && w->sources > 1;
+    res->exhausted_err = s->udp_shared ? -EAGAIN : EP_EADDRNOTAVAIL;
     return 0;
 }
 
@@ -697,6 +772,8 @@ int ep_sim_run(const ep_workload *w, const ep_sim_options *o, ep_sim_result *res
                 else
                     dest->peak += st.high_water;
             }
+            if (s.udp_shared) /* UDP has no TIME_WAIT: the open sockets are the held ports */
+                dest->peak = (uint32_t)res->peak_open;
             if (s.ss_n) {
                 dest->ss_mean = s.ss_sum[d] / (double)s.ss_n;
                 dest->ss_mean_in_use = s.ss_sum_use[d] / (double)s.ss_n;
@@ -764,6 +841,9 @@ json_t *ep_sim_result_to_json(const ep_sim_result *res, bool with_series)
         json_object_set_new(reuse, "predictability", json_real(r->predictability));
         json_object_set_new(reuse, "predictor", json_string(r->predictor ? r->predictor : ""));
     }
+    json_object_set_new(o, "semantics", json_string(ep_semantics_name(res->semantics)));
+    json_object_set_new(o, "udp_shared", json_boolean(res->udp_shared));
+    json_object_set_new(o, "exhaustion_error", json_string(ep_err_name(res->exhausted_err)));
     json_object_set_new(o, "length", json_real(res->length));
     json_object_set_new(o, "range_ports", json_integer(res->range_ports));
     json_object_set_new(o, "effective_ports", json_integer(res->effective_ports));

@@ -27,7 +27,8 @@ typedef struct ep_sim_dest {
     double weight;                /* share of the arrivals (generated workloads) */
     uint32_t capacity;            /* effective ports x source addresses */
     uint32_t peak;                /* engine high water (in use + TIME_WAIT), summed
-                                     over source addresses */
+                                     over source addresses; shared UDP: the most
+                                     UDP sockets open at once */
     uint32_t sampled_peak;        /* highest sampled in use + TIME_WAIT */
     uint64_t attempts;
     uint64_t failures;            /* all causes */
@@ -54,6 +55,13 @@ typedef struct ep_sim_reuse {
 } ep_sim_reuse;
 
 typedef struct ep_sim_result {
+    ep_semantics semantics;        /* the port rules the engine followed */
+    bool udp_shared;               /* UDP under Linux semantics: every destination
+                                      draws on the same ports, so a destination's
+                                      peak, steady figures and headroom count
+                                      every UDP socket of the run */
+    int exhausted_err;             /* what exhaustion returns: -EAGAIN (shared
+                                      UDP) or EP_EADDRNOTAVAIL */
     double length;                 /* virtual seconds simulated */
     uint32_t range_ports, effective_ports;
     uint32_t sources;

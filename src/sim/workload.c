@@ -6,6 +6,12 @@
  * two can never drift apart.  Values are checked strictly here, with messages
  * that say what was expected; checks that involve several keys wait for
  * ep_workload_check(), once everything is set.
+ *
+ * The port rules: `semantics` picks the engine's EP_SEM_LINUX (what the Linux
+ * kernel grants: UDP ports exclusive per local address, EAGAIN; TIME_WAIT
+ * as the kernel keeps it) or EP_SEM_STACK; unset, the linux profile means
+ * linux and every other profile stack.  tw_reuse takes tcp_tw_reuse's own
+ * values too: 2 is tw_reuse limited to loopback ends (tw_reuse_loopback).
  */
 #include <errno.h>
 #include <math.h>
@@ -13,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ephport/capacity.h>
 #include <ephport/portset.h>
 #include <ephport/profile.h>
 
@@ -33,8 +40,11 @@ const ep_workload_key ep_workload_keys[] = {
     { "range", "LO-HI", "ephemeral port range (overrides the profile)" },
     { "reserved", "PORTS", "reserved ports, ip_local_reserved_ports syntax" },
     { "time_wait", "SECONDS", "TIME_WAIT length (overrides the profile)" },
-    { "tw_reuse", "on|off", "tcp_tw_reuse: reuse TIME_WAIT ports to the same destination" },
+    { "tw_reuse", "on|off|0|1|2", "tcp_tw_reuse: reuse TIME_WAIT ports to the same destination "
+      "(1 = on; 2 = only where an end is loopback, Linux's default, never here but in a trace)" },
     { "tw_reuse_delay", "SECONDS", "age before a TIME_WAIT port may be reused (default 1)" },
+    { "semantics", "linux|stack", "port rules: linux (the kernel's; default for profile linux) "
+      "or stack (the idealised kernel; default for the other profiles)" },
     { "algorithm", "NAME", "random, sequential, rfc6056-1 ... rfc6056-5, linux" },
     { "sources", "N", "local source addresses" },
     { "quota", "N", "cap on ports held per owner (0 = none)" },
@@ -305,8 +315,22 @@ int ep_workload_set(ep_workload *w, const char *key, const char *v, char *msg, s
         w->time_wait_set = true;
         w->time_wait = d;
     } else if (ep_wl_key_is(key, "tw_reuse")) {
-        if (ep_wl_bool(v, &w->tw_reuse) != 0)
-            BAD("tw_reuse must be on or off, not '%s'", v);
+        if (strcmp(v, "2") == 0) {
+            w->tw_reuse = true;
+            w->tw_reuse_loopback = true;
+        } else if (ep_wl_bool(v, &w->tw_reuse) == 0) {
+            w->tw_reuse_loopback = false;
+        } else {
+            BAD("tw_reuse must be on or off (or tcp_tw_reuse's 0, 1, 2), not '%s'", v);
+        }
+    } else if (ep_wl_key_is(key, "semantics")) {
+        if (strcmp(v, "linux") == 0)
+            w->semantics = EP_SEM_LINUX;
+        else if (strcmp(v, "stack") == 0)
+            w->semantics = EP_SEM_STACK;
+        else
+            BAD("semantics must be linux or stack, not '%s'", v);
+        w->semantics_set = true;
     } else if (ep_wl_key_is(key, "tw_reuse_delay")) {
         if (ep_wl_double(v, 0, 86400, false, &d) != 0)
             BAD("tw_reuse_delay must be a number of seconds in [0, 86400], not '%s'", v);
@@ -460,6 +484,39 @@ int ep_workload_check(const ep_workload *w, char *msg, size_t len)
     return ep_workload_pool_config(w, &cfg, msg, len);
 }
 
+ep_semantics ep_workload_semantics(const ep_workload *w)
+{
+    if (w->semantics_set)
+        return w->semantics;
+    return strcmp(w->profile, "linux") == 0 ? EP_SEM_LINUX : EP_SEM_STACK;
+}
+
+int ep_workload_tcp_tw_reuse(const ep_workload *w)
+{
+    return !w->tw_reuse ? 0 : w->tw_reuse_loopback ? 2 : 1;
+}
+
+double ep_workload_time_wait_nominal(const ep_workload *w)
+{
+    const ep_profile *p = ep_profile_find(w->profile);
+    if (w->time_wait_set)
+        return w->time_wait;
+    return p ? p->time_wait_ms / 1000.0 : 0;
+}
+
+static ep_time ep_wl_time_wait_ns(const ep_workload *w)
+{
+    ep_time nominal = (ep_time)llround(ep_workload_time_wait_nominal(w) * 1e9);
+    if (nominal > 0 && ep_workload_semantics(w) == EP_SEM_LINUX)
+        return ep_linux_time_wait_upper(nominal);
+    return nominal;
+}
+
+double ep_workload_time_wait_kept(const ep_workload *w)
+{
+    return ep_wl_time_wait_ns(w) / 1e9;
+}
+
 int ep_workload_pool_config(const ep_workload *w, ep_pool_config *cfg, char *msg, size_t len)
 {
     const ep_profile *p = ep_profile_find(w->profile);
@@ -485,9 +542,10 @@ int ep_workload_pool_config(const ep_workload *w, ep_pool_config *cfg, char *msg
         }
     }
     cfg->algorithm = w->algorithm;
-    cfg->time_wait = (ep_time)llround((w->time_wait_set ? w->time_wait
-                                                        : p->time_wait_ms / 1000.0) * 1e9);
+    cfg->semantics = ep_workload_semantics(w);
+    cfg->time_wait = ep_wl_time_wait_ns(w);
     cfg->tw_reuse = w->tw_reuse;
+    cfg->tw_reuse_loopback = w->tw_reuse_loopback;
     cfg->tw_reuse_delay = (ep_time)llround(w->tw_reuse_delay * 1e9);
     cfg->quarantine = 0;
     cfg->owner_quota = w->quota;
@@ -551,8 +609,11 @@ json_t *ep_workload_to_json(const ep_workload *w)
     json_object_set_new(o, "lo", json_integer(cfg.lo));
     json_object_set_new(o, "hi", json_integer(cfg.hi));
     json_object_set_new(o, "reserved", json_string(w->reserved ? w->reserved : ""));
-    json_object_set_new(o, "time_wait", json_real(cfg.time_wait / 1e9));
+    json_object_set_new(o, "semantics", json_string(ep_semantics_name(cfg.semantics)));
+    json_object_set_new(o, "time_wait", json_real(ep_workload_time_wait_nominal(w)));
+    json_object_set_new(o, "time_wait_kept", json_real(cfg.time_wait / 1e9));
     json_object_set_new(o, "tw_reuse", json_boolean(w->tw_reuse));
+    json_object_set_new(o, "tcp_tw_reuse", json_integer(ep_workload_tcp_tw_reuse(w)));
     json_object_set_new(o, "tw_reuse_delay", json_real(w->tw_reuse_delay));
     json_object_set_new(o, "algorithm", json_string(ep_algorithm_name(w->algorithm)));
     json_object_set_new(o, "sources", json_integer(w->sources));

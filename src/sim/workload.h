@@ -45,8 +45,11 @@ typedef struct ep_workload {
     char *reserved;             /* owned, NULL = none */
     bool time_wait_set;
     double time_wait;           /* seconds */
-    bool tw_reuse;
+    bool tw_reuse;              /* tcp_tw_reuse 1 or 2 */
+    bool tw_reuse_loopback;     /* tcp_tw_reuse 2: only where an end is loopback */
     double tw_reuse_delay;      /* seconds */
+    bool semantics_set;         /* false: linux for the linux profile, else stack */
+    ep_semantics semantics;     /* as set (see ep_workload_semantics) */
     ep_algorithm algorithm;
     uint32_t sources;           /* local addresses */
     uint32_t quota;             /* ports per owner, 0 = none */
@@ -90,8 +93,23 @@ int ep_workload_load(ep_workload *w, const char *path, char *msg, size_t len);
 /* Cross-key checks, after every key is set. */
 int ep_workload_check(const ep_workload *w, char *msg, size_t len);
 
+/* The port rules the workload runs under: the `semantics` key if set, else
+ * EP_SEM_LINUX for the linux profile and EP_SEM_STACK for every other. */
+ep_semantics ep_workload_semantics(const ep_workload *w);
+
+/* tcp_tw_reuse as the kernel's sysctl would read: 0 (off), 1, 2 (loopback). */
+int ep_workload_tcp_tw_reuse(const ep_workload *w);
+
+/* TIME_WAIT in seconds: the nominal length (time_wait, or the profile's),
+ * and the one the engine keeps: under Linux semantics the kernel's,
+ * nominal + its timer wheel's granularity for the worst usual HZ
+ * (ep_linux_time_wait_upper: 65.12 s for 60 s), the nominal elsewhere. */
+double ep_workload_time_wait_nominal(const ep_workload *w);
+double ep_workload_time_wait_kept(const ep_workload *w);
+
 /* The engine configuration this workload runs on (range, reserved ports,
- * TIME_WAIT, reuse, algorithm, quota, seed; thread_safe = false). */
+ * semantics, TIME_WAIT as kept, reuse (tcp_tw_reuse 2 = tw_reuse +
+ * tw_reuse_loopback), algorithm, quota, seed; thread_safe = false). */
 int ep_workload_pool_config(const ep_workload *w, ep_pool_config *cfg, char *msg, size_t len);
 
 /* Destination weights, summing to 1, for n = w->destinations. */
