@@ -338,6 +338,53 @@ static void dual_stack_wildcard(void **state)
     }
 }
 
+/* Seeded random operations in Linux semantics (UDP and TCP towards many
+ * destinations, binds, closes both ways, time) with the full consistency
+ * check after each: the shared per-address UDP set, the holds and sticky
+ * counts stay exact at every occupancy. */
+static void random_operations_stay_consistent(void **state)
+{
+    (void)state;
+    static const char *const remotes[] = { "127.0.0.5", "127.0.0.6", "127.0.0.7", "10.9.0.2",
+                                           "127.0.0.8", "127.0.0.9" };
+    ep_pool_config c = tp_cfg(40000, 40063, EP_ALG_RANDOM);
+    c.semantics = EP_SEM_LINUX;
+    c.tw_reuse = true;
+    c.tw_reuse_loopback = true;
+    ep_pool *p = tp_pool_cfg(&c, lin_addrs);
+    ep_tuple held[256];
+    size_t nheld = 0;
+    uint64_t x = 12345;
+    ep_time now = 0;
+    for (int step = 0; step < 4000; step++) {
+        x = x * 6364136223846793005ull + 1442695040888963407ull;
+        unsigned k = (unsigned)(x >> 33) % 100;
+        now += EP_MSEC(50);
+        if (k < 55 && nheld < 256) {
+            ep_tuple t = tp_tuple((x >> 20) & 1 ? EP_PROTO_UDP : EP_PROTO_TCP,
+                                  (x >> 21) & 1 ? "127.0.0.1" : "127.0.0.2",
+                                  remotes[(x >> 40) % 6], (uint16_t)(80 + ((x >> 50) & 1)));
+            int rc = ep_pool_connect(p, &t, 0, now);
+            assert_true(rc == 0 || rc == EP_EADDRNOTAVAIL || rc == -EAGAIN);
+            if (rc == 0)
+                held[nheld++] = t;
+        } else if (k < 90 && nheld > 0) {
+            size_t i = (x >> 24) % nheld;
+            assert_int_equal(ep_pool_close(p, &held[i], (x >> 45) & 1 ? EP_CLOSE_ACTIVE
+                                                                      : EP_CLOSE_PASSIVE, now), 0);
+            held[i] = held[--nheld];
+        } else {
+            ep_bind_id id;
+            int rc = lin_bind(p, (x >> 20) & 1 ? EP_PROTO_UDP : EP_PROTO_TCP, "127.0.0.1",
+                              (uint16_t)(40000 + (x >> 30) % 64), (unsigned)((x >> 36) & 3), 0, &id);
+            if (rc == 0 && ((x >> 44) & 1))
+                assert_int_equal(ep_pool_unbind(p, id, now), 0);
+        }
+        tp_check(p);
+    }
+    ep_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -351,6 +398,7 @@ int main(void)
         cmocka_unit_test(reuseaddr_bind_beside_client),
         cmocka_unit_test(tw_reuse_loopback_rule),
         cmocka_unit_test(dual_stack_wildcard),
+        cmocka_unit_test(random_operations_stay_consistent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

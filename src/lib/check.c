@@ -208,6 +208,28 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
                                    (unsigned long long)sum_conn, (unsigned long long)want_conn);
                 goto out;
             }
+            if (ls->own) {
+                /* Linux UDP: the address's set mirrors its blocked ports */
+                uint32_t nset = 0;
+                if (!ep_shares_address_set(pool, pi) || ls->own->n != pool->neff) {
+                    rc = ep_check_fail(why, len, "address %u proto %d: a stale own set", a, pi);
+                    goto out;
+                }
+                for (uint32_t i = 0; i < pool->neff; i++) {
+                    bool want = ls->pc[pool->idx2port[i]].blk != 0;
+                    nset += want;
+                    if (want != ep_dense_test(ls->own, i)) {
+                        rc = ep_check_fail(why, len, "address %u proto %d: own set has port %u %s",
+                                           a, pi, pool->idx2port[i], want ? "available" : "taken");
+                        goto out;
+                    }
+                }
+                if (nset != ls->own->nset) {
+                    rc = ep_check_fail(why, len, "address %u proto %d: own set counts %u, %u taken",
+                                       a, pi, ls->own->nset, nset);
+                    goto out;
+                }
+            }
             if (blocked != ls->blocked) {
                 rc = ep_check_fail(why, len, "address %u proto %d: blocked %u, should be %u", a, pi,
                                    ls->blocked, blocked);

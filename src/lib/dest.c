@@ -295,6 +295,12 @@ static void ep_lstate_block_change(ep_pool *pool, uint32_t laddr, int pi, uint16
         ls->blocked++;
     else
         ls->blocked--;
+    if (ls->own) {
+        if (on)
+            ep_dense_set(ls->own, i);
+        else
+            ep_dense_clear(ls->own, i);
+    }
     if (ls->pc[port].conn) {
         for (uint32_t di = ls->dests; di != EP_NIL; di = pool->dt.d[di].lnext) {
             ep_dest *d = &pool->dt.d[di];
@@ -370,6 +376,20 @@ void ep_dest_make_sparse(ep_pool *pool, uint32_t di)
     ep_dest_drop_dense(pool, di);
 }
 
+int ep_lstate_make_own(ep_pool *pool, uint32_t laddr, int pi)
+{
+    ep_lstate *ls = ep_ls(pool, laddr, pi);
+    if (ls->own)
+        return 0;
+    ls->own = ep_dense_new(pool->neff, EP_NIL);
+    if (!ls->own)
+        return -ENOMEM;
+    for (uint32_t i = 0; i < pool->neff; i++)
+        if (ls->pc[pool->idx2port[i]].blk)
+            ep_dense_set(ls->own, i);
+    return 0;
+}
+
 void ep_dest_recount(ep_pool *pool)
 {
     ep_dtable *t = &pool->dt;
@@ -383,6 +403,8 @@ void ep_dest_recount(ep_pool *pool)
     for (uint32_t a = 0; a < pool->naddrs; a++) {
         for (int pi = 0; pi < 2; pi++) {
             ep_lstate *ls = ep_ls(pool, a, pi);
+            ep_dense_free(ls->own); /* the effective range changed */
+            ls->own = NULL;
             ls->blocked = 0;
             for (uint32_t i = 0; i < pool->neff; i++)
                 ls->blocked += ls->pc[pool->idx2port[i]].blk != 0;

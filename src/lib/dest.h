@@ -179,11 +179,25 @@ static inline void ep_dest_maybe_sparse(ep_pool *pool, uint32_t di)
     if (d->dense && d->dense->nset < pool->neff / 16 * 3)
         ep_dest_make_sparse(pool, di);
 }
+/* Linux UDP: a port is available to every destination of a local address
+ * alike (each UDP socket holds its port for itself, so an entry's own port
+ * is blocked on its address and no destination has an nblk): they share the
+ * address's set (ep_lstate.own) instead of keeping one each. */
+static inline bool ep_shares_address_set(const ep_pool *pool, int pi)
+{
+    return pool->linux_sem && pi == EP_PI_UDP;
+}
+
+/* Build (laddr, pi)'s own set from its blocked ports; -ENOMEM leaves none. */
+int ep_lstate_make_own(ep_pool *pool, uint32_t laddr, int pi);
+
 /* Thresholds, in unavailable ports (see dest.c).  Inline: asked on every
  * connect. */
 static inline bool ep_dest_wants_dense(const ep_pool *pool, uint32_t di)
 {
     const ep_dest *d = &pool->dt.d[di];
+    if (ep_shares_address_set(pool, ep_proto_index(d->proto)))
+        return false;
     uint32_t unavail = pool->neff - ep_dest_free(pool, d->laddr, ep_proto_index(d->proto), di);
     return !d->dense && unavail >= pool->neff / 4 && unavail > 0;
 }

@@ -141,6 +141,10 @@ typedef struct ep_lstate {
     uint32_t blocked;       /* effective ports with blk > 0 */
     uint32_t dests;         /* head of the destination list */
     ep_dense *dense;        /* head of the dense-destination list */
+    ep_dense *own;          /* Linux UDP: the address's own exact-selection
+                               set (every destination from it sees the same
+                               ports: those no UDP socket holds), built on
+                               demand; its destinations have none */
 } ep_lstate;
 
 typedef struct ep_laddr {

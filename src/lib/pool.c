@@ -220,6 +220,7 @@ void ep_pool_free(ep_pool *pool)
     for (uint32_t a = 0; a < pool->naddrs; a++) {
         for (int pi = 0; pi < 2; pi++) {
             free(pool->addrs[a].st[pi].pc);
+            ep_dense_free(pool->addrs[a].st[pi].own);
         }
     }
     free(pool->addrs);

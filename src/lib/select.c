@@ -127,8 +127,12 @@ static uint32_t ep_sel_random(ep_sel *s, uint32_t free)
         if (ep_sel_ok(s, i))
             return i;
     }
-    if (!s->dn && s->di != EP_NIL && ep_dest_make_dense(pool, s->di) == 0)
+    if (!s->dn && ep_shares_address_set(pool, s->pi)) {
+        if (ep_lstate_make_own(pool, s->lidx, s->pi) == 0)
+            s->dn = ep_ls(pool, s->lidx, s->pi)->own;
+    } else if (!s->dn && s->di != EP_NIL && ep_dest_make_dense(pool, s->di) == 0) {
         s->dn = pool->dt.d[s->di].dense;
+    }
     uint32_t k = ep_rng_below(&pool->rng, free);
     return s->dn ? ep_dense_select(s->dn, k) : ep_sel_scan_kth(s, k);
 }
@@ -178,7 +182,9 @@ static uint32_t ep_sel_rfc4(ep_sel *s, const ep_addr *remote, uint16_t rport)
 int ep_select_port(ep_pool *pool, uint32_t lidx, int pi, uint32_t di,
                    const ep_addr *remote, uint16_t rport, uint16_t *port)
 {
-    ep_sel s = { pool, lidx, pi, di, di != EP_NIL ? pool->dt.d[di].dense : NULL };
+    ep_sel s = { pool, lidx, pi, di,
+                 ep_shares_address_set(pool, pi) ? ep_ls(pool, lidx, pi)->own
+                 : di != EP_NIL ? pool->dt.d[di].dense : NULL };
     uint32_t free = ep_dest_free(pool, lidx, pi, di), n = pool->neff, i = EP_NIL;
 
     if (free == 0)
