@@ -191,6 +191,7 @@ static int ht_run(const ht_case *c)
     ko_close(probe, KO_CLOSE_RESET);
     const ep_host_dest *d = ht_find(snap, c->proto, &local, &remote, c->rport);
     int64_t shown = d ? d->free : -1, shown_max = d ? d->free_max : -1;
+    int64_t udp_free = b->udp_free;
     bool known = b->sticky_known;
     ep_host_snapshot_free(snap);
     HT_CHECK(d != NULL || (c->proto == EP_PROTO_TCP && c->rport == 82),
@@ -222,6 +223,8 @@ static int ht_run(const ht_case *c)
     } else {
         HT_CHECK(known, "as root the kernel should have been asked");
         HT_CHECK(shown == got, "shown free %lld, the kernel granted %d", (long long)shown, got);
+        HT_CHECK(c->proto != EP_PROTO_UDP || udp_free == got,
+                 "UDP capacity shown %lld, the kernel granted %d", (long long)udp_free, got);
     }
     return 0;
 }

@@ -159,6 +159,11 @@ typedef struct ep_host_bound {
      * was bound explicitly is not in sock_diag, so the kernel is asked port
      * by port (TCP_REPAIR connect through IP_LOCAL_PORT_RANGE [p, p], which
      * sends nothing; needs CAP_NET_ADMIN and Linux 6.3). */
+    int64_t udp_free;              /* ports the next unbound UDP socket's
+                                      connect() can get (effective ports no UDP
+                                      socket holds; exact for IPv6, a lower
+                                      bound for IPv4); at 0 connect() fails with
+                                      EAGAIN.  UNKNOWN if UDP or the range is */
     bool sticky_known;             /* every port that changes a free count was
                                       asked: free is exact */
     int64_t sticky_ports;          /* sticky effective ports found (lower

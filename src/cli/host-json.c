@@ -134,6 +134,7 @@ static json_t *ep_json_bound(const ep_host_snapshot *snap)
     ok = ok && ep_json_set(o, "tcp_ports", ep_json_count(b->tcp_ports, tcp));
     ok = ok && ep_json_set(o, "udp_unconnected", ep_json_count(b->udp_unconnected, udp));
     ok = ok && ep_json_set(o, "udp_ports", ep_json_count(b->udp_ports, udp));
+    ok = ok && ep_json_set(o, "udp_free", ep_json_i64(b->udp_free));
     /* ports held by explicitly bound TCP sockets (skipped by every
      * connect()): exact when sticky_known, a lower bound otherwise */
     ok = ok && ep_json_set(o, "sticky_known", json_boolean(tcp && b->sticky_known));

@@ -162,6 +162,11 @@ static void ep_metrics_sockets(const ep_metrics_input *in, ep_strbuf *b)
                    "connected after bind(), or their TIME_WAIT): every connect() skips them. "
                    "A lower bound when ephport_free_ports_exact is 0.",
                    (long long)bd->sticky_ports);
+    if (bd->udp_free != EP_HOST_UNKNOWN)
+        ep_metrics_int(b, "ephport_udp_free_ports", EP_GAUGE,
+                       "Ephemeral ports the next unbound UDP socket's connect() can get (UDP "
+                       "ports are not shared between destinations); at 0 it fails with EAGAIN.",
+                       (long long)bd->udp_free);
     ep_metrics_int(b, "ephport_free_ports_exact", EP_GAUGE,
                    "1 if the free port counts are exact; 0 if the kernel could not be asked "
                    "which connected TCP ports are sticky (they are then lower bounds).",

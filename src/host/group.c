@@ -334,6 +334,8 @@ int ep_host_agg_finish(ep_host_agg *agg, int64_t effective, const ep_host_sticky
     agg->bound.tcp_ports = ep_host_count_range(&agg->tcp_set, agg->lo, agg->hi);
     agg->bound.udp_ports = ep_host_count_range(&agg->udp_set, agg->lo, agg->hi);
     udp_used = ep_host_count_range(&agg->udp_used, agg->lo, agg->hi);
+    agg->bound.udp_free = effective > 0 ? (effective - udp_used > 0 ? effective - udp_used : 0)
+                                        : EP_HOST_UNKNOWN;
     *out = NULL;
     *n = 0;
     if (agg->error)

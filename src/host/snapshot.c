@@ -272,6 +272,8 @@ static int ep_host_merge(ep_host_snapshot *s, ep_host_agg *tcp, ep_host_agg *udp
     s->bound.tcp_ports = tcp->bound.tcp_ports;
     s->bound.udp_unconnected = udp->bound.udp_unconnected;
     s->bound.udp_ports = udp->bound.udp_ports;
+    s->bound.udp_free = s->source_udp == EP_HOST_SOURCE_NONE ? EP_HOST_UNKNOWN
+                                                             : udp->bound.udp_free;
     s->tcp_set = tcp->tcp_set;
     s->udp_set = udp->udp_set;
     s->listen_set = tcp->listen_set;
