@@ -15,8 +15,8 @@
  * mean that p is sticky; closing a repair-mode socket leaves nothing
  * behind.  The bucket is per port, so one family answers for both.
  *
- * Cost: one probe per port passed (about 11 us each on this machine's
- * kernel); the caller passes only the ports whose answer changes some
+ * Cost: one probe per port passed, on one socket reused throughout (see
+ * ep_prober); the caller passes only the ports whose answer changes some
  * destination's free count (ep_host_agg_sticky_candidates).  When the
  * kernel cannot be asked, every port passed stays unsure and the reason is
  * given: the free counts are then lower bounds. */
@@ -37,19 +37,42 @@
 #define TCP_REPAIR 19
 #endif
 
-/* 1 sticky, 0 not, or -errno when the probe itself cannot run. */
-static int ep_sticky_ask(int family, uint16_t port)
-{
-    struct sockaddr_storage ss;
-    socklen_t sl;
-    uint32_t range = (uint32_t)port << 16 | port;
-    int one = 1, rc = 0;
-    int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+/* One repair-mode socket serves every probe: after a successful connect,
+ * connect(AF_UNSPEC) disconnects it (tcp_disconnect releases the autobound
+ * port: it was not bound with SOCK_BINDPORT_LOCK), and it can connect again.
+ * That halves the cost of a probe against socket() + close() each time. */
+typedef struct ep_prober {
+    int fd;
+    int family;
+} ep_prober;
 
-    if (fd < 0)
+static int ep_prober_open(ep_prober *pr)
+{
+    int one = 1;
+    pr->fd = socket(pr->family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+    if (pr->fd < 0)
         return -errno;
+    if (setsockopt(pr->fd, IPPROTO_TCP, TCP_REPAIR, &one, sizeof one) != 0) {
+        int e = -errno;
+        close(pr->fd);
+        pr->fd = -1;
+        return e;
+    }
+    return 0;
+}
+
+/* 1 sticky, 0 not, or -errno when the probe itself cannot run. */
+static int ep_sticky_ask(ep_prober *pr, uint16_t port)
+{
+    struct sockaddr_storage ss, got;
+    socklen_t sl, gl = sizeof got;
+    uint32_t range = (uint32_t)port << 16 | port;
+    int rc;
+
+    if (pr->fd < 0 && (rc = ep_prober_open(pr)) < 0)
+        return rc;
     memset(&ss, 0, sizeof ss);
-    if (family == AF_INET) {
+    if (pr->family == AF_INET) {
         struct sockaddr_in *a = (struct sockaddr_in *)&ss;
         a->sin_family = AF_INET;
         a->sin_port = htons(port);
@@ -62,25 +85,24 @@ static int ep_sticky_ask(int family, uint16_t port)
         a->sin6_addr = in6addr_loopback;
         sl = sizeof *a;
     }
-    if (setsockopt(fd, IPPROTO_TCP, TCP_REPAIR, &one, sizeof one) != 0 ||
-        setsockopt(fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, &range, sizeof range) != 0) {
+    if (setsockopt(pr->fd, IPPROTO_IP, IP_LOCAL_PORT_RANGE, &range, sizeof range) != 0)
+        return -errno;
+    if (connect(pr->fd, (struct sockaddr *)&ss, sl) != 0)
+        return errno == EADDRNOTAVAIL ? 1 : -errno;
+    /* the kernel ignores a per-socket range outside the namespace's: make
+     * sure it took exactly p */
+    if (getsockname(pr->fd, (struct sockaddr *)&got, &gl) != 0)
         rc = -errno;
-    } else if (connect(fd, (struct sockaddr *)&ss, sl) == 0) {
-        struct sockaddr_storage got;
-        socklen_t gl = sizeof got;
-        /* the kernel ignores a per-socket range outside the namespace's:
-         * make sure it took exactly p */
-        if (getsockname(fd, (struct sockaddr *)&got, &gl) != 0)
-            rc = -errno;
-        else if (ntohs(family == AF_INET ? ((struct sockaddr_in *)&got)->sin_port
+    else if (ntohs(pr->family == AF_INET ? ((struct sockaddr_in *)&got)->sin_port
                                          : ((struct sockaddr_in6 *)&got)->sin6_port) != port)
-            rc = -ERANGE;
-        else
-            rc = 0;
-    } else {
-        rc = errno == EADDRNOTAVAIL ? 1 : -errno;
+        rc = -ERANGE;
+    else
+        rc = 0;
+    struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+    if (connect(pr->fd, &unspec, sizeof unspec) != 0) {
+        close(pr->fd); /* a repair-mode close leaves nothing behind either */
+        pr->fd = -1;
     }
-    close(fd);
     return rc;
 }
 
@@ -104,17 +126,21 @@ static const char *ep_sticky_words(int err)
 
 void ep_host_sticky_probe(const ep_portset *ports, uint16_t lo, uint16_t hi, ep_host_sticky *st)
 {
-    int family = AF_INET, rc;
+    ep_prober pr = { -1, AF_INET };
+    int rc;
 
     memset(st, 0, sizeof *st);
     st->known = true;
     for (uint32_t p = lo; p <= hi; p++) {
         if (!ep_portset_has(ports, (uint16_t)p))
             continue;
-        rc = ep_sticky_ask(family, (uint16_t)p);
-        if (rc == -ENETUNREACH && family == AF_INET && st->probes == 0) {
-            family = AF_INET6; /* no IPv4 loopback: ask through ::1 */
-            rc = ep_sticky_ask(family, (uint16_t)p);
+        rc = ep_sticky_ask(&pr, (uint16_t)p);
+        if (rc == -ENETUNREACH && pr.family == AF_INET && st->probes == 0) {
+            if (pr.fd >= 0)
+                close(pr.fd);
+            pr.fd = -1;
+            pr.family = AF_INET6; /* no IPv4 loopback: ask through ::1 */
+            rc = ep_sticky_ask(&pr, (uint16_t)p);
         }
         if (rc < 0) {
             const char *w = ep_sticky_words(rc);
@@ -128,10 +154,12 @@ void ep_host_sticky_probe(const ep_portset *ports, uint16_t lo, uint16_t hi, ep_
             for (uint32_t q = p; q <= hi; q++)
                 if (ep_portset_has(ports, (uint16_t)q))
                     ep_portset_add(&st->unsure, (uint16_t)q);
-            return;
+            break;
         }
         st->probes++;
         if (rc == 1)
             ep_portset_add(&st->sure, (uint16_t)p);
     }
+    if (pr.fd >= 0)
+        close(pr.fd);
 }
