@@ -42,6 +42,7 @@ asan:
 	    -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 	ninja -C $(ASAN_BUILD)
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
+	    EP_KDIFF_SEEDS=12 EP_KDIFF_MIN_VERDICTS=5000 \
 	    meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 --no-suite bench
 
 tsan:

@@ -28,8 +28,10 @@
  * Runs in suite `integration` as root; elsewhere it skips saying why.
  * A seed stops after 450 compared verdicts (or 2000 operations); 48 seeds
  * make at least 20,000.  EP_KDIFF_SEED=n runs one seed with a trace of
- * every operation; EP_KDIFF_SEEDS, EP_KDIFF_VERDICTS and EP_KDIFF_OPS
- * change how many. */
+ * every operation; EP_KDIFF_SEEDS, EP_KDIFF_VERDICTS, EP_KDIFF_OPS and
+ * EP_KDIFF_MIN_VERDICTS change how many (the ASan+UBSan run of `make
+ * check` runs 12 seeds: the plain run holds the 20,000).  ep_pool_check()
+ * runs every 8 operations and at the end of each seed. */
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
@@ -531,7 +533,8 @@ static int kd_run_seed(uint64_t seed, unsigned ops, unsigned target, bool trace,
             kd_tick(r);
         else if (r->tw_reuse == 0)
             ok = kd_op_count(r);
-        if (ok) {
+        if (ok && (i % 8 == 7 || i + 1 == ops || r->verdicts >= target)) {
+            /* the full check is O(addresses x 65536): every 8 operations */
             char cwhy[256];
             if (ep_pool_check(r->pool, cwhy, sizeof cwhy) != 0) {
                 snprintf(r->fail, sizeof r->fail, "seed %" PRIu64 ": ep_pool_check: %s", seed, cwhy);
@@ -566,6 +569,8 @@ static void kernel_differential(void **state)
     unsigned seeds = one ? 1 : kd_env("EP_KDIFF_SEEDS", 48);
     unsigned ops = kd_env("EP_KDIFF_OPS", 2000);
     unsigned target = kd_env("EP_KDIFF_VERDICTS", 450); /* per seed */
+    /* the sanitizer builds (Makefile) run fewer seeds and ask for fewer */
+    unsigned min_total = kd_env("EP_KDIFF_MIN_VERDICTS", 20000);
     uint64_t first = one ? strtoull(one, NULL, 10) : 1;
     unsigned long verdicts = 0, counts = 0;
     int failures = 0;
@@ -608,7 +613,7 @@ static void kernel_differential(void **state)
                     "%d seeds disagreed\n", seeds, verdicts, counts, failures);
     assert_int_equal(failures, 0);
     if (!one)
-        assert_true(verdicts >= 20000);
+        assert_true(verdicts >= min_total);
 }
 
 int main(void)
