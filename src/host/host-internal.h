@@ -111,7 +111,7 @@ void ep_host_sticky_probe(const ep_portset *ports, uint16_t lo, uint16_t hi, ep_
  * iterator.  0 and *ports filled, or -errno with why filled and *ports
  * empty: -EPERM (no CAP_BPF + CAP_PERFMON or CAP_SYS_ADMIN), -ENOTSUP (no
  * kernel BTF, a kernel before 6.18 that does not mark autobound sockets, or
- * a build without BPF), or what libbpf or the kernel said.  Prints nothing. */
+ * a build without BPF), or what the kernel said.  Prints nothing. */
 int ep_host_sticky_bpf(uint16_t lo, uint16_t hi, ep_portset *ports, char *why, size_t len);
 void ep_host_agg_free(ep_host_agg *agg);
 void ep_host_entries_free(ep_host_entry *e, size_t n);

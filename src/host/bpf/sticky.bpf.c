@@ -14,8 +14,9 @@
  * Request sockets (TCP_NEW_SYN_RECV) hold no bucket and are skipped.
  *
  * The kernel types are declared here with only the fields read, marked
- * preserve_access_index: libbpf relocates every access against the running
- * kernel's BTF (CO-RE), so no vmlinux.h of the build machine is needed.
+ * preserve_access_index: every access is relocated against the running
+ * kernel's BTF when the program is loaded (CO-RE; the light skeleton lets
+ * the kernel do it), so no vmlinux.h of the build machine is needed.
  * When the running kernel has no tw_connect_bind, the program writes the
  * marker EP_STICKY_NO_MARKS and nothing else. */
 #include "ep-bpf.h"
