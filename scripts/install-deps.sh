@@ -1,10 +1,12 @@
 #!/bin/sh
 # install-deps.sh - install the Debian packages ephport needs, only those
 # missing.  `run` needs the build set; `check` adds what the tests use.
+# clang, libbpf-dev and bpftool build the BPF iterators of src/host/bpf
+# (meson -Dbpf=disabled builds without them, with slower fallbacks).
 #   scripts/install-deps.sh build|check
 set -eu
 build_pkgs="gcc meson ninja-build pkg-config libmnl-dev libmicrohttpd-dev libjansson-dev
-libsqlite3-dev libncurses-dev scdoc iproute2"
+libsqlite3-dev libncurses-dev scdoc iproute2 clang libbpf-dev bpftool"
 check_pkgs="$build_pkgs libcmocka-dev clang libclang-rt-dev nftables prometheus
 libxml2-utils curl netcat-openbsd python3 sqlite3 procps"
 case "${1:-build}" in

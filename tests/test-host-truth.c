@@ -10,7 +10,10 @@
  * and 2 (TIME_WAIT entries old enough to be taken over), a destination the
  * scenario does not use, and the same snapshot taken without asking the
  * kernel (EP_HOST_NO_PROBE): then free must be a lower bound and free_max
- * an upper bound of what succeeds.
+ * an upper bound of what succeeds.  The sticky ports come from the BPF
+ * iterator where the kernel has it (Linux 6.18, as root: the snapshot must
+ * say "bpf"), and some cases force the TCP_REPAIR probes (EP_HOST_NO_BPF)
+ * to check that way too.
  *
  * Before sticky ports were asked of the kernel, status subtracted only
  * LISTEN and bound-only ports: with explicitly bound connections and their
@@ -25,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -34,6 +38,7 @@
 #include <ephport/ephport.h>
 #include <ephport/host.h>
 
+#include "ep-host-config.h"
 #include "kernel-oracle.h"
 #include "netns-util.h"
 
@@ -123,7 +128,19 @@ typedef struct ht_case {
     const char *remote;     /* the destination driven, from its route's source */
     uint16_t rport;
     bool no_probe;          /* EP_HOST_NO_PROBE: bounds instead of the count */
+    bool no_bpf;            /* EP_HOST_NO_BPF: the probes answer */
 } ht_case;
+
+/* Should the BPF iterator answer here: built with it, on Linux 6.18+ (the
+ * kernel marks autobound sockets)?  Root is checked by the caller. */
+static bool ht_bpf_expected(void)
+{
+    struct utsname u;
+    int major = 0, minor = 0;
+    if (!EP_HAVE_BPF || uname(&u) != 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+        return false;
+    return major > 6 || (major == 6 && minor >= 18);
+}
 
 /* The scenario, the snapshot, the drive.  0 when they agree. */
 static int ht_run(const ht_case *c)
@@ -182,6 +199,8 @@ static int ht_run(const ht_case *c)
     ep_host_options_init(&o);
     if (c->no_probe)
         o.flags |= EP_HOST_NO_PROBE;
+    if (c->no_bpf)
+        o.flags |= EP_HOST_NO_BPF;
     HT_CHECK(ep_host_snapshot_take(&o, &snap) == 0, "snapshot");
     const ep_host_bound *b = ep_host_snapshot_bound(snap);
     ep_addr remote = ht_addr(c->remote), local;
@@ -193,6 +212,8 @@ static int ht_run(const ht_case *c)
     int64_t shown = d ? d->free : -1, shown_max = d ? d->free_max : -1;
     int64_t udp_free = b->udp_free;
     bool known = b->sticky_known;
+    char method[16];
+    snprintf(method, sizeof method, "%s", b->sticky_method ? b->sticky_method : "none");
     ep_host_snapshot_free(snap);
     HT_CHECK(d != NULL || (c->proto == EP_PROTO_TCP && c->rport == 82),
              "destination %s:%u not in the snapshot", c->remote, c->rport);
@@ -206,15 +227,18 @@ static int ht_run(const ht_case *c)
         shown = d->free;
         shown_max = d->free_max;
         known = ep_host_snapshot_bound(snap)->sticky_known;
+        b = ep_host_snapshot_bound(snap);
+        snprintf(method, sizeof method, "%s", b->sticky_method ? b->sticky_method : "none");
         ep_host_snapshot_free(snap);
     }
     int last = 0;
     int got = ht_drive(c->proto, &remote, c->rport, &last);
     int want_err = c->proto == EP_PROTO_TCP ? -EADDRNOTAVAIL : -EAGAIN;
-    fprintf(stderr, "tcp_tw_reuse %d, %s %s:%u%s: shown free %lld (max %lld, %s), %d connects "
-                    "succeeded, then %d\n", c->tw_reuse, c->proto == EP_PROTO_TCP ? "tcp" : "udp",
-            c->remote, c->rport, c->no_probe ? " without probes" : "", (long long)shown,
-            (long long)shown_max, known ? "exact" : "bounds", got, last);
+    fprintf(stderr, "tcp_tw_reuse %d, %s %s:%u%s: shown free %lld (max %lld, %s, sticky ports "
+                    "by %s), %d connects succeeded, then %d\n", c->tw_reuse,
+            c->proto == EP_PROTO_TCP ? "tcp" : "udp", c->remote, c->rport,
+            c->no_probe ? " without asking" : c->no_bpf ? " without BPF" : "", (long long)shown,
+            (long long)shown_max, known ? "exact" : "bounds", method, got, last);
     HT_CHECK(got >= 0 && last == want_err, "the drive ended with %d, not the exhaustion errno", last);
     if (c->no_probe) {
         HT_CHECK(!known, "no probes, yet exact");
@@ -222,6 +246,8 @@ static int ht_run(const ht_case *c)
                  (long long)shown_max, got);
     } else {
         HT_CHECK(known, "as root the kernel should have been asked");
+        const char *want = c->no_bpf || !ht_bpf_expected() ? "probe" : "bpf";
+        HT_CHECK(strcmp(method, want) == 0, "sticky ports found by %s, not %s", method, want);
         HT_CHECK(shown == got, "shown free %lld, the kernel granted %d", (long long)shown, got);
         HT_CHECK(c->proto != EP_PROTO_UDP || udp_free == got,
                  "UDP capacity shown %lld, the kernel granted %d", (long long)udp_free, got);
@@ -258,20 +284,24 @@ static void ht_case_run(const ht_case *c)
     }
 
 /* the busy destination, tw_reuse 0 / 1 / 2 (its TIME_WAIT is loopback) */
-HT_CASE(busy_destination_reuse0, 0, EP_PROTO_TCP, "127.0.0.1", 80, false)
-HT_CASE(busy_destination_reuse1, 1, EP_PROTO_TCP, "127.0.0.1", 80, false)
-HT_CASE(busy_destination_reuse2, 2, EP_PROTO_TCP, "127.0.0.1", 80, false)
+HT_CASE(busy_destination_reuse0, 0, EP_PROTO_TCP, "127.0.0.1", 80, false, false)
+HT_CASE(busy_destination_reuse1, 1, EP_PROTO_TCP, "127.0.0.1", 80, false, false)
+HT_CASE(busy_destination_reuse2, 2, EP_PROTO_TCP, "127.0.0.1", 80, false, false)
 /* another destination: only the sticky ports and its own are gone */
-HT_CASE(other_destination_reuse0, 0, EP_PROTO_TCP, "127.0.0.1", 81, false)
+HT_CASE(other_destination_reuse0, 0, EP_PROTO_TCP, "127.0.0.1", 81, false, false)
 /* a destination outside 127/8 with a TIME_WAIT that reuse = 2 keeps */
-HT_CASE(non_loopback_reuse2, 2, EP_PROTO_TCP, "10.9.0.2", 80, false)
-HT_CASE(non_loopback_reuse1, 1, EP_PROTO_TCP, "10.9.0.2", 80, false)
+HT_CASE(non_loopback_reuse2, 2, EP_PROTO_TCP, "10.9.0.2", 80, false, false)
+HT_CASE(non_loopback_reuse1, 1, EP_PROTO_TCP, "10.9.0.2", 80, false, false)
 /* a destination the scenario does not use */
-HT_CASE(unused_destination, 0, EP_PROTO_TCP, "127.0.0.1", 82, false)
+HT_CASE(unused_destination, 0, EP_PROTO_TCP, "127.0.0.1", 82, false, false)
 /* UDP: what the next UDP socket can get, EAGAIN at the end */
-HT_CASE(udp_next_socket, 0, EP_PROTO_UDP, "127.0.0.1", 53, false)
+HT_CASE(udp_next_socket, 0, EP_PROTO_UDP, "127.0.0.1", 53, false, false)
+/* the same answers when the kernel is asked port by port (no BPF) */
+HT_CASE(busy_destination_probes, 0, EP_PROTO_TCP, "127.0.0.1", 80, false, true)
+HT_CASE(other_destination_probes, 0, EP_PROTO_TCP, "127.0.0.1", 81, false, true)
+HT_CASE(non_loopback_reuse2_probes, 2, EP_PROTO_TCP, "10.9.0.2", 80, false, true)
 /* without asking the kernel: honest bounds */
-HT_CASE(bounds_without_probes, 0, EP_PROTO_TCP, "127.0.0.1", 81, true)
+HT_CASE(bounds_without_probes, 0, EP_PROTO_TCP, "127.0.0.1", 81, true, false)
 
 int main(void)
 {
@@ -284,6 +314,9 @@ int main(void)
         cmocka_unit_test(non_loopback_reuse1),
         cmocka_unit_test(unused_destination),
         cmocka_unit_test(udp_next_socket),
+        cmocka_unit_test(busy_destination_probes),
+        cmocka_unit_test(other_destination_probes),
+        cmocka_unit_test(non_loopback_reuse2_probes),
         cmocka_unit_test(bounds_without_probes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

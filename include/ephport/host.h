@@ -86,6 +86,10 @@ enum {
     EP_HOST_NO_PROBE       = 1u << 3, /* do not ask the kernel which
                                          connected TCP ports are sticky: free
                                          TCP ports become lower bounds */
+    EP_HOST_NO_BPF         = 1u << 4, /* ask which ports are sticky port by
+                                         port (TCP_REPAIR probes), not
+                                         through the BPF iterator (tests
+                                         compare the two) */
 };
 
 typedef struct ep_host_options {
@@ -157,8 +161,10 @@ typedef struct ep_host_bound {
      * explicitly bound socket, for every destination.  LISTEN and bound-only
      * sockets are seen as such; whether a connected socket (or a TIME_WAIT)
      * was bound explicitly is not in sock_diag, so the kernel is asked port
-     * by port (TCP_REPAIR connect through IP_LOCAL_PORT_RANGE [p, p], which
-     * sends nothing; needs CAP_NET_ADMIN and Linux 6.3). */
+     * through a BPF iterator that reads the sockets' autobind marks (Linux
+     * 6.18), or failing that port by port (TCP_REPAIR connect through
+     * IP_LOCAL_PORT_RANGE [p, p], which sends nothing; needs CAP_NET_ADMIN
+     * and Linux 6.3). */
     int64_t udp_free;              /* ports the next unbound UDP socket's
                                       connect() can get (effective ports no UDP
                                       socket holds; exact for IPv6, a lower
@@ -169,8 +175,15 @@ typedef struct ep_host_bound {
     int64_t sticky_ports;          /* sticky effective ports found (lower
                                       bound when !sticky_known) */
     int64_t sticky_unknown;        /* ports whose stickiness is unknown */
-    uint32_t sticky_probes;        /* ports asked of the kernel */
+    uint32_t sticky_probes;        /* ports asked of the kernel one by one */
     const char *sticky_why;        /* !sticky_known: why not; else NULL */
+    const char *sticky_method;     /* how the kernel answered: "bpf" (one
+                                      BPF iterator walk read which sockets
+                                      connect() autobound: Linux 6.18, CAP_BPF
+                                      + CAP_PERFMON), "probe" (port by port,
+                                      see above), or NULL: not asked (no port
+                                      to ask about, EP_HOST_NO_PROBE, or
+                                      neither way worked: see sticky_why) */
 } ep_host_bound;
 
 /* A process holding sockets of a destination (EP_HOST_WITH_PROCESSES). */

@@ -142,6 +142,10 @@ static json_t *ep_json_bound(const ep_host_snapshot *snap)
     ok = ok && ep_json_set(o, "sticky_unknown", ep_json_count((uint64_t)b->sticky_unknown, tcp));
     ok = ok && ep_json_set(o, "sticky_probes", ep_json_count(b->sticky_probes, tcp));
     ok = ok && ep_json_set(o, "sticky_why", b->sticky_why ? json_string(b->sticky_why) : json_null());
+    /* how: "bpf" (the sockets' autobind marks), "probe" (port by port), or
+     * null (not asked) */
+    ok = ok && ep_json_set(o, "sticky_method",
+                           b->sticky_method ? json_string(b->sticky_method) : json_null());
     if (!ok) {
         json_decref(o);
         return NULL;

@@ -166,7 +166,10 @@ static void ep_status_sockets(const ep_host_snapshot *snap, bool color)
         printf("  UDP: the next UDP socket's connect() can get %lld ports (IPv6; IPv4 at least "
                "as many); at 0 it fails with EAGAIN \"Resource temporarily unavailable\"\n",
                (long long)b->udp_free);
-    if (tcp && b->sticky_known)
+    if (tcp && b->sticky_known && b->sticky_method && strcmp(b->sticky_method, "bpf") == 0)
+        printf("  sticky TCP ports (explicitly bound: every connect() skips them): %lld, "
+               "read from the sockets (BPF)\n", (long long)b->sticky_ports);
+    else if (tcp && b->sticky_known)
         printf("  sticky TCP ports (explicitly bound: every connect() skips them): %lld, "
                "%u asked of the kernel\n", (long long)b->sticky_ports, b->sticky_probes);
     else if (tcp)

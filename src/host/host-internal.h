@@ -52,7 +52,8 @@ typedef struct ep_host_sticky {
     ep_portset unsure;            /* unknown: sticky or not (lower bound counts
                                      them, upper bound does not) */
     uint32_t probes;              /* ports asked of the kernel */
-    char why[200];                /* when !known: why not */
+    const char *method;           /* "bpf", "probe", or NULL: not asked */
+    char why[512];                /* when !known: why not */
 } ep_host_sticky;
 
 /* The aggregator: an open-addressing table of destinations plus totals. */
@@ -101,6 +102,17 @@ int ep_host_agg_finish(ep_host_agg *agg, int64_t effective, const ep_host_sticky
  * refused ones; unsure and !known with the reason when the kernel cannot
  * be asked: no CAP_NET_ADMIN, a kernel before 6.3, no loopback). */
 void ep_host_sticky_probe(const ep_portset *ports, uint16_t lo, uint16_t hi, ep_host_sticky *st);
+
+/* --- sticky-bpf.c --- */
+/* Every port in [lo, hi] (lo >= 1) held by a TCP socket of the current
+ * network namespace that did not get it from connect()'s autobind
+ * (listening, accepted, bound explicitly then connected, or their
+ * TIME_WAIT; bound-only sockets are not seen), read in one walk by a BPF
+ * iterator.  0 and *ports filled, or -errno with why filled and *ports
+ * empty: -EPERM (no CAP_BPF + CAP_PERFMON or CAP_SYS_ADMIN), -ENOTSUP (no
+ * kernel BTF, a kernel before 6.18 that does not mark autobound sockets, or
+ * a build without BPF), or what the kernel said.  Prints nothing. */
+int ep_host_sticky_bpf(uint16_t lo, uint16_t hi, ep_portset *ports, char *why, size_t len);
 void ep_host_agg_free(ep_host_agg *agg);
 void ep_host_entries_free(ep_host_entry *e, size_t n);
 

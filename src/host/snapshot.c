@@ -6,6 +6,10 @@
  *   3. sockets per protocol: sock_diag (sockdiag.c), LISTEN first so that
  *      accepted sockets can be told from outgoing ones, then all states;
  *      on failure /proc/net (procnet.c) into a fresh aggregator, noted;
+ *      then which connected TCP ports are sticky, for the ports whose answer
+ *      changes a free count: a BPF iterator reading every socket's autobind
+ *      mark (sticky-bpf.c), else the kernel asked port by port (sticky.c),
+ *      else bounds, noted;
  *   4. counters (netstat.c);
  *   5. outside the namespace: sort and cut destinations, owners
  *      (procs.c) and advice (advice.c).
@@ -291,7 +295,49 @@ static int ep_host_merge(ep_host_snapshot *s, ep_host_agg *tcp, ep_host_agg *udp
         s->bound.sticky_unknown += ep_portset_has(&sticky->unsure, (uint16_t)p);
     }
     s->bound.sticky_why = sticky->known ? NULL : ep_host_strf(s, "%s", sticky->why);
+    s->bound.sticky_method = sticky->method;
     return 0;
+}
+
+/* Which of the candidate ports are sticky: one BPF iterator walk when the
+ * kernel allows it (exact: it reads every socket's autobind mark), else the
+ * kernel asked port by port; what neither can answer stays unsure.  Nothing
+ * to ask, nothing asked. */
+static void ep_host_sticky_ask(const ep_host_options *o, const ep_portset *cand, uint16_t lo, uint16_t hi,
+                               ep_host_sticky *sticky)
+{
+    char bpf_why[240] = "";
+    int rc = -ENOTSUP;
+
+    if (ep_portset_count(cand, lo, hi) == 0) {
+        memset(sticky, 0, sizeof *sticky);
+        sticky->known = true;
+        return;
+    }
+    if (!(o->flags & EP_HOST_NO_BPF)) {
+        ep_portset *found = malloc(sizeof *found);
+        rc = found ? ep_host_sticky_bpf(lo, hi, found, bpf_why, sizeof bpf_why) : -ENOMEM;
+        if (rc == 0) {
+            memset(sticky, 0, sizeof *sticky);
+            sticky->known = true;
+            sticky->method = "bpf";
+            for (uint32_t p = lo; p <= hi; p++)
+                if (ep_portset_has(cand, (uint16_t)p) && ep_portset_has(found, (uint16_t)p))
+                    ep_portset_add(&sticky->sure, (uint16_t)p);
+        }
+        free(found);
+        if (rc == -ENOMEM)
+            snprintf(bpf_why, sizeof bpf_why, "out of memory");
+        if (rc == 0)
+            return;
+    }
+    ep_host_sticky_probe(cand, lo, hi, sticky);
+    if (sticky->known) {
+        sticky->method = "probe";
+    } else if (bpf_why[0]) {
+        size_t n = strlen(sticky->why);
+        snprintf(sticky->why + n, sizeof sticky->why - n, "; BPF: %s", bpf_why);
+    }
 }
 
 static int ep_host_read_sockets(ep_host_snapshot *s, const ep_host_options *o)
@@ -339,7 +385,7 @@ static int ep_host_read_sockets(ep_host_snapshot *s, const ep_host_options *o)
             sticky->unsure = *cand;
             snprintf(sticky->why, sizeof sticky->why, "the kernel was not asked (--no-probe)");
         } else {
-            ep_host_sticky_probe(cand, lo, hi, sticky);
+            ep_host_sticky_ask(o, cand, lo, hi, sticky);
         }
         if (!sticky->known)
             ep_host_note(s, "which connected TCP ports were bound explicitly (sticky: skipped by "
