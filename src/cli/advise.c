@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <ephport/capacity.h>
 #include <ephport/host.h>
 #include <ephport/pool.h>
 #include <ephport/profile.h>
@@ -197,8 +198,10 @@ static void ep_advise_text_host(const ep_host_snapshot *snap, bool color)
     printf("  %-24s %llu in the range (TCP), %lld in the namespace\n", "TIME_WAIT now",
            (unsigned long long)t->tcp[EP_HOST_TIME_WAIT], (long long)t->sockstat_tcp_tw);
     if (s->effective_ports != EP_HOST_UNKNOWN && s->time_wait_s > 0)
+        /* this host is Linux: TIME_WAIT as its kernel keeps it (capacity.h) */
         ep_advise_print_rate("  sustainable", (uint32_t)s->effective_ports,
-                             (uint32_t)(s->time_wait_s * 1000));
+                             (uint32_t)(ep_linux_time_wait_upper(EP_SEC(s->time_wait_s)) /
+                                        EP_NSEC_PER_MSEC));
 
     adv = ep_host_snapshot_advice(snap, &nadv);
     printf("\n%sRecommendations from the live data%s\n", b, e);
