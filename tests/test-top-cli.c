@@ -362,7 +362,7 @@ static void bad_command_lines(void **state)
     const char *const *bad[] = {
         ARGS("top", "--interval", "0.1"), ARGS("top", "--interval", "61"),
         ARGS("top", "--interval", "abc"), ARGS("top", "--interval", "nan"),
-        ARGS("top", "--interval", ""),    ARGS("top", "--top", "0"),
+        ARGS("top", "--interval", ""),    ARGS("top", "--top", "1000001"),
         ARGS("top", "--top", "-3"),       ARGS("top", "--sort", "bogus"),
         ARGS("top", "--once", "--iterations", "3"),
         ARGS("top", "--iterations", "0"), ARGS("top", "extra"), ARGS("top", "--bogus"),

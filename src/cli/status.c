@@ -17,9 +17,9 @@
 static void ep_status_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: ephport status [--json] [--top N] [--processes] [--netns NAME|PATH]\n"
-            "                      [--source auto|netlink|proc] [--no-probe] [--warn PCT]\n"
-            "                      [--crit PCT]\n"
+            "Usage: ephport status [--json | --prometheus FILE] [--top N] [--processes]\n"
+            "                      [--netns NAME|PATH] [--source auto|netlink|proc]\n"
+            "                      [--no-probe] [--warn PCT] [--crit PCT]\n"
             "\n"
             "Read this host's ephemeral ports: the effective range, sockets per state,\n"
             "bind-only ports, and the destinations (local address, remote address, remote\n"
@@ -343,6 +343,10 @@ int ep_cmd_status(int argc, char **argv)
     }
     if (optind < argc) {
         ep_cli_error("status", "unexpected argument '%s'", argv[optind]);
+        return EP_EXIT_USAGE;
+    }
+    if (json && prom) {
+        ep_cli_error("status", "--json and --prometheus are two different outputs; choose one");
         return EP_EXIT_USAGE;
     }
     if ((o.warn_pct ? o.warn_pct : 80) > (o.crit_pct ? o.crit_pct : 95)) {

@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -43,8 +44,8 @@ static void ep_top_usage(FILE *f)
             "\n"
             "  --interval SEC   seconds between samples, 0.25 to 60 (default 1)\n"
             "  --netns NAME     read network namespace NAME (/run/netns) or PATH\n"
-            "  --top N          show at most N destinations (default: what fits;\n"
-            "                   20 in batch mode)\n"
+            "  --top N          show at most N destinations, 0 = all (default: what\n"
+            "                   fits; 20 in batch mode)\n"
             "  --sort KEY       initial order (default pressure)\n"
             "  --batch          plain frames on stdout (the default when stdout is not\n"
             "                   a terminal); the first frame comes after one interval\n"
@@ -104,11 +105,12 @@ static int ep_top_parse(int argc, char **argv, struct ep_top_opts *o)
             o->netns = optarg;
             break;
         case 't':
-            if (!ep_cli_parse_ulong(optarg, 1, 100000, &v)) {
-                ep_cli_error("top", "--top '%s': expected a number from 1 to 100000", optarg);
+            if (!ep_cli_parse_ulong(optarg, 0, 1000000, &v)) {
+                ep_cli_error("top", "--top '%s': expected a count 0..1000000 (0 = all)",
+                             optarg);
                 return EP_EXIT_USAGE;
             }
-            o->top = v;
+            o->top = v ? v : SIZE_MAX; /* 0 = all, as in status */
             break;
         case 's': {
             int k;
