@@ -2,7 +2,8 @@
  * or a file cannot be written: every message names "ephport CMD" (never
  * the binary's path or a bare "status:"), says the reason (a namespace
  * NAME is looked up in /run/netns; a /proc file cannot be replaced), and
- * the options mean the same in every command (--top 0 = all).  Runs the built binary (EPHPORT_BIN); no privilege needed
+ * the options mean the same in every command (--top 0 = all; percentages
+ * are decimal).  Runs the built binary (EPHPORT_BIN); no privilege needed
  * except where a case says so. */
 #include <errno.h>
 #include <fcntl.h>
@@ -159,6 +160,26 @@ static void status_prometheus_errors(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* check takes percentages in decimal only: 0x50 is not 80. */
+static void check_percentages_are_decimal(void **state)
+{
+    static const char *const bad[] = { "0x50", "8e1", " 80", "+80", "80.125", "80.", ".5",
+                                       "100.01", "inf", "nan", "" };
+    struct ep_run r;
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ep_run(&r, "check", "--warn", bad[i], NULL);
+        if (r.rc != 3)
+            fail_msg("check --warn '%s' exited %d, not 3 (UNKNOWN): %s", bad[i], r.rc, r.out);
+        ep_expect_prefix(r.out, "EPHPORT UNKNOWN - --warn wants a decimal percentage");
+        ep_run(&r, "check", "--crit", bad[i], NULL);
+        assert_int_equal(r.rc, 3);
+    }
+    ep_run(&r, "check", "--warn", "80.25", "--crit", "95.5", NULL);
+    assert_null(strstr(r.out, "--warn wants"));
+    assert_null(strstr(r.out, "--crit wants"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -166,6 +187,7 @@ int main(void)
         cmocka_unit_test(top_explains_a_missing_namespace),
         cmocka_unit_test(top_zero_means_all_everywhere),
         cmocka_unit_test(status_prometheus_errors),
+        cmocka_unit_test(check_percentages_are_decimal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
