@@ -76,9 +76,12 @@ static void ep_status_settings(const ep_host_snapshot *snap, bool color)
                (long long)st->port_hi, (long long)(st->port_hi - st->port_lo + 1));
     if (!st->reserved_text)
         printf("  ip_local_reserved_ports  unknown\n");
+    else if (!st->reserved_text[0])
+        printf("  ip_local_reserved_ports  none\n");
+    else if (st->reserved_in_range == EP_HOST_UNKNOWN)
+        printf("  ip_local_reserved_ports  %s (in the range: unknown)\n", st->reserved_text);
     else
-        printf("  ip_local_reserved_ports  %s (%lld in the range)\n",
-               st->reserved_text[0] ? st->reserved_text : "none",
+        printf("  ip_local_reserved_ports  %s (%lld in the range)\n", st->reserved_text,
                (long long)st->reserved_in_range);
     ep_status_i64(a, sizeof a, st->effective_ports, " ports");
     printf("  effective                %s", a);
