@@ -292,6 +292,13 @@ static void status_reports_exact_numbers(void **state)
     assert_int_equal(ep_int(j, "bind_only.tcp_ports"), 2);
     assert_int_equal(ep_int(j, "bind_only.udp_unconnected"), 1);
     assert_int_equal(ep_int(j, "destinations_total"), 5);
+    /* The whole namespace, any port, IPv4 and IPv6 (sockstat + sockstat6):
+     * TCP in use = hashed sockets: 3 listeners, 6 + 3 connections with both
+     * ends (9 * 2), not the 2 bound-only sockets; 6 TIME_WAIT (4 IPv4, 2
+     * IPv6); UDP: 2 servers, 3 connected, 1 bound (2 of the 6 IPv6). */
+    assert_int_equal(ep_int(j, "totals.sockstat.tcp_inuse"), 3 + 18);
+    assert_int_equal(ep_int(j, "totals.sockstat.tcp_time_wait"), 6);
+    assert_int_equal(ep_int(j, "totals.sockstat.udp_inuse"), 6);
     /* TCP free = 90 - own ports - 2 bind-only ports; UDP free = 90 - the
      * 4 UDP ports in use (3 connected + 1 bind-only) */
     ep_expect_dest(j, "tcp", "127.0.0.1", 5000, 6, 6, 0, EFFECTIVE - 6 - 2);
