@@ -3,6 +3,7 @@
  * JSON (host-json.c), with the warnings and remedies advice.c computed.
  * All the reading is libephport's (src/host/); this file only presents. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -91,7 +92,8 @@ static void ep_status_settings(const ep_host_snapshot *snap, bool color)
         double rate = ep_capacity_sustainable_rate((double)st->effective_ports,
                                                    ep_capacity_block_time(0, tw, false, 0));
         printf(": at most %.*f new TCP connections/s per destination (TIME_WAIT %llds, "
-               "kept up to %.2fs)", rate < 10 ? 1 : 0, rate, (long long)st->time_wait_s, tw);
+               "kept up to %.2fs)", rate < 10 ? 1 : 0, /* truncated, as advice and top */
+               rate < 10 ? floor(rate * 10) / 10 : floor(rate), (long long)st->time_wait_s, tw);
     }
     printf("\n");
     ep_status_i64(a, sizeof a, st->tw_reuse, "");
