@@ -360,9 +360,34 @@ static void processes_names_the_owner(void **state)
     assert_int_equal(json_array_size(procs), 1);
     assert_int_equal(ep_int(json_array_get(procs, 0), "pid"), getpid());
     assert_int_equal(ep_int(json_array_get(procs, 0), "sockets"), 6);
+    assert_int_equal(ep_int(json_array_get(procs, 0), "sockets_sampled"), 6);
     d = ep_find_dest(j, "tcp", "127.0.0.2", 5001);
     assert_int_equal(json_array_size(json_object_get(d, "processes")), 0);
     json_decref(j);
+
+    /* 70 sockets towards one destination: more than the sample of 64, so
+     * the count per process is unknown (null), not the sample's size. */
+    {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(6002) };
+        int many[70];
+        inet_pton(AF_INET, "127.0.0.4", &a.sin_addr);
+        for (int i = 0; i < 70; i++) {
+            many[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            assert_int_equal(connect(many[i], (struct sockaddr *)&a, sizeof a), 0);
+        }
+        j = ep_status_json("--processes");
+        d = ep_find_dest(j, "udp", "127.0.0.4", 6002);
+        assert_int_equal(ep_int(d, "used"), 70);
+        procs = json_object_get(d, "processes");
+        assert_int_equal(json_array_size(procs), 1);
+        if (!json_is_null(json_object_get(json_array_get(procs, 0), "sockets")))
+            fail_msg("70 sockets reported as %lld (the sample's size)",
+                     (long long)ep_int(json_array_get(procs, 0), "sockets"));
+        assert_int_equal(ep_int(json_array_get(procs, 0), "sockets_sampled"), 64);
+        json_decref(j);
+        for (int i = 0; i < 70; i++)
+            close(many[i]);
+    }
 }
 
 static json_t *ep_find_advice(json_t *root, const char *code)
