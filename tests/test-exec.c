@@ -430,11 +430,11 @@ static void unreachable_commands_are_refused(void **state)
         assert_int_equal(run(stat_argv, NULL, true, out, sizeof out), 1);
         assert_non_null(strstr(out, "statically linked"));
     } else {
-        fprintf(stderr, "SKIP static case: no /sbin/ldconfig\n");
+        fprintf(stderr, "SKIP: static case: no /sbin/ldconfig\n");
     }
     /* A set-user-ID program owned by someone else. */
     if (geteuid() != 0) {
-        fprintf(stderr, "SKIP setuid case: needs root to chown\n");
+        fprintf(stderr, "SKIP: setuid case: needs root to chown\n");
         return;
     }
     assert_non_null(mkdtemp(dir));

@@ -169,7 +169,7 @@ static void promtool_ok(const char *text)
     char tmp[] = "/tmp/ephport-test-prom-XXXXXX", cmd[256];
     int fd;
     if (!have("promtool")) {
-        fprintf(stderr, "SKIP promtool check: promtool is not installed "
+        fprintf(stderr, "SKIP: promtool check: promtool is not installed "
                         "(Debian package prometheus)\n");
         return;
     }

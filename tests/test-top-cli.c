@@ -203,7 +203,7 @@ static int setup(void **state)
 
     *state = &skip_all;
     if (!ep_test_enter_private_netns(why, sizeof why)) {
-        print_message("skipping: %s\n", why);
+        fprintf(stderr, "SKIP: cannot make a private network namespace: %s\n", why);
         skip_all = true;
         return 0;
     }
