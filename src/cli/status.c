@@ -52,6 +52,9 @@ static void ep_status_usage(FILE *f)
             "                      \"LOW-HIGH\" when sticky ports could not be asked\n"
             "  HEADROOM            FREE / effective ports\n"
             "\n"
+            "Example, inside a container (PID of a process in it):\n"
+            "  ephport status --netns /proc/PID/ns/net\n"
+            "\n"
             "Exit status: 0 read, 1 could not read the namespace, 2 bad command line.\n");
 }
 
