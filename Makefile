@@ -2,7 +2,10 @@
 #   make run    install missing build dependencies, build, run `ephport status`
 #   make check  the same set-up, then the whole test suite: the normal build,
 #               an ASan+UBSan build, a TSan build of the threaded tests, and a
-#               short libFuzzer run of every fuzz target (where clang has it).
+#               short libFuzzer run of every fuzz target (where clang has it);
+#               it ends with every skipped case of the three test runs and its
+#               reason (scripts/report-skips.py), and with CI=true as root a
+#               skipped integration test fails it.
 # Everything real lives in meson.build; this file only sequences it.
 
 BUILD      ?= build
@@ -12,7 +15,7 @@ FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 10
 MAIN_JOB   ?= status
 
-.PHONY: run check deps deps-check build test asan tsan fuzz bench clean
+.PHONY: run check deps deps-check build test asan tsan fuzz skips bench clean
 
 run: deps build
 	./$(BUILD)/src/cli/ephport $(MAIN_JOB)
@@ -29,8 +32,14 @@ $(BUILD)/build.ninja:
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
-check: deps-check test asan tsan fuzz
+check: deps-check test asan tsan fuzz skips
 	@echo "make check: all suites passed"
+
+# What the three test runs skipped, with reasons (from each build's
+# meson-logs/testlog.json); fails with CI=true as root if an integration
+# test skipped anything.
+skips:
+	@scripts/report-skips.py $(BUILD)-test $(ASAN_BUILD) $(TSAN_BUILD)
 
 test:
 	@test -f $(BUILD)-test/build.ninja || meson setup $(BUILD)-test -Dtests=true

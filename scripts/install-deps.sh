@@ -3,6 +3,8 @@
 # missing.  `run` needs the build set; `check` adds what the tests use.
 # clang, libbpf-dev and bpftool build the BPF iterators of src/host/bpf
 # (meson -Dbpf=disabled builds without them, with slower fallbacks).
+# Not root: through sudo when it lets us; otherwise (no sudo rights, no
+# sudo) it prints the one command an administrator must run, and exits 1.
 #   scripts/install-deps.sh build|check
 set -eu
 build_pkgs="gcc meson ninja-build pkg-config libmnl-dev libmicrohttpd-dev libjansson-dev
@@ -20,14 +22,30 @@ for p in $want; do
         missing="$missing $p"
 done
 [ -z "$missing" ] && exit 0
-echo "install-deps: installing:$missing" >&2
+# What an administrator must run when we cannot: one line to copy.
+admin_cmd="apt-get update && apt-get install -y --no-install-recommends$missing"
+tell_admin() {
+    echo "install-deps: missing packages:$missing" >&2
+    echo "install-deps: $1; ask an administrator to run, as root:" >&2
+    echo "    $admin_cmd" >&2
+    echo "install-deps: then run this command again." >&2
+    exit 1
+}
+command -v apt-get >/dev/null 2>&1 ||
+    tell_admin "this system has no apt-get (the package names above are Debian's)"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then
-    if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
-        echo "install-deps: missing packages:$missing; run as root or install them" >&2
-        exit 1
+    if ! command -v sudo >/dev/null 2>&1; then
+        tell_admin "you are not root and sudo is not installed"
+    elif sudo -n true 2>/dev/null; then
+        SUDO="sudo -n"
+    elif [ -t 0 ] && sudo -v; then
+        SUDO="sudo"   # asked for a password on the terminal and got it
+    else
+        tell_admin "you are not root and sudo would not let you install them (no sudo rights, or a password with no terminal to ask it on)"
     fi
 fi
+echo "install-deps: installing:$missing" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086

@@ -280,7 +280,7 @@ static void live_linux_reads_the_namespace(void **state)
     (void)state;
 
     if (!ep_test_enter_private_netns(why, sizeof why)) {
-        print_message("skipping the live part: %s\n", why);
+        fprintf(stderr, "SKIP: the live part: %s\n", why);
         skip();
     }
     assert_int_equal(ep_test_write_sysctl("net/ipv4/ip_local_port_range", "40000 40999"), 0);

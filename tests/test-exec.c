@@ -5,6 +5,7 @@
  * the kernel took the source ports from.  Also the command-line contract: exit status and
  * environment pass through, LD_PRELOAD is prepended, bad ranges exit 2. */
 #include <arpa/inet.h>
+#include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -428,11 +430,11 @@ static void unreachable_commands_are_refused(void **state)
         assert_int_equal(run(stat_argv, NULL, true, out, sizeof out), 1);
         assert_non_null(strstr(out, "statically linked"));
     } else {
-        fprintf(stderr, "SKIP static case: no /sbin/ldconfig\n");
+        fprintf(stderr, "SKIP: static case: no /sbin/ldconfig\n");
     }
     /* A set-user-ID program owned by someone else. */
     if (geteuid() != 0) {
-        fprintf(stderr, "SKIP setuid case: needs root to chown\n");
+        fprintf(stderr, "SKIP: setuid case: needs root to chown\n");
         return;
     }
     assert_non_null(mkdtemp(dir));
@@ -444,6 +446,112 @@ static void unreachable_commands_are_refused(void **state)
     assert_non_null(strstr(out, "set-user/group-ID"));
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
+}
+
+/* The kernel never hands out a reserved port, per-socket range or not: a
+ * range entirely reserved is refused, a partly reserved one is said. */
+static void range_inside_reserved_ports_is_refused(void **state)
+{
+    char out[1024];
+    char *argv[] = { (char *)ephport_bin(), "exec", "--range", "40000-40099", "--", "true", NULL };
+    if (*state)
+        skip(); /* needs our own namespace's sysctls */
+    assert_int_equal(ep_test_write_sysctl("net/ipv4/ip_local_port_range", "32768 60999"), 0);
+    assert_int_equal(ep_test_write_sysctl("net/ipv4/ip_local_reserved_ports", "39000-40199"), 0);
+    assert_int_equal(run(argv, NULL, true, out, sizeof out), 1);
+    assert_non_null(strstr(out, "every port of 40000-40099 is in "
+                                "net.ipv4.ip_local_reserved_ports (39000-40199)"));
+    assert_non_null(strstr(out, "EADDRNOTAVAIL"));
+    assert_int_equal(ep_test_write_sysctl("net/ipv4/ip_local_reserved_ports", "40000-40049"), 0);
+    assert_int_equal(run(argv, NULL, true, out, sizeof out), 0);
+    assert_non_null(strstr(out, "warning: 50 of the 100 ports of 40000-40099 are in "
+                                "net.ipv4.ip_local_reserved_ports; 50 remain"));
+    assert_int_equal(ep_test_write_sysctl("net/ipv4/ip_local_reserved_ports", ""), 0);
+}
+
+/* A dynamically linked program of another ELF class or machine: the loader
+ * would skip the 64-bit shim and run it unconfined.  Written by hand (an
+ * ELF header and one PT_INTERP program header are all exec reads). */
+static void ep_write_elf(const char *path, bool is64, unsigned machine)
+{
+    unsigned char buf[256];
+    FILE *f;
+    size_t n;
+    memset(buf, 0, sizeof buf);
+    if (is64) {
+        Elf64_Ehdr *e = (Elf64_Ehdr *)buf;
+        Elf64_Phdr *ph = (Elf64_Phdr *)(buf + sizeof *e);
+        memcpy(e->e_ident, ELFMAG, SELFMAG);
+        e->e_ident[EI_CLASS] = ELFCLASS64;
+        e->e_ident[EI_DATA] = ELFDATA2LSB;
+        e->e_ident[EI_VERSION] = EV_CURRENT;
+        e->e_type = ET_EXEC;
+        e->e_machine = (Elf64_Half)machine;
+        e->e_version = EV_CURRENT;
+        e->e_phoff = sizeof *e;
+        e->e_ehsize = sizeof *e;
+        e->e_phentsize = sizeof *ph;
+        e->e_phnum = 1;
+        ph->p_type = PT_INTERP;
+        n = sizeof *e + sizeof *ph;
+    } else {
+        Elf32_Ehdr *e = (Elf32_Ehdr *)buf;
+        Elf32_Phdr *ph = (Elf32_Phdr *)(buf + sizeof *e);
+        memcpy(e->e_ident, ELFMAG, SELFMAG);
+        e->e_ident[EI_CLASS] = ELFCLASS32;
+        e->e_ident[EI_DATA] = ELFDATA2LSB;
+        e->e_ident[EI_VERSION] = EV_CURRENT;
+        e->e_type = ET_EXEC;
+        e->e_machine = (Elf32_Half)machine;
+        e->e_version = EV_CURRENT;
+        e->e_phoff = sizeof *e;
+        e->e_ehsize = sizeof *e;
+        e->e_phentsize = sizeof *ph;
+        e->e_phnum = 1;
+        ph->p_type = PT_INTERP;
+        n = sizeof *e + sizeof *ph;
+    }
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(chmod(path, 0755), 0);
+}
+
+static void other_elf_class_or_machine_is_refused(void **state)
+{
+    char out[1024], dir[] = "/tmp/ephport-test-elf-XXXXXX", p32[64], pforeign[64];
+    char *argv32[] = { (char *)ephport_bin(), "exec", "--range", "40000-40099", "--", p32, NULL };
+    char *argvf[] = { (char *)ephport_bin(), "exec", "--range", "40000-40099", "--", pforeign,
+                      NULL };
+#if defined(__x86_64__)
+    unsigned m32 = EM_386, foreign = EM_AARCH64;
+    const char *name32 = "is a 32-bit i386 program", *namef = "is a 64-bit AArch64 program";
+#elif defined(__aarch64__)
+    unsigned m32 = EM_ARM, foreign = EM_X86_64;
+    const char *name32 = "is a 32-bit ARM program", *namef = "is a 64-bit x86-64 program";
+#else
+    (void)state;
+    fprintf(stderr, "SKIP: no foreign-architecture case written for this machine\n");
+    skip();
+#endif
+    if (*state)
+        skip(); /* the range must lie inside our namespace's */
+    assert_int_equal(ep_test_write_sysctl("net/ipv4/ip_local_port_range", "32768 60999"), 0);
+    assert_non_null(mkdtemp(dir));
+    snprintf(p32, sizeof p32, "%s/prog32", dir);
+    snprintf(pforeign, sizeof pforeign, "%s/foreign", dir);
+    ep_write_elf(p32, false, m32);
+    ep_write_elf(pforeign, true, foreign);
+    assert_int_equal(run(argv32, NULL, true, out, sizeof out), 1);
+    if (!strstr(out, name32) || !strstr(out, "the dynamic loader would skip the shim"))
+        fail_msg("32-bit program not refused: %s", out);
+    assert_int_equal(run(argvf, NULL, true, out, sizeof out), 1);
+    if (!strstr(out, namef))
+        fail_msg("foreign program not refused: %s", out);
+    unlink(p32);
+    unlink(pforeign);
+    rmdir(dir);
 }
 
 static void missing_preload_is_reported(void **state)
@@ -472,6 +580,8 @@ int main(void)
         cmocka_unit_test(bad_ranges_exit_2),
         cmocka_unit_test(range_outside_the_system_range_fails),
         cmocka_unit_test(unreachable_commands_are_refused),
+        cmocka_unit_test(range_inside_reserved_ports_is_refused),
+        cmocka_unit_test(other_elf_class_or_machine_is_refused),
         cmocka_unit_test(missing_preload_is_reported),
     };
     return cmocka_run_group_tests(tests, ns_setup, NULL);

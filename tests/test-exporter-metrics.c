@@ -294,15 +294,15 @@ static void listen_parser(void **state)
 
 static void textfile_atomic_write(void **state)
 {
-    char dir[] = "/tmp/ephport-test-tf-XXXXXX", path[128], buf[64];
+    char dir[] = "/tmp/ephport-test-tf-XXXXXX", path[128], buf[64], why[512];
     struct stat st;
     FILE *f;
     size_t n;
     (void)state;
     assert_non_null(mkdtemp(dir));
     snprintf(path, sizeof path, "%s/x.prom", dir);
-    assert_int_equal(ep_textfile_write(path, "first\n", 6), 0);
-    assert_int_equal(ep_textfile_write(path, "second\n", 7), 0);
+    assert_int_equal(ep_textfile_write(path, "first\n", 6, NULL, 0), 0);
+    assert_int_equal(ep_textfile_write(path, "second\n", 7, why, sizeof why), 0);
     f = fopen(path, "r");
     assert_non_null(f);
     n = fread(buf, 1, sizeof buf - 1, f);
@@ -311,10 +311,15 @@ static void textfile_atomic_write(void **state)
     assert_string_equal(buf, "second\n");
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0644);
-    assert_int_equal(ep_textfile_write(dir, "x", 1), -EISDIR);
+    assert_int_equal(ep_textfile_write(dir, "x", 1, why, sizeof why), -EISDIR);
     snprintf(path, sizeof path, "%s/missing/x.prom", dir);
-    assert_int_equal(ep_textfile_write(path, "x", 1), -ENOENT);
-    assert_int_equal(ep_textfile_write("", "x", 1), -EINVAL);
+    assert_int_equal(ep_textfile_write(path, "x", 1, why, sizeof why), -ENOENT);
+    assert_int_equal(ep_textfile_write("", "x", 1, NULL, 0), -EINVAL);
+    /* A file whose directory cannot hold the temporary file (a /proc file):
+     * the reason names that step, not a bare "No such file or directory". */
+    assert_int_equal(ep_textfile_write("/proc/version", "x", 1, why, sizeof why), -ENOENT);
+    assert_non_null(strstr(why, "cannot write /proc/version: cannot create the temporary file "
+                                "beside it in /proc"));
     /* Only the target is left behind. */
     snprintf(path, sizeof path, "%s/x.prom", dir);
     assert_int_equal(unlink(path), 0);

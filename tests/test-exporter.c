@@ -169,7 +169,7 @@ static void promtool_ok(const char *text)
     char tmp[] = "/tmp/ephport-test-prom-XXXXXX", cmd[256];
     int fd;
     if (!have("promtool")) {
-        fprintf(stderr, "SKIP promtool check: promtool is not installed "
+        fprintf(stderr, "SKIP: promtool check: promtool is not installed "
                         "(Debian package prometheus)\n");
         return;
     }
@@ -342,6 +342,30 @@ static void bad_requests_never_stop_scrapes(void **state)
         }
         close(fd);
         assert_int_equal(curl(NULL, "/metrics", 9810, NULL), 200);
+    }
+    /* HTTP/1.1 without a Host header, or with two: 400 (RFC 9112 3.2);
+     * HTTP/1.0 may omit it. */
+    {
+        static const struct { const char *req; const char *status; } hosts[] = {
+            { "GET /metrics HTTP/1.1\r\n\r\n", "HTTP/1.1 400 " },
+            { "GET /metrics HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "HTTP/1.1 400 " },
+            { "GET /metrics HTTP/1.0\r\nHost: a\r\nhost: b\r\n\r\n", "HTTP/1.1 400 " },
+            { "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+              "HTTP/1.1 200 " },
+            { "GET /metrics HTTP/1.0\r\n\r\n", "HTTP/1.1 200 " }, /* MHD answers 1.1 */
+        };
+        for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+            int fd = tcp_connect(9810);
+            ssize_t n;
+            assert_true(write(fd, hosts[i].req, strlen(hosts[i].req)) > 0);
+            n = read(fd, resp, sizeof resp - 1);
+            assert_true(n > 0);
+            resp[n] = '\0';
+            if (strncmp(resp, hosts[i].status, strlen(hosts[i].status)) != 0)
+                fail_msg("request %zu answered '%.40s', expected '%s'", i, resp,
+                         hosts[i].status);
+            close(fd);
+        }
     }
     stop_exporter(pid);
 }

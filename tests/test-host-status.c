@@ -5,8 +5,11 @@
  * bind-only sockets.
  * The real binary (EPHPORT_BIN) must report exactly those numbers, check
  * must exit on the right side of every threshold, the /proc fallback must
- * agree with netlink, and --netns must read another namespace. */
+ * agree with netlink, and --netns must read another namespace.  The
+ * unprivileged case runs a copy of the binary in a directory uid 65534 can
+ * read, so it runs wherever the build directory is (/root is 0700). */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -21,9 +24,11 @@
 #include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -291,6 +296,13 @@ static void status_reports_exact_numbers(void **state)
     assert_int_equal(ep_int(j, "bind_only.tcp_ports"), 2);
     assert_int_equal(ep_int(j, "bind_only.udp_unconnected"), 1);
     assert_int_equal(ep_int(j, "destinations_total"), 5);
+    /* The whole namespace, any port, IPv4 and IPv6 (sockstat + sockstat6):
+     * TCP in use = hashed sockets: 3 listeners, 6 + 3 connections with both
+     * ends (9 * 2), not the 2 bound-only sockets; 6 TIME_WAIT (4 IPv4, 2
+     * IPv6); UDP: 2 servers, 3 connected, 1 bound (2 of the 6 IPv6). */
+    assert_int_equal(ep_int(j, "totals.sockstat.tcp_inuse"), 3 + 18);
+    assert_int_equal(ep_int(j, "totals.sockstat.tcp_time_wait"), 6);
+    assert_int_equal(ep_int(j, "totals.sockstat.udp_inuse"), 6);
     /* TCP free = 90 - own ports - 2 bind-only ports; UDP free = 90 - the
      * 4 UDP ports in use (3 connected + 1 bind-only) */
     ep_expect_dest(j, "tcp", "127.0.0.1", 5000, 6, 6, 0, EFFECTIVE - 6 - 2);
@@ -352,9 +364,34 @@ static void processes_names_the_owner(void **state)
     assert_int_equal(json_array_size(procs), 1);
     assert_int_equal(ep_int(json_array_get(procs, 0), "pid"), getpid());
     assert_int_equal(ep_int(json_array_get(procs, 0), "sockets"), 6);
+    assert_int_equal(ep_int(json_array_get(procs, 0), "sockets_sampled"), 6);
     d = ep_find_dest(j, "tcp", "127.0.0.2", 5001);
     assert_int_equal(json_array_size(json_object_get(d, "processes")), 0);
     json_decref(j);
+
+    /* 70 sockets towards one destination: more than the sample of 64, so
+     * the count per process is unknown (null), not the sample's size. */
+    {
+        struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(6002) };
+        int many[70];
+        inet_pton(AF_INET, "127.0.0.4", &a.sin_addr);
+        for (int i = 0; i < 70; i++) {
+            many[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+            assert_int_equal(connect(many[i], (struct sockaddr *)&a, sizeof a), 0);
+        }
+        j = ep_status_json("--processes");
+        d = ep_find_dest(j, "udp", "127.0.0.4", 6002);
+        assert_int_equal(ep_int(d, "used"), 70);
+        procs = json_object_get(d, "processes");
+        assert_int_equal(json_array_size(procs), 1);
+        if (!json_is_null(json_object_get(json_array_get(procs, 0), "sockets")))
+            fail_msg("70 sockets reported as %lld (the sample's size)",
+                     (long long)ep_int(json_array_get(procs, 0), "sockets"));
+        assert_int_equal(ep_int(json_array_get(procs, 0), "sockets_sampled"), 64);
+        json_decref(j);
+        for (int i = 0; i < 70; i++)
+            close(many[i]);
+    }
 }
 
 static json_t *ep_find_advice(json_t *root, const char *code)
@@ -463,23 +500,61 @@ static bool ep_forbid_netlink(void)
 #endif
 }
 
-static int ep_run_child(char **out, const char *args, bool as_nobody, bool no_netlink);
+enum { EP_AS_NOBODY = 1, EP_NO_NETLINK = 2, EP_RANGE_UNREADABLE = 4 };
+
+static int ep_run_child(char **out, const char *args, int how);
 
 /* Run `ephport ARGS` as uid/gid 65534 (nobody); returns the exit status. */
 static int ep_run_as_nobody(char **out, const char *args)
 {
-    return ep_run_child(out, args, true, false);
+    return ep_run_child(out, args, EP_AS_NOBODY);
 }
 
 /* Run `ephport ARGS` where netlink sockets cannot be opened. */
 static int ep_run_without_netlink(char **out, const char *args)
 {
-    return ep_run_child(out, args, false, true);
+    return ep_run_child(out, args, EP_NO_NETLINK);
 }
 
-static int ep_run_child(char **out, const char *args, bool as_nobody, bool no_netlink)
+/* In the child: make ip_local_port_range unreadable (an empty file bound
+ * over it in a private mount namespace); false if that cannot be done. */
+static bool ep_hide_range(void)
 {
-    const char *bin = getenv("EPHPORT_BIN");
+    return unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+           mount("/dev/null", "/proc/sys/net/ipv4/ip_local_port_range", NULL, MS_BIND, NULL) == 0;
+}
+
+/* A copy of EPHPORT_BIN that uid 65534 can run: the build directory may
+ * sit under a 0700 home (/root).  The binary links libephport statically,
+ * so the file alone is enough.  Made once; removed at the end. */
+static char ep_nobody_dir[64], ep_nobody_bin[96];
+
+static const char *ep_readable_copy(void)
+{
+    char buf[65536];
+    ssize_t n;
+    int in, out;
+    if (ep_nobody_bin[0])
+        return ep_nobody_bin;
+    snprintf(ep_nobody_dir, sizeof ep_nobody_dir, "/tmp/ephport-nobody-XXXXXX");
+    assert_non_null(mkdtemp(ep_nobody_dir));
+    assert_int_equal(chmod(ep_nobody_dir, 0755), 0);
+    snprintf(ep_nobody_bin, sizeof ep_nobody_bin, "%s/ephport", ep_nobody_dir);
+    in = open(getenv("EPHPORT_BIN"), O_RDONLY | O_CLOEXEC);
+    out = open(ep_nobody_bin, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+    assert_true(in >= 0 && out >= 0);
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    assert_int_equal(n, 0);
+    close(in);
+    assert_int_equal(close(out), 0);
+    assert_int_equal(chmod(ep_nobody_bin, 0755), 0);
+    return ep_nobody_bin;
+}
+
+static int ep_run_child(char **out, const char *args, int how)
+{
+    const char *bin = (how & EP_AS_NOBODY) ? ep_readable_copy() : getenv("EPHPORT_BIN");
     char cmd[1024];
     size_t cap = 1 << 16, n = 0;
     int fds[2], st;
@@ -492,9 +567,12 @@ static int ep_run_child(char **out, const char *args, bool as_nobody, bool no_ne
     if (pid == 0) {
         dup2(fds[1], 1);
         close(fds[0]);
-        if (as_nobody && (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
+        if ((how & EP_RANGE_UNREADABLE) && !ep_hide_range())
             _exit(99);
-        if (no_netlink && !ep_forbid_netlink())
+        if ((how & EP_AS_NOBODY) &&
+            (setgroups(0, NULL) != 0 || setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(99);
+        if ((how & EP_NO_NETLINK) && !ep_forbid_netlink())
             _exit(99);
         execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
         _exit(98);
@@ -538,7 +616,7 @@ static void unprivileged_reads_and_says_what_it_could_not(void **state)
     root = ep_status_json("");
     rc = ep_run_as_nobody(&out, "status --json --top 0");
     if (rc == 126 || rc == 127 || rc == 99) {
-        fprintf(stderr, "SKIP: uid 65534 cannot run %s (exit %d)\n", getenv("EPHPORT_BIN"), rc);
+        fprintf(stderr, "SKIP: uid 65534 cannot run %s (exit %d)\n", ep_nobody_bin, rc);
         free(out);
         json_decref(root);
         skip();
@@ -644,6 +722,34 @@ static void auto_falls_back_to_proc_and_says_so(void **state)
     /* forcing netlink where it cannot work: sockets unknown, check UNKNOWN */
     assert_int_equal(ep_run_without_netlink(&out, "check --source netlink"), 3);
     assert_non_null(strstr(out, "EPHPORT UNKNOWN"));
+    free(out);
+}
+
+/* With the range unreadable the reserved ports are still known, but not
+ * how many fall in the range: said so, never "-1 in the range". */
+static void range_unreadable_is_said_plainly(void **state)
+{
+    char *out;
+    int rc;
+    (void)state;
+    if (ep_skipping)
+        skip();
+    rc = ep_run_child(&out, "status", EP_RANGE_UNREADABLE);
+    if (rc == 99) {
+        fprintf(stderr, "SKIP: cannot bind a file over ip_local_port_range here\n");
+        free(out);
+        skip();
+    }
+    assert_int_equal(rc, 0);
+    assert_non_null(strstr(out, "ip_local_port_range      unknown\n"));
+    if (!strstr(out, "ip_local_reserved_ports  40050-40059 (in the range: unknown)\n"))
+        fail_msg("reserved ports line: %s", out);
+    free(out);
+    assert_int_equal(ep_run_child(&out, "status --json", EP_RANGE_UNREADABLE), 0);
+    assert_non_null(strstr(out, "\"reserved_in_range\": null"));
+    free(out);
+    assert_int_equal(ep_run_child(&out, "check", EP_RANGE_UNREADABLE), 3);
+    assert_non_null(strstr(out, "EPHPORT UNKNOWN - the ephemeral port range is unreadable"));
     free(out);
 }
 
@@ -759,6 +865,10 @@ static int ep_teardown(void **state)
     (void)state;
     for (int i = 0; i < ep_nfds; i++)
         close(ep_fds[i]);
+    if (ep_nobody_bin[0]) {
+        unlink(ep_nobody_bin);
+        rmdir(ep_nobody_dir);
+    }
     return 0;
 }
 
@@ -768,6 +878,7 @@ int main(void)
         cmocka_unit_test(status_reports_exact_numbers),
         cmocka_unit_test(status_top_and_table),
         cmocka_unit_test(check_exit_codes_on_each_side),
+        cmocka_unit_test(range_unreadable_is_said_plainly),
         cmocka_unit_test(processes_names_the_owner),
         cmocka_unit_test(advice_names_destination_and_remedy),
         cmocka_unit_test(unprivileged_reads_and_says_what_it_could_not),

@@ -18,7 +18,12 @@
  *
  * One process does everything: a socket stays in the namespace it was
  * created in, so the test switches namespaces with setns(2) only to create
- * sockets.  Skips (with the reason) when namespaces or nft are unavailable.
+ * sockets.  Each namespace is held by a child process that made it
+ * (unshare) and waits; commands run in it through nsenter --net=/proc/PID/
+ * ns/net, which only calls setns.  No named namespaces: `ip netns add` and
+ * `ip netns exec`/`ip -n` remount / (make-rslave), which fails where / is
+ * not a mount point (a fresh root filesystem, a chroot).  Skips (with the
+ * reason) when namespaces or nft are unavailable.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,8 +39,11 @@
 #include <netinet/in.h>
 #include <netinet/ip.h>
 #include <netinet/ip_icmp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -64,13 +72,61 @@ static int run(const char *fmt, ...)
     return system(cmd);
 }
 
+/* The namespaces and the processes holding them. */
+static const char *const ns_names[] = { "s1", "s2", "s3", "r", "o" };
+#define NNS (sizeof ns_names / sizeof ns_names[0])
+static pid_t ns_pid[NNS];
+
+static pid_t ns_holder(const char *name)
+{
+    for (size_t i = 0; i < NNS; i++)
+        if (strcmp(ns_names[i], name) == 0)
+            return ns_pid[i];
+    return -1;
+}
+
 static void cleanup(void)
 {
-    static const char *const names[] = { "s1", "s2", "s3", "r", "o" };
-    if (!tag[0])
-        return;
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        run("ip netns del %s%s 2>/dev/null", tag, names[i]);
+    for (size_t i = 0; i < NNS; i++) {
+        if (ns_pid[i] > 0) {
+            kill(ns_pid[i], SIGKILL);
+            waitpid(ns_pid[i], NULL, 0);
+        }
+        ns_pid[i] = 0;
+    }
+}
+
+/* A child in a new network namespace, waiting until killed; -1 with the
+ * reason in skip_why if the namespace cannot be made. */
+static pid_t ns_make(void)
+{
+    int p[2];
+    char c = 'n';
+    pid_t pid;
+    if (pipe(p) != 0)
+        return -1;
+    pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+        c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
+        if (write(p[1], &c, 1) != 1)
+            _exit(1);
+        close(p[1]);
+        for (;;)
+            pause();
+    }
+    close(p[1]);
+    if (pid < 0 || read(p[0], &c, 1) != 1 || c != 'y') {
+        snprintf(skip_why, sizeof skip_why, "unshare(CLONE_NEWNET) failed");
+        if (pid > 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+        }
+        pid = -1;
+    }
+    close(p[0]);
+    return pid;
 }
 
 static bool enter(const char *name)
@@ -79,7 +135,7 @@ static bool enter(const char *name)
     int fd, rc;
     if (strcmp(name, "") == 0)
         return setns(orig_ns, CLONE_NEWNET) == 0;
-    snprintf(path, sizeof path, "/var/run/netns/%s%s", tag, name);
+    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)ns_holder(name));
     fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return false;
@@ -93,8 +149,9 @@ static int setup(void **state)
     unsigned r;
     FILE *f;
     (void)state;
-    if (getuid() != 0 || system("command -v nft >/dev/null && command -v ip >/dev/null") != 0) {
-        snprintf(skip_why, sizeof skip_why, "needs root, ip(8) and nft(8)");
+    if (getuid() != 0 || system("command -v nft >/dev/null && command -v ip >/dev/null && "
+                                   "command -v nsenter >/dev/null") != 0) {
+        snprintf(skip_why, sizeof skip_why, "needs root, ip(8), nft(8) and nsenter(1)");
         return 0;
     }
     f = fopen("/dev/urandom", "rb");
@@ -108,27 +165,30 @@ static int setup(void **state)
     snprintf(tag, sizeof tag, "ep%06x", r & 0xffffff);
     atexit(cleanup);
     orig_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (run("ip netns add %sr 2>/dev/null", tag) != 0) {
-        snprintf(skip_why, sizeof skip_why, "'ip netns add' failed: no network namespaces here");
-        tag[0] = '\0';
-        return 0;
-    }
-    if (run("set -e; T=%s\n"
-            "for n in s1 s2 s3 o; do ip netns add $T$n; done\n"
-            "for n in s1 s2 s3 r o; do ip -n $T$n link set lo up; done\n"
-            "for i in 1 2 3; do\n"
-            "  ip link add ${T}a$i netns ${T}r type veth peer name ${T}b$i netns ${T}s$i\n"
-            "  ip -n ${T}r addr add 100.64.$i.1/24 dev ${T}a$i; ip -n ${T}r link set ${T}a$i up\n"
-            "  ip -n ${T}s$i addr add 100.64.$i.2/24 dev ${T}b$i; ip -n ${T}s$i link set ${T}b$i up\n"
-            "  ip -n ${T}s$i route add default via 100.64.$i.1\n"
+    for (size_t i = 0; i < NNS; i++)
+        if ((ns_pid[i] = ns_make()) < 0) {
+            ns_pid[i] = 0;
+            tag[0] = '\0';
+            return 0;
+        }
+    /* N PID CMD...: run CMD in the namespace PID holds */
+    if (run("set -e; T=%s; S1=%d; S2=%d; S3=%d; R=%d; O=%d\n"
+            "N() { p=$1; shift; nsenter --net=/proc/$p/ns/net \"$@\"; }\n"
+            "for p in $S1 $S2 $S3 $R $O; do N $p ip link set lo up; done\n"
+            "i=0; for s in $S1 $S2 $S3; do i=$((i + 1))\n"
+            "  ip link add ${T}a$i netns $R type veth peer name ${T}b$i netns $s\n"
+            "  N $R ip addr add 100.64.$i.1/24 dev ${T}a$i; N $R ip link set ${T}a$i up\n"
+            "  N $s ip addr add 100.64.$i.2/24 dev ${T}b$i; N $s ip link set ${T}b$i up\n"
+            "  N $s ip route add default via 100.64.$i.1\n"
             "done\n"
-            "ip link add ${T}ro netns ${T}r type veth peer name ${T}or netns ${T}o\n"
-            "ip -n ${T}r addr add 203.0.113.1/24 dev ${T}ro\n"
-            "ip -n ${T}r addr add 203.0.113.2/24 dev ${T}ro\n"
-            "ip -n ${T}r link set ${T}ro up\n"
-            "ip -n ${T}o addr add 203.0.113.100/24 dev ${T}or; ip -n ${T}o link set ${T}or up\n"
-            "ip netns exec ${T}r sysctl -qw net.ipv4.ip_forward=1\n",
-            tag) != 0) {
+            "ip link add ${T}ro netns $R type veth peer name ${T}or netns $O\n"
+            "N $R ip addr add 203.0.113.1/24 dev ${T}ro\n"
+            "N $R ip addr add 203.0.113.2/24 dev ${T}ro\n"
+            "N $R ip link set ${T}ro up\n"
+            "N $O ip addr add 203.0.113.100/24 dev ${T}or; N $O ip link set ${T}or up\n"
+            "N $R sysctl -qw net.ipv4.ip_forward=1\n",
+            tag, (int)ns_pid[0], (int)ns_pid[1], (int)ns_pid[2], (int)ns_pid[3],
+            (int)ns_pid[4]) != 0) {
         snprintf(skip_why, sizeof skip_why, "cannot build the veth topology");
         return 0;
     }
@@ -238,17 +298,21 @@ static void nat_e2e(void **state)
                          "\"%s\" nat plan --plan %s --nft > %s",
                          getenv("EPHPORT_BIN"), PLAN_INSIDE, PLAN_OUTSIDE, PLAN_PORTS,
                          PLAN_BLOCK, hist, getenv("EPHPORT_BIN"), hist, path), 0);
-    assert_int_equal(run("ip netns exec %sr nft -c -f %s", tag, path), 0);
-    assert_int_equal(run("ip netns exec %sr nft -f %s", tag, path), 0);
+    assert_int_equal(run("nsenter --net=/proc/%d/ns/net nft -c -f %s", (int)ns_holder("r"), path),
+                     0);
+    assert_int_equal(run("nsenter --net=/proc/%d/ns/net nft -f %s", (int)ns_holder("r"), path),
+                     0);
     /* Loading twice replaces the table instead of failing or duplicating. */
-    assert_int_equal(run("ip netns exec %sr nft -f %s", tag, path), 0);
-    snprintf(cmd, sizeof cmd, "ip netns exec %sr nft list chain ip ephport_nat postrouting | "
-                              "grep -c snat | grep -qx 2", tag);
+    assert_int_equal(run("nsenter --net=/proc/%d/ns/net nft -f %s", (int)ns_holder("r"), path),
+                     0);
+    snprintf(cmd, sizeof cmd, "nsenter --net=/proc/%d/ns/net nft list chain ip ephport_nat "
+                              "postrouting | grep -c snat | grep -qx 2", (int)ns_holder("r"));
     assert_int_equal(system(cmd), 0);
     /* One-port blocks are valid nft too (checked, not loaded). */
     assert_int_equal(run("\"%s\" nat plan --inside 100.64.9.0/29 --outside %s --ports 1024-1031 "
-                         "--block-size 1 --nft > %s && ip netns exec %sr nft -c -f %s",
-                         getenv("EPHPORT_BIN"), PLAN_OUTSIDE, path, tag, path), 0);
+                         "--block-size 1 --nft > %s && nsenter --net=/proc/%d/ns/net nft -c -f %s",
+                         getenv("EPHPORT_BIN"), PLAN_OUTSIDE, path, (int)ns_holder("r"), path),
+                     0);
     unlink(path);
 
     /* The outside server. */

@@ -49,9 +49,12 @@ static void ep_advise_usage(FILE *f)
             "\n"
             "  --os OS          linux (default here), windows, macos or freebsd\n"
             "  --generic        Linux: only the reference, do not read this host\n"
-            "  --netns NAME     Linux: read namespace NAME (/run/netns) or PATH\n"
+            "  --netns NAME|PATH  Linux: read the namespace /run/netns/NAME or at PATH\n"
             "  --json           one JSON object instead of text\n"
             "  --help           this text\n"
+            "\n"
+            "Example, inside a container (PID of a process in it):\n"
+            "  ephport advise --netns /proc/PID/ns/net\n"
             "\n"
             "Exit codes: 0 success, 1 the host could not be read, 2 bad command line.\n");
 }

@@ -2,7 +2,7 @@
  * Sensu) on the destination under most pressure.  One status line with
  * performance data, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN:
  *
- *   EPHPORT WARNING - 10.0.0.5:443/tcp 85% used (4234 free) | used=23998;22586;26820;0;28232 ...
+ *   EPHPORT WARNING - 10.0.0.5:443/tcp 85% used (4234 free) | used=23998;@22585.6:;@26820.4:;0;28232 ...
  *
  * "used" of a destination = effective ports - its free ports (its own
  * connections plus bind-only ports that block it).  Anything that keeps the
@@ -30,12 +30,26 @@ static void ep_check_usage(FILE *f)
             "Monitoring-plugin check of the destination under most pressure: the share\n"
             "of the effective ephemeral ports it has taken.\n"
             "\n"
-            "  --warn PCT         WARNING from PCT%% used (default 80)\n"
+            "  --warn PCT         WARNING from PCT%% used (default 80; decimal, at most\n"
+            "                     two decimals)\n"
             "  --crit PCT         CRITICAL from PCT%% used (default 95)\n"
             "  --min-free N       also CRITICAL when a destination has fewer than N free ports\n"
             "  --netns NAME|PATH  check the namespace /run/netns/NAME or at PATH\n"
             "  --source SRC       netlink, proc or auto (default)\n"
             "  --help             this text\n"
+            "\n"
+            "Performance data (label=value;warn;crit;min;max):\n"
+            "  used          the worst destination's used ports (effective - free); warn\n"
+            "                and crit are --warn/--crit in ports as \"@X:\" (alert at X or\n"
+            "                more, the Monitoring Plugins range syntax), never rounded\n"
+            "  free          its free ports: connect()s that would succeed now (then\n"
+            "                EADDRNOTAVAIL \"Cannot assign requested address\"); crit is\n"
+            "                --min-free as \"N:\" (alert below N)\n"
+            "  tw            its sockets in TIME_WAIT\n"
+            "  destinations  how many destinations use the range\n"
+            "\n"
+            "Example, a container's namespace (PID of a process inside it):\n"
+            "  ephport check --netns /proc/PID/ns/net --warn 70 --crit 90\n"
             "\n"
             "Exit status: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (also for bad arguments).\n");
 }
@@ -49,17 +63,48 @@ static int ep_check_unknown(const char *fmt, const char *arg)
     return EP_CHECK_UNKNOWN;
 }
 
-static bool ep_check_parse_pct(const char *text, double *out)
+/* A percentage written in decimal: digits, optionally a point and one or
+ * two more digits, 0..100 ("80", "95.5"; not "0x50", "8e1", " 80").  Kept
+ * in hundredths, so the level and the perfdata threshold are exact. */
+static bool ep_check_parse_pct(const char *text, long *hundredths)
 {
-    char *end;
-    double v;
-    if (!text || !*text)
+    long whole = 0, frac = 0;
+    int digits = 0, decimals = 0;
+    const char *p = text;
+    if (!p)
         return false;
-    v = strtod(text, &end);
-    if (*end != '\0' || !(v >= 0 && v <= 100))
+    for (; *p >= '0' && *p <= '9' && digits < 4; p++, digits++)
+        whole = whole * 10 + (*p - '0');
+    if (digits == 0)
         return false;
-    *out = v;
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9' && decimals < 2; p++, decimals++)
+            frac = frac * 10 + (*p - '0');
+        if (decimals == 0)
+            return false;
+        if (decimals == 1)
+            frac *= 10;
+    }
+    if (*p != '\0' || whole * 100 + frac > 10000)
+        return false;
+    *hundredths = whole * 100 + frac;
     return true;
+}
+
+/* The threshold in ports, pct (hundredths) of eff, written exactly: the
+ * product has at most four decimals.  Never rounded. */
+static void ep_check_fmt_threshold(long pct, int64_t eff, char *buf, size_t len)
+{
+    int64_t x = (int64_t)pct * eff, rem = x % 10000;
+    int n = snprintf(buf, len, "%lld", (long long)(x / 10000));
+    if (rem && n > 0 && (size_t)n < len) {
+        int places = 4;
+        while (rem % 10 == 0) {
+            rem /= 10;
+            places--;
+        }
+        snprintf(buf + n, len - (size_t)n, ".%0*lld", places, (long long)rem);
+    }
 }
 
 static void ep_check_dest_name(const ep_host_dest *d, char *buf, size_t len)
@@ -71,13 +116,15 @@ static void ep_check_dest_name(const ep_host_dest *d, char *buf, size_t len)
              d->remote_port, d->proto == 6 ? "tcp" : "udp");
 }
 
-static int ep_check_level(const ep_host_dest *d, int64_t eff, double warn, double crit,
+/* WARNING from warn % used, CRITICAL from crit % (or below --min-free):
+ * used / eff >= pct / 100, in integers. */
+static int ep_check_level(const ep_host_dest *d, int64_t eff, long warn, long crit,
                           long min_free)
 {
-    double used_pct = 100.0 * (double)(eff - d->free) / (double)eff;
-    if (used_pct >= crit || (min_free >= 0 && d->free < min_free))
+    int64_t used100 = (eff - d->free) * 10000;
+    if (used100 >= (int64_t)crit * eff || (min_free >= 0 && d->free < min_free))
         return EP_CHECK_CRITICAL;
-    if (used_pct >= warn)
+    if (used100 >= (int64_t)warn * eff)
         return EP_CHECK_WARNING;
     return EP_CHECK_OK;
 }
@@ -97,12 +144,12 @@ int ep_cmd_check(int argc, char **argv)
     ep_host_snapshot *snap;
     const ep_host_settings *st;
     const ep_host_dest *dests;
-    double warn = 80, crit = 95;
+    long warn = 8000, crit = 9500; /* hundredths of a per cent */
     long min_free = -1;
     unsigned long v;
     size_t n, total, above_warn = 0;
     int c, rc, level = EP_CHECK_OK;
-    char name[96];
+    char name[96], wt[32], ct[32];
 
     ep_host_options_init(&o);
     opterr = 0; /* our own messages, in plugin format */
@@ -110,11 +157,13 @@ int ep_cmd_check(int argc, char **argv)
         switch (c) {
         case 'w':
             if (!ep_check_parse_pct(optarg, &warn))
-                return ep_check_unknown("--warn wants a percentage 0..100, not '%s'", optarg);
+                return ep_check_unknown("--warn wants a decimal percentage 0..100 (at most two decimals), "
+                                        "not '%s'", optarg);
             break;
         case 'c':
             if (!ep_check_parse_pct(optarg, &crit))
-                return ep_check_unknown("--crit wants a percentage 0..100, not '%s'", optarg);
+                return ep_check_unknown("--crit wants a decimal percentage 0..100 (at most two decimals), "
+                                        "not '%s'", optarg);
             break;
         case 'm':
             if (!ep_cli_parse_ulong(optarg, 0, 65535, &v))
@@ -143,8 +192,8 @@ int ep_cmd_check(int argc, char **argv)
         return ep_check_unknown("unexpected argument '%s'", argv[optind]);
     if (warn > crit)
         return ep_check_unknown("--warn must not be above --crit%s", "");
-    o.warn_pct = warn > 0 ? warn : 0.001;
-    o.crit_pct = crit > 0 ? crit : 0.001;
+    o.warn_pct = warn > 0 ? (double)warn / 100 : 0.001;
+    o.crit_pct = crit > 0 ? (double)crit / 100 : 0.001;
     rc = ep_host_snapshot_take(&o, &snap);
     if (rc)
         return ep_check_unknown("cannot read the host: %s", ep_host_strerror(rc));
@@ -166,14 +215,18 @@ int ep_cmd_check(int argc, char **argv)
         if (l > level)
             level = l;
     }
+    /* Performance data thresholds in the Monitoring Plugins range syntax,
+     * saying what the exit code says: "@X:" alerts when used >= X (a bare
+     * "X" would alert only above X), X exact; free's "N:" alerts below N. */
+    ep_check_fmt_threshold(warn, st->effective_ports, wt, sizeof wt);
+    ep_check_fmt_threshold(crit, st->effective_ports, ct, sizeof ct);
     /* The destination reported: the worst one (highest level, then the
      * most pressure; dests are sorted by pressure). */
     if (n == 0) {
         printf("EPHPORT OK - no destination uses the ephemeral range (%lld ports free)",
                (long long)st->effective_ports);
-        printf(" | used=0;%.0f;%.0f;0;%lld free=%lld;%s;;0;%lld tw=0;;;0; destinations=0\n",
-               warn * (double)st->effective_ports / 100, crit * (double)st->effective_ports / 100,
-               (long long)st->effective_ports, (long long)st->effective_ports, "",
+        printf(" | used=0;@%s:;@%s:;0;%lld free=%lld;;;0;%lld tw=0;;;0; destinations=0\n", wt, ct,
+               (long long)st->effective_ports, (long long)st->effective_ports,
                (long long)st->effective_ports);
     } else {
         const ep_host_dest *worst = &dests[0];
@@ -192,10 +245,9 @@ int ep_cmd_check(int argc, char **argv)
                100.0 * (double)used / (double)eff, (long long)worst->free);
         if (above_warn > 1)
             printf(", %zu destinations at or above warning", above_warn);
-        printf(" | used=%lld;%.0f;%.0f;0;%lld free=%lld;;%s;0;%lld tw=%u;;;0; destinations=%zu\n",
-               (long long)used, warn * (double)eff / 100, crit * (double)eff / 100,
-               (long long)eff, (long long)worst->free, minf, (long long)eff, worst->time_wait,
-               total);
+        printf(" | used=%lld;@%s:;@%s:;0;%lld free=%lld;;%s;0;%lld tw=%u;;;0; destinations=%zu\n",
+               (long long)used, wt, ct, (long long)eff, (long long)worst->free, minf,
+               (long long)eff, worst->time_wait, total);
     }
     ep_host_snapshot_free(snap);
     if (fflush(stdout) != 0)

@@ -8,8 +8,10 @@
  * socket options (so an old kernel fails here, with a clear message, rather
  * than inside the program), checks that the range lies inside the
  * namespace's net.ipv4.ip_local_port_range (the kernel only ever narrows that
- * range; a per-socket range outside it is ignored), refuses commands the
- * shim provably cannot reach (statically linked, or set-user/group-ID),
+ * range; a per-socket range outside it is ignored) and not entirely in
+ * net.ipv4.ip_local_reserved_ports (never handed out), refuses commands the
+ * shim provably cannot reach (statically linked, set-user/group-ID, or of
+ * another ELF class or machine than the shim),
  * finds the shim, prepends it to LD_PRELOAD and exec()s the command.  Because it execs, the command
  * keeps our pid, environment, file descriptors and signals, and its exit
  * status is ours.
@@ -57,12 +59,14 @@ static void ep_exec_usage(FILE *f)
             "  -h, --help           this text\n"
             "\n"
             "Environment: EPHPORT_PRELOAD overrides the path of %s.\n"
-            "Not covered: static binaries and setuid programs (refused when they are\n"
-            "CMD itself), programs that make the socket syscall directly (Go without\n"
-            "cgo, io_uring), libc-internal sockets.\n"
+            "Not covered: static binaries, setuid programs and programs of another ELF\n"
+            "class or machine, such as 32-bit ones (refused when they are CMD itself),\n"
+            "programs that make the socket syscall directly (Go without cgo,\n"
+            "io_uring), libc-internal sockets.\n"
             "\n"
             "Exit status: CMD's own status; before CMD starts: 2 bad command line,\n"
-            "1 the range cannot be applied (kernel, host, or a static or setuid CMD),\n"
+            "1 the range cannot be applied (kernel, host range or reserved ports, or a\n"
+            "static, setuid or other-architecture CMD),\n"
             "126 CMD not executable, "
 "127 CMD not found.\n",
             EP_PRELOAD_NAME);
@@ -141,6 +145,53 @@ static int ep_exec_check_system_range(uint16_t lo, uint16_t hi)
     return EP_EXIT_OK;
 }
 
+/* The kernel never hands out a port of net.ipv4.ip_local_reserved_ports,
+ * with a per-socket range too (measured: range 40000-40009 all reserved ->
+ * TCP connect() EADDRNOTAVAIL, UDP connect() EAGAIN; 40005-40012 with
+ * 40000-40009 reserved -> only 40010-40012).  A range entirely reserved is
+ * refused; a partly reserved one is said with the ports left. */
+static int ep_exec_check_reserved(uint16_t lo, uint16_t hi)
+{
+    static char buf[65536];
+    static ep_portset reserved;
+    ep_parse_error err;
+    uint32_t taken, all = (uint32_t)hi - lo + 1;
+    size_t n;
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_reserved_ports", "re");
+
+    if (!f) {
+        ep_cli_error("exec",
+                     "warning: cannot read net.ipv4.ip_local_reserved_ports (%s); not checking "
+                     "that %u-%u has ports the kernel may hand out",
+                     strerror(errno), lo, hi);
+        return EP_EXIT_OK;
+    }
+    n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    if (ep_portset_parse(buf, &reserved, &err) != 0) {
+        ep_cli_error("exec", "cannot parse net.ipv4.ip_local_reserved_ports '%s': %s", buf,
+                     err.message);
+        return EP_EXIT_FAILURE;
+    }
+    taken = ep_portset_count(&reserved, lo, hi);
+    if (taken == all) {
+        ep_cli_error("exec",
+                     "every port of %u-%u is in net.ipv4.ip_local_reserved_ports (%s): the "
+                     "kernel never hands out a reserved port, so every connect() would fail "
+                     "(TCP: EADDRNOTAVAIL \"Cannot assign requested address\"; UDP: EAGAIN)",
+                     lo, hi, buf);
+        return EP_EXIT_FAILURE;
+    }
+    if (taken)
+        ep_cli_error("exec",
+                     "warning: %u of the %u ports of %u-%u are in "
+                     "net.ipv4.ip_local_reserved_ports; %u remain",
+                     taken, all, lo, hi, all - taken);
+    return EP_EXIT_OK;
+}
+
 static bool ep_exec_readable(const char *path)
 {
     return access(path, R_OK) == 0;
@@ -212,14 +263,59 @@ static int ep_exec_is_static(const char *path)
     return rc;
 }
 
+/* An ELF file's class and machine: 0, or -1 if it is not ELF or unreadable. */
+static int ep_exec_elf_kind(const char *path, unsigned *cls, unsigned *machine)
+{
+    unsigned char h[EI_NIDENT + 4];
+    int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+    if (fd < 0)
+        return -1;
+    if (pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h && memcmp(h, ELFMAG, SELFMAG) == 0 &&
+        (h[EI_DATA] == ELFDATA2LSB || h[EI_DATA] == ELFDATA2MSB)) {
+        /* e_machine follows e_type, right after e_ident, in both classes */
+        unsigned char *m = h + EI_NIDENT + 2;
+        *cls = h[EI_CLASS];
+        *machine = h[EI_DATA] == ELFDATA2LSB ? (unsigned)(m[0] | m[1] << 8)
+                                             : (unsigned)(m[1] | m[0] << 8);
+        rc = 0;
+    }
+    close(fd);
+    return rc;
+}
+
+static void ep_exec_elf_name(unsigned cls, unsigned machine, char *buf, size_t len)
+{
+    const char *m;
+    switch (machine) {
+    case EM_386: m = "i386"; break;
+    case EM_X86_64: m = "x86-64"; break;
+    case EM_ARM: m = "ARM"; break;
+    case EM_AARCH64: m = "AArch64"; break;
+    case EM_RISCV: m = "RISC-V"; break;
+    case EM_PPC: m = "PowerPC"; break;
+    case EM_PPC64: m = "PowerPC64"; break;
+    case EM_S390: m = "s390"; break;
+    case EM_MIPS: m = "MIPS"; break;
+    default: m = NULL;
+    }
+    if (m)
+        snprintf(buf, len, "%s-bit %s", cls == ELFCLASS64 ? "64" : "32", m);
+    else
+        snprintf(buf, len, "%s-bit, ELF machine %u", cls == ELFCLASS64 ? "64" : "32", machine);
+}
+
 /* Refuse commands the shim provably cannot reach, rather than run them
  * without the range: statically linked programs, and set-user/group-ID
  * programs that change our credentials (the loader then ignores
- * LD_PRELOAD).  0, or an exit code after a message.  A command that cannot
- * be found or read is left to execvp() to report. */
-static int ep_exec_check_target(const char *cmd)
+ * LD_PRELOAD), and programs of another ELF class or machine than the shim
+ * (measured: a 32-bit i386 program under the 64-bit shim, ld.so says
+ * "cannot be preloaded (wrong ELF class: ELFCLASS64): ignored" and runs the
+ * program without it).  0, or an exit code after a message.  A command
+ * that cannot be found or read is left to execvp() to report. */
+static int ep_exec_check_target(const char *cmd, const char *shim)
 {
-    char path[PATH_MAX];
+    char path[PATH_MAX], want[48], got[48];
+    unsigned scls, smach, tcls, tmach;
     struct stat st;
     if (!ep_exec_resolve(cmd, path, sizeof path) || stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return EP_EXIT_OK;
@@ -228,6 +324,16 @@ static int ep_exec_check_target(const char *cmd)
         ep_cli_error("exec",
                      "%s is set-user/group-ID: the dynamic loader ignores LD_PRELOAD for it, "
                      "so the port range would not apply", path);
+        return EP_EXIT_FAILURE;
+    }
+    if (ep_exec_elf_kind(path, &tcls, &tmach) == 0 &&
+        ep_exec_elf_kind(shim, &scls, &smach) == 0 && (tcls != scls || tmach != smach)) {
+        ep_exec_elf_name(tcls, tmach, got, sizeof got);
+        ep_exec_elf_name(scls, smach, want, sizeof want);
+        ep_cli_error("exec",
+                     "%s is a %s program and %s is %s: the dynamic loader would skip the "
+                     "shim, so the port range would not apply",
+                     path, got, shim, want);
         return EP_EXIT_FAILURE;
     }
     if (ep_exec_is_static(path) == 1) {
@@ -360,8 +466,9 @@ int ep_cmd_exec(int argc, char **argv)
     }
     if ((rc = ep_exec_probe_kernel(lo, hi, no_port_bind)) != EP_EXIT_OK ||
         (rc = ep_exec_check_system_range(lo, hi)) != EP_EXIT_OK ||
-        (rc = ep_exec_check_target(argv[optind])) != EP_EXIT_OK ||
+        (rc = ep_exec_check_reserved(lo, hi)) != EP_EXIT_OK ||
         (rc = ep_exec_find_preload(shim, sizeof shim)) != EP_EXIT_OK ||
+        (rc = ep_exec_check_target(argv[optind], shim)) != EP_EXIT_OK ||
         (rc = ep_exec_set_env(shim, lo, hi, no_port_bind)) != EP_EXIT_OK)
         return rc;
     fflush(NULL);

@@ -36,6 +36,10 @@ static void ep_exporter_usage(FILE *f)
             "  -T, --timeout SECONDS      close idle or slow connections after this (default 10)\n"
             "  -h, --help                 this text\n"
             "\n"
+            "Example, one exporter for a container (PID of a process in it):\n"
+            "  ephport exporter --netns /proc/PID/ns/net --listen 127.0.0.1:9809\n"
+            "The metrics and their labels are listed in ephport-exporter(1).\n"
+            "\n"
             "Exit status: 0 after SIGINT/SIGTERM, 1 cannot start (address in use, namespace\n"
             "not found), 2 bad command line.\n",
             EP_LISTEN_DEFAULT, EP_EXPORTER_TOP, EP_EXPORTER_MIN_COUNT);

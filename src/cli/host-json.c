@@ -189,12 +189,20 @@ json_t *ep_host_dest_to_json(const ep_host_dest *d)
                                                          d->free == d->free_max));
     ok = ok && ep_json_set(o, "headroom_pct", ep_json_pct(d->headroom_pct));
     if (ok && d->procs) {
+        /* Owners are found from a sample of at most EP_HOST_PROC_SAMPLE
+         * sockets per destination (TIME_WAIT ones have no owner).  A
+         * process's count is exact only when the sample could hold every
+         * socket that has an owner; otherwise it is null, and
+         * sockets_sampled says how many of the sample were its. */
+        bool whole = d->used - d->time_wait <= EP_HOST_PROC_SAMPLE;
         json_t *arr = json_array();
         ok = ep_json_set(o, "processes", arr);
         for (size_t i = 0; ok && i < d->nprocs; i++)
-            ok = json_array_append_new(arr, json_pack("{s:i, s:s, s:i}", "pid", d->procs[i].pid,
-                                                      "comm", d->procs[i].comm, "sockets",
-                                                      (int)d->procs[i].sockets)) == 0;
+            ok = json_array_append_new(
+                     arr, json_pack("{s:i, s:s, s:o, s:i}", "pid", d->procs[i].pid, "comm",
+                                    d->procs[i].comm, "sockets",
+                                    whole ? json_integer(d->procs[i].sockets) : json_null(),
+                                    "sockets_sampled", (int)d->procs[i].sockets)) == 0;
     }
     if (!ok) {
         json_decref(o);

@@ -49,8 +49,13 @@ int main(int argc, char **argv)
         { "version", no_argument, NULL, 'V' },
         { NULL, 0, NULL, 0 },
     };
+    static char name[64];
     const struct ep_command *cmd;
     int c;
+
+    /* getopt names the program from argv[0] in its messages ("unrecognized
+     * option"): make that "ephport", not the path we were started by. */
+    argv[0] = (char *)"ephport";
 
     /* Stop at the first non-option: the rest belongs to the subcommand. */
     while ((c = getopt_long(argc, argv, "+hV", opts, NULL)) != -1) {
@@ -79,6 +84,9 @@ int main(int argc, char **argv)
     }
     argc -= optind;
     argv += optind;
+    /* ... and "ephport CMD" in the subcommand's messages, like ep_cli_error */
+    snprintf(name, sizeof name, "ephport %s", cmd->name);
+    argv[0] = name;
     optind = 1; /* reset getopt for the subcommand */
     return cmd->run(argc, argv);
 }

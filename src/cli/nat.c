@@ -28,6 +28,8 @@ static void ep_nat_usage(FILE *f)
 
 int ep_cmd_nat(int argc, char **argv)
 {
+    static char name[32];
+    const char *sub;
     if (argc < 2) {
         ep_nat_usage(stderr);
         return EP_EXIT_USAGE;
@@ -40,14 +42,19 @@ int ep_cmd_nat(int argc, char **argv)
      * get GNU argument permutation back after main.c's "+" (stop at the
      * first non-option) parse. */
     optind = 0;
-    if (strcmp(argv[1], "plan") == 0)
+    sub = argv[1];
+    if (strcmp(sub, "plan") != 0 && strcmp(sub, "whois") != 0 && strcmp(sub, "log") != 0) {
+        ep_cli_error("nat", "unknown subcommand '%s' (plan, whois or log)", sub);
+        return EP_EXIT_USAGE;
+    }
+    /* getopt's own messages then start "ephport nat SUB:" (see main.c) */
+    snprintf(name, sizeof name, "ephport nat %s", sub);
+    argv[1] = name;
+    if (strcmp(sub, "plan") == 0)
         return ep_nat_cmd_plan(argc - 1, argv + 1);
-    if (strcmp(argv[1], "whois") == 0)
+    if (strcmp(sub, "whois") == 0)
         return ep_nat_cmd_whois(argc - 1, argv + 1);
-    if (strcmp(argv[1], "log") == 0)
-        return ep_nat_cmd_log(argc - 1, argv + 1);
-    ep_cli_error("nat", "unknown subcommand '%s' (plan, whois or log)", argv[1]);
-    return EP_EXIT_USAGE;
+    return ep_nat_cmd_log(argc - 1, argv + 1);
 }
 
 bool ep_nat_cli_time(const char *cmd, const char *opt, const char *text, int64_t *out)

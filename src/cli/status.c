@@ -3,6 +3,7 @@
  * JSON (host-json.c), with the warnings and remedies advice.c computed.
  * All the reading is libephport's (src/host/); this file only presents. */
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -17,9 +18,9 @@
 static void ep_status_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: ephport status [--json] [--top N] [--processes] [--netns NAME|PATH]\n"
-            "                      [--source auto|netlink|proc] [--no-probe] [--warn PCT]\n"
-            "                      [--crit PCT]\n"
+            "Usage: ephport status [--json | --prometheus FILE] [--top N] [--processes]\n"
+            "                      [--netns NAME|PATH] [--source auto|netlink|proc]\n"
+            "                      [--no-probe] [--warn PCT] [--crit PCT]\n"
             "\n"
             "Read this host's ephemeral ports: the effective range, sockets per state,\n"
             "bind-only ports, and the destinations (local address, remote address, remote\n"
@@ -51,6 +52,9 @@ static void ep_status_usage(FILE *f)
             "                      \"LOW-HIGH\" when sticky ports could not be asked\n"
             "  HEADROOM            FREE / effective ports\n"
             "\n"
+            "Example, inside a container (PID of a process in it):\n"
+            "  ephport status --netns /proc/PID/ns/net\n"
+            "\n"
             "Exit status: 0 read, 1 could not read the namespace, 2 bad command line.\n");
 }
 
@@ -76,9 +80,12 @@ static void ep_status_settings(const ep_host_snapshot *snap, bool color)
                (long long)st->port_hi, (long long)(st->port_hi - st->port_lo + 1));
     if (!st->reserved_text)
         printf("  ip_local_reserved_ports  unknown\n");
+    else if (!st->reserved_text[0])
+        printf("  ip_local_reserved_ports  none\n");
+    else if (st->reserved_in_range == EP_HOST_UNKNOWN)
+        printf("  ip_local_reserved_ports  %s (in the range: unknown)\n", st->reserved_text);
     else
-        printf("  ip_local_reserved_ports  %s (%lld in the range)\n",
-               st->reserved_text[0] ? st->reserved_text : "none",
+        printf("  ip_local_reserved_ports  %s (%lld in the range)\n", st->reserved_text,
                (long long)st->reserved_in_range);
     ep_status_i64(a, sizeof a, st->effective_ports, " ports");
     printf("  effective                %s", a);
@@ -88,7 +95,8 @@ static void ep_status_settings(const ep_host_snapshot *snap, bool color)
         double rate = ep_capacity_sustainable_rate((double)st->effective_ports,
                                                    ep_capacity_block_time(0, tw, false, 0));
         printf(": at most %.*f new TCP connections/s per destination (TIME_WAIT %llds, "
-               "kept up to %.2fs)", rate < 10 ? 1 : 0, rate, (long long)st->time_wait_s, tw);
+               "kept up to %.2fs)", rate < 10 ? 1 : 0, /* truncated, as advice and top */
+               rate < 10 ? floor(rate * 10) / 10 : floor(rate), (long long)st->time_wait_s, tw);
     }
     printf("\n");
     ep_status_i64(a, sizeof a, st->tw_reuse, "");
@@ -346,6 +354,10 @@ int ep_cmd_status(int argc, char **argv)
     }
     if (optind < argc) {
         ep_cli_error("status", "unexpected argument '%s'", argv[optind]);
+        return EP_EXIT_USAGE;
+    }
+    if (json && prom) {
+        ep_cli_error("status", "--json and --prometheus are two different outputs; choose one");
         return EP_EXIT_USAGE;
     }
     if ((o.warn_pct ? o.warn_pct : 80) > (o.crit_pct ? o.crit_pct : 95)) {

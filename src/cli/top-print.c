@@ -81,13 +81,16 @@ static void ep_top_fmt_sustainable(const ep_host_settings *s, char *buf, size_t 
         snprintf(buf, len, "unknown per destination");
         return;
     }
+    /* truncated as advice.c prints it (one decimal below 10): "at most" */
+#define EP_TOP_RATE(r) (r) < 10 ? 1 : 0, (r) < 10 ? floor((r) * 10) / 10 : floor(r)
     if (s->tw_reuse == 1)
-        snprintf(buf, len, "%.0f/s per destination (tcp_tw_reuse)", floor(reuse));
+        snprintf(buf, len, "%.*f/s per destination (tcp_tw_reuse)", EP_TOP_RATE(reuse));
     else if (s->tw_reuse == 2)
-        snprintf(buf, len, "%.0f/s per destination (%.0f/s to or from loopback)", floor(plain),
-                 floor(reuse));
+        snprintf(buf, len, "%.*f/s per destination (%.*f/s to or from loopback)",
+                 EP_TOP_RATE(plain), EP_TOP_RATE(reuse));
     else
-        snprintf(buf, len, "%.0f/s per destination", floor(plain));
+        snprintf(buf, len, "%.*f/s per destination", EP_TOP_RATE(plain));
+#undef EP_TOP_RATE
 }
 
 /* The header lines, into three buffers. */

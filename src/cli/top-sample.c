@@ -358,8 +358,8 @@ void ep_top_state_free(struct ep_top_state *st)
 void ep_top_read_error(const struct ep_top_state *st, int err)
 {
     if (st->o.netns)
-        ep_cli_error("top", "cannot read network namespace '%s': %s", st->o.netns,
-                     strerror(-err));
+        ep_cli_error("top", "cannot read namespace '%s': %s", st->o.netns,
+                     ep_host_strerror(err));
     else
         ep_cli_error("top", "cannot read this host: %s", strerror(-err));
 }

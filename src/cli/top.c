@@ -13,6 +13,7 @@
 #include <getopt.h>
 #include <math.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -42,9 +43,9 @@ static void ep_top_usage(FILE *f)
             "time until the destination runs out of ports at that rate.\n"
             "\n"
             "  --interval SEC   seconds between samples, 0.25 to 60 (default 1)\n"
-            "  --netns NAME     read network namespace NAME (/run/netns) or PATH\n"
-            "  --top N          show at most N destinations (default: what fits;\n"
-            "                   20 in batch mode)\n"
+            "  --netns NAME|PATH  read the namespace /run/netns/NAME or at PATH\n"
+            "  --top N          show at most N destinations, 0 = all (default: what\n"
+            "                   fits; 20 in batch mode)\n"
             "  --sort KEY       initial order (default pressure)\n"
             "  --batch          plain frames on stdout (the default when stdout is not\n"
             "                   a terminal); the first frame comes after one interval\n"
@@ -52,6 +53,22 @@ static void ep_top_usage(FILE *f)
             "  --once           the same as --batch --iterations 1\n"
             "  --json           with batch frames: one JSON object per line\n"
             "  --help           this text\n"
+            "\n"
+            "Columns:\n"
+            "  PROTO, LOCAL, REMOTE  the destination: protocol, local address, remote\n"
+            "                   address:port (the unit that runs out of ports)\n"
+            "  USED             its sockets on ports of the range, any state\n"
+            "  TW               of USED, in TIME_WAIT\n"
+            "  FREE             connect()s towards it that would succeed now (then\n"
+            "                   EADDRNOTAVAIL \"Cannot assign requested address\";\n"
+            "                   UDP: EAGAIN \"Resource temporarily unavailable\")\n"
+            "  HEAD%%            FREE / effective ports\n"
+            "  NEW/s            new connections per second since the last sample\n"
+            "  EXHAUSTED IN     time until FREE reaches 0 at that rate (TIME_WAIT\n"
+            "                   expiry counted), or never\n"
+            "\n"
+            "Example, inside a container (PID of a process in it):\n"
+            "  ephport top --netns /proc/PID/ns/net\n"
             "\n"
             "Keys on a terminal: q quits, s changes the order, + and - change the\n"
             "interval.  SIGINT and SIGTERM end it like q.\n"
@@ -104,11 +121,12 @@ static int ep_top_parse(int argc, char **argv, struct ep_top_opts *o)
             o->netns = optarg;
             break;
         case 't':
-            if (!ep_cli_parse_ulong(optarg, 1, 100000, &v)) {
-                ep_cli_error("top", "--top '%s': expected a number from 1 to 100000", optarg);
+            if (!ep_cli_parse_ulong(optarg, 0, 1000000, &v)) {
+                ep_cli_error("top", "--top '%s': expected a count 0..1000000 (0 = all)",
+                             optarg);
                 return EP_EXIT_USAGE;
             }
-            o->top = v;
+            o->top = v ? v : SIZE_MAX; /* 0 = all, as in status */
             break;
         case 's': {
             int k;

@@ -23,7 +23,7 @@ extern const char *const ep_top_sort_names[EP_TOP_NSORT]; /* "pressure", "rate",
 struct ep_top_opts {
     double interval;
     const char *netns;
-    size_t top;            /* 0: as many as fit (terminal) / 20 (batch) */
+    size_t top;            /* 0: as many as fit (terminal) / 20 (batch); SIZE_MAX: all */
     long iterations;       /* batch frames to print; 0 = until interrupted */
     bool batch, json;
     enum ep_top_sort sort;

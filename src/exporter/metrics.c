@@ -173,13 +173,16 @@ static void ep_metrics_sockets(const ep_metrics_input *in, ep_strbuf *b)
                    bd->sticky_known ? 1 : 0);
 
     ep_metrics_known(b, "ephport_namespace_tcp_sockets",
-                     "TCP sockets in use in the namespace, any port (/proc/net/sockstat).",
+                     "TCP sockets in use in the namespace (listening or connected, not TIME_WAIT), "
+                     "IPv4 and IPv6, any port (/proc/net/sockstat and sockstat6).",
                      t->sockstat_tcp_inuse);
     ep_metrics_known(b, "ephport_namespace_tcp_time_wait_sockets",
-                     "TCP sockets in TIME_WAIT in the namespace, any port (/proc/net/sockstat).",
+                     "TCP sockets in TIME_WAIT in the namespace, IPv4 and IPv6, any port "
+                     "(/proc/net/sockstat).",
                      t->sockstat_tcp_tw);
     ep_metrics_known(b, "ephport_namespace_udp_sockets",
-                     "UDP sockets in use in the namespace, any port (/proc/net/sockstat).",
+                     "UDP sockets in use in the namespace, IPv4 and IPv6, any port "
+                     "(/proc/net/sockstat and sockstat6).",
                      t->sockstat_udp_inuse);
 
     ep_metrics_help(b, "ephport_socket_source_info", EP_GAUGE,

@@ -41,9 +41,7 @@ int ep_promfile_write(const ep_host_snapshot *snap, const char *path, double rea
         snprintf(why, whylen, "out of memory rendering the metrics");
         return -ENOMEM;
     }
-    rc = ep_textfile_write(path, text, len);
+    rc = ep_textfile_write(path, text, len, why, whylen);
     free(text);
-    if (rc != 0)
-        snprintf(why, whylen, "cannot write %s: %s", path, strerror(-rc));
     return rc;
 }

@@ -10,6 +10,11 @@
  * that long; a sustained flood is for a firewall), and a per-connection memory pool that caps the
  * request line and headers (libmicrohttpd answers 414 / 431 beyond it).
  *
+ * HTTP/1.1 requires exactly one Host header (RFC 9112 section 3.2: a
+ * server MUST answer 400 to a request without one or with several);
+ * libmicrohttpd only enforces it in its pedantic mode, so it is checked here
+ * before anything else.
+ *
  * Routes: GET|HEAD /metrics (200 text/plain 0.0.4, or 500 with the reason
  * when the host cannot be read: never stale zeros), GET|HEAD / (a landing
  * page), anything else 404; other methods 405 with an Allow header.
@@ -19,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -156,14 +162,36 @@ static ep_mhd_result ep_exporter_metrics(ep_exporter *e, struct MHD_Connection *
                              strlen(msg), MHD_RESPMEM_MUST_FREE, NULL);
 }
 
+static ep_mhd_result ep_exporter_count_host(void *cls, enum MHD_ValueKind kind,
+                                            const char *key, const char *value)
+{
+    (void)kind;
+    (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+        (*(unsigned *)cls)++;
+    return MHD_YES;
+}
+
+/* An HTTP/1.1 request must carry exactly one Host header. */
+static bool ep_exporter_host_ok(struct MHD_Connection *c, const char *version)
+{
+    unsigned hosts = 0;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, ep_exporter_count_host, &hosts);
+    if (strcmp(version, MHD_HTTP_VERSION_1_1) == 0)
+        return hosts == 1;
+    return hosts <= 1;
+}
+
 static ep_mhd_result ep_exporter_handle(void *cls, struct MHD_Connection *c, const char *url,
                                         const char *method, const char *version,
                                         const char *upload, size_t *upload_size, void **state)
 {
     static int headers_seen;
     ep_exporter *e = cls;
-    (void)version;
     (void)upload;
+    if (*state == NULL && !ep_exporter_host_ok(c, version))
+        return ep_exporter_text(c, MHD_HTTP_BAD_REQUEST,
+                                "bad request: HTTP/1.1 needs exactly one Host header\n", NULL);
     /* Other methods are refused at once (libmicrohttpd then closes the
      * connection instead of reading a body we do not want). */
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)

@@ -11,7 +11,9 @@
  * `path`, fsync the directory.  Readers see the old file or the new one,
  * never a mix.  Returns 0 or a negative errno (-EISDIR if path names a
  * directory, -EINVAL for an empty path); the temporary file is removed on
- * failure. */
-int ep_textfile_write(const char *path, const char *data, size_t len);
+ * failure.  On failure `why` (may be NULL) says which step failed and why:
+ * "cannot write PATH: cannot create the temporary file beside it in DIR
+ * ...: Permission denied". */
+int ep_textfile_write(const char *path, const char *data, size_t len, char *why, size_t whylen);
 
 #endif

@@ -9,6 +9,7 @@
  * Linux defaults), or / the reuse delay when tcp_tw_reuse applies to that
  * destination; both rules come from ephport/capacity.h. */
 #include <arpa/inet.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,14 @@ static double ep_host_rate(const ep_host_settings *st, const ep_host_dest *d)
         ep_capacity_block_time(0, wait, d && ep_host_reuse_applies(st, d), delay));
 }
 
+/* A sustainable rate as the faces print it: truncated, never rounded up
+ * ("at most 16", not 17, for 16.9): one decimal below 10, none above.
+ * top's header (src/cli/top-print.c) and status print it the same way. */
+static double ep_host_rate_shown(double rate)
+{
+    return rate < 10 ? floor(rate * 10) / 10 : floor(rate);
+}
+
 static void ep_host_dest_name(const ep_host_dest *d, char *buf, size_t len)
 {
     char r[EP_ADDR_STRLEN], l[EP_ADDR_STRLEN];
@@ -101,7 +110,8 @@ static void ep_host_advise_dest(ep_host_snapshot *s, const ep_host_dest *d, doub
                                   "TIME_WAIT); sustainable rate %.*f new connections/s",
                                   name, used_pct, (long long)st->effective_ports,
                                   (long long)d->free, d->time_wait,
-                                  a->sustainable_rate < 10 ? 1 : 0, a->sustainable_rate);
+                                  a->sustainable_rate < 10 ? 1 : 0,
+                                  ep_host_rate_shown(a->sustainable_rate));
     else
         a->message = ep_host_strf(s, "%s: %.0f%% of %lld UDP ports taken (%lld free)", name,
                                   used_pct, (long long)st->effective_ports, (long long)d->free);
@@ -264,7 +274,8 @@ void ep_host_compute_advice(ep_host_snapshot *s, double warn, double crit)
         a->message = ep_host_strf(s, "only %lld ephemeral ports are usable: at most %.*f new TCP "
                                   "connections/s towards any one destination without "
                                   "tcp_tw_reuse", (long long)st->effective_ports,
-                                  a->sustainable_rate < 10 ? 1 : 0, a->sustainable_rate);
+                                  a->sustainable_rate < 10 ? 1 : 0,
+                                  ep_host_rate_shown(a->sustainable_rate));
         a->remedy = ep_host_strf(s, "sysctl -w net.ipv4.ip_local_port_range=\"1024 65535\" "
                                  "(after reserving listening ports)");
     }

@@ -1,6 +1,10 @@
 /* netstat.c - the kernel counters that reveal port trouble, from
  * /proc/net/netstat and /proc/net/snmp (pairs of "Prefix: names" /
- * "Prefix: values" lines) and /proc/net/sockstat ("TCP: inuse 3 tw 2").
+ * "Prefix: values" lines) and /proc/net/sockstat ("TCP: inuse 3 tw 2") with
+ * /proc/net/sockstat6 ("TCP6: inuse 4"): the kernel counts IPv4 sockets in
+ * the first and IPv6 ones (IPv4-mapped included) in the second, while "tw"
+ * counts TIME_WAIT of both families; a namespace's sockets are the sum, as
+ * `ss -s` adds them.
  * TCPTimeWaitOverflow means tcp_max_tw_buckets was hit and TIME_WAIT
  * sockets were destroyed early; TWRecycled counts tcp_tw_reuse at work.
  * The parsers take the text, not the file, so they can be fuzzed
@@ -128,6 +132,39 @@ static const struct {
 
 #define EP_HOST_NCOUNTERS (sizeof ep_host_counter_list / sizeof ep_host_counter_list[0])
 
+/* Whole-namespace socket counts: sockstat (IPv4, and TIME_WAIT of both
+ * families) plus sockstat6 (IPv6).  No sockstat6 at all means no IPv6 in
+ * this kernel, so no IPv6 sockets; any other failure leaves the counts
+ * unknown with a note. */
+static void ep_host_read_sockstat(ep_host_snapshot *s, int rc_sockstat, const char *sockstat)
+{
+    ep_host_totals *t = &s->totals;
+    char *sockstat6 = NULL;
+    int64_t tcp6 = 0, udp6 = 0;
+    int rc6 = ep_host_read_file("/proc/thread-self/net/sockstat6", &sockstat6, NULL);
+
+    t->sockstat_tcp_inuse = t->sockstat_tcp_tw = t->sockstat_udp_inuse = EP_HOST_UNKNOWN;
+    if (rc_sockstat) {
+        ep_host_note(s, "could not read /proc/net/sockstat: %s", ep_host_errno_words(rc_sockstat));
+    } else if (rc6 && rc6 != -ENOENT) {
+        ep_host_note(s, "could not read /proc/net/sockstat6 (the IPv6 sockets): %s",
+                     ep_host_errno_words(rc6));
+    } else if (ep_host_sockstat_lookup(sockstat, "TCP", "inuse", &t->sockstat_tcp_inuse) ||
+               ep_host_sockstat_lookup(sockstat, "TCP", "tw", &t->sockstat_tcp_tw) ||
+               ep_host_sockstat_lookup(sockstat, "UDP", "inuse", &t->sockstat_udp_inuse)) {
+        t->sockstat_tcp_inuse = t->sockstat_tcp_tw = t->sockstat_udp_inuse = EP_HOST_UNKNOWN;
+        ep_host_note(s, "could not read /proc/net/sockstat: unexpected contents");
+    } else if (sockstat6 && (ep_host_sockstat_lookup(sockstat6, "TCP6", "inuse", &tcp6) ||
+                             ep_host_sockstat_lookup(sockstat6, "UDP6", "inuse", &udp6))) {
+        t->sockstat_tcp_inuse = t->sockstat_tcp_tw = t->sockstat_udp_inuse = EP_HOST_UNKNOWN;
+        ep_host_note(s, "could not read /proc/net/sockstat6: unexpected contents");
+    } else {
+        t->sockstat_tcp_inuse += tcp6;
+        t->sockstat_udp_inuse += udp6;
+    }
+    free(sockstat6);
+}
+
 void ep_host_read_counters(ep_host_snapshot *s)
 {
     char *netstat = NULL, *snmp = NULL, *sockstat = NULL;
@@ -159,17 +196,7 @@ void ep_host_read_counters(ep_host_snapshot *s)
         s->counters[s->ncounters++].value = v;
     }
 
-    s->totals.sockstat_tcp_inuse = s->totals.sockstat_tcp_tw = EP_HOST_UNKNOWN;
-    s->totals.sockstat_udp_inuse = EP_HOST_UNKNOWN;
-    if (rc_sockstat) {
-        ep_host_note(s, "could not read /proc/net/sockstat: %s", ep_host_errno_words(rc_sockstat));
-    } else if (ep_host_sockstat_lookup(sockstat, "TCP", "inuse", &s->totals.sockstat_tcp_inuse) ||
-               ep_host_sockstat_lookup(sockstat, "TCP", "tw", &s->totals.sockstat_tcp_tw) ||
-               ep_host_sockstat_lookup(sockstat, "UDP", "inuse", &s->totals.sockstat_udp_inuse)) {
-        s->totals.sockstat_tcp_inuse = s->totals.sockstat_tcp_tw = EP_HOST_UNKNOWN;
-        s->totals.sockstat_udp_inuse = EP_HOST_UNKNOWN;
-        ep_host_note(s, "could not read /proc/net/sockstat: unexpected contents");
-    }
+    ep_host_read_sockstat(s, rc_sockstat, sockstat);
     free(netstat);
     free(snmp);
     free(sockstat);
