@@ -285,6 +285,9 @@ static void live_linux_reads_the_namespace(void **state)
     }
     assert_int_equal(ep_test_write_sysctl("net/ipv4/ip_local_port_range", "40000 40999"), 0);
     assert_int_equal(ep_test_write_sysctl("net/ipv4/ip_local_reserved_ports", "40990-40999"), 0);
+    /* loopback TIME_WAIT under tcp_tw_reuse = 2 becomes free after the
+     * delay: the longest delay keeps the headroom below exact */
+    assert_int_equal(ep_test_write_sysctl("net/ipv4/tcp_tw_reuse_delay", "60000"), 0);
     lfd = listen_on(8080);
     make_time_wait(lfd, 8080, 900);
 
