@@ -16,7 +16,7 @@
  *     destination = (protocol, local address, remote address, remote port),
  *     the unit that exhausts, sorted by pressure;
  *   - totals per protocol and state, bind-only sockets and the ports they
- *     hold, counters from /proc/net/netstat and /proc/net/sockstat;
+ *     hold, counters from /proc/net/netstat and /proc/net/sockstat{,6};
  *   - notes: "could not read X: why" for everything that could not be read,
  *     and advice: warnings computed from the live data, each with the exact
  *     remedy.
@@ -140,7 +140,9 @@ typedef struct ep_host_totals {
     uint64_t accepted;             /* of tcp_all: accepted from a listener
                                       whose port is in the range (not grouped
                                       as destinations) */
-    /* Whole namespace, from /proc/net/sockstat (UNKNOWN if unreadable). */
+    /* Whole namespace: /proc/net/sockstat (IPv4; TIME_WAIT of both
+     * families) plus /proc/net/sockstat6 (IPv6, IPv4-mapped included);
+     * UNKNOWN if unreadable. */
     int64_t sockstat_tcp_inuse, sockstat_tcp_tw, sockstat_udp_inuse;
 } ep_host_totals;
 
