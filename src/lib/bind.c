@@ -127,7 +127,7 @@ static void ep_bind_release_slot(ep_pool *pool, uint32_t bidx)
     pool->binds_free = bidx;
 }
 
-static ep_sock_view ep_bind_view(const ep_binding *b)
+ep_sock_view ep_bind_view(const ep_binding *b)
 {
     ep_sock_view v = { b->addr.family, b->laddr,
                        (uint8_t)(b->flags & (EP_BIND_REUSEADDR | EP_BIND_REUSEPORT | EP_BIND_V6ONLY)),

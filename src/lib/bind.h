@@ -3,6 +3,10 @@
 #define EP_BIND_H
 
 #include "pool-t.h"
+#include "sockrules.h"
+
+/* A binding as a socket, for the rules of sockrules.h. */
+ep_sock_view ep_bind_view(const ep_binding *b);
 
 int ep_binds_init(ep_pool *pool);
 void ep_binds_destroy(ep_pool *pool);

@@ -15,9 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bind.h"
+#include "conn.h"
 #include "dest.h"
 #include "engine.h"
-#include "conn.h"
 #include "owner.h"
 #include "sockrules.h"
 #include "tuple_table.h"
@@ -62,24 +63,16 @@ static int ep_check_queues(ep_pool *pool, char *why, size_t len)
     return 0;
 }
 
-static ep_sock_view ep_check_bind_view(const ep_binding *b)
-{
-    ep_sock_view v = { b->addr.family, b->laddr,
-                       (uint8_t)(b->flags & (EP_BIND_REUSEADDR | EP_BIND_REUSEPORT | EP_BIND_V6ONLY)),
-                       b->owner, false, false };
-    return v;
-}
-
 /* Holders blocking (a, pi, port), recounted: the port-holding bindings of
  * the chain, and the entries that hold their port (EP_EF_HOLD), each
- * through the rule of sockrules.c.  *entries_scan (the scratch list of
- * holding entries per port, built by the caller) keeps this O(holders). */
+ * through the rule of sockrules.c.  hold_head / hold_next (the holding
+ * entries listed per port, built by the caller) keep this O(holders). */
 static uint32_t ep_check_blk(const ep_pool *pool, uint32_t a, int pi, uint32_t port,
                              const uint32_t *hold_head, const uint32_t *hold_next)
 {
     uint32_t n = 0;
     for (uint32_t s = pool->bhead[pi][port]; s; s = pool->binds[s - 1].pnext) {
-        ep_sock_view v = ep_check_bind_view(&pool->binds[s - 1]);
+        ep_sock_view v = ep_bind_view(&pool->binds[s - 1]);
         n += ep_rule_hold_blocks(pool, pi, &v, a);
     }
     for (uint32_t i = hold_head[port]; i != EP_NIL; i = hold_next[i]) {
@@ -176,7 +169,7 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
             }
             for (uint32_t i = 0; i < pool->binds_used; i++) {
                 const ep_binding *b = &pool->binds[i];
-                ep_sock_view v = ep_check_bind_view(b);
+                ep_sock_view v = ep_bind_view(b);
                 if ((b->state == EP_B_HOLD || b->state == EP_B_CONNECTED) &&
                     ep_proto_index(b->proto) == pi && ep_rule_hold_blocks(pool, pi, &v, a))
                     want_blk++;

@@ -42,6 +42,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <ephport/capacity.h>
+
 #include "dest.h"
 #include "engine.h"
 #include "tuple_table.h"
@@ -174,9 +176,10 @@ uint32_t ep_dest_create(ep_pool *pool, uint8_t proto, uint32_t laddr,
     d->rport = rport;
     d->proto = proto;
     d->laddr = laddr;
+    /* tcp_tw_reuse 1, or 2 with its loopback rule: capacity.h owns it */
     d->twr = pool->reuse_on && proto == EP_PROTO_TCP &&
-             (!pool->cfg.tw_reuse_loopback ||
-              ep_addr_is_loopback(&pool->addrs[laddr].addr) || ep_addr_is_loopback(remote));
+             ep_linux_tw_reuse_applies(pool->cfg.tw_reuse_loopback ? 2 : 1,
+                                       &pool->addrs[laddr].addr, remote);
     h = ep_dest_hash(t, proto, laddr, remote, rport);
     d->hnext = t->bucket[h];
     t->bucket[h] = i;

@@ -59,21 +59,6 @@ static inline bool ep_addr_wild(const ep_addr *a)
     memcpy(w, a->u.bytes, 16);
     return a->family == 0 || (w[0] | w[1]) == 0;
 }
-/* Loopback as Linux's tcp_twsk_unique() means it for tcp_tw_reuse = 2:
- * 127.0.0.0/8, ::1, or an IPv4-mapped 127.0.0.0/8. */
-static inline bool ep_addr_is_loopback(const ep_addr *a)
-{
-    static const uint8_t v6_one[16] = { [15] = 1 };
-    static const uint8_t v4_mapped[12] = { [10] = 0xff, [11] = 0xff };
-    if (a->family == AF_INET)
-        return a->u.bytes[0] == 127;
-    if (a->family != AF_INET6)
-        return false;
-    if (memcmp(a->u.bytes, v6_one, 16) == 0)
-        return true;
-    return memcmp(a->u.bytes, v4_mapped, 12) == 0 && a->u.bytes[12] == 127;
-}
-
 /* Index of an address family in per-family arrays: AF_INET6 1, else 0. */
 static inline int ep_family_index(uint8_t family)
 {
