@@ -109,6 +109,23 @@ static int ep_exec_probe_kernel(uint16_t lo, uint16_t hi, bool no_port_bind)
     return rc;
 }
 
+/* Read /proc/sys/net/ipv4/<name> into buf (NUL-terminated, first line
+ * only).  0, or -errno when it cannot be opened. */
+static int ep_exec_read_sysctl(const char *name, char *buf, size_t len)
+{
+    char path[128];
+    size_t n;
+    FILE *f;
+    snprintf(path, sizeof path, "/proc/sys/net/ipv4/%s", name);
+    if (!(f = fopen(path, "re")))
+        return -errno;
+    n = fread(buf, 1, len - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    return 0;
+}
+
 /* The kernel intersects a socket's range with the namespace's range only
  * where the bounds fall inside it; a range outside is silently ignored, so
  * refuse it here. */
@@ -117,19 +134,15 @@ static int ep_exec_check_system_range(uint16_t lo, uint16_t hi)
     char buf[64];
     uint16_t slo, shi;
     ep_parse_error err;
-    size_t n;
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+    int rc = ep_exec_read_sysctl("ip_local_port_range", buf, sizeof buf);
 
-    if (!f) {
+    if (rc < 0) {
         ep_cli_error("exec",
                      "warning: cannot read net.ipv4.ip_local_port_range (%s); "
                      "not checking that %u-%u lies inside it",
-                     strerror(errno), lo, hi);
+                     strerror(-rc), lo, hi);
         return EP_EXIT_OK;
     }
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
     if (ep_range_parse(buf, &slo, &shi, &err) != 0) {
         ep_cli_error("exec", "cannot parse net.ipv4.ip_local_port_range '%s': %s", buf,
                      err.message);
@@ -156,20 +169,15 @@ static int ep_exec_check_reserved(uint16_t lo, uint16_t hi)
     static ep_portset reserved;
     ep_parse_error err;
     uint32_t taken, all = (uint32_t)hi - lo + 1;
-    size_t n;
-    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_reserved_ports", "re");
+    int rc = ep_exec_read_sysctl("ip_local_reserved_ports", buf, sizeof buf);
 
-    if (!f) {
+    if (rc < 0) {
         ep_cli_error("exec",
                      "warning: cannot read net.ipv4.ip_local_reserved_ports (%s); not checking "
                      "that %u-%u has ports the kernel may hand out",
-                     strerror(errno), lo, hi);
+                     strerror(-rc), lo, hi);
         return EP_EXIT_OK;
     }
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
     if (ep_portset_parse(buf, &reserved, &err) != 0) {
         ep_cli_error("exec", "cannot parse net.ipv4.ip_local_reserved_ports '%s': %s", buf,
                      err.message);
