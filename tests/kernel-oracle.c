@@ -33,6 +33,7 @@
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/fsuid.h>
 #include <sys/resource.h>
@@ -782,4 +783,30 @@ int ko_count_tcp_free(const ep_addr *local, const ep_addr *remote, uint16_t rpor
         n += rc;
     }
     return n;
+}
+
+/* ---- helpers the kernel tests share ----------------------------------- */
+
+ep_addr ko_addr(const char *text)
+{
+    ep_addr a;
+    if (ep_addr_parse(text, &a) != 0)
+        abort();
+    return a;
+}
+
+void ko_msleep(int ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+int ko_fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return 1;
 }

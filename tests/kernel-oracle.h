@@ -154,4 +154,17 @@ int ko_probe_tcp_port(const ep_addr *local, const ep_addr *remote, uint16_t rpor
  * >= 0, or KO_EHARNESS. */
 int ko_count_tcp_free(const ep_addr *local, const ep_addr *remote, uint16_t rport);
 
+/* Small helpers the kernel tests share. */
+/* Parse an address the test wrote itself (aborts on a typo). */
+ep_addr ko_addr(const char *text);
+void ko_msleep(int ms);
+/* Print the reason (a line on stderr) and return 1: a child's failure. */
+int ko_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* In a function returning a child's exit code: fail with the reason. */
+#define KO_CHECK(cond, ...)                                                  \
+    do {                                                                     \
+        if (!(cond))                                                         \
+            return ko_fail(__VA_ARGS__);                                     \
+    } while (0)
+
 #endif

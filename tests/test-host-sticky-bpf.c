@@ -40,32 +40,8 @@
 #define SB_LO 41000
 #define SB_HI 41039
 
-static int sb_fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 1;
-}
-
-#define SB_CHECK(cond, ...)                                                  \
-    do {                                                                     \
-        if (!(cond))                                                         \
-            return sb_fail(__VA_ARGS__);                                     \
-    } while (0)
-
 /* exit code of a case that must skip */
 #define SB_SKIP 77
-
-static ep_addr sb_addr(const char *text)
-{
-    ep_addr a;
-    if (ep_addr_parse(text, &a) != 0)
-        abort();
-    return a;
-}
 
 static int sb_setup(void)
 {
@@ -73,14 +49,14 @@ static int sb_setup(void)
     static ep_addr remotes[2];
     static const uint16_t rports[2] = { 80, 80 };
     char why[256];
-    remotes[0] = sb_addr("127.0.0.1");
-    remotes[1] = sb_addr("::1");
+    remotes[0] = ko_addr("127.0.0.1");
+    remotes[1] = ko_addr("::1");
     ko_config cfg = {
         .lo = SB_LO, .hi = SB_HI, .local_addrs = locals, .nlocal = 1,
         .remotes = remotes, .remote_ports = rports, .nremote = 2,
     };
     if (!ep_test_enter_private_netns(why, sizeof why) || ko_env_setup(&cfg, why, sizeof why) != 0)
-        return sb_fail("namespace setup: %s", why);
+        return ko_fail("namespace setup: %s", why);
     return 0;
 }
 
@@ -93,8 +69,8 @@ static int sb_bpf(ep_portset *ports)
         fprintf(stderr, "SKIP: %s\n", why);
         return SB_SKIP;
     }
-    SB_CHECK(rc == 0, "ep_host_sticky_bpf: %d (%s)", rc, why);
-    SB_CHECK(why[0] == '\0', "a reason with success: %s", why);
+    KO_CHECK(rc == 0, "ep_host_sticky_bpf: %d (%s)", rc, why);
+    KO_CHECK(why[0] == '\0', "a reason with success: %s", why);
     return 0;
 }
 
@@ -113,20 +89,20 @@ static int sb_compare(const char *stage, const ep_portset *bound_only, const uin
     for (uint32_t p = SB_LO; p <= SB_HI; p++)
         ep_portset_add(&all, (uint16_t)p);
     ep_host_sticky_probe(&all, SB_LO, SB_HI, &st);
-    SB_CHECK(st.known, "%s: the probes could not ask: %s", stage, st.why);
-    SB_CHECK(st.probes == SB_HI - SB_LO + 1, "%s: %u probes", stage, st.probes);
+    KO_CHECK(st.known, "%s: the probes could not ask: %s", stage, st.why);
+    KO_CHECK(st.probes == SB_HI - SB_LO + 1, "%s: %u probes", stage, st.probes);
     for (uint32_t p = SB_LO; p <= SB_HI; p++) {
         bool by_bpf = ep_portset_has(&bpf, (uint16_t)p) || ep_portset_has(bound_only, (uint16_t)p);
         bool by_probe = ep_portset_has(&st.sure, (uint16_t)p);
-        SB_CHECK(by_bpf == by_probe, "%s: port %u: BPF says %s, the kernel's probe says %s", stage,
+        KO_CHECK(by_bpf == by_probe, "%s: port %u: BPF says %s, the kernel's probe says %s", stage,
                  p, by_bpf ? "sticky" : "not sticky", by_probe ? "sticky" : "not sticky");
-        SB_CHECK(!ep_portset_has(&bpf, (uint16_t)p) || !ep_portset_has(bound_only, (uint16_t)p),
+        KO_CHECK(!ep_portset_has(&bpf, (uint16_t)p) || !ep_portset_has(bound_only, (uint16_t)p),
                  "%s: port %u: the iterator saw a bound-only socket", stage, p);
     }
     for (size_t i = 0; i < nwant; i++)
-        SB_CHECK(ep_portset_has(&st.sure, want[i]), "%s: port %u should be sticky", stage, want[i]);
+        KO_CHECK(ep_portset_has(&st.sure, want[i]), "%s: port %u should be sticky", stage, want[i]);
     for (size_t i = 0; i < nnot; i++)
-        SB_CHECK(!ep_portset_has(&st.sure, not_want[i]), "%s: port %u should not be sticky", stage,
+        KO_CHECK(!ep_portset_has(&st.sure, not_want[i]), "%s: port %u should not be sticky", stage,
                  not_want[i]);
     fprintf(stderr, "%s: BPF and %u probes agree (%u sticky)\n", stage, st.probes,
             ep_portset_count(&st.sure, SB_LO, SB_HI));
@@ -147,12 +123,12 @@ static int sb_port_of(int h)
 static int sb_conn(uint8_t family, unsigned flags, const char *addr, uint16_t port,
                    const char *remote)
 {
-    ep_addr r = sb_addr(remote);
+    ep_addr r = ko_addr(remote);
     int h = ko_socket(EP_PROTO_TCP, family, flags, 0);
     if (h < 0)
         return -1;
     if (addr) {
-        ep_addr l = sb_addr(addr);
+        ep_addr l = ko_addr(addr);
         if (ko_bind(h, &l, port, 0, NULL) != 0)
             return -1;
     }
@@ -169,50 +145,50 @@ static int sb_agree(void)
     ep_portset_clear(&bound_only);
     /* Fixed ports first, then the kernel's choices (which then cannot
      * collide with them). */
-    ep_addr lo1 = sb_addr("127.0.0.1"), l2 = sb_addr("127.0.0.2");
+    ep_addr lo1 = ko_addr("127.0.0.1"), l2 = ko_addr("127.0.0.2");
     /* an autobound bucket an explicit socket joins (both SO_REUSEADDR) */
     const uint16_t joined = 41039;
     int ha = ko_socket(EP_PROTO_TCP, AF_INET, KO_REUSEADDR, 0);
-    SB_CHECK(ha >= 0 && ko_connect(ha, &lo1, 80, joined, NULL, NULL) == 0, "autobound %u", joined);
+    KO_CHECK(ha >= 0 && ko_connect(ha, &lo1, 80, joined, NULL, NULL) == 0, "autobound %u", joined);
     int hj = ko_socket(EP_PROTO_TCP, AF_INET, KO_REUSEADDR, 0);
-    SB_CHECK(hj >= 0 && ko_bind(hj, &lo1, joined, 0, NULL) == 0, "join port %u", joined);
+    KO_CHECK(hj >= 0 && ko_bind(hj, &lo1, joined, 0, NULL) == 0, "join port %u", joined);
     ep_portset_add(&bound_only, joined); /* bound-only: sock_diag's to see */
     /* a listener in the range (its accepted child comes below) */
     int hl = ko_socket(EP_PROTO_TCP, AF_INET, 0, 0);
-    SB_CHECK(hl >= 0 && ko_bind(hl, &l2, 41036, 0, NULL) == 0 && ko_listen(hl) == 0, "listener");
+    KO_CHECK(hl >= 0 && ko_bind(hl, &l2, 41036, 0, NULL) == 0 && ko_listen(hl) == 0, "listener");
     /* explicit bind + connect: kept, and in TIME_WAIT; IPv6 in TIME_WAIT */
-    SB_CHECK(sb_conn(AF_INET, KO_REUSEADDR, "127.0.0.1", 41030, "127.0.0.1") >= 0, "bound 41030");
+    KO_CHECK(sb_conn(AF_INET, KO_REUSEADDR, "127.0.0.1", 41030, "127.0.0.1") >= 0, "bound 41030");
     h = sb_conn(AF_INET, KO_REUSEADDR, "127.0.0.1", 41031, "127.0.0.1");
-    SB_CHECK(h >= 0 && ko_close(h, KO_CLOSE_ACTIVE) == 0, "bound 41031 to TIME_WAIT");
+    KO_CHECK(h >= 0 && ko_close(h, KO_CLOSE_ACTIVE) == 0, "bound 41031 to TIME_WAIT");
     h = sb_conn(AF_INET6, KO_REUSEADDR | KO_V6ONLY, "::1", 41033, "::1");
-    SB_CHECK(h >= 0 && ko_close(h, KO_CLOSE_ACTIVE) == 0, "v6 bound 41033 to TIME_WAIT");
+    KO_CHECK(h >= 0 && ko_close(h, KO_CLOSE_ACTIVE) == 0, "v6 bound 41033 to TIME_WAIT");
     /* bound only (on 127.0.0.1 without SO_REUSEADDR: no bind(127.0.0.1, 0)
      * below can share it) */
     h = ko_socket(EP_PROTO_TCP, AF_INET, 0, 0);
-    SB_CHECK(h >= 0 && ko_bind(h, &lo1, 41037, 0, NULL) == 0, "bound-only");
+    KO_CHECK(h >= 0 && ko_bind(h, &lo1, 41037, 0, NULL) == 0, "bound-only");
     ep_portset_add(&bound_only, 41037);
     /* bind(addr, 0) then connect: the port came from bind */
     h = sb_conn(AF_INET, 0, "127.0.0.1", 0, "127.0.0.1");
-    SB_CHECK(h >= 0, "bind(addr, 0) + connect");
+    KO_CHECK(h >= 0, "bind(addr, 0) + connect");
     int bind0 = sb_port_of(h);
     /* the listener's child outlives it: it keeps the bucket explicit */
     h = ko_socket(EP_PROTO_TCP, AF_INET, 0, 0);
-    SB_CHECK(h >= 0 && ko_connect(h, &l2, 41036, 0, NULL, NULL) == 0, "connect to the listener");
+    KO_CHECK(h >= 0 && ko_connect(h, &l2, 41036, 0, NULL, NULL) == 0, "connect to the listener");
     int child_client = sb_port_of(h);
-    SB_CHECK(ko_close(hl, KO_CLOSE_RESET) == 0, "close listener");
+    KO_CHECK(ko_close(hl, KO_CLOSE_RESET) == 0, "close listener");
     /* IP_BIND_ADDRESS_NO_PORT: the port came from connect */
     h = sb_conn(AF_INET, KO_NO_PORT, "127.0.0.1", 0, "127.0.0.1");
-    SB_CHECK(h >= 0, "NO_PORT bind + connect");
+    KO_CHECK(h >= 0, "NO_PORT bind + connect");
     int no_port = sb_port_of(h);
     /* plain connects, one closed into TIME_WAIT; IPv6 */
     int plain[3];
     for (int i = 0; i < 3; i++) {
-        SB_CHECK((h = sb_conn(AF_INET, 0, NULL, 0, "127.0.0.1")) >= 0, "plain %d", i);
+        KO_CHECK((h = sb_conn(AF_INET, 0, NULL, 0, "127.0.0.1")) >= 0, "plain %d", i);
         plain[i] = sb_port_of(h);
         if (i == 0)
-            SB_CHECK(ko_close(h, KO_CLOSE_ACTIVE) == 0, "plain to TIME_WAIT");
+            KO_CHECK(ko_close(h, KO_CLOSE_ACTIVE) == 0, "plain to TIME_WAIT");
     }
-    SB_CHECK((h = sb_conn(AF_INET6, KO_V6ONLY, NULL, 0, "::1")) >= 0, "v6 plain");
+    KO_CHECK((h = sb_conn(AF_INET6, KO_V6ONLY, NULL, 0, "::1")) >= 0, "v6 plain");
     int plain6 = sb_port_of(h);
 
     uint16_t want[] = { 41030, 41031, (uint16_t)bind0, 41033, 41036, joined };
@@ -222,7 +198,7 @@ static int sb_agree(void)
     if (rc)
         return rc;
     /* the explicit socket leaves: the bucket is the autobound one's again */
-    SB_CHECK(ko_close(hj, KO_CLOSE_RESET) == 0, "close the joined socket");
+    KO_CHECK(ko_close(hj, KO_CLOSE_RESET) == 0, "close the joined socket");
     ep_portset_remove(&bound_only, joined);
     uint16_t not_any_more[] = { joined };
     return sb_compare("after the explicit socket left", &bound_only, want, 5, not_any_more, 1);
@@ -231,31 +207,31 @@ static int sb_agree(void)
 static int sb_netns(void)
 {
     ep_portset seen;
-    ep_addr lo1 = sb_addr("127.0.0.1");
+    ep_addr lo1 = ko_addr("127.0.0.1");
     char why[256];
     int rc, ns_a, h;
 
     if (sb_setup() != 0)
         return 1;
     ns_a = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-    SB_CHECK(ns_a >= 0, "open namespace A");
+    KO_CHECK(ns_a >= 0, "open namespace A");
     h = ko_socket(EP_PROTO_TCP, AF_INET, 0, 0);
-    SB_CHECK(h >= 0 && ko_bind(h, &lo1, 41010, 0, NULL) == 0 && ko_listen(h) == 0, "listen in A");
+    KO_CHECK(h >= 0 && ko_bind(h, &lo1, 41010, 0, NULL) == 0 && ko_listen(h) == 0, "listen in A");
     if (!ep_test_enter_private_netns(why, sizeof why))
-        return sb_fail("namespace B: %s", why);
+        return ko_fail("namespace B: %s", why);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(41011),
                                .sin_addr.s_addr = htonl(0x7f000001) };
-    SB_CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0 && listen(fd, 1) == 0,
+    KO_CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0 && listen(fd, 1) == 0,
              "listen in B");
     if ((rc = sb_bpf(&seen)) != 0)
         return rc;
-    SB_CHECK(ep_portset_has(&seen, 41011) && !ep_portset_has(&seen, 41010) &&
+    KO_CHECK(ep_portset_has(&seen, 41011) && !ep_portset_has(&seen, 41010) &&
              ep_portset_count(&seen, SB_LO, SB_HI) == 1, "namespace B sees A's listener, or not its own");
-    SB_CHECK(setns(ns_a, CLONE_NEWNET) == 0, "back to A");
+    KO_CHECK(setns(ns_a, CLONE_NEWNET) == 0, "back to A");
     if ((rc = sb_bpf(&seen)) != 0)
         return rc;
-    SB_CHECK(ep_portset_has(&seen, 41010) && !ep_portset_has(&seen, 41011) &&
+    KO_CHECK(ep_portset_has(&seen, 41010) && !ep_portset_has(&seen, 41011) &&
              ep_portset_count(&seen, SB_LO, SB_HI) == 1, "namespace A sees B's listener, or not its own");
     fprintf(stderr, "each namespace's iterator saw its own listener only\n");
     return 0;
@@ -270,7 +246,7 @@ static int sb_snapshot(unsigned flags, int64_t *free_out, size_t *n, ep_host_bou
     size_t nd;
     ep_host_options_init(&o);
     o.flags = flags;
-    SB_CHECK(ep_host_snapshot_take(&o, &snap) == 0, "snapshot");
+    KO_CHECK(ep_host_snapshot_take(&o, &snap) == 0, "snapshot");
     const ep_host_dest *d = ep_host_snapshot_dests(snap, &nd, NULL);
     *n = 0;
     for (size_t i = 0; i < nd && *n < 8; i++)
@@ -300,26 +276,26 @@ static int sb_snapshots(void)
     /* explicit ports first, so that no autobound socket holds them too */
     for (int i = 0; i < 6; i++) {
         h = sb_conn(AF_INET, KO_REUSEADDR, "127.0.0.1", (uint16_t)(41020 + i), "127.0.0.1");
-        SB_CHECK(h >= 0 && (i % 2 || ko_close(h, KO_CLOSE_ACTIVE) == 0), "bound %d", i);
+        KO_CHECK(h >= 0 && (i % 2 || ko_close(h, KO_CLOSE_ACTIVE) == 0), "bound %d", i);
     }
     for (int i = 0; i < 6; i++) {
         h = sb_conn(i % 2 ? AF_INET : AF_INET6, 0, NULL, 0, i % 2 ? "127.0.0.1" : "::1");
-        SB_CHECK(h >= 0 && (i % 2 || ko_close(h, KO_CLOSE_ACTIVE) == 0), "plain %d", i);
+        KO_CHECK(h >= 0 && (i % 2 || ko_close(h, KO_CLOSE_ACTIVE) == 0), "plain %d", i);
     }
-    SB_CHECK(sb_snapshot(0, f1, &n1, &b1, m1, sizeof m1) == 0, "snapshot with BPF");
-    SB_CHECK(sb_snapshot(EP_HOST_NO_BPF, f2, &n2, &b2, m2, sizeof m2) == 0, "snapshot with probes");
+    KO_CHECK(sb_snapshot(0, f1, &n1, &b1, m1, sizeof m1) == 0, "snapshot with BPF");
+    KO_CHECK(sb_snapshot(EP_HOST_NO_BPF, f2, &n2, &b2, m2, sizeof m2) == 0, "snapshot with probes");
     fprintf(stderr, "BPF: method %s, %lld sticky, %u probes; probes: method %s, %lld sticky, %u "
                     "probes; %zu TCP destinations\n", m1, (long long)b1.sticky_ports,
             b1.sticky_probes, m2, (long long)b2.sticky_ports, b2.sticky_probes, n1);
-    SB_CHECK(strcmp(m1, "bpf") == 0 && b1.sticky_probes == 0, "the snapshot did not use BPF");
-    SB_CHECK(strcmp(m2, "probe") == 0 && b2.sticky_probes > 0, "EP_HOST_NO_BPF did not probe");
-    SB_CHECK(b1.sticky_known && b2.sticky_known, "not exact");
-    SB_CHECK(b1.sticky_ports == b2.sticky_ports && b1.sticky_ports == 6,
+    KO_CHECK(strcmp(m1, "bpf") == 0 && b1.sticky_probes == 0, "the snapshot did not use BPF");
+    KO_CHECK(strcmp(m2, "probe") == 0 && b2.sticky_probes > 0, "EP_HOST_NO_BPF did not probe");
+    KO_CHECK(b1.sticky_known && b2.sticky_known, "not exact");
+    KO_CHECK(b1.sticky_ports == b2.sticky_ports && b1.sticky_ports == 6,
              "sticky ports: %lld with BPF, %lld with probes", (long long)b1.sticky_ports,
              (long long)b2.sticky_ports);
-    SB_CHECK(n1 == n2 && n1 == 2, "destinations: %zu and %zu", n1, n2);
+    KO_CHECK(n1 == n2 && n1 == 2, "destinations: %zu and %zu", n1, n2);
     for (size_t i = 0; i < n1; i++)
-        SB_CHECK(f1[i] == f2[i], "destination %zu: free %lld with BPF, %lld with probes", i,
+        KO_CHECK(f1[i] == f2[i], "destination %zu: free %lld with BPF, %lld with probes", i,
                  (long long)f1[i], (long long)f2[i]);
     return 0;
 }
@@ -339,18 +315,18 @@ static int sb_unprivileged(void)
     if (sb_setup() != 0)
         return 1;
     h = sb_conn(AF_INET, KO_REUSEADDR, "127.0.0.1", 41020, "127.0.0.1");
-    SB_CHECK(h >= 0 && sb_conn(AF_INET6, 0, NULL, 0, "::1") >= 0, "sockets");
-    SB_CHECK(setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0,
+    KO_CHECK(h >= 0 && sb_conn(AF_INET6, 0, NULL, 0, "::1") >= 0, "sockets");
+    KO_CHECK(setresgid(65534, 65534, 65534) == 0 && setresuid(65534, 65534, 65534) == 0,
              "drop root");
     int rc = ep_host_sticky_bpf(SB_LO, SB_HI, &ports, why, sizeof why);
     fprintf(stderr, "unprivileged: %d, %s\n", rc, why);
     if (EP_HAVE_BPF)
-        SB_CHECK(rc == -EPERM && strstr(why, "CAP_BPF") != NULL, "want -EPERM naming CAP_BPF");
+        KO_CHECK(rc == -EPERM && strstr(why, "CAP_BPF") != NULL, "want -EPERM naming CAP_BPF");
     else
-        SB_CHECK(rc == -ENOTSUP && strstr(why, "without BPF") != NULL, "want -ENOTSUP");
-    SB_CHECK(ep_portset_count(&ports, SB_LO, SB_HI) == 0, "ports with a failure");
-    SB_CHECK(sb_snapshot(0, f, &n, &b, m, sizeof m) == 0, "snapshot");
-    SB_CHECK(!b.sticky_known && strcmp(m, "(none)") == 0 && b.sticky_unknown > 0,
+        KO_CHECK(rc == -ENOTSUP && strstr(why, "without BPF") != NULL, "want -ENOTSUP");
+    KO_CHECK(ep_portset_count(&ports, SB_LO, SB_HI) == 0, "ports with a failure");
+    KO_CHECK(sb_snapshot(0, f, &n, &b, m, sizeof m) == 0, "snapshot");
+    KO_CHECK(!b.sticky_known && strcmp(m, "(none)") == 0 && b.sticky_unknown > 0,
              "unprivileged snapshot claims to know (method %s)", m);
     return 0;
 }

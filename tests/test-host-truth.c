@@ -45,40 +45,10 @@
 #define HT_LO 40000
 #define HT_HI 40039
 
-static ep_addr ht_addr(const char *text)
-{
-    ep_addr a;
-    if (ep_addr_parse(text, &a) != 0)
-        abort();
-    return a;
-}
-
-static void ht_msleep(int ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
-
-static int ht_fail(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    return 1;
-}
-
-#define HT_CHECK(cond, ...)                                                  \
-    do {                                                                     \
-        if (!(cond))                                                         \
-            return ht_fail(__VA_ARGS__);                                     \
-    } while (0)
-
 /* An explicitly bound TCP socket from local:port, connected to remote. */
 static int ht_bound_connect(const char *local, uint16_t port, const ep_addr *remote, uint16_t rport)
 {
-    ep_addr l = ht_addr(local);
+    ep_addr l = ko_addr(local);
     int h = ko_socket(EP_PROTO_TCP, AF_INET, KO_REUSEADDR, 0);
     if (h < 0 || ko_bind(h, &l, port, 0, NULL) != 0 || ko_connect(h, remote, rport, 0, NULL, NULL) != 0)
         return -1;
@@ -146,8 +116,8 @@ static bool ht_bpf_expected(void)
 static int ht_run(const ht_case *c)
 {
     static const char *const locals[] = { "127.0.0.2", "10.9.0.1", "10.9.0.2" };
-    ep_addr remotes[4] = { ht_addr("127.0.0.1"), ht_addr("127.0.0.1"), ht_addr("10.9.0.2"),
-                           ht_addr("127.0.0.1") };
+    ep_addr remotes[4] = { ko_addr("127.0.0.1"), ko_addr("127.0.0.1"), ko_addr("10.9.0.2"),
+                           ko_addr("127.0.0.1") };
     uint16_t rports[4] = { 80, 81, 80, 82 };
     ep_addr A = remotes[0], X = remotes[2];
     char why[256];
@@ -157,42 +127,42 @@ static int ht_run(const ht_case *c)
         .remotes = remotes, .remote_ports = rports, .nremote = 4,
     };
     if (!ep_test_enter_private_netns(why, sizeof why) || ko_env_setup(&cfg, why, sizeof why) != 0)
-        return ht_fail("namespace setup: %s", why);
+        return ko_fail("namespace setup: %s", why);
 
     /* 4 explicitly bound connections to A:80 from 127.0.0.1, two of them
      * closed first by us (their TIME_WAIT keeps the ports sticky) */
     int hb[4];
     for (int i = 0; i < 4; i++)
-        HT_CHECK((hb[i] = ht_bound_connect("127.0.0.1", (uint16_t)(40030 + i), &A, 80)) >= 0,
+        KO_CHECK((hb[i] = ht_bound_connect("127.0.0.1", (uint16_t)(40030 + i), &A, 80)) >= 0,
                  "bound connect %d", i);
-    HT_CHECK(ko_close(hb[0], KO_CLOSE_ACTIVE) == 0 && ko_close(hb[1], KO_CLOSE_ACTIVE) == 0,
+    KO_CHECK(ko_close(hb[0], KO_CLOSE_ACTIVE) == 0 && ko_close(hb[1], KO_CLOSE_ACTIVE) == 0,
              "close bound");
     /* one from another address, towards X */
-    HT_CHECK(ht_bound_connect("10.9.0.1", 40035, &X, 80) >= 0, "bound connect to X");
+    KO_CHECK(ht_bound_connect("10.9.0.1", 40035, &X, 80) >= 0, "bound connect to X");
     /* plain connects: 6 to A:80 (3 then closed first: autobound TIME_WAIT),
      * 3 to A:81, 2 to X:80 (one closed: a TIME_WAIT reuse=2 does not take) */
     int hp[6];
     for (int i = 0; i < 6; i++)
-        HT_CHECK((hp[i] = ht_plain_connect(EP_PROTO_TCP, &A, 80)) >= 0, "plain connect %d", i);
+        KO_CHECK((hp[i] = ht_plain_connect(EP_PROTO_TCP, &A, 80)) >= 0, "plain connect %d", i);
     for (int i = 0; i < 3; i++)
-        HT_CHECK(ko_close(hp[i], KO_CLOSE_ACTIVE) == 0, "close plain");
+        KO_CHECK(ko_close(hp[i], KO_CLOSE_ACTIVE) == 0, "close plain");
     for (int i = 0; i < 3; i++)
-        HT_CHECK(ht_plain_connect(EP_PROTO_TCP, &A, 81) >= 0, "connect to :81");
+        KO_CHECK(ht_plain_connect(EP_PROTO_TCP, &A, 81) >= 0, "connect to :81");
     int hx = ht_plain_connect(EP_PROTO_TCP, &X, 80);
-    HT_CHECK(hx >= 0 && ht_plain_connect(EP_PROTO_TCP, &X, 80) >= 0, "connect to X");
-    HT_CHECK(ko_close(hx, KO_CLOSE_ACTIVE) == 0, "close X");
+    KO_CHECK(hx >= 0 && ht_plain_connect(EP_PROTO_TCP, &X, 80) >= 0, "connect to X");
+    KO_CHECK(ko_close(hx, KO_CLOSE_ACTIVE) == 0, "close X");
     /* a listener and a bound-only socket in the range */
-    ep_addr l2 = ht_addr("127.0.0.2");
+    ep_addr l2 = ko_addr("127.0.0.2");
     int hl = ko_socket(EP_PROTO_TCP, AF_INET, 0, 0), hbo = ko_socket(EP_PROTO_TCP, AF_INET, 0, 0);
-    HT_CHECK(hl >= 0 && ko_bind(hl, &l2, 40036, 0, NULL) == 0 && ko_listen(hl) == 0, "listener");
-    HT_CHECK(hbo >= 0 && ko_bind(hbo, &l2, 40037, 0, NULL) == 0, "bound-only");
+    KO_CHECK(hl >= 0 && ko_bind(hl, &l2, 40036, 0, NULL) == 0 && ko_listen(hl) == 0, "listener");
+    KO_CHECK(hbo >= 0 && ko_bind(hbo, &l2, 40037, 0, NULL) == 0, "bound-only");
     /* UDP: 5 connected sockets and one bound */
     for (int i = 0; i < 5; i++)
-        HT_CHECK(ht_plain_connect(EP_PROTO_UDP, &A, 53) >= 0, "udp connect %d", i);
+        KO_CHECK(ht_plain_connect(EP_PROTO_UDP, &A, 53) >= 0, "udp connect %d", i);
     int hu = ko_socket(EP_PROTO_UDP, AF_INET, 0, 0);
-    HT_CHECK(hu >= 0 && ko_bind(hu, &l2, 0, 0, NULL) == 0, "udp bind");
+    KO_CHECK(hu >= 0 && ko_bind(hu, &l2, 0, 0, NULL) == 0, "udp bind");
     /* past tcp_tw_reuse_delay: reusable TIME_WAIT entries are reusable */
-    ht_msleep(150);
+    ko_msleep(150);
 
     ep_host_options o;
     ep_host_snapshot *snap = NULL;
@@ -201,12 +171,12 @@ static int ht_run(const ht_case *c)
         o.flags |= EP_HOST_NO_PROBE;
     if (c->no_bpf)
         o.flags |= EP_HOST_NO_BPF;
-    HT_CHECK(ep_host_snapshot_take(&o, &snap) == 0, "snapshot");
+    KO_CHECK(ep_host_snapshot_take(&o, &snap) == 0, "snapshot");
     const ep_host_bound *b = ep_host_snapshot_bound(snap);
-    ep_addr remote = ht_addr(c->remote), local;
+    ep_addr remote = ko_addr(c->remote), local;
     /* the route's source towards the remote, as a plain connect gets it */
     int probe = ko_socket(EP_PROTO_UDP, AF_INET, 0, 0);
-    HT_CHECK(probe >= 0 && ko_connect(probe, &remote, 9, 0, &local, NULL) == 0, "route source");
+    KO_CHECK(probe >= 0 && ko_connect(probe, &remote, 9, 0, &local, NULL) == 0, "route source");
     ko_close(probe, KO_CLOSE_RESET);
     const ep_host_dest *d = ht_find(snap, c->proto, &local, &remote, c->rport);
     int64_t shown = d ? d->free : -1, shown_max = d ? d->free_max : -1;
@@ -215,15 +185,15 @@ static int ht_run(const ht_case *c)
     char method[16];
     snprintf(method, sizeof method, "%s", b->sticky_method ? b->sticky_method : "none");
     ep_host_snapshot_free(snap);
-    HT_CHECK(d != NULL || (c->proto == EP_PROTO_TCP && c->rport == 82),
+    KO_CHECK(d != NULL || (c->proto == EP_PROTO_TCP && c->rport == 82),
              "destination %s:%u not in the snapshot", c->remote, c->rport);
     if (!d) {
         /* a destination with no socket is not listed: what would it have?
          * take a fresh snapshot after one connect and add it back */
-        HT_CHECK(ht_plain_connect(c->proto, &remote, c->rport) >= 0, "first connect");
-        HT_CHECK(ep_host_snapshot_take(&o, &snap) == 0, "second snapshot");
+        KO_CHECK(ht_plain_connect(c->proto, &remote, c->rport) >= 0, "first connect");
+        KO_CHECK(ep_host_snapshot_take(&o, &snap) == 0, "second snapshot");
         d = ht_find(snap, c->proto, &local, &remote, c->rport);
-        HT_CHECK(d != NULL, "still no destination");
+        KO_CHECK(d != NULL, "still no destination");
         shown = d->free;
         shown_max = d->free_max;
         known = ep_host_snapshot_bound(snap)->sticky_known;
@@ -239,17 +209,17 @@ static int ht_run(const ht_case *c)
             c->proto == EP_PROTO_TCP ? "tcp" : "udp", c->remote, c->rport,
             c->no_probe ? " without asking" : c->no_bpf ? " without BPF" : "", (long long)shown,
             (long long)shown_max, known ? "exact" : "bounds", method, got, last);
-    HT_CHECK(got >= 0 && last == want_err, "the drive ended with %d, not the exhaustion errno", last);
+    KO_CHECK(got >= 0 && last == want_err, "the drive ended with %d, not the exhaustion errno", last);
     if (c->no_probe) {
-        HT_CHECK(!known, "no probes, yet exact");
-        HT_CHECK(shown <= got && got <= shown_max, "bounds [%lld, %lld] miss %d", (long long)shown,
+        KO_CHECK(!known, "no probes, yet exact");
+        KO_CHECK(shown <= got && got <= shown_max, "bounds [%lld, %lld] miss %d", (long long)shown,
                  (long long)shown_max, got);
     } else {
-        HT_CHECK(known, "as root the kernel should have been asked");
+        KO_CHECK(known, "as root the kernel should have been asked");
         const char *want = c->no_bpf || !ht_bpf_expected() ? "probe" : "bpf";
-        HT_CHECK(strcmp(method, want) == 0, "sticky ports found by %s, not %s", method, want);
-        HT_CHECK(shown == got, "shown free %lld, the kernel granted %d", (long long)shown, got);
-        HT_CHECK(c->proto != EP_PROTO_UDP || udp_free == got,
+        KO_CHECK(strcmp(method, want) == 0, "sticky ports found by %s, not %s", method, want);
+        KO_CHECK(shown == got, "shown free %lld, the kernel granted %d", (long long)shown, got);
+        KO_CHECK(c->proto != EP_PROTO_UDP || udp_free == got,
                  "UDP capacity shown %lld, the kernel granted %d", (long long)udp_free, got);
     }
     return 0;

@@ -72,14 +72,6 @@ static int sock_at(uint8_t proto, uint8_t family, unsigned flags, uint32_t owner
 #define SOCK6(proto, flags) sock_at((proto), AF_INET6, (flags), 0, __LINE__)
 #define SOCK_AS(proto, flags, owner) sock_at((proto), AF_INET, (flags), (owner), __LINE__)
 
-static ep_addr addr(const char *text)
-{
-    ep_addr a;
-    if (ep_addr_parse(text, &a) != 0)
-        abort();
-    return a;
-}
-
 /* The addresses every case has: L1, L2 local loopback addresses; D the
  * listeners' address (ports 80-82); X1 -> X2:83 a pair on lo outside
  * 127/8; ANY4 / ANY6 wildcards; V6 = ::1 (listener port 85). */
@@ -90,12 +82,6 @@ typedef struct fact_env {
     int tw_reuse;
     const char *reserved;
 } fact_env;
-
-static void msleep(int ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-    nanosleep(&ts, NULL);
-}
 
 /* Run body in a child in a fresh namespace set up as env says; the case
  * fails if any expectation inside does. */
@@ -114,17 +100,17 @@ static void run_fact(const fact_env *env, void (*body)(void))
         ep_addr remotes[6];
         uint16_t rports[6] = { 80, 81, 82, 83, 84, 85 };
         alarm(60);
-        L1 = addr("127.0.0.1");
-        L2 = addr("127.0.0.2");
-        D = addr("127.0.0.1");
-        X1 = addr("10.9.0.1");
-        X2 = addr("10.9.0.2");
-        ANY4 = addr("0.0.0.0");
-        ANY6 = addr("::");
-        V6 = addr("::1");
+        L1 = ko_addr("127.0.0.1");
+        L2 = ko_addr("127.0.0.2");
+        D = ko_addr("127.0.0.1");
+        X1 = ko_addr("10.9.0.1");
+        X2 = ko_addr("10.9.0.2");
+        ANY4 = ko_addr("0.0.0.0");
+        ANY6 = ko_addr("::");
+        V6 = ko_addr("::1");
         remotes[0] = remotes[1] = remotes[2] = D;
         remotes[3] = X2;
-        remotes[4] = addr("127.0.0.3");
+        remotes[4] = ko_addr("127.0.0.3");
         remotes[5] = V6;
         ko_config cfg = {
             .lo = env->lo, .hi = env->hi, .reserved = env->reserved,
@@ -192,7 +178,7 @@ FACT(udp_autobind_is_wildcard, one_port)
  * wildcard. */
 FACT(udp_port_not_shared_across_destinations, one_port)
 {
-    ep_addr local, d2 = addr("127.0.0.3");
+    ep_addr local, d2 = ko_addr("127.0.0.3");
     uint16_t port = 0;
     EXPECT(ko_connect(SOCK(UDP, 0), &D, 53, 0, &local, &port), 0);
     assert_int_equal(port, P);
@@ -208,7 +194,7 @@ FACT(udp_port_not_shared_across_destinations, one_port)
  * refused. */
 FACT(udp_reuseaddr_shares, one_port)
 {
-    ep_addr d2 = addr("127.0.0.3");
+    ep_addr d2 = ko_addr("127.0.0.3");
     EXPECT(ko_connect(SOCK(UDP, KO_REUSEADDR), &D, 53, 0, NULL, NULL), 0);
     EXPECT(ko_connect(SOCK(UDP, KO_REUSEADDR), &d2, 53, 0, NULL, NULL), 0);
     EXPECT(ko_connect(SOCK(UDP, KO_REUSEADDR), &D, 53, 0, NULL, NULL), 0);
@@ -341,7 +327,7 @@ FACT(sticky_while_connected_and_in_time_wait, one_port)
     EXPECT(ko_connect(b, &D, 80, 0, NULL, NULL), 0);
     EXPECT_STICKY();
     EXPECT(ko_close(b, KO_CLOSE_ACTIVE), 0);
-    msleep(120);  /* past tcp_tw_reuse_delay */
+    ko_msleep(120);  /* past tcp_tw_reuse_delay */
     EXPECT_STICKY();
     b = SOCK(TCP, 0);
     EXPECT(ko_bind(b, &L2, P, 0, NULL), 0);  /* another address: no conflict */
@@ -586,7 +572,7 @@ static void tw_reuse_check(const ep_addr *local, const ep_addr *remote, uint16_t
     expect_at(ko_connect(c, remote, rport, P, NULL, NULL), 0, "connect", line);
     expect_at(ko_close(c, KO_CLOSE_ACTIVE), 0, "close", line);
     now = ko_probe_tcp_port(local, remote, rport, P, NULL);
-    msleep(120);
+    ko_msleep(120);
     c = ko_socket(TCP, AF_INET, KO_NO_PORT, 0);
     if (local)
         expect_at(ko_bind(c, local, 0, 0, NULL), 0, "bind", line);
@@ -623,7 +609,7 @@ FACT(takeover_ends_time_wait, tw1)
     int c = SOCK(TCP, 0);
     EXPECT(ko_connect(c, &D, 80, 0, NULL, NULL), 0);
     EXPECT(ko_close(c, KO_CLOSE_ACTIVE), 0);
-    msleep(120);
+    ko_msleep(120);
     EXPECT(ko_probe_tcp_port(&L1, &D, 80, P, NULL), 1);
     assert_int_equal(ep_test_write_sysctl("net/ipv4/tcp_tw_reuse", "0"), 0);
     EXPECT(ko_probe_tcp_port(&L1, &D, 80, P, NULL), 1);
