@@ -13,7 +13,7 @@
 
 #include "sockfill.h"
 
-static int ep_bench_sysctl(const char *path, const char *value)
+int ep_bench_sysctl(const char *path, const char *value)
 {
     char full[128];
     int fd, ok;

@@ -11,6 +11,9 @@
  * enough.  prog names the program in error messages. */
 bool ep_bench_enter_netns(const char *prog);
 
+/* Write value to /proc/sys/<path> of the current namespace.  0 or -1. */
+int ep_bench_sysctl(const char *path, const char *value);
+
 /* Make n connections round-robin over ndest listeners (addrs[i] is the
  * address of listeners[i]); the client closes first, so all but the last
  * `keep` end in TIME_WAIT here, and those `keep` stay ESTABLISHED. */

@@ -50,19 +50,6 @@
 
 static const char *prog = "tw-hold";
 
-static int tw_sysctl(const char *path, const char *value)
-{
-    char full[128];
-    int fd, ok;
-    snprintf(full, sizeof full, "/proc/sys/%s", path);
-    fd = open(full, O_WRONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    ok = write(fd, value, strlen(value)) == (ssize_t)strlen(value);
-    close(fd);
-    return ok ? 0 : -1;
-}
-
 static void tw_sleep_s(double s)
 {
     struct timespec ts;
@@ -190,8 +177,8 @@ int main(int argc, char **argv)
     if (!ep_bench_enter_netns(prog))
         return 1;
     snprintf(range, sizeof range, "%d %ld", TW_PORT_BASE, TW_PORT_BASE + samples - 1);
-    if (tw_sysctl("net/ipv4/tcp_tw_reuse", "0") != 0 ||
-        tw_sysctl("net/ipv4/ip_local_port_range", range) != 0) {
+    if (ep_bench_sysctl("net/ipv4/tcp_tw_reuse", "0") != 0 ||
+        ep_bench_sysctl("net/ipv4/ip_local_port_range", range) != 0) {
         fprintf(stderr, "%s: cannot set tcp_tw_reuse / ip_local_port_range\n", prog);
         return 1;
     }
