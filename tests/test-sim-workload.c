@@ -223,22 +223,22 @@ static void config_copy_is_deep(void **state)
 
 static void rng_is_deterministic_and_distributions_have_their_mean(void **state)
 {
-    ep_rng a, b;
+    ep_sim_rng a, b;
     ep_dist d;
     char msg[EP_WL_MSG];
     double sum = 0;
     const int n = 200000;
     (void)state;
-    ep_rng_seed(&a, 7);
-    ep_rng_seed(&b, 7);
+    ep_sim_rng_seed(&a, 7);
+    ep_sim_rng_seed(&b, 7);
     for (int i = 0; i < 1000; i++)
-        assert_true(ep_rng_next(&a) == ep_rng_next(&b));
-    ep_rng_seed(&b, 8);
-    assert_true(ep_rng_next(&a) != ep_rng_next(&b));
+        assert_true(ep_sim_rng_next(&a) == ep_sim_rng_next(&b));
+    ep_sim_rng_seed(&b, 8);
+    assert_true(ep_sim_rng_next(&a) != ep_sim_rng_next(&b));
     for (int i = 0; i < 1000; i++) {
-        double u = ep_rng_uniform(&a);
+        double u = ep_sim_rng_uniform(&a);
         assert_true(u > 0 && u < 1);
-        assert_true(ep_rng_below(&a, 10) < 10);
+        assert_true(ep_sim_rng_below(&a, 10) < 10);
     }
     /* Lognormal is parameterised by its mean: the sample mean of 200000
      * draws with sigma 0.5 has a standard error of 0.53 x 0.2 / 447 =
@@ -268,13 +268,13 @@ static void exponential_ziggurat_fits_its_distribution(void **state)
 {
     enum { N = 1000000, BINS = 1000 };
     static uint32_t count[BINS];
-    ep_rng r;
+    ep_sim_rng r;
     double chi2 = 0, sum = 0;
     uint32_t tail = 0;
     (void)state;
-    ep_rng_seed(&r, 2024);
+    ep_sim_rng_seed(&r, 2024);
     for (int i = 0; i < N; i++) {
-        double x = ep_rng_exp1(&r);
+        double x = ep_sim_rng_exp1(&r);
         assert_true(x >= 0 && isfinite(x));
         sum += x;
         tail += x > 7.69711747013104972;
@@ -289,7 +289,7 @@ static void exponential_ziggurat_fits_its_distribution(void **state)
     assert_true(chi2 < 1150);
     assert_true(tail > 370 && tail < 540);
     assert_true(fabs(sum / N - 1) < 0.005); /* se 0.001 */
-    assert_true(ep_rng_exponential(&r, 3) >= 0);
+    assert_true(ep_sim_rng_exponential(&r, 3) >= 0);
 }
 
 static void zipf_weights(void **state)
@@ -369,14 +369,14 @@ static void eventq_orders_by_time_then_id(void **state)
 {
     ep_eventq q;
     ep_event e;
-    ep_rng r;
+    ep_sim_rng r;
     ep_time prev = 0;
     uint32_t prev_id = 0;
     (void)state;
     ep_eventq_init(&q, false);
-    ep_rng_seed(&r, 3);
+    ep_sim_rng_seed(&r, 3);
     for (uint32_t i = 0; i < 5000; i++)
-        assert_int_equal(ep_eventq_push(&q, ep_rng_below(&r, 1000), i), 0);
+        assert_int_equal(ep_eventq_push(&q, ep_sim_rng_below(&r, 1000), i), 0);
     for (int i = 0; i < 5000; i++) {
         assert_true(ep_eventq_pop(&q, &e));
         assert_true(e.t > prev || (e.t == prev && (i == 0 || e.id > prev_id)));
@@ -396,20 +396,20 @@ static void eventq_interleaved_matches_a_scan(void **state)
     enum { CAP = 600 };
     ep_eventq q;
     ep_event e, ref[CAP];
-    ep_rng r;
+    ep_sim_rng r;
     size_t n = 0;
     uint32_t next_id = 0;
     ep_time now = 0;
     (void)state;
     ep_eventq_init(&q, false);
-    ep_rng_seed(&r, 11);
+    ep_sim_rng_seed(&r, 11);
     for (int step = 0; step < 40000; step++) {
         /* Grow towards CAP, shrink to empty, then grow again; few distinct
          * times, so ties (broken on id) are common. */
         bool grow = (step / 5000) % 2 == 0;
-        bool push = n == 0 || (n < CAP && ep_rng_below(&r, 4) < (grow ? 3u : 1u));
+        bool push = n == 0 || (n < CAP && ep_sim_rng_below(&r, 4) < (grow ? 3u : 1u));
         if (push) {
-            ep_time t = now + ep_rng_below(&r, 50);
+            ep_time t = now + ep_sim_rng_below(&r, 50);
             uint32_t id = next_id++ % 100000;
             assert_int_equal(ep_eventq_push(&q, t, id), 0);
             ref[n++] = (ep_event){ t, id };

@@ -60,18 +60,18 @@ static void ep_zig_exp_build(void)
     }
 }
 
-double ep_rng_exp1_slow(ep_rng *r, unsigned i, uint64_t j)
+double ep_sim_rng_exp1_slow(ep_sim_rng *r, unsigned i, uint64_t j)
 {
     const ep_zig_exp *z = ep_zig_exp_table;
     for (;;) {
         double x;
         if (i == 0) /* the tail: memoryless, so R plus a fresh exponential */
-            return EP_ZIG_R - log(ep_rng_uniform(r));
+            return EP_ZIG_R - log(ep_sim_rng_uniform(r));
         x = (double)j * z->w[i];
         /* the wedge: accept under the density, between f[i] and f[i - 1] */
-        if (z->f[i] + ep_rng_uniform(r) * (z->f[i - 1] - z->f[i]) < exp(-x))
+        if (z->f[i] + ep_sim_rng_uniform(r) * (z->f[i - 1] - z->f[i]) < exp(-x))
             return x;
-        uint64_t u = ep_rng_next(r);
+        uint64_t u = ep_sim_rng_next(r);
         i = (unsigned)(u & 255);
         j = u >> 11;
         if (j < z->k[i])
@@ -79,7 +79,7 @@ double ep_rng_exp1_slow(ep_rng *r, unsigned i, uint64_t j)
     }
 }
 
-void ep_rng_seed(ep_rng *r, uint64_t seed)
+void ep_sim_rng_seed(ep_sim_rng *r, uint64_t seed)
 {
     uint64_t x = seed;
     pthread_once(&ep_zig_once, ep_zig_exp_build);
@@ -89,17 +89,17 @@ void ep_rng_seed(ep_rng *r, uint64_t seed)
     r->has_spare = 0;
 }
 
-uint64_t ep_rng_below(ep_rng *r, uint64_t n)
+uint64_t ep_sim_rng_below(ep_sim_rng *r, uint64_t n)
 {
     uint64_t limit = -n % n; /* 2^64 mod n: reject the short final cycle */
     uint64_t x;
     do
-        x = ep_rng_next(r);
+        x = ep_sim_rng_next(r);
     while (x < limit);
     return x % n;
 }
 
-double ep_rng_normal(ep_rng *r)
+double ep_sim_rng_normal(ep_sim_rng *r)
 {
     double u, v, s, f;
     if (r->has_spare) {
@@ -107,8 +107,8 @@ double ep_rng_normal(ep_rng *r)
         return r->spare;
     }
     do {
-        u = 2.0 * ep_rng_uniform(r) - 1.0;
-        v = 2.0 * ep_rng_uniform(r) - 1.0;
+        u = 2.0 * ep_sim_rng_uniform(r) - 1.0;
+        v = 2.0 * ep_sim_rng_uniform(r) - 1.0;
         s = u * u + v * v;
     } while (s >= 1.0 || s == 0.0);
     f = sqrt(-2.0 * log(s) / s);
@@ -206,9 +206,9 @@ void ep_dist_format(const ep_dist *d, char *buf, size_t len)
     }
 }
 
-double ep_rng_lognormal(ep_rng *r, double mu, double sigma)
+double ep_sim_rng_lognormal(ep_sim_rng *r, double mu, double sigma)
 {
-    return exp(mu + sigma * ep_rng_normal(r));
+    return exp(mu + sigma * ep_sim_rng_normal(r));
 }
 
 void ep_zipf_weights(double *w, size_t n, double s)

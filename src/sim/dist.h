@@ -8,46 +8,46 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct ep_rng {
+typedef struct ep_sim_rng {
     uint64_t s[4];
     double spare;       /* the polar method's second normal, if has_spare */
     int has_spare;
-} ep_rng;
+} ep_sim_rng;
 
 /* Seed with splitmix64 (every seed, 0 included, gives a valid state). */
-void ep_rng_seed(ep_rng *r, uint64_t seed);
+void ep_sim_rng_seed(ep_sim_rng *r, uint64_t seed);
 
 /* The per-draw functions are inline: the simulator makes one to a dozen
  * draws per connection, and the calls cost as much as xoshiro itself. */
-static inline uint64_t ep_rng_rotl_(uint64_t x, int k)
+static inline uint64_t ep_sim_rng_rotl_(uint64_t x, int k)
 {
     return (x << k) | (x >> (64 - k));
 }
 
 /* xoshiro256** (Blackman & Vigna). */
-static inline uint64_t ep_rng_next(ep_rng *r)
+static inline uint64_t ep_sim_rng_next(ep_sim_rng *r)
 {
     uint64_t *s = r->s;
-    uint64_t result = ep_rng_rotl_(s[1] * 5, 7) * 9;
+    uint64_t result = ep_sim_rng_rotl_(s[1] * 5, 7) * 9;
     uint64_t t = s[1] << 17;
     s[2] ^= s[0];
     s[3] ^= s[1];
     s[1] ^= s[2];
     s[0] ^= s[3];
     s[2] ^= t;
-    s[3] = ep_rng_rotl_(s[3], 45);
+    s[3] = ep_sim_rng_rotl_(s[3], 45);
     return result;
 }
 
 /* Uniform in the open interval (0, 1): 53 random bits, shifted by half a
  * step, never 0, never 1. */
-static inline double ep_rng_uniform(ep_rng *r)
+static inline double ep_sim_rng_uniform(ep_sim_rng *r)
 {
-    return ((double)(ep_rng_next(r) >> 11) + 0.5) * 0x1.0p-53;
+    return ((double)(ep_sim_rng_next(r) >> 11) + 0.5) * 0x1.0p-53;
 }
 
 /* Uniform integer in [0, n), n > 0, without modulo bias. */
-uint64_t ep_rng_below(ep_rng *r, uint64_t n);
+uint64_t ep_sim_rng_below(ep_sim_rng *r, uint64_t n);
 
 /* The ziggurat of the standard exponential (Marsaglia & Tsang 2000): 256
  * layers of equal area.  Layer i > 0 is the rectangle [0, x_i) x [exp(-x_i),
@@ -60,34 +60,34 @@ typedef struct ep_zig_exp {
     uint64_t k[256];
     double w[256], f[256];
 } ep_zig_exp;
-/* Built once, by the first ep_rng_seed(). */
+/* Built once, by the first ep_sim_rng_seed(). */
 extern const ep_zig_exp *const ep_zig_exp_table;
-double ep_rng_exp1_slow(ep_rng *r, unsigned layer, uint64_t j);
+double ep_sim_rng_exp1_slow(ep_sim_rng *r, unsigned layer, uint64_t j);
 
 /* Standard exponential (mean 1).  One draw: its low 8 bits choose a layer,
  * its high 53 bits a point along it; 98.9 % of draws land wholly under the
  * density and return at once, the rest (the layer's edge wedge, or the
- * tail) take ep_rng_exp1_slow, which is exact.  About a tenth of the cost
+ * tail) take ep_sim_rng_exp1_slow, which is exact.  About a tenth of the cost
  * of -log(uniform). */
-static inline double ep_rng_exp1(ep_rng *r)
+static inline double ep_sim_rng_exp1(ep_sim_rng *r)
 {
     const ep_zig_exp *z = ep_zig_exp_table;
-    uint64_t u = ep_rng_next(r);
+    uint64_t u = ep_sim_rng_next(r);
     unsigned i = (unsigned)(u & 255);
     uint64_t j = u >> 11;
     if (j < z->k[i])
         return (double)j * z->w[i];
-    return ep_rng_exp1_slow(r, i, j);
+    return ep_sim_rng_exp1_slow(r, i, j);
 }
 
 /* Exponential with the given mean (> 0). */
-static inline double ep_rng_exponential(ep_rng *r, double mean)
+static inline double ep_sim_rng_exponential(ep_sim_rng *r, double mean)
 {
-    return mean * ep_rng_exp1(r);
+    return mean * ep_sim_rng_exp1(r);
 }
 /* Standard normal (Marsaglia polar method; each draw makes two, the second
  * is kept for the next call). */
-double ep_rng_normal(ep_rng *r);
+double ep_sim_rng_normal(ep_sim_rng *r);
 
 typedef enum ep_dist_kind {
     EP_DIST_CONSTANT = 0,
@@ -109,7 +109,7 @@ int ep_dist_parse(const char *text, ep_dist *out, char *msg, size_t len);
 /* Canonical text of a distribution (never truncated: needs <= 80 bytes). */
 void ep_dist_format(const ep_dist *d, char *buf, size_t len);
 /* exp(mu + sigma Z), Z standard normal. */
-double ep_rng_lognormal(ep_rng *r, double mu, double sigma);
+double ep_sim_rng_lognormal(ep_sim_rng *r, double mu, double sigma);
 /* The mu that gives a lognormal d its mean: E[exp(mu + sigma Z)] =
  * exp(mu + sigma^2 / 2) = mean.  A loop drawing many durations computes it
  * once (a log() per draw saved). */
@@ -117,13 +117,13 @@ static inline double ep_dist_lognormal_mu(const ep_dist *d)
 {
     return log(d->mean) - d->sigma * d->sigma / 2.0;
 }
-static inline double ep_dist_sample(const ep_dist *d, ep_rng *r)
+static inline double ep_dist_sample(const ep_dist *d, ep_sim_rng *r)
 {
     switch (d->kind) {
     case EP_DIST_EXPONENTIAL:
-        return ep_rng_exponential(r, d->mean);
+        return ep_sim_rng_exponential(r, d->mean);
     case EP_DIST_LOGNORMAL:
-        return ep_rng_lognormal(r, ep_dist_lognormal_mu(d), d->sigma);
+        return ep_sim_rng_lognormal(r, ep_dist_lognormal_mu(d), d->sigma);
     default:
         return d->mean;
     }

@@ -61,7 +61,7 @@ typedef struct ep_sim {
     const ep_workload *w;
     ep_sim_result *res;
     ep_pool *pool;
-    ep_rng rng;
+    ep_sim_rng rng;
     ep_eventq q;
     ep_sim_slot *slot;
     uint32_t *free_slots;
@@ -545,7 +545,7 @@ static int ep_sim_setup(ep_sim *s, const ep_workload *w, ep_sim_result *res, boo
         }
     }
     ep_series_init(&res->series, res->ndest);
-    ep_rng_seed(&s->rng, w->seed);
+    ep_sim_rng_seed(&s->rng, w->seed);
     s->const_dur = ep_sim_ns(w->duration.mean * w->requests_per_conn);
     if (w->duration.kind == EP_DIST_LOGNORMAL)
         s->dur_mu = ep_dist_lognormal_mu(&w->duration);
@@ -585,9 +585,9 @@ static inline double ep_sim_request_duration(ep_sim *s)
     const ep_dist *d = &s->w->duration;
     switch (d->kind) {
     case EP_DIST_EXPONENTIAL:
-        return ep_rng_exponential(&s->rng, d->mean);
+        return ep_sim_rng_exponential(&s->rng, d->mean);
     case EP_DIST_LOGNORMAL:
-        return ep_rng_lognormal(&s->rng, s->dur_mu, d->sigma);
+        return ep_sim_rng_lognormal(&s->rng, s->dur_mu, d->sigma);
     default:
         return d->mean;
     }
@@ -613,7 +613,7 @@ static uint32_t ep_sim_pick_dest(ep_sim *s)
     double u;
     if (hi == 0)
         return 0;
-    u = ep_rng_uniform(&s->rng);
+    u = ep_sim_rng_uniform(&s->rng);
     while (lo < hi) { /* first d with cdf[d] >= u */
         size_t mid = lo + (hi - lo) / 2;
         if (s->cdf[mid] >= u)
@@ -644,7 +644,7 @@ static int ep_sim_loop(ep_sim *s, const ep_sim_options *o)
     if (trace)
         next_arr = s->trace.nev ? s->trace.ev[0].t : EP_NEVER;
     else if (w->arrivals == EP_ARR_POISSON)
-        next_arr = ep_sim_ns(poisson_t = ep_rng_exponential(&s->rng, conn_gap));
+        next_arr = ep_sim_ns(poisson_t = ep_sim_rng_exponential(&s->rng, conn_gap));
     else
         next_arr = 0;
 
@@ -715,7 +715,7 @@ static int ep_sim_loop(ep_sim *s, const ep_sim_options *o)
         }
         switch (w->arrivals) {
         case EP_ARR_POISSON:
-            poisson_t += ep_rng_exponential(&s->rng, conn_gap);
+            poisson_t += ep_sim_rng_exponential(&s->rng, conn_gap);
             next_arr = ep_sim_ns(poisson_t);
             break;
         case EP_ARR_BURST:
