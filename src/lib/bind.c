@@ -41,6 +41,7 @@
 #include "owner.h"
 #include "sockrules.h"
 #include "tuple_table.h"
+#include "chacha.h"
 
 #define EP_BIND_FLAGS (EP_BIND_REUSEADDR | EP_BIND_REUSEPORT | EP_BIND_NO_PORT | EP_BIND_V6ONLY)
 #define EP_BIND0_TRIES 16

@@ -53,8 +53,8 @@ void ep_chacha20_block(const uint32_t key[8], uint64_t counter, uint32_t out[16]
  * lanes are one register and a refill costs about what one scalar block
  * does, and for baseline x86-64, where the compiler splits each operation
  * into two SSE2 ones (the cost per word of a four-lane version); the
- * dynamic loader picks the one the CPU supports (function multiversioning;
- * not with clang, whose dispatcher name breaks callers in other files).
+ * dynamic loader picks the one the CPU supports (an ifunc; not with clang,
+ * which builds the baseline only).
  * Same output as eight calls of ep_chacha20_block with consecutive
  * counters, whichever is built (checked by the unit test), so seeded
  * streams do not depend on the CPU. */
@@ -68,12 +68,7 @@ typedef uint32_t ep_v8 __attribute__((vector_size(32)));
         c += d; b ^= c; b = VROTL(b, 7);                 \
     } while (0)
 
-#if defined(__x86_64__) && defined(__has_attribute) && !defined(__clang__)
-#if __has_attribute(target_clones)
-__attribute__((target_clones("avx2", "default")))
-#endif
-#endif
-void ep_rng_refill(ep_rng *r)
+static inline __attribute__((always_inline)) void ep_rng_refill_body(ep_rng *r)
 {
     ep_v8 s[16], x[16];
     static const uint32_t sigma[4] = { 0x61707865, 0x3320646e, 0x79622d32, 0x6b206574 };
@@ -107,6 +102,34 @@ void ep_rng_refill(ep_rng *r)
     r->counter += 8;
     r->pos = 0;
 }
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* The dispatch is an ifunc with a static resolver rather than GCC's
+ * target_clones, whose generated resolver is an exported weak symbol
+ * whatever the visibility: it would leak into libephport's ABI. */
+__attribute__((target("avx2"))) static void ep_rng_refill_avx2(ep_rng *r)
+{
+    ep_rng_refill_body(r);
+}
+
+static void ep_rng_refill_baseline(ep_rng *r)
+{
+    ep_rng_refill_body(r);
+}
+
+static void (*ep_rng_refill_resolve(void))(ep_rng *)
+{
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") ? ep_rng_refill_avx2 : ep_rng_refill_baseline;
+}
+
+void ep_rng_refill(ep_rng *r) __attribute__((ifunc("ep_rng_refill_resolve")));
+#else
+void ep_rng_refill(ep_rng *r)
+{
+    ep_rng_refill_body(r);
+}
+#endif
 
 int ep_rng_init(ep_rng *r, bool seeded, uint64_t seed)
 {

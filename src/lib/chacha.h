@@ -8,14 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define EP_RNG_BUFWORDS 128 /* eight ChaCha20 blocks per refill */
-
-typedef struct ep_rng {
-    uint32_t key[8];
-    uint64_t counter;               /* block counter */
-    uint32_t buf[EP_RNG_BUFWORDS];
-    unsigned pos;                   /* next unread word in buf */
-} ep_rng;
+#include "chacha-t.h"
 
 /* Key the generator: from getrandom(2) unless seeded, else from seed
  * (expanded with SipHash so that nearby seeds give unrelated streams).

@@ -22,6 +22,8 @@
 #include "owner.h"
 #include "sockrules.h"
 #include "tuple_table.h"
+#include "lock.h"
+#include "dense.h"
 
 static int ep_check_fail(char *why, size_t len, const char *fmt, ...)
 {

@@ -8,15 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-typedef struct ep_dense {
-    uint32_t n;                 /* number of indexes (< 65536) */
-    uint32_t nset;              /* indexes marked unavailable */
-    uint32_t dest;              /* the destination that owns it */
-    struct ep_dense *prev, *next; /* list of dense destinations of a local address */
-    uint16_t *order;            /* [n] a permutation of 0..n-1: positions
-                                   0 .. n-nset-1 hold the available indexes */
-    uint16_t *slot;             /* [n] index -> its position in order[] */
-} ep_dense;
+#include "dense-t.h"
 
 /* A set of n indexes (1 <= n <= 65535), all available; NULL on ENOMEM. */
 ep_dense *ep_dense_new(uint32_t n, uint32_t dest);

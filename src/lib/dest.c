@@ -47,6 +47,7 @@
 #include "dest.h"
 #include "engine.h"
 #include "tuple_table.h"
+#include "dense.h"
 
 #define EP_DT_MIN_BUCKETS 64u
 #define EP_DEST_IDLE_MAX 64u

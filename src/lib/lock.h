@@ -20,13 +20,12 @@
 #ifndef EP_LOCK_H
 #define EP_LOCK_H
 
+#include "lock-t.h"
+
 #ifdef __linux__
 #include <stdatomic.h>
 #include <stdint.h>
 
-typedef struct ep_lock {
-    _Atomic uint32_t v;
-} ep_lock;
 
 static inline int ep_lock_init(ep_lock *l)
 {
@@ -59,9 +58,6 @@ static inline void ep_lock_release(ep_lock *l)
 #else /* !__linux__ */
 #include <pthread.h>
 
-typedef struct ep_lock {
-    pthread_mutex_t m;
-} ep_lock;
 
 static inline int ep_lock_init(ep_lock *l)
 {

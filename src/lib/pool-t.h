@@ -19,9 +19,9 @@
 
 #include <ephport/pool.h>
 
-#include "chacha.h"
-#include "dense.h"
-#include "lock.h"
+#include "chacha-t.h"
+#include "dense-t.h"
+#include "lock-t.h"
 
 #define EP_NIL UINT32_MAX
 #define EP_MANY (UINT32_MAX - 1)

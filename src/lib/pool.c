@@ -29,6 +29,9 @@
 #include "select.h"
 #include "timeq.h"
 #include "tuple_table.h"
+#include "lock.h"
+#include "chacha.h"
+#include "dense.h"
 
 #define EP_LOCK(p)                                  \
     do {                                            \

@@ -48,6 +48,8 @@
 #include "select.h"
 #include "siphash.h"
 #include "tuple_table.h"
+#include "chacha.h"
+#include "dense.h"
 
 #define EP_REJECT_TRIES 8
 #define EP_RFC5_INCREMENT 500
