@@ -6,6 +6,10 @@
 #               it ends with every skipped case of the three test runs and its
 #               reason (scripts/report-skips.py), and with CI=true as root a
 #               skipped integration test fails it.
+#   make install  build a release and install it: PREFIX (default /usr/local),
+#               DESTDIR (staging root, e.g. for a package); libraries,
+#               headers, pkg-config files, the binary, the preload shim and
+#               the man pages.
 # Everything real lives in meson.build; this file only sequences it.
 
 BUILD      ?= build
@@ -14,8 +18,11 @@ TSAN_BUILD ?= build-tsan
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 10
 MAIN_JOB   ?= status
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+INSTALL_BUILD ?= build-install
 
-.PHONY: run check deps deps-check build test asan tsan fuzz skips bench clean
+.PHONY: run check deps deps-check build install test asan tsan fuzz skips bench clean
 
 run: deps build
 	./$(BUILD)/src/cli/ephport $(MAIN_JOB)
@@ -31,6 +38,18 @@ $(BUILD)/build.ninja:
 
 build: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
+
+# A release build of its own (no tests), configured for PREFIX; DESTDIR is
+# where the tree lands (empty: PREFIX itself, then ldconfig when root).
+install: deps
+	@if test -f $(INSTALL_BUILD)/build.ninja; then \
+	    meson configure $(INSTALL_BUILD) --prefix=$(PREFIX); \
+	else \
+	    meson setup $(INSTALL_BUILD) --prefix=$(PREFIX) -Dbuildtype=release -Dtests=false; \
+	fi
+	ninja -C $(INSTALL_BUILD)
+	meson install -C $(INSTALL_BUILD) --no-rebuild $(if $(DESTDIR),--destdir "$(DESTDIR)")
+	@if test -z "$(DESTDIR)" && test "$$(id -u)" = 0 && command -v ldconfig >/dev/null; then ldconfig; fi
 
 check: deps-check test asan tsan fuzz skips
 	@echo "make check: all suites passed"
@@ -52,7 +71,8 @@ asan:
 	ninja -C $(ASAN_BUILD)
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
 	    EP_KDIFF_SEEDS=12 EP_KDIFF_MIN_VERDICTS=5000 \
-	    meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 --no-suite bench
+	    meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 --no-suite bench \
+	    --no-suite install
 
 tsan:
 	@test -f $(TSAN_BUILD)/build.ninja || CC=clang meson setup $(TSAN_BUILD) -Dtests=true \
@@ -77,4 +97,4 @@ bench:
 	./build-release/bench/ephport-bench
 
 clean:
-	rm -rf $(BUILD) $(BUILD)-test $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) build-release
+	rm -rf $(BUILD) $(BUILD)-test $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD) build-release $(INSTALL_BUILD)

@@ -27,7 +27,7 @@
 
 #include <jansson.h>
 
-#include <ephport/nat.h>
+#include <ephport/natlog.h>
 
 #ifndef EP_BENCH_BUILDTYPE
 #define EP_BENCH_BUILDTYPE "unknown"

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/exporter/listen.h"
-#include "src/preload/range-env.h"
+#include "listen.h"
+#include "range-env.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

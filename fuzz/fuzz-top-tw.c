@@ -6,9 +6,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "src/cli/top-tw.h"
+#include <ephport/conns.h>
 
-static void check(const ep_top_tw *tw, void *arg)
+static void check(const ep_host_conn *tw, void *arg)
 {
     size_t *count = arg;
     /* Each address is folded on its own (::ffff:a.b.c.d -> IPv4), as the
@@ -27,7 +27,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!buf)
         return 0;
     memcpy(buf, data, size);
-    rc = ep_top_tw_parse(buf, size, check, &count);
+    rc = ep_host_conns_parse_tw(buf, size, check, &count);
     if (rc > 1 || (count && size < 16 + 72))
         abort();
     free(buf);

@@ -14,7 +14,7 @@
 
 #include <ephport/ephport.h>
 
-#include "src/lib/advice_os.h"
+#include <ephport/advice.h>
 
 /* The item whose inspect, change or persist text contains `needle`. */
 static const ep_advice_item *find_item(const ep_advice_os *os, const char *needle)

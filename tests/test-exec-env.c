@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "src/preload/range-env.h"
+#include "range-env.h"
 
 static void accepts_valid_ranges(void **state)
 {

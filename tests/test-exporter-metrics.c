@@ -16,9 +16,9 @@
 
 #include <cmocka.h>
 
-#include "src/exporter/listen.h"
-#include "src/exporter/metrics.h"
-#include "src/exporter/textfile.h"
+#include "listen.h"
+#include "metrics.h"
+#include "textfile.h"
 
 static ep_host_settings settings;
 static ep_host_totals totals;

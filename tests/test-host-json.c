@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "../src/cli/host-json.h"
+#include <ephport/host-json.h>
 
 static void every_documented_key_is_present(void **state)
 {

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include <ephport/nat.h>
+#include <ephport/natlog.h>
 
 static ep_addr A(const char *s)
 {

@@ -19,7 +19,7 @@
 
 #include <cmocka.h>
 
-#include <ephport/nat.h>
+#include <ephport/natlog.h>
 
 static char dir[64];
 

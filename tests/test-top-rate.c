@@ -13,7 +13,7 @@
 
 #include <cmocka.h>
 
-#include "src/cli/top-rate.h"
+#include <ephport/conn-rate.h>
 
 #define T 60.0
 

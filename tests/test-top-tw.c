@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "src/cli/top-tw.h"
+#include <ephport/conns.h>
 
 static _Alignas(4) unsigned char buf[4096];
 static size_t len;
@@ -52,10 +52,10 @@ static void put_done(void)
     put_msg(NLMSG_DONE, &zero, sizeof zero);
 }
 
-static ep_top_tw got[8];
+static ep_host_conn got[8];
 static size_t ngot;
 
-static void collect(const ep_top_tw *tw, void *arg)
+static void collect(const ep_host_conn *tw, void *arg)
 {
     (void)arg;
     if (ngot < 8)
@@ -81,7 +81,7 @@ static void decodes_time_wait_records(void **state)
     put_sock(AF_INET6, TCP_TIME_WAIT, "::1", "fd00::9", 40003, 443, 1200);
     put_sock(AF_INET6, TCP_TIME_WAIT, "::ffff:10.0.0.1", "::ffff:10.0.0.9", 40004, 80, 30000);
     put_done();
-    assert_int_equal(ep_top_tw_parse(buf, len, collect, NULL), 1);
+    assert_int_equal(ep_host_conns_parse_tw(buf, len, collect, NULL), 1);
     assert_int_equal(ngot, 3); /* ESTABLISHED skipped */
 
     assert_int_equal(got[0].local.family, AF_INET);
@@ -106,9 +106,9 @@ static void buffer_without_done_asks_for_more(void **state)
 {
     (void)state;
     put_sock(AF_INET, TCP_TIME_WAIT, "127.0.0.1", "127.0.0.2", 40001, 8080, 1);
-    assert_int_equal(ep_top_tw_parse(buf, len, collect, NULL), 0);
+    assert_int_equal(ep_host_conns_parse_tw(buf, len, collect, NULL), 0);
     assert_int_equal(ngot, 1);
-    assert_int_equal(ep_top_tw_parse(buf, 0, collect, NULL), 0);
+    assert_int_equal(ep_host_conns_parse_tw(buf, 0, collect, NULL), 0);
 }
 
 static void kernel_errors_and_bad_lengths(void **state)
@@ -119,20 +119,20 @@ static void kernel_errors_and_bad_lengths(void **state)
     memset(&e, 0, sizeof e);
     e.error = -EPERM;
     put_msg(NLMSG_ERROR, &e, sizeof e);
-    assert_int_equal(ep_top_tw_parse(buf, len, collect, NULL), -EPERM);
+    assert_int_equal(ep_host_conns_parse_tw(buf, len, collect, NULL), -EPERM);
 
     /* A length past the buffer, and one shorter than the header. */
     reset(NULL);
     put_sock(AF_INET, TCP_TIME_WAIT, "127.0.0.1", "127.0.0.2", 1, 2, 3);
-    assert_int_equal(ep_top_tw_parse(buf, len - 1, collect, NULL), -EINVAL);
+    assert_int_equal(ep_host_conns_parse_tw(buf, len - 1, collect, NULL), -EINVAL);
     memcpy(&h, buf, sizeof h);
     h.nlmsg_len = 8;
     memcpy(buf, &h, sizeof h);
-    assert_int_equal(ep_top_tw_parse(buf, len, collect, NULL), -EINVAL);
+    assert_int_equal(ep_host_conns_parse_tw(buf, len, collect, NULL), -EINVAL);
     /* A diag message too short for its body. */
     h.nlmsg_len = NLMSG_HDRLEN + 8;
     memcpy(buf, &h, sizeof h);
-    assert_int_equal(ep_top_tw_parse(buf, len, collect, NULL), -EINVAL);
+    assert_int_equal(ep_host_conns_parse_tw(buf, len, collect, NULL), -EINVAL);
     assert_int_equal(ngot, 0);
 }
 

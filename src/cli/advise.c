@@ -19,9 +19,9 @@
 #include <ephport/pool.h>
 #include <ephport/profile.h>
 
-#include "advice_os.h"
+#include <ephport/advice.h>
 #include "cli.h"
-#include "host-json.h"
+#include <ephport/host-json.h>
 
 #ifdef __linux__
 #define EP_ADVISE_DEFAULT_OS "linux"

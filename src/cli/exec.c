@@ -33,7 +33,7 @@
 #include <ephport/portset.h>
 
 #include "cli.h"
-#include "src/preload/range-env.h"
+#include "range-env.h"
 
 #ifndef EP_PRELOAD_INSTALL_PATH
 #define EP_PRELOAD_INSTALL_PATH "/usr/local/lib/ephport/libephport-preload.so"

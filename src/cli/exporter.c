@@ -10,8 +10,8 @@
 #include <ephport/error.h>
 
 #include "cli.h"
-#include "src/exporter/listen.h"
-#include "src/exporter/server.h"
+#include "listen.h"
+#include "server.h"
 
 #define EP_EXPORTER_TOP 20
 #define EP_EXPORTER_MIN_COUNT 5

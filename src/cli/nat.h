@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <ephport/nat.h>
+#include <ephport/natlog.h>
 
 int ep_nat_cmd_plan(int argc, char **argv);
 int ep_nat_cmd_whois(int argc, char **argv);

@@ -12,8 +12,8 @@
 #include <ephport/host.h>
 
 #include "cli.h"
-#include "host-json.h"
-#include "src/exporter/promfile.h"
+#include <ephport/host-json.h>
+#include "promfile.h"
 
 static void ep_status_usage(FILE *f)
 {

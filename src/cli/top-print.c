@@ -12,7 +12,7 @@
 #include <ephport/pool.h>
 
 #include "cli.h"
-#include "host-json.h"
+#include <ephport/host-json.h>
 #include "top.h"
 
 static void ep_top_fmt_rate(double r, char *buf, size_t len)

@@ -1,9 +1,9 @@
 /* top-sample.c - one frame of `ephport top`: dump the TCP sockets on
- * ephemeral ports (top-tw.c) and count the connections new since the last
+ * ephemeral ports (conns.c in libephport-host) and count the connections new since the last
  * frame, by socket cookie, per destination; then take a host snapshot
  * (every destination), match its destinations to the previous frame's by
  * (protocol, local, remote, remote port), feed the new connections (or, in
- * the fallback, the counts) to the estimator (top-rate.c) and build the
+ * the fallback, the counts) to the estimator (ephport/conn-rate.h) and build the
  * rows, with the time to exhaustion where tcp_tw_reuse shortens how long a
  * closed connection holds its port. */
 #include <errno.h>
@@ -17,7 +17,7 @@
 #include <ephport/pool.h>
 
 #include "cli.h"
-#include "top-tw.h"
+#include <ephport/conns.h>
 
 #include "top.h"
 
@@ -47,7 +47,7 @@ static int ep_top_key_cmp(const void *a, const void *b)
 
 /* TIME_WAIT as the kernel keeps it, for time to exhaustion (capacity.h:
  * 60 s plus the timer wheel's rounding), so "never" is never optimistic. */
-static double ep_top_tw_len(const ep_host_dest *d, const ep_host_settings *s)
+static double ep_host_conns_len(const ep_host_dest *d, const ep_host_settings *s)
 {
     if (d->proto != EP_PROTO_TCP || s->time_wait_s <= 0)
         return 0.0;
@@ -69,7 +69,7 @@ static double ep_top_hold_len(const ep_host_dest *d, const ep_host_settings *s)
 {
     if (ep_top_reuse_applies(d, s))
         return s->tw_reuse_delay_ms > 0 ? (double)s->tw_reuse_delay_ms / 1000.0 : 1.0;
-    return ep_top_tw_len(d, s);
+    return ep_host_conns_len(d, s);
 }
 
 /* Compare rows for the chosen order; ties keep the snapshot's order. */
@@ -134,7 +134,7 @@ struct ep_top_count_ctx {
     bool nomem;
 };
 
-static void ep_top_count_one(const ep_top_tw *tw, void *arg)
+static void ep_top_count_one(const ep_host_conn *tw, void *arg)
 {
     struct ep_top_count_ctx *c = arg;
     struct ep_top_new *k;
@@ -178,7 +178,7 @@ static int ep_top_count_new(struct ep_top_state *st, struct ep_top_new **news, s
     if (s && s->time_wait_s > 0)
         c.tw_len = (double)s->time_wait_s;
     ep_top_arrivals_begin(&st->arrivals, ep_top_now() - st->start);
-    rc = ep_top_tw_dump(st->o.netns, lo, hi, EP_TOP_CONN_STATES, ep_top_count_one, &c);
+    rc = ep_host_conns_dump(st->o.netns, lo, hi, EP_HOST_CONN_STATES, ep_top_count_one, &c);
     if (rc == 0 && c.nomem)
         rc = EP_ENOMEM;
     if (rc == 0)
@@ -248,7 +248,7 @@ int ep_top_sample(struct ep_top_state *st)
 
     if (first)
         st->start = ep_top_now();
-    /* New connections from the socket dump (top-rate.h), then the snapshot. */
+    /* New connections from the socket dump (ephport/conn-rate.h), then the snapshot. */
     t_dump_prev = st->arrivals.t_prev;
     if (first || st->counting)
         counted = ep_top_count_new(st, &news, &nnew) == 0;
@@ -303,7 +303,7 @@ int ep_top_sample(struct ep_top_state *st)
             ; /* rates need a second sample */
         else if (!by_dump)
             rows[i].rate = ep_top_track_update(tr, st->t, d->used, d->time_wait,
-                                               ep_top_tw_len(d, s));
+                                               ep_host_conns_len(d, s));
         else if (counted)
             rows[i].rate = ep_top_track_count(tr, t_dump, ep_top_new_count(news, nnew,
                                                                           &ents[i].key));

@@ -13,7 +13,7 @@
 
 #include <ephport/host.h>
 
-#include "top-rate.h"
+#include <ephport/conn-rate.h>
 
 enum ep_top_sort { EP_TOP_SORT_PRESSURE, EP_TOP_SORT_RATE, EP_TOP_SORT_EXHAUST, EP_TOP_SORT_TW,
                    EP_TOP_NSORT };
@@ -63,7 +63,7 @@ struct ep_top_state {
     double t;              /* seconds since start of the current frame */
     bool have_prev;
     bool counting;         /* TCP rates counted by cookie from per-frame socket dumps
-                              (top-rate.h); false: the first dump failed, fallback */
+                              (ephport/conn-rate.h); false: the first dump failed, fallback */
     bool tw_timers;        /* this frame's TCP rates were counted from its dump */
     ep_top_arrivals arrivals; /* cookies of the last complete socket dump */
     /* Namespace-wide rates from the snapshot's counters (NAN until two

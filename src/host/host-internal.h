@@ -227,9 +227,13 @@ void ep_host_find_processes(ep_host_snapshot *s);
 void ep_host_compute_advice(ep_host_snapshot *s, double warn_pct, double crit_pct);
 
 /* --- netns.c --- */
-/* Enter the namespace named or pathed by spec; *saved receives an fd of the
- * old one.  -errno with why filled. */
-int ep_host_netns_enter(const char *spec, int *saved, char *why, size_t len);
-void ep_host_netns_leave(int saved);
+/* The file behind a --netns spec: a path as given, a name under /run/netns.
+ * 0, or -EINVAL with why. */
+int ep_host_netns_path(const char *spec, char *path, size_t size, char *why, size_t len);
+/* fn(arg) in the network namespace spec (NULL: here, on the calling thread),
+ * on a thread that enters it and ends with fn; the calling thread never
+ * changes namespace.  fn's result, or a negative errno with why filled when
+ * the namespace cannot be opened or entered. */
+int ep_host_in_netns(const char *spec, int (*fn)(void *), void *arg, char *why, size_t len);
 
 #endif

@@ -1,10 +1,19 @@
-/* netns.c - `--netns NAME|PATH`: read another network namespace by moving
- * the calling thread into it with setns(2) and back afterwards.  A NAME is
+/* netns.c - `--netns NAME|PATH`: read another network namespace.  A NAME is
  * looked up under /run/netns (where ip-netns(8) keeps them); anything with a
  * slash is a path (/proc/PID/ns/net, a bind mount).  Entering needs
- * CAP_SYS_ADMIN; the error says so. */
+ * CAP_SYS_ADMIN; the error says so.
+ *
+ * The reading runs on a thread of its own that enters the namespace with
+ * setns(2) (network namespaces are per thread) and ends when the reading
+ * does.  The caller's thread never changes namespace, so there is no "return
+ * to the original namespace" that could fail and leave it reading the wrong
+ * one, and a library call never has to end the process over it.  Readers
+ * use /proc/thread-self/net and sockets opened on that thread, which follow
+ * the thread's namespace. */
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,69 +21,85 @@
 
 #include "host-internal.h"
 
-int ep_host_netns_enter(const char *spec, int *saved, char *why, size_t len)
-{
-    char path[4096];
-    int fd, self, e;
+typedef struct ep_netns_job {
+    int fd;                 /* the namespace to enter */
+    const char *path;       /* for messages */
+    int (*fn)(void *);
+    void *arg;
+    int rc;
+    char *why;
+    size_t len;
+} ep_netns_job;
 
-    *saved = -1;
+int ep_host_netns_path(const char *spec, char *path, size_t size, char *why, size_t len)
+{
     if (!spec || !*spec) {
         snprintf(why, len, "empty namespace name");
         return -EINVAL;
     }
     if (strchr(spec, '/')) {
-        if (strlen(spec) >= sizeof path) {
+        if (strlen(spec) >= size) {
             snprintf(why, len, "namespace path too long");
             return -EINVAL;
         }
-        snprintf(path, sizeof path, "%s", spec);
-    } else {
-        if (strcmp(spec, ".") == 0 || strcmp(spec, "..") == 0 || strlen(spec) > 255) {
-            snprintf(why, len, "'%s' is not a namespace name", spec);
-            return -EINVAL;
-        }
-        snprintf(path, sizeof path, "/run/netns/%s", spec);
+        snprintf(path, size, "%s", spec);
+        return 0;
     }
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        e = errno;
-        snprintf(why, len, "cannot open %s: %s", path, strerror(e));
-        return -e;
+    if (strcmp(spec, ".") == 0 || strcmp(spec, "..") == 0 || strlen(spec) > 255 ||
+        strlen(spec) + sizeof "/run/netns/" > size) {
+        snprintf(why, len, "'%s' is not a namespace name", spec);
+        return -EINVAL;
     }
-    self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-    if (self < 0) {
-        e = errno;
-        snprintf(why, len, "cannot open /proc/thread-self/ns/net: %s", strerror(e));
-        close(fd);
-        return -e;
-    }
-    if (setns(fd, CLONE_NEWNET) != 0) {
-        e = errno;
-        if (e == EINVAL)
-            snprintf(why, len, "%s is not a network namespace", path);
-        else if (e == EPERM)
-            snprintf(why, len, "cannot enter %s: %s (needs CAP_SYS_ADMIN)", path, strerror(e));
-        else
-            snprintf(why, len, "cannot enter %s: %s", path, strerror(e));
-        close(fd);
-        close(self);
-        return -e;
-    }
-    close(fd);
-    *saved = self;
+    snprintf(path, size, "/run/netns/%s", spec);
     return 0;
 }
 
-void ep_host_netns_leave(int saved)
+static void *ep_netns_thread(void *p)
 {
-    if (saved < 0)
-        return;
-    /* Returning to the namespace we came from is permitted whenever entering
-     * was; if it still fails the thread would read the wrong namespace, so
-     * there is no safe way to continue. */
-    if (setns(saved, CLONE_NEWNET) != 0) {
-        perror("ephport: cannot return to the original network namespace");
-        _exit(70);
+    ep_netns_job *job = p;
+
+    if (setns(job->fd, CLONE_NEWNET) != 0) {
+        int e = errno;
+        if (e == EINVAL)
+            snprintf(job->why, job->len, "%s is not a network namespace", job->path);
+        else if (e == EPERM)
+            snprintf(job->why, job->len, "cannot enter %s: %s (needs CAP_SYS_ADMIN)", job->path,
+                     strerror(e));
+        else
+            snprintf(job->why, job->len, "cannot enter %s: %s", job->path, strerror(e));
+        job->rc = -e;
+        return NULL;
     }
-    close(saved);
+    job->rc = job->fn(job->arg);
+    return NULL;
+}
+
+int ep_host_in_netns(const char *spec, int (*fn)(void *), void *arg, char *why, size_t len)
+{
+    char path[4096];
+    ep_netns_job job = { .fn = fn, .arg = arg, .why = why, .len = len, .path = path };
+    pthread_t t;
+    int rc;
+
+    if (!spec)
+        return fn(arg);
+    rc = ep_host_netns_path(spec, path, sizeof path, why, len);
+    if (rc)
+        return rc;
+    job.fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (job.fd < 0) {
+        rc = -errno;
+        snprintf(why, len, "cannot open %s: %s", path, strerror(-rc));
+        return rc;
+    }
+    rc = pthread_create(&t, NULL, ep_netns_thread, &job);
+    if (rc != 0) {
+        snprintf(why, len, "cannot start a thread to enter %s: %s", path, strerror(rc));
+        close(job.fd);
+        return -rc;
+    }
+    rc = pthread_join(t, NULL);
+    close(job.fd);
+    assert(rc == 0);    /* joinable, not self, not joined before */
+    return job.rc;
 }

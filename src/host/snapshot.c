@@ -416,11 +416,32 @@ static void ep_host_settings_unknown(ep_host_settings *st)
     st->time_wait_s = EP_HOST_TIME_WAIT_SECONDS;
 }
 
+/* What is read inside the namespace (ep_host_in_netns): everything that
+ * depends on it.  Processes are found afterwards, from the caller's /proc. */
+typedef struct ep_host_read_job {
+    ep_host_snapshot *snap;
+    const ep_host_options *opts;
+} ep_host_read_job;
+
+static int ep_host_read_namespace(void *arg)
+{
+    ep_host_read_job *job = arg;
+    int rc;
+
+    ep_host_read_settings(job->snap);
+    ep_host_read_conntrack(job->snap);
+    rc = ep_host_read_sockets(job->snap, job->opts);
+    if (rc == 0)
+        ep_host_read_counters(job->snap);
+    return rc;
+}
+
 int ep_host_snapshot_take(const ep_host_options *opts, ep_host_snapshot **out)
 {
     ep_host_options defaults;
     ep_host_snapshot *s;
-    int saved = -1, rc;
+    ep_host_read_job job;
+    int rc;
     char why[300];
 
     *out = NULL;
@@ -436,25 +457,22 @@ int ep_host_snapshot_take(const ep_host_options *opts, ep_host_snapshot **out)
     if (!s)
         return EP_ENOMEM;
     ep_host_settings_unknown(&s->settings);
+    job.snap = s;
+    job.opts = opts;
     if (opts->netns) {
         s->netns = strdup(opts->netns);
         if (!s->netns) {
             free(s);
             return EP_ENOMEM;
         }
-        rc = ep_host_netns_enter(opts->netns, &saved, why, sizeof why);
-        if (rc) {
-            ep_host_note(s, "%s", why);
-            ep_host_snapshot_free(s);
-            return rc;
-        }
     }
-    ep_host_read_settings(s);
-    ep_host_read_conntrack(s);
-    rc = ep_host_read_sockets(s, opts);
-    if (rc == 0)
-        ep_host_read_counters(s);
-    ep_host_netns_leave(saved);
+    why[0] = '\0';
+    rc = ep_host_in_netns(opts->netns, ep_host_read_namespace, &job, why, sizeof why);
+    if (rc && why[0]) {
+        /* the namespace could not be entered: nothing was read */
+        ep_host_snapshot_free(s);
+        return rc;
+    }
     if (rc == 0) {
         if (opts->flags & EP_HOST_WITH_PROCESSES)
             ep_host_find_processes(s);

@@ -11,7 +11,7 @@
 
 #include <ephport/error.h>
 
-#include "top-rate.h"
+#include <ephport/conn-rate.h>
 
 static double ep_top_overlap(double a0, double a1, double b0, double b1)
 {

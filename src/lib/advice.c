@@ -15,7 +15,7 @@
 
 #include <ephport/capacity.h>
 
-#include "advice_os.h"
+#include <ephport/advice.h>
 
 #define LINUX_PERSIST(line) "echo '" line "' >> /etc/sysctl.d/90-ephport.conf && sysctl --system"
 

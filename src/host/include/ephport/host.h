@@ -34,6 +34,8 @@
 #ifndef EPHPORT_HOST_H
 #define EPHPORT_HOST_H
 
+#include <ephport/api.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,7 +66,7 @@ enum {
 };
 
 /* "ESTABLISHED", "TIME_WAIT", ... as ss(8) spells them; NULL out of range. */
-const char *ep_host_state_name(int state);
+EP_API const char *ep_host_state_name(int state);
 
 /* Where the sockets came from. */
 typedef enum ep_host_source {
@@ -75,8 +77,8 @@ typedef enum ep_host_source {
 } ep_host_source;
 
 /* "auto", "netlink", "proc", "none"; and back (-EINVAL if unknown). */
-const char *ep_host_source_name(ep_host_source s);
-int ep_host_source_from_name(const char *name, ep_host_source *out);
+EP_API const char *ep_host_source_name(ep_host_source s);
+EP_API int ep_host_source_from_name(const char *name, ep_host_source *out);
 
 enum {
     EP_HOST_WITH_PROCESSES = 1u << 0, /* map busiest destinations to pid/comm
@@ -95,8 +97,9 @@ enum {
 typedef struct ep_host_options {
     const char *netns;       /* NULL: the caller's namespace; a name under
                                 /run/netns, or a path (/proc/PID/ns/net).
-                                The calling thread enters it with setns(2)
-                                and returns to its own before the call ends */
+                                It is read from a thread that enters it with
+                                setns(2) and ends; the calling thread never
+                                changes namespace */
     size_t top;              /* keep the N destinations under most pressure;
                                 0 = keep all */
     unsigned flags;          /* EP_HOST_WITH_PROCESSES, EP_HOST_NO_TCP, ... */
@@ -109,7 +112,7 @@ typedef struct ep_host_options {
 } ep_host_options;
 
 /* Zero-fill opts: current namespace, every destination, AUTO, defaults. */
-void ep_host_options_init(ep_host_options *opts);
+EP_API void ep_host_options_init(ep_host_options *opts);
 
 typedef struct ep_host_settings {
     int64_t port_lo, port_hi;      /* ip_local_port_range, or UNKNOWN */
@@ -241,7 +244,7 @@ typedef enum ep_host_severity {
 } ep_host_severity;
 
 /* "info", "warning", "critical". */
-const char *ep_host_severity_name(ep_host_severity s);
+EP_API const char *ep_host_severity_name(ep_host_severity s);
 
 /* A warning with concrete advice, computed from the snapshot. */
 typedef struct ep_host_advice {
@@ -268,37 +271,37 @@ typedef struct ep_host_snapshot ep_host_snapshot;
  * -ENOENT / -EPERM / -EINVAL for a --netns that cannot be opened or entered
  * (setns needs CAP_SYS_ADMIN), -ENOMEM.  Partial failures (a sysctl, a
  * module, netlink) become notes in a successful snapshot. */
-int ep_host_snapshot_take(const ep_host_options *opts, ep_host_snapshot **out);
-void ep_host_snapshot_free(ep_host_snapshot *snap);
+EP_API int ep_host_snapshot_take(const ep_host_options *opts, ep_host_snapshot **out);
+EP_API void ep_host_snapshot_free(ep_host_snapshot *snap);
 
 /* Words for an error of ep_host_snapshot_take() ("no such network
  * namespace (a NAME is looked up in /run/netns)"); never NULL. */
-const char *ep_host_strerror(int err);
+EP_API const char *ep_host_strerror(int err);
 
-const ep_host_settings *ep_host_snapshot_settings(const ep_host_snapshot *snap);
-const ep_host_totals *ep_host_snapshot_totals(const ep_host_snapshot *snap);
-const ep_host_bound *ep_host_snapshot_bound(const ep_host_snapshot *snap);
+EP_API const ep_host_settings *ep_host_snapshot_settings(const ep_host_snapshot *snap);
+EP_API const ep_host_totals *ep_host_snapshot_totals(const ep_host_snapshot *snap);
+EP_API const ep_host_bound *ep_host_snapshot_bound(const ep_host_snapshot *snap);
 
 /* Which source gave the sockets of a protocol (EP_PROTO_TCP / _UDP). */
-ep_host_source ep_host_snapshot_source(const ep_host_snapshot *snap, int proto);
+EP_API ep_host_source ep_host_snapshot_source(const ep_host_snapshot *snap, int proto);
 
 /* Destinations under most pressure first (ties: more used first), at most
  * opts->top of them; *total (may be NULL) gets the number seen before the
  * cut.  Returns the array (NULL when n is 0). */
-const ep_host_dest *ep_host_snapshot_dests(const ep_host_snapshot *snap, size_t *n,
+EP_API const ep_host_dest *ep_host_snapshot_dests(const ep_host_snapshot *snap, size_t *n,
                                            size_t *total);
 
-const ep_host_counter *ep_host_snapshot_counters(const ep_host_snapshot *snap, size_t *n);
+EP_API const ep_host_counter *ep_host_snapshot_counters(const ep_host_snapshot *snap, size_t *n);
 
 /* "could not read /proc/sys/net/netfilter/nf_conntrack_count: nf_conntrack
  * is not loaded" and the like, in the order they happened. */
-const char *const *ep_host_snapshot_notes(const ep_host_snapshot *snap, size_t *n);
+EP_API const char *const *ep_host_snapshot_notes(const ep_host_snapshot *snap, size_t *n);
 
 /* Advice, most severe first. */
-const ep_host_advice *ep_host_snapshot_advice(const ep_host_snapshot *snap, size_t *n);
+EP_API const ep_host_advice *ep_host_snapshot_advice(const ep_host_snapshot *snap, size_t *n);
 
 /* The namespace that was read: opts->netns or NULL for the caller's. */
-const char *ep_host_snapshot_netns(const ep_host_snapshot *snap);
+EP_API const char *ep_host_snapshot_netns(const ep_host_snapshot *snap);
 
 #ifdef __cplusplus
 }

@@ -8,6 +8,8 @@
 #ifndef EPHPORT_ADDR_H
 #define EPHPORT_ADDR_H
 
+#include <ephport/api.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,18 +33,18 @@ typedef struct ep_addr {
 #define EP_ADDR_STRLEN 46
 
 /* Parse "192.0.2.1", "2001:db8::1" or "[2001:db8::1]".  -EINVAL otherwise. */
-int ep_addr_parse(const char *text, ep_addr *out);
+EP_API int ep_addr_parse(const char *text, ep_addr *out);
 
 /* Write the text form; -ENOSPC if len is too small, -EINVAL for family 0. */
-int ep_addr_format(const ep_addr *a, char *buf, size_t len);
+EP_API int ep_addr_format(const ep_addr *a, char *buf, size_t len);
 
 /* Build from raw network-order bytes (4 for AF_INET, 16 for AF_INET6). */
-int ep_addr_from_bytes(int family, const void *bytes, ep_addr *out);
+EP_API int ep_addr_from_bytes(int family, const void *bytes, ep_addr *out);
 
-bool ep_addr_equal(const ep_addr *a, const ep_addr *b);
+EP_API bool ep_addr_equal(const ep_addr *a, const ep_addr *b);
 
 /* true for family 0 and for the all-zero address of a family. */
-bool ep_addr_is_wildcard(const ep_addr *a);
+EP_API bool ep_addr_is_wildcard(const ep_addr *a);
 
 #ifdef __cplusplus
 }

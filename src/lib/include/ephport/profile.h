@@ -6,6 +6,8 @@
 #ifndef EPHPORT_PROFILE_H
 #define EPHPORT_PROFILE_H
 
+#include <ephport/api.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,9 +26,9 @@ typedef struct ep_profile {
     const char *source;         /* documentation the numbers come from */
 } ep_profile;
 
-size_t ep_profile_count(void);
-const ep_profile *ep_profile_at(size_t i);           /* NULL past the end */
-const ep_profile *ep_profile_find(const char *name); /* NULL if unknown */
+EP_API size_t ep_profile_count(void);
+EP_API const ep_profile *ep_profile_at(size_t i);           /* NULL past the end */
+EP_API const ep_profile *ep_profile_find(const char *name); /* NULL if unknown */
 
 #ifdef __cplusplus
 }

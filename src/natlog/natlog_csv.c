@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <ephport/nat.h>
+#include <ephport/natlog.h>
 
 #define EP_CSV_FIELDS 7
 

@@ -12,6 +12,8 @@
 #ifndef EPHPORT_CAPACITY_H
 #define EPHPORT_CAPACITY_H
 
+#include <ephport/api.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -32,18 +34,18 @@ extern "C" {
  * granularity, so the timer fires between delay + 1 jiffy and delay +
  * granularity after it was armed.  60 s: 2.048 s at HZ=250, 1.707 s at
  * HZ=300, 4.096 s at HZ=1000, 5.12 s at HZ=100.  0 when hz is 0. */
-ep_time ep_linux_timer_granularity(ep_time delay, unsigned hz);
+EP_API ep_time ep_linux_timer_granularity(ep_time delay, unsigned hz);
 
 /* The longest the kernel keeps a TIME_WAIT entry of `nominal` length on a
  * kernel built with CONFIG_HZ = hz: nominal + the wheel's granularity
  * (above).  hz = 0 means "not known": the worst of the usual CONFIG_HZ
  * values (100, 250, 300, 1000), 65.12 s for 60 s. */
-ep_time ep_linux_time_wait_upper_hz(ep_time nominal, unsigned hz);
+EP_API ep_time ep_linux_time_wait_upper_hz(ep_time nominal, unsigned hz);
 
 /* ep_linux_time_wait_upper_hz(nominal, 0): what a planner that does not
  * know the target kernel's HZ must assume so as not to overstate headroom
  * (measured on Linux 6.18, HZ=250: 60.01-62.05 s, docs/BENCHMARKS.md). */
-ep_time ep_linux_time_wait_upper(ep_time nominal);
+EP_API ep_time ep_linux_time_wait_upper(ep_time nominal);
 
 /* Whether tcp_tw_reuse lets connect() from `local` to `remote` take over a
  * 4-tuple in TIME_WAIT (net/ipv4/tcp_ipv4.c, tcp_twsk_unique): 0 never,
@@ -53,25 +55,25 @@ ep_time ep_linux_time_wait_upper(ep_time nominal);
  * its FIN_WAIT2 substate, and with 2 also reuses entries bound to the lo
  * device; none of that shows in two addresses, so callers that know it
  * apply it themselves.  Either address may be NULL (not loopback). */
-bool ep_linux_tw_reuse_applies(int tw_reuse_sysctl, const ep_addr *local,
+EP_API bool ep_linux_tw_reuse_applies(int tw_reuse_sysctl, const ep_addr *local,
                                const ep_addr *remote);
 
 /* 127.0.0.0/8, ::1 or ::ffff:127.0.0.0/104 (NULL: false). */
-bool ep_linux_addr_is_loopback(const ep_addr *a);
+EP_API bool ep_linux_addr_is_loopback(const ep_addr *a);
 
 /* Seconds a port stays unusable for the next connection to the same
  * destination after one that was open `in_use` seconds: in_use +
  * time_wait, or in_use + min(time_wait, reuse_delay) where tcp_tw_reuse
  * applies.  time_wait is what the kernel keeps (see above), 0 when the
  * peer closes first or for UDP. */
-double ep_capacity_block_time(double in_use, double time_wait, bool reuse_applies,
+EP_API double ep_capacity_block_time(double in_use, double time_wait, bool reuse_applies,
                               double reuse_delay);
 
 /* The mean rate of new connections `ports` ports sustain when each is
  * blocked `block` seconds: ports / block (Little's law).  INFINITY when
  * block is 0, 0 when ports is 0.  A mean: at that rate about half the
  * connects would fail; ep_erlang_b() gives the failures below it. */
-double ep_capacity_sustainable_rate(double ports, double block);
+EP_API double ep_capacity_sustainable_rate(double ports, double block);
 
 /* Erlang B: the probability that a connect finds all `ports` ports blocked
  * when `offered` = (new connections per second) x (mean seconds a port is
@@ -80,19 +82,19 @@ double ep_capacity_sustainable_rate(double ports, double block);
  * (insensitivity).  Computed with the recurrence B(0) = 1,
  * B(k) = A B(k-1) / (k + A B(k-1)), stable for any c.  1 for ports = 0,
  * 0 for offered = 0 (and ports > 0); NAN for offered < 0 or NaN. */
-double ep_erlang_b(uint32_t ports, double offered);
+EP_API double ep_erlang_b(uint32_t ports, double offered);
 
 /* The smallest number of ports whose Erlang-B blocking at `offered` erlangs
  * is at most `blocking` (0 < blocking <= 1).  0 when offered is 0 or
  * blocking is 1.  UINT32_MAX when more than `limit` ports would be needed
  * (the search stops there) or an argument is out of range. */
-uint32_t ep_erlang_b_ports(double offered, double blocking, uint32_t limit);
+EP_API uint32_t ep_erlang_b_ports(double offered, double blocking, uint32_t limit);
 
 /* The largest offered load (erlangs) that `ports` ports carry with a
  * blocking of at most `blocking` (0 < blocking < 1), to 1e-9 relative: the
  * inverse of ep_erlang_b in its second argument.  0 for ports = 0;
  * NAN for blocking outside (0, 1). */
-double ep_erlang_b_offered(uint32_t ports, double blocking);
+EP_API double ep_erlang_b_offered(uint32_t ports, double blocking);
 
 #ifdef __cplusplus
 }

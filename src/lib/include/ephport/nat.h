@@ -1,6 +1,7 @@
 /* ephport/nat.h - carrier-grade NAT port mapping: CIDR lists, deterministic
- * port blocks (RFC 7422), plan histories, nftables rulesets, dynamic port
- * blocks and the durable mapping log.
+ * port blocks (RFC 7422), plan histories, nftables rulesets and dynamic port
+ * blocks.  Arithmetic and files only (libc): part of libephport.  The
+ * durable mapping log is ephport/natlog.h (libephport-natlog, SQLite).
  *
  * Deterministic NAT (paired pooling, RFC 6888 REQ-2): every inside address
  * gets exactly one external address and one contiguous block of ports on it,
@@ -14,7 +15,7 @@
  * Plans are IPv4 (NAT44); the CIDR parser also reads IPv6.
  *
  * Dynamic port blocks (ep_nat_blocks) hand blocks out on demand and the log
- * (ep_natlog, SQLite) records each assignment and release; it never holds a
+ * (ep_natlog, ephport/natlog.h) records each assignment and release; it never holds a
  * destination (RFC 6888 REQ-12).
  *
  * Times are int64 UTC seconds since the Unix epoch.  Errors are negative
@@ -23,6 +24,8 @@
  */
 #ifndef EPHPORT_NAT_H
 #define EPHPORT_NAT_H
+
+#include <ephport/api.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -52,35 +55,35 @@ typedef struct ep_cidr {
 /* "192.0.2.0/24", "2001:db8::/32", or a bare address (= /32, /128).  Strict:
  * no white space, decimal prefix without leading zeros, host bits must be
  * zero (the error names the network meant).  -EINVAL with err filled. */
-int ep_cidr_parse(const char *text, ep_cidr *out, ep_parse_error *err);
+EP_API int ep_cidr_parse(const char *text, ep_cidr *out, ep_parse_error *err);
 
 /* Canonical text; a /32 or /128 prints as the bare address.  -ENOSPC. */
-int ep_cidr_format(const ep_cidr *c, char *buf, size_t len);
+EP_API int ep_cidr_format(const ep_cidr *c, char *buf, size_t len);
 
-bool ep_cidr_contains(const ep_cidr *c, const ep_addr *a);
-bool ep_cidr_overlaps(const ep_cidr *a, const ep_cidr *b);
+EP_API bool ep_cidr_contains(const ep_cidr *c, const ep_addr *a);
+EP_API bool ep_cidr_overlaps(const ep_cidr *a, const ep_cidr *b);
 
 /* Number of addresses in an IPv4 CIDR (1..2^32); 0 for IPv6. */
-uint64_t ep_cidr_size4(const ep_cidr *c);
+EP_API uint64_t ep_cidr_size4(const ep_cidr *c);
 
 /* Comma-separated CIDRs ("100.64.0.0/24,100.64.1.0/25").  Empty items,
  * more than EP_CIDR_LIST_MAX items and overlapping items are errors.  On
  * success *out is malloc'ed (free() it) and *count > 0. */
-int ep_cidr_list_parse(const char *text, ep_cidr **out, size_t *count, ep_parse_error *err);
+EP_API int ep_cidr_list_parse(const char *text, ep_cidr **out, size_t *count, ep_parse_error *err);
 
 /* Canonical comma-separated text.  Returns the length, or -ENOSPC. */
-int ep_cidr_list_format(const ep_cidr *list, size_t count, char *buf, size_t len);
+EP_API int ep_cidr_list_format(const ep_cidr *list, size_t count, char *buf, size_t len);
 
 /* ---- times (nattime.c) ------------------------------------------------- */
 
 /* "2026-11-24T10:02:00Z", "2026-11-24T10:02:00+00:00", "2026-11-24 10:02:00Z",
  * "2026-11-24" (midnight UTC), or Unix seconds ("1795000000", "@1795000000").
  * UTC only, whole seconds, years 1970-9999.  -EINVAL otherwise. */
-int ep_nat_time_parse(const char *text, int64_t *out);
+EP_API int ep_nat_time_parse(const char *text, int64_t *out);
 
 /* "2026-11-24T10:02:00Z" (needs 21 bytes).  -ENOSPC, -ERANGE. */
 #define EP_NAT_TIME_STRLEN 21
-int ep_nat_time_format(int64_t t, char *buf, size_t len);
+EP_API int ep_nat_time_format(int64_t t, char *buf, size_t len);
 
 /* ---- deterministic plans (detnat.c) ------------------------------------ */
 
@@ -118,28 +121,28 @@ typedef struct ep_nat_mapping {
  * or overlapping CIDRs (within or between the lists), IPv6, a bad port
  * range, both ratio and block_size, a ratio or block size that does not fit
  * the range, more subscribers than capacity.  -ENOMEM. */
-int ep_nat_plan_new(const ep_nat_config *cfg, ep_nat_plan **out, ep_parse_error *err);
-void ep_nat_plan_free(ep_nat_plan *plan);
+EP_API int ep_nat_plan_new(const ep_nat_config *cfg, ep_nat_plan **out, ep_parse_error *err);
+EP_API void ep_nat_plan_free(ep_nat_plan *plan);
 
-void ep_nat_plan_get_info(const ep_nat_plan *plan, ep_nat_plan_info *out);
+EP_API void ep_nat_plan_get_info(const ep_nat_plan *plan, ep_nat_plan_info *out);
 
 /* Subscriber number index (0 .. subscribers-1).  -ENOENT past the end. */
-int ep_nat_plan_at(const ep_nat_plan *plan, uint64_t index, ep_nat_mapping *out);
+EP_API int ep_nat_plan_at(const ep_nat_plan *plan, uint64_t index, ep_nat_mapping *out);
 
 /* Inside address -> its mapping.  -ENOENT if not a subscriber. */
-int ep_nat_plan_forward(const ep_nat_plan *plan, const ep_addr *inside, ep_nat_mapping *out);
+EP_API int ep_nat_plan_forward(const ep_nat_plan *plan, const ep_addr *inside, ep_nat_mapping *out);
 
 /* External address and port -> the subscriber whose block holds it.
  * -ENOENT if the address is not external, or the port is outside the range,
  * in the unused tail, or in a block no subscriber has. */
-int ep_nat_plan_reverse(const ep_nat_plan *plan, const ep_addr *ext, uint16_t port,
+EP_API int ep_nat_plan_reverse(const ep_nat_plan *plan, const ep_addr *ext, uint16_t port,
                         ep_nat_mapping *out);
 
 /* "inside=... outside=... ports=LO-HI block-size=B": the canonical
  * parameters (the plan-file form).  Like snprintf: returns the full length
  * (call with len 0 to size a buffer); the text is complete only when the
  * result is < len. */
-int ep_nat_plan_describe(const ep_nat_plan *plan, char *buf, size_t len);
+EP_API int ep_nat_plan_describe(const ep_nat_plan *plan, char *buf, size_t len);
 
 /* ---- nftables (nftables.c) --------------------------------------------- */
 
@@ -148,7 +151,7 @@ int ep_nat_plan_describe(const ep_nat_plan *plan, char *buf, size_t len);
  * address . port block, and a postrouting nat chain that SNATs TCP, UDP and
  * ICMP (echo identifiers) of each subscriber into its block.  -EIO if f
  * fails. */
-int ep_nat_plan_write_nft(const ep_nat_plan *plan, FILE *f);
+EP_API int ep_nat_plan_write_nft(const ep_nat_plan *plan, FILE *f);
 
 /* ---- plan histories (plan_file.c) ---------------------------------------
  * A text file of plans with the time each took effect:
@@ -166,32 +169,32 @@ typedef struct ep_nat_history ep_nat_history;
 
 #define EP_NAT_HISTORY_MAX_BYTES (64u << 20)
 
-int ep_nat_history_parse(const char *text, size_t len, ep_nat_history **out, ep_parse_error *err);
+EP_API int ep_nat_history_parse(const char *text, size_t len, ep_nat_history **out, ep_parse_error *err);
 /* -ENOENT if the file does not exist, -EIO on read errors, else as parse. */
-int ep_nat_history_load(const char *path, ep_nat_history **out, ep_parse_error *err);
-void ep_nat_history_free(ep_nat_history *h);
+EP_API int ep_nat_history_load(const char *path, ep_nat_history **out, ep_parse_error *err);
+EP_API void ep_nat_history_free(ep_nat_history *h);
 
-size_t ep_nat_history_count(const ep_nat_history *h);
+EP_API size_t ep_nat_history_count(const ep_nat_history *h);
 /* Plan i, its valid-from, and valid-until (INT64_MAX for the last). */
-const ep_nat_plan *ep_nat_history_at(const ep_nat_history *h, size_t i, int64_t *from,
+EP_API const ep_nat_plan *ep_nat_history_at(const ep_nat_history *h, size_t i, int64_t *from,
                                      int64_t *until);
 /* The plan in force at t; NULL if t is before the first plan. */
-const ep_nat_plan *ep_nat_history_find(const ep_nat_history *h, int64_t t, int64_t *from,
+EP_API const ep_nat_plan *ep_nat_history_find(const ep_nat_history *h, int64_t t, int64_t *from,
                                        int64_t *until);
 
 /* Append a plan in force from valid_from to the history at path (created if
  * missing).  The existing file must parse and valid_from must be later than
  * its last plan (-EINVAL).  Written to a temporary file, fsync'ed and
  * renamed, so the history is never half-written.  -EIO. */
-int ep_nat_history_append(const char *path, const ep_nat_plan *plan, int64_t valid_from,
+EP_API int ep_nat_history_append(const char *path, const ep_nat_plan *plan, int64_t valid_from,
                           ep_parse_error *err);
 
 /* ---- protocols --------------------------------------------------------- */
 
 /* "tcp" -> 6, "udp" -> 17, "icmp" -> 1; -EINVAL otherwise. */
-int ep_nat_proto_parse(const char *text, uint8_t *out);
+EP_API int ep_nat_proto_parse(const char *text, uint8_t *out);
 /* "tcp", "udp", "icmp", NULL for others. */
-const char *ep_nat_proto_name(uint8_t proto);
+EP_API const char *ep_nat_proto_name(uint8_t proto);
 
 /* ---- dynamic port blocks (natblocks.c) ---------------------------------
  * Blocks handed out on demand from a pool of external addresses: paired
@@ -228,118 +231,31 @@ typedef struct ep_nat_blocks_stats {
 
 /* -EINVAL (err says why: bad list, IPv6, range, block size, more than 2^24
  * blocks in all), -ENOMEM. */
-int ep_nat_blocks_new(const ep_nat_blocks_config *cfg, ep_nat_blocks **out, ep_parse_error *err);
-void ep_nat_blocks_free(ep_nat_blocks *b);
+EP_API int ep_nat_blocks_new(const ep_nat_blocks_config *cfg, ep_nat_blocks **out, ep_parse_error *err);
+EP_API void ep_nat_blocks_free(ep_nat_blocks *b);
 
 /* A new block for subscriber (proto 6, 17 or 1) at time now.  -EDQUOT at
  * the per-subscriber limit, -EADDRNOTAVAIL when its paired address (or, for
  * a new subscriber, every address) has no free block, -EINVAL. */
-int ep_nat_blocks_assign(ep_nat_blocks *b, const ep_addr *subscriber, uint8_t proto, int64_t now,
+EP_API int ep_nat_blocks_assign(ep_nat_blocks *b, const ep_addr *subscriber, uint8_t proto, int64_t now,
                          ep_nat_block *out);
 /* The held block containing ext:port.  -ENOENT. */
-int ep_nat_blocks_find(const ep_nat_blocks *b, const ep_addr *ext, uint8_t proto, uint16_t port,
+EP_API int ep_nat_blocks_find(const ep_nat_blocks *b, const ep_addr *ext, uint8_t proto, uint16_t port,
                        ep_nat_block *out);
 /* Activity on the block containing ext:port: postpones its expiry. */
-int ep_nat_blocks_touch(ep_nat_blocks *b, const ep_addr *ext, uint8_t proto, uint16_t port,
+EP_API int ep_nat_blocks_touch(ep_nat_blocks *b, const ep_addr *ext, uint8_t proto, uint16_t port,
                         int64_t now);
 /* Release the block containing ext:port (out, may be NULL, gets it). */
-int ep_nat_blocks_release(ep_nat_blocks *b, const ep_addr *ext, uint8_t proto, uint16_t port,
+EP_API int ep_nat_blocks_release(ep_nat_blocks *b, const ep_addr *ext, uint8_t proto, uint16_t port,
                           ep_nat_block *out);
 /* Release every block idle for idle_timeout by now, oldest first, calling
  * fn (may be NULL) with the block and its end time (last use + timeout).
  * Returns the number released, or fn's error (expiry stops there; the
  * block passed to fn is already released). */
-int ep_nat_blocks_expire(ep_nat_blocks *b, int64_t now,
+EP_API int ep_nat_blocks_expire(ep_nat_blocks *b, int64_t now,
                          int (*fn)(const ep_nat_block *blk, int64_t end, void *arg), void *arg);
-void ep_nat_blocks_get_stats(const ep_nat_blocks *b, ep_nat_blocks_stats *out);
-uint32_t ep_nat_blocks_held_by(const ep_nat_blocks *b, const ep_addr *subscriber, uint8_t proto);
-
-/* ---- the mapping log (natlog.c, natlog_csv.c) ---------------------------
- * An SQLite database (WAL) of port-block records: subscriber, external
- * address, protocol, block, start and end (end open while assigned).
- *
- * Durability: events are written inside a transaction that
- * ep_natlog_commit() commits (and that every `batch` events commits on its
- * own).  With sync_full (the default), COMMIT returns only after the WAL is
- * fsync'ed: a committed event survives a crash of the process and of the
- * machine.  Without it (synchronous=NORMAL) a committed event survives a
- * crash of the process; a power loss may lose the last transactions, but
- * never corrupts the database. */
-
-typedef struct ep_natlog ep_natlog;
-
-#define EP_NATLOG_OPEN_END INT64_MAX   /* end of a block still assigned */
-
-typedef struct ep_natlog_options {
-    bool create;          /* create the file if missing */
-    bool read_only;
-    bool sync_normal;     /* synchronous=NORMAL instead of FULL */
-    uint32_t batch;       /* events per automatic commit, 0 = 1000 */
-    uint32_t cache_kib;   /* SQLite page cache, 0 = SQLite's default (2 MiB);
-                             bulk loads of millions of events want more */
-} ep_natlog_options;
-
-typedef struct ep_natlog_record {
-    ep_addr subscriber;   /* inside address */
-    ep_addr ext;          /* external address */
-    uint8_t proto;        /* 6, 17 or 1 */
-    uint16_t port_lo, port_hi;
-    int64_t start;
-    int64_t end;          /* EP_NATLOG_OPEN_END while assigned */
-} ep_natlog_record;
-
-/* Open (and with create, initialise) a log.  A file that is not an ephport
- * NAT log or is corrupt gives -EIO with err saying so; -ENOENT if missing
- * and not create. */
-int ep_natlog_open(const char *path, const ep_natlog_options *opt, ep_natlog **out,
-                   ep_parse_error *err);
-/* Commit what is pending and close.  Returns the commit's result. */
-int ep_natlog_close(ep_natlog *log);
-
-/* Record an assignment (end EP_NATLOG_OPEN_END) or a whole past block.
- * -EINVAL for a bad record (families, ports, end <= start); -EEXIST for an
- * open assignment of a block (ext, proto, port_lo) that is already open. */
-int ep_natlog_assign(ep_natlog *log, const ep_natlog_record *rec);
-/* Close the open block (ext, proto, port_lo) at time end.  -ENOENT if no
- * such open block, -EINVAL if end is before its start. */
-int ep_natlog_release(ep_natlog *log, const ep_addr *ext, uint8_t proto, uint16_t port_lo,
-                      int64_t end);
-/* Commit the pending batch: on 0 every event written before is committed
- * in the sense above.  -EIO. */
-int ep_natlog_commit(ep_natlog *log);
-
-/* Who held ext:port (proto) at time t?  Interval lookup on the index
- * (ext, proto, port_lo, start): O(log n) per candidate block.  -ENOENT. */
-int ep_natlog_whois(ep_natlog *log, const ep_addr *ext, uint8_t proto, uint16_t port,
-                    int64_t t, ep_natlog_record *out);
-
-/* Delete the records that ended before `before` (open ones are kept).
- * *removed (may be NULL) gets the count. */
-int ep_natlog_prune(ep_natlog *log, int64_t before, uint64_t *removed);
-
-/* Visit every record in the order they were logged; stop when fn returns
- * non-zero and return that value. */
-int ep_natlog_foreach(ep_natlog *log, int (*fn)(const ep_natlog_record *, void *), void *arg);
-
-/* PRAGMA integrity_check: 0 when "ok", -EIO with err holding the report. */
-int ep_natlog_check(ep_natlog *log, ep_parse_error *err);
-
-/* CSV, one record per line, header line first:
- *   subscriber,ext_addr,proto,port_lo,port_hi,start,end
- *   100.64.0.1,203.0.113.1,tcp,1024,2047,2026-11-24T10:00:00Z,2026-11-24T11:00:00Z
- * end is empty for an open block; times are RFC 3339 UTC or Unix seconds. */
-#define EP_NATLOG_CSV_HEADER "subscriber,ext_addr,proto,port_lo,port_hi,start,end"
-
-/* Parse one CSV line (without its newline).  -EINVAL with err. */
-int ep_natlog_csv_parse(const char *line, ep_natlog_record *out, ep_parse_error *err);
-/* Format one record as a CSV line (no newline).  Returns length or -ENOSPC. */
-int ep_natlog_csv_format(const ep_natlog_record *rec, char *buf, size_t len);
-
-/* Import a CSV stream (the header is required) in batched transactions.
- * Any bad line fails the whole import (nothing is kept); err names the line.
- * *count (may be NULL) gets the records imported. */
-int ep_natlog_import_csv(ep_natlog *log, FILE *f, uint64_t *count, ep_parse_error *err);
-int ep_natlog_export_csv(ep_natlog *log, FILE *f);
+EP_API void ep_nat_blocks_get_stats(const ep_nat_blocks *b, ep_nat_blocks_stats *out);
+EP_API uint32_t ep_nat_blocks_held_by(const ep_nat_blocks *b, const ep_addr *subscriber, uint8_t proto);
 
 #ifdef __cplusplus
 }

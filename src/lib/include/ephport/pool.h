@@ -28,6 +28,8 @@
 #ifndef EPHPORT_POOL_H
 #define EPHPORT_POOL_H
 
+#include <ephport/api.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,7 +49,7 @@ typedef uint64_t ep_time; /* nanoseconds */
 #define EP_MSEC(m) ((ep_time)(m) * EP_NSEC_PER_MSEC)
 
 /* CLOCK_MONOTONIC in nanoseconds, for callers that run in real time. */
-ep_time ep_now(void);
+EP_API ep_time ep_now(void);
 
 enum { EP_PROTO_TCP = 6, EP_PROTO_UDP = 17 }; /* IPPROTO_TCP, IPPROTO_UDP */
 
@@ -67,9 +69,9 @@ typedef enum ep_algorithm {
 } ep_algorithm;
 
 /* "random", "sequential", "rfc6056-1" ... "rfc6056-5"; NULL if out of range. */
-const char *ep_algorithm_name(ep_algorithm alg);
+EP_API const char *ep_algorithm_name(ep_algorithm alg);
 /* Accepts the names above plus "default", "linux" (= rfc6056-4). */
-int ep_algorithm_from_name(const char *name, ep_algorithm *out);
+EP_API int ep_algorithm_from_name(const char *name, ep_algorithm *out);
 
 /* Whose rules the pool follows (docs/ENGINE.md, section 13 for linux, 12
  * for stack's deviations). */
@@ -85,7 +87,7 @@ typedef enum ep_semantics {
 } ep_semantics;
 
 /* "stack", "linux"; NULL if out of range. */
-const char *ep_semantics_name(ep_semantics sem);
+EP_API const char *ep_semantics_name(ep_semantics sem);
 
 typedef struct ep_pool_config {
     uint16_t lo, hi;           /* the range, 1 <= lo <= hi <= 65535 */
@@ -116,27 +118,27 @@ typedef struct ep_pool_config {
  * with a 1 s delay, no quarantine, no quota, unseeded, thread-safe, stack
  * semantics (set cfg->semantics = EP_SEM_LINUX for the kernel's rules).
  * profile NULL means "linux".  -EINVAL for an unknown profile. */
-int ep_pool_config_init(ep_pool_config *cfg, const char *profile);
+EP_API int ep_pool_config_init(ep_pool_config *cfg, const char *profile);
 
 typedef struct ep_pool ep_pool;
 
 /* Validate cfg and create a pool.  -EINVAL (err explains, may be NULL) for a
  * bad range, a bad reserved list, a reserved set covering the whole range, or
  * an unknown algorithm; -ENOMEM. */
-int ep_pool_new(const ep_pool_config *cfg, ep_pool **out, ep_parse_error *err);
-void ep_pool_free(ep_pool *pool);
+EP_API int ep_pool_new(const ep_pool_config *cfg, ep_pool **out, ep_parse_error *err);
+EP_API void ep_pool_free(ep_pool *pool);
 
 /* Add a local address (IPv4 or IPv6, not a wildcard).  Returns 0,
  * -EEXIST if present, -EINVAL for family 0 or a wildcard. */
-int ep_pool_add_address(ep_pool *pool, const ep_addr *addr);
+EP_API int ep_pool_add_address(ep_pool *pool, const ep_addr *addr);
 
 /* Replace the reserved set at run time (ip_local_reserved_ports semantics:
  * affects future automatic selection only; tuples already holding a newly
  * reserved port keep it).  -EINVAL if the text is bad or covers the range. */
-int ep_pool_set_reserved(ep_pool *pool, const char *text, ep_parse_error *err);
+EP_API int ep_pool_set_reserved(ep_pool *pool, const char *text, ep_parse_error *err);
 
 /* Per-owner quota override (cap 0 = unlimited for this owner). */
-int ep_pool_set_owner_quota(ep_pool *pool, uint32_t owner, uint32_t cap);
+EP_API int ep_pool_set_owner_quota(ep_pool *pool, uint32_t owner, uint32_t cap);
 
 /* A full 4-tuple plus protocol. */
 typedef struct ep_tuple {
@@ -158,7 +160,7 @@ typedef struct ep_tuple {
  * requested address"), -EAGAIN (Linux semantics, UDP: no port free for a
  * new UDP socket, "Resource temporarily unavailable"; counted as
  * exhaustion), -EDQUOT (owner at quota). */
-int ep_pool_connect(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now);
+EP_API int ep_pool_connect(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now);
 
 typedef enum ep_close_how {
     EP_CLOSE_ACTIVE = 0,    /* we closed first: TCP enters TIME_WAIT */
@@ -169,7 +171,7 @@ typedef enum ep_close_how {
  * time_wait > 0); every other release enters quarantine (if > 0) or frees
  * the tuple at once.  -ENOENT if the tuple is not held, -EALREADY if it is
  * already in TIME_WAIT or quarantine, -EINVAL for a malformed tuple. */
-int ep_pool_close(ep_pool *pool, const ep_tuple *t, ep_close_how how, ep_time now);
+EP_API int ep_pool_close(ep_pool *pool, const ep_tuple *t, ep_close_how how, ep_time now);
 
 /* A reference to a held connect-style tuple, for closing it without handing
  * the tuple back (no address validation, no lookups): what a stack that
@@ -178,7 +180,7 @@ typedef uint64_t ep_conn_ref;
 
 /* ep_pool_connect, and on success *ref for ep_pool_close_ref.  Same
  * inputs, outputs and errors; -EINVAL if ref is NULL. */
-int ep_pool_connect_ref(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now,
+EP_API int ep_pool_connect_ref(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now,
                         ep_conn_ref *ref);
 
 /* ep_pool_close of the tuple ref names, with the same effects.  A reference
@@ -187,7 +189,7 @@ int ep_pool_connect_ref(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now,
  * already closed, or its tuple in TIME_WAIT or quarantine), -EINVAL for a
  * bad how.  A stale reference can only be mistaken for a live one after
  * 2^32 further connects on the pool have come round to its slot. */
-int ep_pool_close_ref(ep_pool *pool, ep_conn_ref ref, ep_close_how how, ep_time now);
+EP_API int ep_pool_close_ref(ep_pool *pool, ep_conn_ref ref, ep_close_how how, ep_time now);
 
 /* bind-style allocation. */
 enum {
@@ -225,7 +227,7 @@ typedef uint64_t ep_bind_id; /* never 0 */
  * listening TCP binding; a binding also conflicts with connect-style tuples
  * on that port and address (in use, TIME_WAIT or quarantine) unless it has
  * REUSEADDR; port 0 avoids ports with any binding or tuple there. */
-int ep_pool_bind(ep_pool *pool, const ep_bind_req *req, ep_time now,
+EP_API int ep_pool_bind(ep_pool *pool, const ep_bind_req *req, ep_time now,
                  ep_bind_id *id, uint16_t *port_out);
 
 /* Mark a TCP binding as listening (affects SO_REUSEADDR conflicts).  The
@@ -234,12 +236,12 @@ int ep_pool_bind(ep_pool *pool, const ep_bind_req *req, ep_time now,
  * conflicts (the binding stays as it was).  Listening twice: 0.
  * -ENOENT unknown (or connected) id, -ENOTSUP for UDP, -EINVAL for a
  * deferred binding that has no port yet. */
-int ep_pool_listen(ep_pool *pool, ep_bind_id id);
+EP_API int ep_pool_listen(ep_pool *pool, ep_bind_id id);
 
 /* Release a binding that was not connected.  -ENOENT if unknown (a binding
  * that was connected with ep_pool_connect_bound is released by closing its
  * connection; its id is no longer valid). */
-int ep_pool_unbind(ep_pool *pool, ep_bind_id id, ep_time now);
+EP_API int ep_pool_unbind(ep_pool *pool, ep_bind_id id, ep_time now);
 
 /* bind-before-connect: connect binding `id` to t->remote:t->remote_port.
  * An explicit port is kept (-EADDRNOTAVAIL if that 4-tuple is taken); a
@@ -249,11 +251,11 @@ int ep_pool_unbind(ep_pool *pool, ep_bind_id id, ep_time now);
  * its port as bind(addr, 0) would, -EAGAIN if none.  On success the binding
  * becomes the connection: release it with ep_pool_close(), which also ends
  * the binding.  t->proto/local/local_port are filled from the binding. */
-int ep_pool_connect_bound(ep_pool *pool, ep_bind_id id, ep_tuple *t, ep_time now);
+EP_API int ep_pool_connect_bound(ep_pool *pool, ep_bind_id id, ep_tuple *t, ep_time now);
 
 /* Expire TIME_WAIT and quarantine entries due by `now`.  Every other call
  * does this too; call it to make statistics current without allocating. */
-void ep_pool_advance(ep_pool *pool, ep_time now);
+EP_API void ep_pool_advance(ep_pool *pool, ep_time now);
 
 /* Failure causes counted per pool and per destination. */
 typedef enum ep_fail_cause {
@@ -292,29 +294,29 @@ typedef struct ep_dest_stats {
     double pressure;       /* 1 - free / effective_ports, in [0, 1] */
 } ep_dest_stats;
 
-int ep_pool_stats_get(ep_pool *pool, ep_time now, ep_pool_stats *out);
+EP_API int ep_pool_stats_get(ep_pool *pool, ep_time now, ep_pool_stats *out);
 
 /* Statistics of one destination (t->local must be a pool address; local_port
  * is ignored).  A destination with no entries reports zeros and its free
  * count; -ENOENT for an unknown local address. */
-int ep_pool_dest_stats(ep_pool *pool, const ep_tuple *t, ep_time now, ep_dest_stats *out);
+EP_API int ep_pool_dest_stats(ep_pool *pool, const ep_tuple *t, ep_time now, ep_dest_stats *out);
 
 /* The destinations with entries, highest pressure first (ties: more in use
  * first).  Fills at most max rows and returns how many were written; *total
  * (may be NULL) receives the number of destinations. */
-int ep_pool_top_destinations(ep_pool *pool, ep_time now, ep_dest_stats *out,
+EP_API int ep_pool_top_destinations(ep_pool *pool, ep_time now, ep_dest_stats *out,
                              size_t max, size_t *total);
 
 /* The pool's effective configuration (after profile and defaults).
  * out->reserved points into the pool: valid until the next
  * ep_pool_set_reserved() or ep_pool_free(). */
-int ep_pool_get_config(const ep_pool *pool, ep_pool_config *out);
+EP_API int ep_pool_get_config(const ep_pool *pool, ep_pool_config *out);
 
 /* Consistency check for tests (SQLite's integrity_check idea): recompute
  * every derived counter, index, queue and dense set from the pool's primary
  * records.  0 if consistent; -EIO (a bug in the engine) with a description
  * in why (may be NULL); -ENOMEM.  O(entries + addresses * 65536). */
-int ep_pool_check(ep_pool *pool, char *why, size_t len);
+EP_API int ep_pool_check(ep_pool *pool, char *why, size_t len);
 
 #ifdef __cplusplus
 }

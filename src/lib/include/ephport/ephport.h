@@ -6,8 +6,12 @@
  *   ephport/profile.h  OS profiles (ranges, TIME_WAIT)
  *   ephport/pool.h     the allocation engine
  *   ephport/capacity.h TIME_WAIT as Linux keeps it, tw_reuse, sustainable rate, Erlang B
- *   ephport/nat.h      CGNAT port blocks, plans, nftables, mapping logs
- *   ephport/host.h     reading a live Linux host's ephemeral ports
+ *   ephport/nat.h      CGNAT port blocks, plans, plan histories, nftables
+ *   ephport/advice.h   per-OS advice: the settings that bound ports and TIME_WAIT
+ *
+ * The other libraries have their own headers (and pkg-config files):
+ *   ephport/host.h, conns.h, conn-rate.h, host-json.h   libephport-host
+ *   ephport/natlog.h                                    libephport-natlog
  */
 #ifndef EPHPORT_EPHPORT_H
 #define EPHPORT_EPHPORT_H
@@ -19,6 +23,6 @@
 #include <ephport/pool.h>
 #include <ephport/capacity.h>
 #include <ephport/nat.h>
-#include <ephport/host.h>
+#include <ephport/advice.h>
 
 #endif

@@ -67,8 +67,10 @@
  * is clearly (EP_TOP_EXHAUST_BAND) below the sustainable rate.  That errs on
  * the side of warning, never of headroom.
  */
-#ifndef EP_CLI_TOP_RATE_H
-#define EP_CLI_TOP_RATE_H
+#ifndef EPHPORT_CONN_RATE_H
+#define EPHPORT_CONN_RATE_H
+
+#include <ephport/api.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -102,22 +104,22 @@ typedef struct ep_top_track {
  * entries have unknown ages) and true for one that appeared later (it had no
  * socket at the previous sample, so call with used = tw = 0 at that time and
  * then update). */
-void ep_top_track_init(ep_top_track *tr, double t, uint32_t used, uint32_t time_wait,
+EP_API void ep_top_track_init(ep_top_track *tr, double t, uint32_t used, uint32_t time_wait,
                        bool known_age);
 
 /* Feed the dump at time t (> t_last) with `arrivals`, the connections it
  * showed for the first time (ep_top_arrivals_add).  Returns the new
  * connections per second over (t_last, t]: arrivals / (t - t_last); 0 if
  * t <= t_last (nothing changes then). */
-double ep_top_track_count(ep_top_track *tr, double t, uint32_t arrivals);
+EP_API double ep_top_track_count(ep_top_track *tr, double t, uint32_t arrivals);
 
 /* Fallback without TIME_WAIT timers.  TIME_WAIT entries expected to expire
  * in (t0, t1], not clamped. */
-double ep_top_track_expiries(const ep_top_track *tr, double t0, double t1, double tw_len);
+EP_API double ep_top_track_expiries(const ep_top_track *tr, double t0, double t1, double tw_len);
 
 /* Fallback: feed the sample at time t (> t_last).  Returns the estimated new
  * connections per second over (t_last, t], >= 0; 0 if t <= t_last. */
-double ep_top_track_update(ep_top_track *tr, double t, uint32_t used, uint32_t time_wait,
+EP_API double ep_top_track_update(ep_top_track *tr, double t, uint32_t used, uint32_t time_wait,
                            double tw_len);
 
 /* Which connections are new since the previous dump, by socket cookie.
@@ -131,10 +133,10 @@ typedef struct ep_top_arrivals {
     bool nomem;            /* an allocation failed during the dump under way */
 } ep_top_arrivals;
 
-void ep_top_arrivals_init(ep_top_arrivals *a);
-void ep_top_arrivals_free(ep_top_arrivals *a);
+EP_API void ep_top_arrivals_init(ep_top_arrivals *a);
+EP_API void ep_top_arrivals_free(ep_top_arrivals *a);
 /* A dump begins at time t (before the first entry is read). */
-void ep_top_arrivals_begin(ep_top_arrivals *a, double t);
+EP_API void ep_top_arrivals_begin(ep_top_arrivals *a, double t);
 /* One socket of the dump under way: its cookie and, for a TIME_WAIT entry,
  * the seconds its timer had left (`tw_left`, read no later than t_read;
  * negative for any other state); tw_len is the TIME_WAIT timer's length
@@ -143,14 +145,14 @@ void ep_top_arrivals_begin(ep_top_arrivals *a, double t);
  * start - EP_TOP_TIMER_SLACK.  Nothing is new in the first dump.  A cookie
  * added twice to one dump (the table changed under it) is true twice: the
  * caller counts distinct cookies. */
-bool ep_top_arrivals_add(ep_top_arrivals *a, uint64_t cookie, double tw_left, double t_read,
+EP_API bool ep_top_arrivals_add(ep_top_arrivals *a, uint64_t cookie, double tw_left, double t_read,
                          double tw_len);
 /* The dump completed: it becomes the previous one.  Returns 0, or EP_ENOMEM
  * if an add could not record its cookie: then the dump is dropped as by
  * ep_top_arrivals_abort and its arrivals must not be used. */
-int ep_top_arrivals_end(ep_top_arrivals *a);
+EP_API int ep_top_arrivals_end(ep_top_arrivals *a);
 /* The dump failed: forget it; the next one is compared with the previous. */
-void ep_top_arrivals_abort(ep_top_arrivals *a);
+EP_API void ep_top_arrivals_abort(ep_top_arrivals *a);
 
 /* Seconds until the destination has no free port if new connections keep
  * arriving at `rate` per second, each holding its port for TIME_WAIT
@@ -161,17 +163,17 @@ void ep_top_arrivals_abort(ep_top_arrivals *a);
  * sustainable (rate * tw_len < free + time_wait).  tw_len = 0 (UDP): free /
  * rate, INFINITY if rate is 0.  At the sustainable rate exactly the result
  * is tw_len, and it falls as the rate grows. */
-double ep_top_time_to_exhaustion(double rate, int64_t free, uint32_t time_wait, double tw_len);
+EP_API double ep_top_time_to_exhaustion(double rate, int64_t free, uint32_t time_wait, double tw_len);
 
 /* ep_top_time_to_exhaustion with hysteresis on the never / number verdict:
  * after a number, a rate that the formula calls sustainable but that is
  * within EP_TOP_EXHAUST_BAND of the sustainable rate (free + time_wait) /
  * tw_len still gets a number, the formula's value at the sustainable rate
  * (tw_len).  A rate below that band gives "never" again. */
-double ep_top_track_exhaustion(ep_top_track *tr, double rate, int64_t free, uint32_t time_wait,
+EP_API double ep_top_track_exhaustion(ep_top_track *tr, double rate, int64_t free, uint32_t time_wait,
                                double tw_len);
 
 /* "12 s", "4 min", "2.5 h", "never", "now" into buf (at least 16 bytes). */
-void ep_top_format_duration(double seconds, char *buf, unsigned long len);
+EP_API void ep_top_format_duration(double seconds, char *buf, unsigned long len);
 
 #endif

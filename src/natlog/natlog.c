@@ -36,7 +36,7 @@
 
 #include <sqlite3.h>
 
-#include <ephport/nat.h>
+#include <ephport/natlog.h>
 
 #define EP_NATLOG_FORMAT "ephport-natlog 1"
 

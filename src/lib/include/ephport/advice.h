@@ -8,8 +8,10 @@
  * range, TIME_WAIT length) come from ephport/profile.h, never from this file,
  * so the two cannot disagree.
  */
-#ifndef EP_ADVICE_OS_H
-#define EP_ADVICE_OS_H
+#ifndef EPHPORT_ADVICE_H
+#define EPHPORT_ADVICE_H
+
+#include <ephport/api.h>
 
 #include <stddef.h>
 #include <stdint.h>
@@ -35,16 +37,16 @@ typedef struct ep_advice_os {
 } ep_advice_os;
 
 /* The OSes with advice, in a fixed order (linux, windows, macos, freebsd). */
-size_t ep_advice_os_count(void);
-const ep_advice_os *ep_advice_os_at(size_t i);        /* NULL past the end */
-const ep_advice_os *ep_advice_os_find(const char *name); /* NULL if unknown */
+EP_API size_t ep_advice_os_count(void);
+EP_API const ep_advice_os *ep_advice_os_at(size_t i);        /* NULL past the end */
+EP_API const ep_advice_os *ep_advice_os_find(const char *name); /* NULL if unknown */
 
 /* The OS's profile (default ranges, TIME_WAIT length); never NULL for an
  * entry of this table. */
-const ep_profile *ep_advice_os_profile(const ep_advice_os *os);
+EP_API const ep_profile *ep_advice_os_profile(const ep_advice_os *os);
 
 /* Ports in a profile's default range (the primary range, not the high one). */
-uint32_t ep_advice_os_ports(const ep_advice_os *os);
+EP_API uint32_t ep_advice_os_ports(const ep_advice_os *os);
 
 /* The steady-state new-connection rate one destination can sustain on the
  * mean: every connection this host closes first holds its port for
@@ -53,6 +55,6 @@ uint32_t ep_advice_os_ports(const ep_advice_os *os);
  * for Linux as the kernel keeps it, pass ep_linux_time_wait_upper().
  * Returns connections per second, 0.0 when time_wait_ms is 0 (no
  * TIME_WAIT: unbounded, callers say so). */
-double ep_advice_sustainable_rate(uint32_t ports, uint32_t time_wait_ms);
+EP_API double ep_advice_sustainable_rate(uint32_t ports, uint32_t time_wait_ms);
 
 #endif

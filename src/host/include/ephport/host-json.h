@@ -2,8 +2,10 @@
  * `ephport status --json`, `ephport top` and the exporter's tests.  It lives
  * in the CLI (not libephport) because the library does not depend on jansson.
  * The schema is documented in doc/ephport-status.1.scd. */
-#ifndef EP_CLI_HOST_JSON_H
-#define EP_CLI_HOST_JSON_H
+#ifndef EPHPORT_HOST_JSON_H
+#define EPHPORT_HOST_JSON_H
+
+#include <ephport/api.h>
 
 #include <jansson.h>
 
@@ -11,9 +13,9 @@
 
 /* The whole snapshot as one object; NULL on allocation failure.  Unknown
  * values are JSON null (the "notes" array says why). */
-json_t *ep_host_snapshot_to_json(const ep_host_snapshot *snap);
+EP_API json_t *ep_host_snapshot_to_json(const ep_host_snapshot *snap);
 
 /* One destination as an object (the elements of "destinations"). */
-json_t *ep_host_dest_to_json(const ep_host_dest *d);
+EP_API json_t *ep_host_dest_to_json(const ep_host_dest *d);
 
 #endif

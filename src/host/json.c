@@ -5,7 +5,7 @@
  * documented in doc/ephport-status.1.scd. */
 #include <sys/socket.h>
 
-#include "host-json.h"
+#include <ephport/host-json.h>
 
 static json_t *ep_json_i64(int64_t v)
 {

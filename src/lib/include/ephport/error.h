@@ -8,6 +8,8 @@
 #ifndef EPHPORT_ERROR_H
 #define EPHPORT_ERROR_H
 
+#include <ephport/api.h>
+
 #include <errno.h>
 
 #ifdef __cplusplus
@@ -31,11 +33,11 @@ extern "C" {
 
 /* A short human sentence for an error code ("no free port for this
  * destination"); never NULL.  Unknown codes fall back to strerror(). */
-const char *ep_strerror(int err);
+EP_API const char *ep_strerror(int err);
 
 /* The constant's name without the EP_ prefix ("EADDRNOTAVAIL"); never NULL,
  * "UNKNOWN" for codes this library does not return. */
-const char *ep_err_name(int err);
+EP_API const char *ep_err_name(int err);
 
 #ifdef __cplusplus
 }
