@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rsslayer.h"
+
 typedef struct ep_dense {
     uint32_t n;                 /* number of indexes (< 65536) */
     uint32_t nset;              /* indexes marked unavailable */
@@ -16,6 +18,8 @@ typedef struct ep_dense {
     uint16_t *order;            /* [n] a permutation of 0..n-1: positions
                                    0 .. n-nset-1 hold the available indexes */
     uint16_t *slot;             /* [n] index -> its position in order[] */
+    ep_rss_layer *rss;          /* RSS class layer (rss.c), or NULL; freed
+                                   with the set */
 } ep_dense;
 
 /* A set of n indexes (1 <= n <= 65535), all available; NULL on ENOMEM. */
@@ -49,6 +53,8 @@ static inline void ep_dense_set(ep_dense *d, uint32_t i)
         return;
     ep_dense_swap(d, p, free - 1);
     d->nset++;
+    if (d->rss)
+        ep_rss_layer_set(d->rss, i);
 }
 
 static inline void ep_dense_clear(ep_dense *d, uint32_t i)
@@ -58,6 +64,8 @@ static inline void ep_dense_clear(ep_dense *d, uint32_t i)
         return;
     ep_dense_swap(d, p, free);
     d->nset--;
+    if (d->rss)
+        ep_rss_layer_clear(d->rss, i);
 }
 
 /* The available index at position k of order[], k < n - nset.  Not the
