@@ -39,7 +39,9 @@
  *   (RFC 6056 3.3.5 with N = 500; the RFC adds a random increment per probe,
  *   we probe linearly after one increment so that every port is reached).
  * The linear probes walk effective indexes, so reserved ports cost nothing;
- * on a dense destination they read its set instead of hashing. */
+ * on a dense destination they read its set instead of hashing.
+ * During ep_pool_connect_rss (pool->rss_queue >= 0) rss.c chooses instead:
+ * the port among the queue's, the address weighed by the queue's ports. */
 #include <errno.h>
 #include <string.h>
 
