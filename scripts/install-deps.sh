@@ -5,12 +5,13 @@
 # (meson -Dbpf=disabled builds without them, with slower fallbacks).
 # Not root: through sudo when it lets us; otherwise (no sudo rights, no
 # sudo) it prints the one command an administrator must run, and exits 1.
+# dpdk-dev (check only): rte_thash.h, the independent Toeplitz of test-rss-dpdk.
 #   scripts/install-deps.sh build|check
 set -eu
 build_pkgs="gcc meson ninja-build pkg-config libmnl-dev libmicrohttpd-dev libjansson-dev
 libsqlite3-dev libncurses-dev scdoc iproute2 clang libbpf-dev bpftool"
 check_pkgs="$build_pkgs libcmocka-dev clang libclang-rt-dev nftables prometheus
-libxml2-utils curl netcat-openbsd python3 sqlite3 procps"
+libxml2-utils curl netcat-openbsd python3 sqlite3 procps dpdk-dev"
 case "${1:-build}" in
 build) want=$build_pkgs ;;
 check) want=$check_pkgs ;;

@@ -3,8 +3,8 @@
 
 Usage: check-exports.py LIB.so HEADER... [--needed-only LIB,LIB,...]
 
-The functions a library exports (`nm -D --defined-only`) must be exactly the
-functions its public headers declare with EP_API (ephport/api.h): nothing
+The symbols a library exports (`nm -D --defined-only`) must be exactly the
+functions and data its public headers declare with EP_API (ephport/api.h): nothing
 internal leaks into the ABI, and nothing promised is missing.  With
 --needed-only, the library's DT_NEEDED entries (readelf -d) must be among
 the given sonames' prefixes: libephport must not pull in libmnl or SQLite.
@@ -16,7 +16,7 @@ import re
 import subprocess
 import sys
 
-DECL = re.compile(r'\bEP_API\b[^;{]*?\b(ep_\w+)\s*\(', re.S)
+DECL = re.compile(r'\bEP_API\b[^;{]*?\b(ep_\w+)\s*[([;]', re.S)
 
 
 def declared(headers):

@@ -5,7 +5,8 @@
  * Derived state checked against them: the hash chains and expiry queues
  * (membership and order), pool and destination counters, per-address
  * entry counts (conn[]) and binding counts (blk[], blocked), each
- * destination's nblk and dense set (membership and the permutation), owners'
+ * destination's nblk and dense set (membership and the permutation) with
+ * its RSS layer (rss.c), owners'
  * charges.
  * Cost O(addresses * (entries + 65536) + bindings): for tests, not for
  * production paths. */
@@ -20,6 +21,7 @@
 #include "dest.h"
 #include "engine.h"
 #include "owner.h"
+#include "rsspool.h"
 #include "sockrules.h"
 #include "tuple_table.h"
 #include "lock.h"
@@ -358,6 +360,11 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
                                        di, p);
                     goto out;
                 }
+            }
+            const char *bad = ep_rss_layer_verify(pool, dn);
+            if (bad) {
+                rc = ep_check_fail(why, len, "destination %u: RSS layer: %s", di, bad);
+                goto out;
             }
         }
     }

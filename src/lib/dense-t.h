@@ -14,6 +14,8 @@ typedef struct ep_dense {
     uint16_t *order;            /* [n] a permutation of 0..n-1: positions
                                    0 .. n-nset-1 hold the available indexes */
     uint16_t *slot;             /* [n] index -> its position in order[] */
+    struct ep_rss_layer *rss;   /* RSS class layer (rss.c, rsslayer.h), or
+                                   NULL; freed with the set */
 } ep_dense;
 
 #endif

@@ -35,6 +35,7 @@ ep_dense *ep_dense_new(uint32_t n, uint32_t dest)
     d->nset = 0;
     d->dest = dest;
     d->prev = d->next = NULL;
+    d->rss = NULL;
     d->order = (uint16_t *)(d + 1);
     d->slot = d->order + n;
     for (uint32_t i = 0; i < n; i++)
@@ -44,5 +45,7 @@ ep_dense *ep_dense_new(uint32_t n, uint32_t dest)
 
 void ep_dense_free(ep_dense *d)
 {
+    if (d)
+        free(d->rss);
     free(d);
 }

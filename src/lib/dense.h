@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "dense-t.h"
+#include "rsslayer.h"
 
 /* A set of n indexes (1 <= n <= 65535), all available; NULL on ENOMEM. */
 ep_dense *ep_dense_new(uint32_t n, uint32_t dest);
@@ -41,6 +42,8 @@ static inline void ep_dense_set(ep_dense *d, uint32_t i)
         return;
     ep_dense_swap(d, p, free - 1);
     d->nset++;
+    if (d->rss)
+        ep_rss_layer_set(d->rss, i);
 }
 
 static inline void ep_dense_clear(ep_dense *d, uint32_t i)
@@ -50,6 +53,8 @@ static inline void ep_dense_clear(ep_dense *d, uint32_t i)
         return;
     ep_dense_swap(d, p, free);
     d->nset--;
+    if (d->rss)
+        ep_rss_layer_clear(d->rss, i);
 }
 
 /* The available index at position k of order[], k < n - nset.  Not the

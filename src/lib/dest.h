@@ -176,7 +176,9 @@ void ep_dest_make_sparse(ep_pool *pool, uint32_t di);
 static inline void ep_dest_maybe_sparse(ep_pool *pool, uint32_t di)
 {
     const ep_dest *d = &pool->dt.d[di];
-    if (d->dense && d->dense->nset < pool->neff / 16 * 3)
+    /* a set with an RSS layer stays until the destination is idle: the
+     * queue it serves may be full while the destination is not (rss.c) */
+    if (d->dense && !d->dense->rss && d->dense->nset < pool->neff / 16 * 3)
         ep_dest_make_sparse(pool, di);
 }
 /* Linux UDP: a port is available to every destination of a local address

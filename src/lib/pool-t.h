@@ -233,6 +233,8 @@ struct ep_pool {
     uint32_t alg3_counter;  /* RFC 6056 alg. 3 global counter */
     uint32_t alg5_next;     /* RFC 6056 alg. 5 position */
     uint32_t *perturb;      /* RFC 6056 alg. 4 table (65536 entries) */
+    struct ep_rss *rss;     /* RSS configuration and tables (rss.c), or NULL */
+    int32_t rss_queue;      /* during ep_pool_connect_rss: the queue; else -1 */
     ep_pool_stats st;       /* counters (the table-derived fields are
                                filled by ep_pool_stats_get) */
 };

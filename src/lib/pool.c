@@ -26,6 +26,7 @@
 #include "dest.h"
 #include "engine.h"
 #include "owner.h"
+#include "rsspool.h"
 #include "select.h"
 #include "timeq.h"
 #include "tuple_table.h"
@@ -167,6 +168,7 @@ int ep_pool_new(const ep_pool_config *cfg, ep_pool **out, ep_parse_error *err)
                      cfg->tw_reuse_delay < cfg->time_wait - 1;
     pool->naddrs = 0;
     pool->fam_addr[0] = pool->fam_addr[1] = EP_NIL;
+    pool->rss_queue = -1;
     pool->owners.bucket = NULL;
     for (int q = 0; q < EP_Q__COUNT; q++)
         ep_timeq_init(&pool->q[q]);
@@ -228,6 +230,7 @@ void ep_pool_free(ep_pool *pool)
     }
     free(pool->addrs);
     free(pool->perturb);
+    ep_rss_destroy(pool);
     free(pool->port2idx);
     free(pool->idx2port);
     free(pool->reserved_text);
@@ -305,6 +308,7 @@ int ep_pool_set_reserved(ep_pool *pool, const char *text, ep_parse_error *err)
     pool->seq_next %= pool->neff;
     pool->alg5_next %= pool->neff;
     ep_dest_recount(pool);
+    ep_rss_reindex(pool);
     EP_UNLOCK(pool);
     return 0;
 }
@@ -437,9 +441,9 @@ static int ep_engine_connect_core(ep_pool *pool, uint8_t proto, uint32_t lidx,
 }
 
 /* ep_pool_connect, or with want_ref ep_pool_connect_ref (ref must then be
- * given). */
+ * given); queue >= 0: ep_pool_connect_rss. */
 static int ep_pool_connect_do(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now,
-                              ep_conn_ref *ref, bool want_ref)
+                              ep_conn_ref *ref, bool want_ref, int32_t queue)
 {
     ep_addr remote, local;
     uint32_t lidx = EP_NIL, entry;
@@ -456,14 +460,20 @@ static int ep_pool_connect_do(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_tim
     }
     if ((rc = ep_tuple_check(t, &remote)) < 0)
         goto out;
+    if (queue >= 0 && !ep_rss_queue_ok(pool, queue)) {
+        rc = EP_EINVAL;
+        goto out;
+    }
     ep_addr_canon(&t->local, &local);
     if (local.family != 0 && !ep_addr_wild(&local) &&
         (lidx = ep_pool_addr_index(pool, &local)) == EP_NIL) {
         rc = EP_ENOENT;
         goto out;
     }
+    pool->rss_queue = queue;
     rc = ep_engine_connect(pool, t->proto, lidx, &remote, t->remote_port, owner, 0, &lidx, &port,
                            &entry);
+    pool->rss_queue = -1;
     if (rc == 0) {
         t->local = pool->addrs[lidx].addr;
         t->local_port = port;
@@ -478,13 +488,33 @@ out:
 
 int ep_pool_connect(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now)
 {
-    return ep_pool_connect_do(pool, t, owner, now, NULL, false);
+    return ep_pool_connect_do(pool, t, owner, now, NULL, false, -1);
 }
 
 int ep_pool_connect_ref(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now,
                         ep_conn_ref *ref)
 {
-    return ep_pool_connect_do(pool, t, owner, now, ref, true);
+    return ep_pool_connect_do(pool, t, owner, now, ref, true, -1);
+}
+
+int ep_pool_connect_rss(ep_pool *pool, ep_tuple *t, uint16_t queue, uint32_t owner,
+                        ep_time now, ep_conn_ref *ref)
+{
+    return ep_pool_connect_do(pool, t, owner, now, ref, ref != NULL, queue);
+}
+
+int ep_pool_set_rss(ep_pool *pool, const ep_rss_config *cfg)
+{
+    struct ep_rss *r;
+    int rc;
+
+    if (!pool)
+        return EP_EINVAL;
+    EP_LOCK(pool);
+    if ((rc = ep_rss_configure(pool, cfg, &r)) == 0)
+        ep_rss_install(pool, r);
+    EP_UNLOCK(pool);
+    return rc;
 }
 
 /* The entry of a fully specified tuple, or a negative error. */

@@ -39,12 +39,15 @@
  *   (RFC 6056 3.3.5 with N = 500; the RFC adds a random increment per probe,
  *   we probe linearly after one increment so that every port is reached).
  * The linear probes walk effective indexes, so reserved ports cost nothing;
- * on a dense destination they read its set instead of hashing. */
+ * on a dense destination they read its set instead of hashing.
+ * During ep_pool_connect_rss (pool->rss_queue >= 0) rss.c chooses instead:
+ * the port among the queue's, the address weighed by the queue's ports. */
 #include <errno.h>
 #include <string.h>
 
 #include "dest.h"
 #include "engine.h"
+#include "rsspool.h"
 #include "select.h"
 #include "siphash.h"
 #include "tuple_table.h"
@@ -53,23 +56,6 @@
 
 #define EP_REJECT_TRIES 8
 #define EP_RFC5_INCREMENT 500
-
-/* Availability of an effective port (the selection paths only ever hold
- * effective ports: they draw effective indexes). */
-static inline bool ep_eff_port_available(const ep_pool *pool, uint32_t lidx, int pi, uint32_t di,
-                                         uint16_t port)
-{
-    const ep_portcount *pc = &ep_ls(pool, lidx, pi)->pc[port];
-    uint32_t e;
-
-    if (pc->blk)
-        return false;
-    if (di == EP_NIL || pc->conn == 0 || ep_dest_surely_not_on(&pool->dt.d[di], port))
-        return true;
-    e = ep_tt_find(&pool->tt, di, port);
-    return e == EP_NIL || !ep_entry_nr(pool, &pool->tt.e[e]);
-}
-
 
 typedef struct ep_sel {
     ep_pool *pool;
@@ -191,6 +177,8 @@ int ep_select_port(ep_pool *pool, uint32_t lidx, int pi, uint32_t di,
 
     if (free == 0)
         return -EADDRNOTAVAIL;
+    if (pool->rss_queue >= 0) /* ep_pool_connect_rss: rss.c chooses */
+        return ep_rss_select_port(pool, lidx, pi, di, remote, rport, port);
     switch (pool->cfg.algorithm) {
     case EP_ALG_RANDOM:
         i = ep_sel_random(&s, free);
@@ -248,6 +236,8 @@ int ep_select_local(ep_pool *pool, uint8_t proto, const ep_addr *remote, uint16_
 
     if (only == EP_NIL)
         return -EAFNOSUPPORT;
+    if (pool->rss_queue >= 0) /* ep_pool_connect_rss: weighed by the queue's ports */
+        return ep_rss_select_local(pool, proto, remote, rport, lidx, di);
     if (only != EP_MANY) { /* the only address of the family (the common
                               case): no weighing, one lookup */
         uint32_t d = ep_dest_find(pool, proto, only, remote, rport);

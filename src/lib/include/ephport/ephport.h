@@ -5,6 +5,7 @@
  *   ephport/portset.h  port range and reserved-port text, port sets
  *   ephport/profile.h  OS profiles (ranges, TIME_WAIT)
  *   ephport/pool.h     the allocation engine
+ *   ephport/rss.h      the Toeplitz hash of RSS, RSS-aware port choice
  *   ephport/capacity.h TIME_WAIT as Linux keeps it, tw_reuse, sustainable rate, Erlang B
  *   ephport/nat.h      CGNAT port blocks, plans, plan histories, nftables
  *   ephport/advice.h   per-OS advice: the settings that bound ports and TIME_WAIT
@@ -21,6 +22,7 @@
 #include <ephport/portset.h>
 #include <ephport/profile.h>
 #include <ephport/pool.h>
+#include <ephport/rss.h>
 #include <ephport/capacity.h>
 #include <ephport/nat.h>
 #include <ephport/advice.h>
