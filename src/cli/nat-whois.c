@@ -198,6 +198,17 @@ int ep_nat_cmd_whois(int argc, char **argv)
             return EP_EXIT_FAILURE;
         }
         rc = ep_natlog_whois(log, &addr, proto, port, at, &r);
+        if (rc == EP_EBADMSG || (rc != 0 && rc != EP_ENOENT)) {
+            if (rc == EP_EBADMSG)
+                ep_cli_error(cmd, "%s is damaged, no answer: %s; 'ephport nat log check --log "
+                                  "%s' lists what is wrong",
+                             log_file, ep_natlog_errmsg(log), log_file);
+            else
+                ep_cli_error(cmd, "cannot read %s: %s", log_file,
+                             ep_natlog_errmsg(log)[0] ? ep_natlog_errmsg(log) : ep_strerror(rc));
+            ep_natlog_close(log);
+            return EP_EXIT_FAILURE;
+        }
         ep_natlog_close(log);
         if (rc == EP_ENOENT) {
             char t[EP_NAT_TIME_STRLEN];
