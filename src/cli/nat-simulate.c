@@ -195,21 +195,21 @@ int ep_nat_log_simulate(int argc, char **argv)
     }
     if (ep_cidr_list_parse(inside, &in, &nin, &err) != 0) {
         ep_cli_error(cmd, "--inside: %s", err.message);
-        return EP_EXIT_FAILURE;
+        return EP_EXIT_USAGE;
     }
     for (size_t k = 0; k < nin; k++) {
         if (in[k].addr.family != AF_INET) {
             ep_cli_error(cmd, "--inside: IPv6 subscribers are not supported (NAT44)");
             free(in);
-            return EP_EXIT_FAILURE;
+            return EP_EXIT_USAGE;
         }
         nsubs += ep_cidr_size4(&in[k]);
     }
     bc.seed = seed;
-    if (ep_nat_blocks_new(&bc, &b, &err) != 0) {
-        ep_cli_error(cmd, "%s", err.message);
+    if ((c = ep_nat_blocks_new(&bc, &b, &err)) != 0) {
+        ep_cli_error(cmd, "%s", c == EP_EINVAL ? err.message : ep_strerror(c));
         free(in);
-        return EP_EXIT_FAILURE;
+        return c == EP_EINVAL ? EP_EXIT_USAGE : EP_EXIT_FAILURE;
     }
     if (ep_natlog_open(log_path, &lo, &sim.log, &err) != 0) {
         ep_cli_error(cmd, "%s", err.message);
