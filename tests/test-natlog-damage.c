@@ -6,7 +6,8 @@
  * verify and check name it.  Then one-bit flips at random places of a real
  * log file: each damaged copy is refused on open, or whois gives the
  * intact log's answer or an error - never another subscriber - and when any
- * answer or record differs from the intact log, check says damaged.
+ * answer or record differs from the intact log, check says damaged; opening
+ * with verify (quick_check) refuses more copies than the cheap check.
  * Format-1 logs are refused on open and upgraded by ep_natlog_upgrade. */
 #include <arpa/inet.h>
 #include <setjmp.h>
@@ -175,7 +176,7 @@ static void one_bit_flips(void **state)
     unsigned char *bytes;
     long size;
     FILE *f;
-    int refused = 0, caught = 0, harmless = 0, false_none = 0, flips = 600;
+    int refused = 0, verify_refused = 0, caught = 0, harmless = 0, false_none = 0, flips = 600;
     (void)state;
     snprintf(good, sizeof good, "%s/good.db", dir);
     snprintf(bad, sizeof bad, "%s/bad.db", dir);
@@ -202,6 +203,15 @@ static void one_bit_flips(void **state)
         fwrite(bytes, 1, (size_t)size, f);
         bytes[pos] ^= (unsigned char)(1u << bit);
         fclose(f);
+        {
+            /* verify (quick_check on open) refuses at least what the cheap
+             * check does */
+            ep_natlog_options vo = { .read_only = true, .verify = true };
+            if (ep_natlog_open(bad, &vo, &log, &err) != 0)
+                verify_refused++;
+            else
+                ep_natlog_close(log);
+        }
         if (ep_natlog_open(bad, &ro, &log, &err) != 0) {
             assert_true(err.message[0] != '\0');
             refused++;
@@ -241,10 +251,11 @@ static void one_bit_flips(void **state)
     }
     free(bytes);
     fprintf(stderr,
-            "%d one-bit flips: %d refused on open, %d found by check or a read, %d harmless "
-            "(free space, unused header bits); %d whois lookups said 'no subscriber' on a "
-            "damaged log that check flags\n",
-            flips, refused, caught, harmless, false_none);
+            "%d one-bit flips: %d refused on open (%d with verify), %d found by check or a "
+            "read, %d harmless (free space, unused header bits); %d whois lookups said 'no "
+            "subscriber' on a damaged log that check flags\n",
+            flips, refused, verify_refused, caught, harmless, false_none);
+    assert_true(verify_refused > refused);
 }
 
 /* A format-1 log (the schema before checksums) is refused on open, then
