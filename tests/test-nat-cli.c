@@ -1,7 +1,7 @@
 /* test-nat-cli.c - `ephport nat` as an operator runs it: exit codes and
  * messages for bad input, plan --json, plan histories with --save and
  * whois --plan --at, and the log commands end to end (add, release, whois
- * --log, export, import, prune, check, a corrupt file). */
+ * --log, export, import, prune, check, a corrupt file, a damaged record). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include <sqlite3.h>
 
 static char dir[64];
 static char out[1 << 16];
@@ -85,20 +86,26 @@ static void help_and_usage(void **state)
     EXPECT(2, "--proto 'sctp'", "nat whois 203.0.113.1:4000 --log l --proto sctp");
 }
 
+/* Options that describe no plan are usage errors (exit 2), like a bad
+ * --ports: a bad CIDR exited 1 before. */
 static void plan_bad_input(void **state)
 {
     (void)state;
-    EXPECT(1, "has host bits set; the network is 100.64.0.0/24",
+    EXPECT(2, "has host bits set", "nat whois 203.0.113.1:4000 --inside 100.64.0.1/24 "
+                                   "--outside 203.0.113.1");
+    EXPECT(2, "inside list: ", "nat log simulate --log sim-bad.db --inside 100.64.0/24 "
+                            "--outside 203.0.113.1 --block-size 100");
+    EXPECT(2, "has host bits set; the network is 100.64.0.0/24",
            "nat plan --inside 100.64.0.1/24 --outside 203.0.113.1");
-    EXPECT(1, "empty item", "nat plan --inside 100.64.0.0/24,,100.64.1.0/24 --outside 203.0.113.1");
-    EXPECT(1, "is not an IPv4 or IPv6 address", "nat plan --inside 100.64.0/24 --outside 203.0.113.1");
-    EXPECT(1, "inside: 100.64.0.0/16 overlaps 100.64.1.0/24",
+    EXPECT(2, "empty item", "nat plan --inside 100.64.0.0/24,,100.64.1.0/24 --outside 203.0.113.1");
+    EXPECT(2, "is not an IPv4 or IPv6 address", "nat plan --inside 100.64.0/24 --outside 203.0.113.1");
+    EXPECT(2, "inside: 100.64.0.0/16 overlaps 100.64.1.0/24",
            "nat plan --inside 100.64.0.0/16,100.64.1.0/24 --outside 203.0.113.1");
-    EXPECT(1, "inside 100.64.0.0/24 overlaps outside 100.64.0.7",
+    EXPECT(2, "inside 100.64.0.0/24 overlaps outside 100.64.0.7",
            "nat plan --inside 100.64.0.0/24 --outside 100.64.0.7");
-    EXPECT(1, "ratio 5000 does not fit",
+    EXPECT(2, "ratio 5000 does not fit",
            "nat plan --inside 100.64.0.0/24 --outside 203.0.113.1 --ports 1024-2047 --ratio 5000");
-    EXPECT(1, "256 subscribers do not fit",
+    EXPECT(2, "256 subscribers do not fit",
            "nat plan --inside 100.64.0.0/24 --outside 203.0.113.1 --block-size 2000");
 }
 
@@ -237,6 +244,52 @@ static void log_commands(void **state)
                                         "--ext 203.0.113.1 --ports 1-2 --start 5");
 }
 
+/* A record changed behind the log's back (constraints off, as a flip on
+ * disk leaves it): every command that reads it refuses, naming the record
+ * and pointing at check; check lists it and exits 1.  The unfixed code
+ * answered "no subscriber" and check said "integrity ok". */
+static void damaged_log_is_refused(void **state)
+{
+    char p[256];
+    sqlite3 *db;
+    (void)state;
+    EXPECT(0, "", "nat log add --log dmg.db --subscriber 100.64.0.5 --ext 203.0.113.1 "
+                  "--ports 4000-4999 --start 1000 --end 2000");
+    EXPECT(0, "", "nat log add --log dmg.db --subscriber 100.64.0.6 --ext 203.0.113.1 "
+                  "--ports 5000-5999 --start 1000");
+    EXPECT(0, "-> inside 100.64.0.5", "nat whois 203.0.113.1:4500 --log dmg.db --at 1500");
+    snprintf(p, sizeof p, "%s/dmg.db", dir);
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA ignore_check_constraints=1; "
+                                      "UPDATE blocks SET end = 999 WHERE id = 1;"
+                                      "UPDATE blocks SET port_hi = 5998 WHERE id = 2;",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    EXPECT(1, "dmg.db is damaged, no answer: record 1: the block ends before it starts; "
+              "'ephport nat log check --log dmg.db' lists what is wrong",
+           "nat whois 203.0.113.1:4500 --log dmg.db --at 1500");
+    EXPECT(1, "record 2: checksum mismatch", "nat whois 203.0.113.1:5500 --log dmg.db --at 1500");
+    EXPECT(1, "dmg.db is damaged: record 1", "nat log export --log dmg.db");
+    EXPECT(1, "record 2: checksum mismatch", "nat log release --log dmg.db --ext 203.0.113.1 "
+                                             "--port 5000 --end 3000");
+    EXPECT(1, "record 1: the block ends before it starts",
+           "nat log check --log dmg.db");
+    EXPECT(1, "damaged: 2 of 2 records fail their checksum or rules", "nat log check --log dmg.db");
+    EXPECT(1, "\"problem\": \"checksum mismatch\"", "nat log check --log dmg.db --json");
+    /* a schema changed by hand: refused on open by every command */
+    assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP INDEX blocks_open", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    EXPECT(1, "its schema is not the one this version writes",
+           "nat log add --log dmg.db --subscriber 100.64.0.7 --ext 203.0.113.1 "
+           "--ports 7000-7999 --start 1000");
+    EXPECT(1, "its schema is not the one this version writes",
+           "nat whois 203.0.113.1:7500 --log dmg.db --at 1500");
+    EXPECT(1, "its schema is not the one this version writes", "nat log prune --log dmg.db "
+                                                                "--before 5000");
+}
+
 static void log_simulate(void **state)
 {
     json_t *j;
@@ -269,7 +322,7 @@ static void log_simulate(void **state)
     assert_string_equal(a, out);
     EXPECT(2, "--log, --inside, --outside and --block-size are required",
            "nat log simulate --inside 100.64.0.0/24");
-    EXPECT(1, "block size", "nat log simulate --log s3.db --inside 100.64.0.0/24 --outside "
+    EXPECT(2, "block size", "nat log simulate --log s3.db --inside 100.64.0.0/24 --outside "
                             "203.0.113.1 --block-size 65535 --ports 1024-2047");
     EXPECT(0, "--max-blocks", "nat log simulate --help");
     /* a log file named "simulate" is a file, not the action */
@@ -291,6 +344,7 @@ int main(void)
         cmocka_unit_test(plan_json_and_table),
         cmocka_unit_test(plan_history_and_whois_at),
         cmocka_unit_test(log_commands),
+        cmocka_unit_test(damaged_log_is_refused),
         cmocka_unit_test(log_simulate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -390,13 +390,13 @@ static void corrupt_files_are_refused(void **state)
         path_in_dir(path, sizeof path, "wrongmark.db");
         assert_int_equal(ep_natlog_open(path, &c, &log, &err), 0);
         ep_natlog_close(log);
-        /* Flip the mark by patching the file bytes ("ephport-natlog 1" -> "...log 9"). */
+        /* Flip the mark by patching the file bytes ("ephport-natlog 2" -> "...log 9"). */
         f = fopen(path, "r+b");
         assert_non_null(f);
         {
             char buf[65536];
             size_t n = fread(buf, 1, sizeof buf, f);
-            char *hit = memmem(buf, n, "ephport-natlog 1", 16);
+            char *hit = memmem(buf, n, "ephport-natlog 2", 16);
             assert_non_null(hit);
             hit[15] = '9';
             fseek(f, 0, SEEK_SET);

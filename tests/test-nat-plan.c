@@ -414,7 +414,7 @@ static void history_rejects_bad_files(void **state)
         { "", "empty" },
         { "plan valid-from=0 inside=1.2.3.4 outside=5.6.7.8 ports=1-2 block-size=1\n",
           "not an ephport plan history" },
-        { "ephport-nat-plans 2\n", "not an ephport plan history" },
+        { "ephport-nat-plans 3\n", "not an ephport plan history" },
         { "ephport-nat-plans 1\nplan valid-from=10 inside=100.64.0.1 outside=203.0.113.1 "
           "ports=1024-2047 block-size=4\nplan valid-from=5 inside=100.64.0.1 "
           "outside=203.0.113.1 ports=1024-2047 block-size=4\n",

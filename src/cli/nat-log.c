@@ -2,9 +2,11 @@
  * log (add, release, import, export, prune, check).  The log records
  * subscriber, external address, protocol, port block, start and end; never
  * a destination (RFC 6888 REQ-12). */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "nat.h"
@@ -21,7 +23,9 @@ static void ep_nat_log_usage(FILE *f)
             "  import FILE.csv          add every record of a CSV file (- = stdin), all or none\n"
             "  export [FILE.csv]        write every record as CSV (default stdout)\n"
             "  prune --before TIME      delete records that ended before TIME\n"
-            "  check                    SQLite integrity check and record count\n"
+            "  check                    SQLite integrity check, every record against its\n"
+            "                           checksum and rules (each damaged one named), count\n"
+            "  upgrade                  turn a format-1 log (no checksums) into format 2\n"
             "  simulate --inside LIST --outside LIST --block-size N ...\n"
             "                           write a log by driving the dynamic block allocator\n"
             "                           (see ephport nat log simulate --help)\n"
@@ -34,7 +38,8 @@ static void ep_nat_log_usage(FILE *f)
             "\n"
             "CSV: " EP_NATLOG_CSV_HEADER "\n"
             "Times: RFC 3339 UTC (2026-11-24T10:02:00Z) or Unix seconds.\n"
-            "Exit codes: 0 success, 1 failure (bad data, unreadable log), 2 usage.\n");
+            "Exit codes: 0 success, 1 failure (bad data, a damaged or unreadable log,\n"
+            "a write that could not be committed), 2 usage.\n");
 }
 
 struct ep_nat_log_args {
@@ -59,13 +64,31 @@ static int ep_nat_log_open(const char *cmd, const struct ep_nat_log_args *a, boo
     return EP_EXIT_OK;
 }
 
-static int ep_nat_log_finish(const char *cmd, ep_natlog *log, int rc)
+/* A failed write or read, in words: damage points at check, a failed
+ * commit says how many accepted events were not stored. */
+static void ep_nat_log_failed(const char *cmd, const char *path, ep_natlog *log, const char *what,
+                              int rc)
 {
-    int crc = ep_natlog_close(log);
+    size_t lost = ep_natlog_pending(log, NULL);
+    if (rc == EP_EBADMSG)
+        ep_cli_error(cmd, "%s is damaged: %s; 'ephport nat log check --log %s' lists what is "
+                          "wrong", path, ep_natlog_errmsg(log), path);
+    else if (lost)
+        ep_cli_error(cmd, "%s: %s; %zu event(s) not stored", what,
+                     ep_natlog_errmsg(log)[0] ? ep_natlog_errmsg(log) : ep_strerror(rc), lost);
+    else
+        ep_cli_error(cmd, "%s: %s", what,
+                     ep_natlog_errmsg(log)[0] ? ep_natlog_errmsg(log) : ep_strerror(rc));
+}
+
+static int ep_nat_log_finish(const char *cmd, const char *path, ep_natlog *log, int rc)
+{
+    int crc = ep_natlog_commit(log);
     if (crc != 0 && rc == EP_EXIT_OK) {
-        ep_cli_error(cmd, "cannot commit the log: %s", ep_strerror(crc));
-        return EP_EXIT_FAILURE;
+        ep_nat_log_failed(cmd, path, log, "cannot commit the log", crc);
+        rc = EP_EXIT_FAILURE;
     }
+    ep_natlog_close(log);
     return rc;
 }
 
@@ -112,8 +135,8 @@ static int ep_nat_log_add(const struct ep_nat_log_args *a)
         ep_cli_error(cmd, "%s %s:%u is already assigned and not released in %s", a->proto,
                      a->ext, r.port_lo, a->log);
     else if (rc != 0)
-        ep_cli_error(cmd, "cannot record the block: %s", ep_strerror(rc));
-    return ep_nat_log_finish(cmd, log, rc == 0 ? EP_EXIT_OK : EP_EXIT_FAILURE);
+        ep_nat_log_failed(cmd, a->log, log, "cannot record the block", rc);
+    return ep_nat_log_finish(cmd, a->log, log, rc == 0 ? EP_EXIT_OK : EP_EXIT_FAILURE);
 }
 
 static int ep_nat_log_release(const struct ep_nat_log_args *a)
@@ -141,8 +164,8 @@ static int ep_nat_log_release(const struct ep_nat_log_args *a)
     else if (rc == EP_EINVAL)
         ep_cli_error(cmd, "--end is not after the block's start");
     else if (rc != 0)
-        ep_cli_error(cmd, "cannot record the release: %s", ep_strerror(rc));
-    return ep_nat_log_finish(cmd, log, rc == 0 ? EP_EXIT_OK : EP_EXIT_FAILURE);
+        ep_nat_log_failed(cmd, a->log, log, "cannot record the release", rc);
+    return ep_nat_log_finish(cmd, a->log, log, rc == 0 ? EP_EXIT_OK : EP_EXIT_FAILURE);
 }
 
 static int ep_nat_log_import(const struct ep_nat_log_args *a)
@@ -172,12 +195,15 @@ static int ep_nat_log_import(const struct ep_nat_log_args *a)
     if (f != stdin)
         fclose(f);
     if (rc != 0) {
-        ep_cli_error(cmd, "%s: %s; nothing imported", a->csv,
-                     rc == EP_EINVAL || rc == EP_EIO ? err.message : ep_strerror(rc));
-        return ep_nat_log_finish(cmd, log, EP_EXIT_FAILURE);
+        if (rc == EP_EBADMSG)
+            ep_nat_log_failed(cmd, a->log, log, "", rc);
+        else
+            ep_cli_error(cmd, "%s: %s; nothing imported", a->csv,
+                         rc == EP_EINVAL || rc == EP_EIO ? err.message : ep_strerror(rc));
+        return ep_nat_log_finish(cmd, a->log, log, EP_EXIT_FAILURE);
     }
     fprintf(stderr, "ephport nat log import: %llu records from %s\n", (unsigned long long)n, a->csv);
-    return ep_nat_log_finish(cmd, log, EP_EXIT_OK);
+    return ep_nat_log_finish(cmd, a->log, log, EP_EXIT_OK);
 }
 
 static int ep_nat_log_export(const struct ep_nat_log_args *a)
@@ -191,14 +217,14 @@ static int ep_nat_log_export(const struct ep_nat_log_args *a)
         return rc;
     if (a->csv && strcmp(a->csv, "-") != 0 && !(f = fopen(a->csv, "w"))) {
         ep_cli_error(cmd, "cannot create %s: %s", a->csv, strerror(errno));
-        return ep_nat_log_finish(cmd, log, EP_EXIT_FAILURE);
+        return ep_nat_log_finish(cmd, a->log, log, EP_EXIT_FAILURE);
     }
     rc = ep_natlog_export_csv(log, f);
     if (f != stdout && fclose(f) != 0 && rc == 0)
         rc = EP_EIO;
     if (rc != 0)
-        ep_cli_error(cmd, "export failed: %s", ep_strerror(rc));
-    return ep_nat_log_finish(cmd, log, rc == 0 ? EP_EXIT_OK : EP_EXIT_FAILURE);
+        ep_nat_log_failed(cmd, a->log, log, "export failed (the output is incomplete)", rc);
+    return ep_nat_log_finish(cmd, a->log, log, rc == 0 ? EP_EXIT_OK : EP_EXIT_FAILURE);
 }
 
 static int ep_nat_log_prune(const struct ep_nat_log_args *a)
@@ -216,10 +242,10 @@ static int ep_nat_log_prune(const struct ep_nat_log_args *a)
         return rc;
     rc = ep_natlog_prune(log, a->before, &n);
     if (rc != 0) {
-        ep_cli_error(cmd, "prune failed: %s", ep_strerror(rc));
-        return ep_nat_log_finish(cmd, log, EP_EXIT_FAILURE);
+        ep_nat_log_failed(cmd, a->log, log, "prune failed, nothing removed", rc);
+        return ep_nat_log_finish(cmd, a->log, log, EP_EXIT_FAILURE);
     }
-    rc = ep_nat_log_finish(cmd, log, EP_EXIT_OK);
+    rc = ep_nat_log_finish(cmd, a->log, log, EP_EXIT_OK);
     if (rc != EP_EXIT_OK)
         return rc;
     if (a->json)
@@ -228,17 +254,28 @@ static int ep_nat_log_prune(const struct ep_nat_log_args *a)
     return EP_EXIT_OK;
 }
 
-static int ep_nat_log_count(const ep_natlog_record *r, void *arg)
+struct ep_nat_log_bad {
+    json_t *list;    /* --json: every damaged record */
+    uint64_t n;
+};
+
+/* One damaged record: a line on stderr (the first 20), or a JSON item. */
+static int ep_nat_log_bad_record(int64_t id, const char *why, void *arg)
 {
-    uint64_t *n = arg;
-    (void)r;
-    (*n)++;
+    struct ep_nat_log_bad *b = arg;
+    if (b->list)
+        json_array_append_new(b->list, json_pack("{s:I, s:s}", "record", (json_int_t)id,
+                                                 "problem", why));
+    else if (b->n < 20)
+        fprintf(stderr, "ephport nat log check: record %lld: %s\n", (long long)id, why);
+    b->n++;
     return 0;
 }
 
 static int ep_nat_log_check(const struct ep_nat_log_args *a)
 {
     const char *cmd = "nat log check";
+    struct ep_nat_log_bad bad = { NULL, 0 };
     ep_natlog *log;
     ep_parse_error err;
     uint64_t n = 0;
@@ -247,20 +284,52 @@ static int ep_nat_log_check(const struct ep_nat_log_args *a)
     if ((rc = ep_nat_log_open(cmd, a, false, true, &log)) != EP_EXIT_OK)
         return rc;
     rc = ep_natlog_check(log, &err);
-    if (rc != 0) {
-        ep_cli_error(cmd, "%s: %s", a->log, err.message);
-        return ep_nat_log_finish(cmd, log, EP_EXIT_FAILURE);
+    if (rc != 0 && rc != EP_EBADMSG) {
+        ep_cli_error(cmd, "%s: damaged: %s", a->log, err.message);
+        return ep_nat_log_finish(cmd, a->log, log, EP_EXIT_FAILURE);
     }
-    rc = ep_natlog_foreach(log, ep_nat_log_count, &n);
-    ep_nat_log_finish(cmd, log, EP_EXIT_OK);
-    if (rc != 0) {
+    if (a->json)
+        bad.list = json_array();
+    rc = ep_natlog_verify(log, ep_nat_log_bad_record, &bad, &n);
+    ep_natlog_close(log);
+    if (rc != 0 && rc != EP_EBADMSG) {
+        json_decref(bad.list);
         ep_cli_error(cmd, "%s: cannot read every record: %s", a->log, ep_strerror(rc));
         return EP_EXIT_FAILURE;
     }
-    if (a->json)
-        return ep_cli_print_json(json_pack("{s:s, s:I}", "integrity", "ok", "records",
-                                           (json_int_t)n));
-    printf("%s: integrity ok, %llu records\n", a->log, (unsigned long long)n);
+    if (a->json) {
+        rc = ep_cli_print_json(json_pack("{s:s, s:I, s:o}", "integrity",
+                                          bad.n ? "damaged" : "ok", "records", (json_int_t)n,
+                                          "damaged", bad.list));
+        return bad.n ? EP_EXIT_FAILURE : rc;
+    }
+    if (bad.n) {
+        ep_cli_error(cmd, "%s: damaged: %llu of %llu records fail their checksum or rules%s",
+                     a->log, (unsigned long long)bad.n, (unsigned long long)n,
+                     bad.n > 20 ? " (the first 20 are listed)" : "");
+        return EP_EXIT_FAILURE;
+    }
+    printf("%s: integrity ok, %llu records, every checksum ok\n", a->log, (unsigned long long)n);
+    return EP_EXIT_OK;
+}
+
+static int ep_nat_log_upgrade(const struct ep_nat_log_args *a)
+{
+    const char *cmd = "nat log upgrade";
+    ep_parse_error err;
+    uint64_t n = 0;
+    struct stat sb;
+    int rc;
+    if (stat(a->log, &sb) != 0) {
+        ep_cli_error(cmd, "%s: %s", a->log, strerror(errno));
+        return EP_EXIT_FAILURE;
+    }
+    rc = ep_natlog_upgrade(a->log, &n, &err);
+    if (rc != 0) {
+        ep_cli_error(cmd, "%s", rc == EP_ENOMEM ? ep_strerror(rc) : err.message);
+        return EP_EXIT_FAILURE;
+    }
+    printf("%s: format 2, %llu records with checksums\n", a->log, (unsigned long long)n);
     return EP_EXIT_OK;
 }
 
@@ -356,7 +425,7 @@ int ep_nat_cmd_log(int argc, char **argv)
         }
     }
     if (optind >= argc) {
-        ep_cli_error(cmd, "give an action: add, release, import, export, prune or check");
+        ep_cli_error(cmd, "give an action: add, release, import, export, prune, check or upgrade");
         return EP_EXIT_USAGE;
     }
     action = argv[optind++];
@@ -371,8 +440,9 @@ int ep_nat_cmd_log(int argc, char **argv)
         return EP_EXIT_USAGE;
     }
     if (!a.log && strcmp(action, "add") && strcmp(action, "release") && strcmp(action, "import") &&
-        strcmp(action, "export") && strcmp(action, "prune") && strcmp(action, "check")) {
-        ep_cli_error(cmd, "unknown action '%s' (add, release, import, export, prune, check)",
+        strcmp(action, "export") && strcmp(action, "prune") && strcmp(action, "check") &&
+        strcmp(action, "upgrade")) {
+        ep_cli_error(cmd, "unknown action '%s' (add, release, import, export, prune, check, upgrade)",
                      action);
         return EP_EXIT_USAGE;
     }
@@ -392,6 +462,8 @@ int ep_nat_cmd_log(int argc, char **argv)
         return ep_nat_log_prune(&a);
     if (strcmp(action, "check") == 0)
         return ep_nat_log_check(&a);
-    ep_cli_error(cmd, "unknown action '%s' (add, release, import, export, prune, check)", action);
+    if (strcmp(action, "upgrade") == 0)
+        return ep_nat_log_upgrade(&a);
+    ep_cli_error(cmd, "unknown action '%s' (add, release, import, export, prune, check, upgrade)", action);
     return EP_EXIT_USAGE;
 }

@@ -35,7 +35,9 @@ static void ep_nat_plan_usage(FILE *f)
             "  --at TIME          (default now), e.g. to load it with --nft\n"
             "  --help             this text\n"
             "\n"
-            "Exit codes: 0 success, 1 the plan does not fit or cannot be saved, 2 usage.\n");
+            "Exit codes: 0 success, 1 the history cannot be read or saved (damaged, a\n"
+            "checksum mismatch, valid-from not after the last plan), 2 usage (including\n"
+            "a bad CIDR and a plan that does not fit).\n");
 }
 
 static int ep_nat_plan_json(const ep_nat_plan *plan)
@@ -232,9 +234,9 @@ int ep_nat_cmd_plan(int argc, char **argv)
         ep_nat_history_free(hist);
         return rc;
     }
-    plan = ep_nat_cli_plan_new(cmd, &cfg);
+    plan = ep_nat_cli_plan_new(cmd, &cfg, &rc);
     if (!plan)
-        return EP_EXIT_FAILURE;
+        return rc;
     if (save) {
         ep_parse_error err;
         rc = ep_nat_history_append(save, plan, from, &err);

@@ -156,6 +156,11 @@ int ep_nat_log_simulate(int argc, char **argv)
     cfg.duration = duration;
     cfg.rate = rate;
     cfg.seed = seed;
+    /* bad options are usage errors, found before the log is touched */
+    if (ep_natlog_simulate_check(&cfg, &err) != 0) {
+        ep_cli_error(cmd, "%s", err.message);
+        return EP_EXIT_USAGE;
+    }
     if (ep_natlog_open(log_path, &lo, &log, &err) != 0) {
         ep_cli_error(cmd, "%s", err.message);
         return EP_EXIT_FAILURE;

@@ -31,7 +31,8 @@ static void ep_nat_whois_usage(FILE *f)
             "  --json          one JSON object\n"
             "  --help          this text\n"
             "\n"
-            "Exit codes: 0 found, 1 no such mapping or unreadable source, 2 usage.\n");
+            "Exit codes: 0 found, 1 no such mapping or an unreadable or damaged source,\n"
+            "2 usage (including a bad CIDR in an inline plan).\n");
 }
 
 static int ep_nat_whois_print(bool json, const char *query, const char *proto, int64_t at,
@@ -198,6 +199,17 @@ int ep_nat_cmd_whois(int argc, char **argv)
             return EP_EXIT_FAILURE;
         }
         rc = ep_natlog_whois(log, &addr, proto, port, at, &r);
+        if (rc == EP_EBADMSG || (rc != 0 && rc != EP_ENOENT)) {
+            if (rc == EP_EBADMSG)
+                ep_cli_error(cmd, "%s is damaged, no answer: %s; 'ephport nat log check --log "
+                                  "%s' lists what is wrong",
+                             log_file, ep_natlog_errmsg(log), log_file);
+            else
+                ep_cli_error(cmd, "cannot read %s: %s", log_file,
+                             ep_natlog_errmsg(log)[0] ? ep_natlog_errmsg(log) : ep_strerror(rc));
+            ep_natlog_close(log);
+            return EP_EXIT_FAILURE;
+        }
         ep_natlog_close(log);
         if (rc == EP_ENOENT) {
             char t[EP_NAT_TIME_STRLEN];
@@ -229,9 +241,9 @@ int ep_nat_cmd_whois(int argc, char **argv)
             return EP_EXIT_FAILURE;
         }
     } else {
-        owned = ep_nat_cli_plan_new(cmd, &cfg);
+        owned = ep_nat_cli_plan_new(cmd, &cfg, &rc);
         if (!owned)
-            return EP_EXIT_FAILURE;
+            return rc;
         plan = owned;
     }
     rc = has_port ? ep_nat_plan_reverse(plan, &addr, port, &m) : ep_nat_plan_forward(plan, &addr, &m);

@@ -23,7 +23,8 @@ static void ep_nat_usage(FILE *f)
             "  log     the port-block log: add, release, import, export, prune, check\n"
             "\n"
             "Run 'ephport nat <subcommand> --help' for its options; see ephport-nat(1).\n"
-            "Exit codes: 0 success, 1 failure (including \"no such mapping\"), 2 usage.\n");
+            "Exit codes: 0 success, 1 failure (including \"no such mapping\" and a damaged\n"
+            "file), 2 usage (including a bad CIDR or a plan the options cannot make).\n");
 }
 
 int ep_cmd_nat(int argc, char **argv)
@@ -87,17 +88,23 @@ bool ep_nat_cli_u32(const char *cmd, const char *opt, const char *text, uint32_t
     return false;
 }
 
-ep_nat_plan *ep_nat_cli_plan_new(const char *cmd, const ep_nat_config *cfg)
+ep_nat_plan *ep_nat_cli_plan_new(const char *cmd, const ep_nat_config *cfg, int *exit_code)
 {
     ep_nat_plan *plan = NULL;
     ep_parse_error err;
     int rc = ep_nat_plan_new(cfg, &plan, &err);
+    *exit_code = EP_EXIT_OK;
     if (rc == 0)
         return plan;
-    if (rc == EP_EINVAL)
+    /* every EINVAL is about the options given: a usage error, like a bad
+     * --ports or --ratio */
+    if (rc == EP_EINVAL) {
         ep_cli_error(cmd, "%s", err.message);
-    else
+        *exit_code = EP_EXIT_USAGE;
+    } else {
         ep_cli_error(cmd, "cannot build the plan: %s", ep_strerror(rc));
+        *exit_code = EP_EXIT_FAILURE;
+    }
     return NULL;
 }
 

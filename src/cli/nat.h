@@ -23,8 +23,10 @@ bool ep_nat_cli_ports(const char *cmd, const char *text, ep_nat_config *cfg);
 bool ep_nat_cli_u32(const char *cmd, const char *opt, const char *text, uint32_t max,
                     uint32_t *out);
 
-/* Build a plan from cfg, printing "ephport CMD: <reason>" on failure. */
-ep_nat_plan *ep_nat_cli_plan_new(const char *cmd, const ep_nat_config *cfg);
+/* Build a plan from cfg, printing "ephport CMD: <reason>" on failure;
+ * *exit_code then gets EP_EXIT_USAGE when the options describe no plan (a
+ * bad CIDR, a plan that does not fit), else EP_EXIT_FAILURE. */
+ep_nat_plan *ep_nat_cli_plan_new(const char *cmd, const ep_nat_config *cfg, int *exit_code);
 
 /* "ADDR:PORT" or "[V6]:PORT" -> addr + port (true, *has_port); a bare
  * address -> *has_port false.  Prints the error. */

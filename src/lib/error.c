@@ -26,6 +26,7 @@ static const struct ep_error_text ep_errors[] = {
     { EP_EPERM, "EPERM", "operation not permitted" },
     { EP_EIO, "EIO", "input/output error" },
     { EP_ENOTSUP, "ENOTSUP", "operation not supported" },
+    { EP_EBADMSG, "EBADMSG", "stored data is damaged" },
 };
 
 static const struct ep_error_text *ep_error_lookup(int err)

@@ -55,10 +55,12 @@ static void ep_natsim_subscriber(const ep_cidr *l, size_t n, uint64_t i, ep_addr
     }
 }
 
-static void ep_natsim_err(ep_parse_error *err, const char *what, int rc)
+static void ep_natsim_err(ep_natlog *log, ep_parse_error *err, const char *what, int rc)
 {
+    const char *why = log ? ep_natlog_errmsg(log) : "";
     if (err)
-        snprintf(err->message, sizeof err->message, "%s: %s", what, ep_strerror(rc));
+        snprintf(err->message, sizeof err->message, "%s: %.100s", what,
+                 why && *why ? why : ep_strerror(rc));
 }
 
 /* One simulated event: a recent block released or touched, or a new
@@ -81,7 +83,7 @@ static int ep_natsim_event(ep_natsim *s, ep_nat_blocks *b, const ep_cidr *in, si
                 ep_nat_blocks_release(b, &x->ext, x->proto, x->port_lo, NULL);
                 rc = ep_natlog_release(s->log, &x->ext, x->proto, x->port_lo, now);
                 if (rc != 0) {
-                    ep_natsim_err(err, "cannot write the log", rc);
+                    ep_natsim_err(s->log, err, "cannot write the log", rc);
                     return rc;
                 }
                 s->res->released++;
@@ -112,7 +114,7 @@ static int ep_natsim_event(ep_natsim *s, ep_nat_blocks *b, const ep_cidr *in, si
             return rc;
         }
         if (rc != 0) {
-            ep_natsim_err(err, "cannot write the log", rc);
+            ep_natsim_err(s->log, err, "cannot write the log", rc);
             return rc;
         }
         s->res->assigned++;
@@ -124,22 +126,20 @@ static int ep_natsim_event(ep_natsim *s, ep_nat_blocks *b, const ep_cidr *in, si
     return 0;
 }
 
-int ep_natlog_simulate(ep_natlog *log, const ep_natlog_sim_config *cfg,
-                       ep_natlog_sim_result *out, ep_parse_error *err)
+/* Parse and check the configuration: the inside list (IPv4 only) and the
+ * block allocator built from it.  0, or -EINVAL/-ENOMEM with err. */
+static int ep_natsim_prepare(const ep_natlog_sim_config *cfg, ep_cidr **in, size_t *nin,
+                             uint64_t *nsubs, ep_nat_blocks **b, ep_parse_error *err)
 {
-    ep_natsim s = { .log = log, .res = out };
     ep_nat_blocks_config bc;
-    ep_nat_blocks *b = NULL;
-    ep_nat_block *recent = NULL;
-    ep_cidr *in = NULL;
-    size_t nin = 0, ring_n = 0;
-    uint64_t nsubs = 0, rng;
     int rc;
 
-    if (!log || !cfg || !out || !cfg->inside)
+    *in = NULL;
+    *b = NULL;
+    *nsubs = 0;
+    if (!cfg || !cfg->inside)
         return EP_EINVAL;
-    memset(out, 0, sizeof *out);
-    rc = ep_cidr_list_parse(cfg->inside, &in, &nin, err);
+    rc = ep_cidr_list_parse(cfg->inside, in, nin, err);
     if (rc != 0) {
         if (err) {
             char why[sizeof err->message];
@@ -148,27 +148,63 @@ int ep_natlog_simulate(ep_natlog *log, const ep_natlog_sim_config *cfg,
         }
         return rc;
     }
-    for (size_t k = 0; k < nin; k++) {
-        if (in[k].addr.family != AF_INET) {
+    for (size_t k = 0; k < *nin; k++) {
+        if ((*in)[k].addr.family != AF_INET) {
             if (err)
                 snprintf(err->message, sizeof err->message,
                          "inside list: IPv6 subscribers are not supported (NAT44)");
-            free(in);
+            free(*in);
+            *in = NULL;
             return EP_EINVAL;
         }
-        nsubs += ep_cidr_size4(&in[k]);
+        *nsubs += ep_cidr_size4(&(*in)[k]);
     }
     bc = cfg->blocks;
     bc.seed = cfg->seed;
-    rc = ep_nat_blocks_new(&bc, &b, err);
+    rc = ep_nat_blocks_new(&bc, b, err);
     if (rc != 0) {
-        free(in);
-        return rc;
+        free(*in);
+        *in = NULL;
     }
+    return rc;
+}
+
+int ep_natlog_simulate_check(const ep_natlog_sim_config *cfg, ep_parse_error *err)
+{
+    ep_cidr *in;
+    size_t nin = 0;
+    uint64_t nsubs;
+    ep_nat_blocks *b;
+    int rc = ep_natsim_prepare(cfg, &in, &nin, &nsubs, &b, err);
+
+    if (rc == 0) {
+        ep_nat_blocks_free(b);
+        free(in);
+    }
+    return rc;
+}
+
+int ep_natlog_simulate(ep_natlog *log, const ep_natlog_sim_config *cfg,
+                       ep_natlog_sim_result *out, ep_parse_error *err)
+{
+    ep_natsim s = { .log = log, .res = out };
+    ep_nat_blocks *b = NULL;
+    ep_nat_block *recent = NULL;
+    ep_cidr *in = NULL;
+    size_t nin = 0, ring_n = 0;
+    uint64_t nsubs = 0, rng;
+    int rc;
+
+    if (!log || !cfg || !out)
+        return EP_EINVAL;
+    memset(out, 0, sizeof *out);
+    rc = ep_natsim_prepare(cfg, &in, &nin, &nsubs, &b, err);
+    if (rc != 0)
+        return rc;
     recent = calloc(EP_NATSIM_RECENT, sizeof *recent);
     if (!recent) {
         rc = EP_ENOMEM;
-        ep_natsim_err(err, "simulation", rc);
+        ep_natsim_err(log, err, "simulation", rc);
         goto out;
     }
     rng = cfg->seed;
@@ -176,7 +212,7 @@ int ep_natlog_simulate(ep_natlog *log, const ep_natlog_sim_config *cfg,
         int64_t now = cfg->start + sec;
         rc = ep_nat_blocks_expire(b, now, ep_natsim_expired, &s);
         if (rc < 0) {
-            ep_natsim_err(err, "cannot write the log", rc);
+            ep_natsim_err(log, err, "cannot write the log", rc);
             goto out;
         }
         for (uint32_t k = 0; k < cfg->rate; k++) {
@@ -188,7 +224,7 @@ int ep_natlog_simulate(ep_natlog *log, const ep_natlog_sim_config *cfg,
     }
     rc = ep_natlog_commit(log);
     if (rc != 0) {
-        ep_natsim_err(err, "cannot commit the log", rc);
+        ep_natsim_err(log, err, "cannot commit the log", rc);
         goto out;
     }
     ep_nat_blocks_get_stats(b, &out->blocks);

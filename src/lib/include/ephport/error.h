@@ -30,6 +30,7 @@ extern "C" {
 #define EP_EPERM         (-EPERM)         /* not permitted */
 #define EP_EIO           (-EIO)           /* I/O or storage error */
 #define EP_ENOTSUP       (-ENOTSUP)       /* not supported here */
+#define EP_EBADMSG       (-EBADMSG)       /* stored data failed its check (damaged) */
 
 /* A short human sentence for an error code ("no free port for this
  * destination"); never NULL.  Unknown codes fall back to strerror(). */

@@ -23,17 +23,34 @@
 extern "C" {
 #endif
 
-/* ---- the mapping log (natlog.c, natlog_csv.c) ---------------------------
+/* ---- the mapping log (natlog.c, natlog_record.c, natlog_csv.c) ---------
  * An SQLite database (WAL) of port-block records: subscriber, external
- * address, protocol, block, start and end (end open while assigned).
+ * address, protocol, block, start and end (end open while assigned), each
+ * with a checksum (ep_natlog_record_sum).
  *
- * Durability: events are written inside a transaction that
- * ep_natlog_commit() commits (and that every `batch` events commits on its
- * own).  With sync_full (the default), COMMIT returns only after the WAL is
- * fsync'ed: a committed event survives a crash of the process and of the
- * machine.  Without it (synchronous=NORMAL) a committed event survives a
- * crash of the process; a power loss may lose the last transactions, but
- * never corrupts the database. */
+ * Durability contract.  An event (an assign or a release) is *accepted*
+ * when its call returns 0 and *acknowledged* when a commit containing it
+ * returns 0: ep_natlog_commit(), or the automatic commit of a full batch
+ * (every `batch` events; ep_natlog_pending() is 0 right after it).  With
+ * sync_full (the default), COMMIT returns only after the WAL is fsync'ed:
+ * an acknowledged event survives a crash of the process and of the machine.
+ * Without it (synchronous=NORMAL) it survives a crash of the process; a
+ * power loss may lose the last transactions, but never corrupts the file.
+ * Accepted events not yet acknowledged are kept in memory by the handle
+ * (ep_natlog_pending lists them).  When a commit or a write fails (disk
+ * full, file size limit, I/O error), the open transaction is rolled back:
+ * the file holds exactly the acknowledged events, ep_natlog_pending()
+ * lists exactly the events that are not stored, and the next write or
+ * commit writes them again first, in order (ep_natlog_discard() drops them
+ * instead).  The event whose own call failed was not accepted and is not
+ * in the list.  A process that dies loses only unacknowledged events.
+ *
+ * Damage.  Opening checks the file cheaply (SQLite header, format mark,
+ * the exact schema; with opt.verify also PRAGMA quick_check of every
+ * page); every record read by whois, foreach and export is checked
+ * against its checksum and the record rules, and a failure is -EBADMSG
+ * with ep_natlog_errmsg() naming the record.  ep_natlog_verify() checks
+ * them all. */
 
 typedef struct ep_natlog ep_natlog;
 
@@ -43,6 +60,7 @@ typedef struct ep_natlog_options {
     bool create;          /* create the file if missing */
     bool read_only;
     bool sync_normal;     /* synchronous=NORMAL instead of FULL */
+    bool verify;          /* open also runs PRAGMA quick_check (reads every page) */
     uint32_t batch;       /* events per automatic commit, 0 = 1000 */
     uint32_t cache_kib;   /* SQLite page cache, 0 = SQLite's default (2 MiB);
                              bulk loads of millions of events want more */
@@ -57,28 +75,57 @@ typedef struct ep_natlog_record {
     int64_t end;          /* EP_NATLOG_OPEN_END while assigned */
 } ep_natlog_record;
 
+/* One accepted event: an assignment (rec as given to ep_natlog_assign) or
+ * a release (rec.ext, rec.proto, rec.port_lo and rec.end only). */
+typedef struct ep_natlog_event {
+    bool release;
+    ep_natlog_record rec;
+} ep_natlog_event;
+
+/* The record's checksum (64-bit FNV-1a of a canonical form; natlog_record.c
+ * says why that detects any single-byte damage).  Pure. */
+EP_API uint64_t ep_natlog_record_sum(const ep_natlog_record *rec);
+/* NULL if rec obeys the record rules (families, protocol, ports, end >
+ * start >= 0), else a sentence saying which rule it breaks.  Pure. */
+EP_API const char *ep_natlog_record_invalid(const ep_natlog_record *rec);
+
 /* Open (and with create, initialise) a log.  A file that is not an ephport
- * NAT log or is corrupt gives -EIO with err saying so; -ENOENT if missing
- * and not create. */
+ * NAT log, is damaged, or is a format-1 log (ep_natlog_upgrade) gives -EIO
+ * with err saying so; -ENOENT if missing and not create. */
 EP_API int ep_natlog_open(const char *path, const ep_natlog_options *opt, ep_natlog **out,
                    ep_parse_error *err);
-/* Commit what is pending and close.  Returns the commit's result. */
+/* Commit what is pending and close.  Returns the commit's result; on
+ * failure the pending events are lost with the handle (call
+ * ep_natlog_commit() first to keep them). */
 EP_API int ep_natlog_close(ep_natlog *log);
 
 /* Record an assignment (end EP_NATLOG_OPEN_END) or a whole past block.
  * -EINVAL for a bad record (families, ports, end <= start); -EEXIST for an
- * open assignment of a block (ext, proto, port_lo) that is already open. */
+ * open assignment of a block (ext, proto, port_lo) that is already open;
+ * -EIO (ep_natlog_errmsg says why) when the write failed: the event is not
+ * accepted, and the contract above tells what became of the pending ones. */
 EP_API int ep_natlog_assign(ep_natlog *log, const ep_natlog_record *rec);
 /* Close the open block (ext, proto, port_lo) at time end.  -ENOENT if no
- * such open block, -EINVAL if end is before its start. */
+ * such open block, -EINVAL if end is before its start, -EIO as assign. */
 EP_API int ep_natlog_release(ep_natlog *log, const ep_addr *ext, uint8_t proto, uint16_t port_lo,
                       int64_t end);
-/* Commit the pending batch: on 0 every event written before is committed
- * in the sense above.  -EIO. */
+/* Commit the pending events (writing them again first if a failure rolled
+ * them back): on 0 every accepted event is acknowledged.  -EIO (the
+ * events stay pending), -EBADMSG if the file turned out damaged. */
 EP_API int ep_natlog_commit(ep_natlog *log);
+/* The accepted events not yet acknowledged, in the order written; after a
+ * failed write or commit, exactly the events not stored.  *events (may be
+ * NULL) points into the handle, valid until the next call on it. */
+EP_API size_t ep_natlog_pending(const ep_natlog *log, const ep_natlog_event **events);
+/* Roll back and forget the pending events. */
+EP_API void ep_natlog_discard(ep_natlog *log);
+/* The last failure in words ("disk full", "record 12: checksum mismatch"),
+ * "" if none. */
+EP_API const char *ep_natlog_errmsg(const ep_natlog *log);
 
 /* Who held ext:port (proto) at time t?  Interval lookup on the index
- * (ext, proto, port_lo, start): O(log n) per candidate block.  -ENOENT. */
+ * (ext, proto, port_lo, start): O(log n) per candidate block; every
+ * candidate record is re-read and checked (-EBADMSG: damaged).  -ENOENT. */
 EP_API int ep_natlog_whois(ep_natlog *log, const ep_addr *ext, uint8_t proto, uint16_t port,
                     int64_t t, ep_natlog_record *out);
 
@@ -86,12 +133,29 @@ EP_API int ep_natlog_whois(ep_natlog *log, const ep_addr *ext, uint8_t proto, ui
  * *removed (may be NULL) gets the count. */
 EP_API int ep_natlog_prune(ep_natlog *log, int64_t before, uint64_t *removed);
 
-/* Visit every record in the order they were logged; stop when fn returns
- * non-zero and return that value. */
+/* Visit every record in the order they were logged, each checked first
+ * (-EBADMSG at the first damaged one); stop when fn returns non-zero and
+ * return that value. */
 EP_API int ep_natlog_foreach(ep_natlog *log, int (*fn)(const ep_natlog_record *, void *), void *arg);
 
-/* PRAGMA integrity_check: 0 when "ok", -EIO with err holding the report. */
+/* Check every record (checksum, rules, readable fields), calling bad (may
+ * be NULL) with the record's id and what is wrong for each damaged one.
+ * *records (may be NULL) gets the number read.  0 if all are sound,
+ * -EBADMSG if any is not, -EIO if the table cannot be read to the end. */
+EP_API int ep_natlog_verify(ep_natlog *log, int (*bad)(int64_t id, const char *why, void *arg),
+                     void *arg, uint64_t *records);
+
+/* PRAGMA integrity_check, then ep_natlog_verify: 0 when both are clean,
+ * else -EIO (integrity) or -EBADMSG (records) with err naming the first
+ * problem. */
 EP_API int ep_natlog_check(ep_natlog *log, ep_parse_error *err);
+
+/* Turn a format-1 log (ephport before record checksums) into the current
+ * format in place, in one transaction: refused (-EIO, err says why) unless
+ * PRAGMA integrity_check is clean and every record obeys the rules, since
+ * the checksums added then vouch for the records as they are.  *records
+ * (may be NULL) gets the count.  A current log: 0, nothing changed. */
+EP_API int ep_natlog_upgrade(const char *path, uint64_t *records, ep_parse_error *err);
 
 /* CSV, one record per line, header line first:
  *   subscriber,ext_addr,proto,port_lo,port_hi,start,end
@@ -109,7 +173,6 @@ EP_API int ep_natlog_csv_format(const ep_natlog_record *rec, char *buf, size_t l
  * *count (may be NULL) gets the records imported. */
 EP_API int ep_natlog_import_csv(ep_natlog *log, FILE *f, uint64_t *count, ep_parse_error *err);
 EP_API int ep_natlog_export_csv(ep_natlog *log, FILE *f);
-
 
 /* ---- a simulated workload (natsim.c) ------------------------------------
  * `ephport nat log simulate`: random subscriber activity over simulated
@@ -135,6 +198,10 @@ typedef struct ep_natlog_sim_result {
     uint64_t refused_exhausted;   /* paired external address full */
     ep_nat_blocks_stats blocks;   /* the allocator at the end */
 } ep_natlog_sim_result;
+
+/* Check a configuration without running it (the inside list, the block
+ * allocator's settings): 0, or -EINVAL with err saying why. */
+EP_API int ep_natlog_simulate_check(const ep_natlog_sim_config *cfg, ep_parse_error *err);
 
 /* Run the simulation into an open log and commit.  -EINVAL (err says why:
  * bad or IPv6 inside list, bad block configuration), -EEXIST when the log
