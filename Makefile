@@ -72,7 +72,7 @@ asan:
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
 	    EP_KDIFF_SEEDS=12 EP_KDIFF_MIN_VERDICTS=5000 \
 	    meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 --no-suite bench \
-	    --no-suite install
+	    --no-suite install --no-suite abi
 
 tsan:
 	@test -f $(TSAN_BUILD)/build.ninja || CC=clang meson setup $(TSAN_BUILD) -Dtests=true \

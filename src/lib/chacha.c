@@ -53,7 +53,7 @@ void ep_chacha20_block(const uint32_t key[8], uint64_t counter, uint32_t out[16]
  * lanes are one register and a refill costs about what one scalar block
  * does, and for baseline x86-64, where the compiler splits each operation
  * into two SSE2 ones (the cost per word of a four-lane version); the
- * dynamic loader picks the one the CPU supports (an ifunc; not with clang,
+ * library picks the one the CPU supports when it loads (not with clang,
  * which builds the baseline only).
  * Same output as eight calls of ep_chacha20_block with consecutive
  * counters, whichever is built (checked by the unit test), so seeded
@@ -104,9 +104,13 @@ static inline __attribute__((always_inline)) void ep_rng_refill_body(ep_rng *r)
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
-/* The dispatch is an ifunc with a static resolver rather than GCC's
- * target_clones, whose generated resolver is an exported weak symbol
- * whatever the visibility: it would leak into libephport's ABI. */
+/* The choice is made once, by a constructor, and called through a pointer.
+ * Not GCC's target_clones: its generated resolver is an exported weak
+ * symbol whatever the visibility, which would leak into libephport's ABI.
+ * Not an ifunc either: its resolver runs while the dynamic loader (or the
+ * static startup code) applies relocations, before AddressSanitizer's
+ * runtime is up, and an instrumented resolver crashes there.  One indirect
+ * call per 128 words costs nothing measurable. */
 __attribute__((target("avx2"))) static void ep_rng_refill_avx2(ep_rng *r)
 {
     ep_rng_refill_body(r);
@@ -117,13 +121,20 @@ static void ep_rng_refill_baseline(ep_rng *r)
     ep_rng_refill_body(r);
 }
 
-static void (*ep_rng_refill_resolve(void))(ep_rng *)
+static void (*ep_rng_refill_impl)(ep_rng *) = ep_rng_refill_baseline;
+
+/* Before main and before any thread: the pointer is written once. */
+__attribute__((constructor)) static void ep_rng_refill_pick(void)
 {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") ? ep_rng_refill_avx2 : ep_rng_refill_baseline;
+    if (__builtin_cpu_supports("avx2"))
+        ep_rng_refill_impl = ep_rng_refill_avx2;
 }
 
-void ep_rng_refill(ep_rng *r) __attribute__((ifunc("ep_rng_refill_resolve")));
+void ep_rng_refill(ep_rng *r)
+{
+    ep_rng_refill_impl(r);
+}
 #else
 void ep_rng_refill(ep_rng *r)
 {
