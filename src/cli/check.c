@@ -11,9 +11,11 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include <ephport/host.h>
+#include <ephport/node.h>
 
 #include "cli.h"
 
@@ -25,7 +27,8 @@ static void ep_check_usage(FILE *f)
 {
     fprintf(f,
             "Usage: ephport check [--warn PCT] [--crit PCT] [--min-free N]\n"
-            "                     [--netns NAME|PATH] [--source auto|netlink|proc]\n"
+            "                     [--netns NAME|PATH | --all-namespaces]\n"
+            "                     [--source auto|netlink|proc]\n"
             "\n"
             "Monitoring-plugin check of the destination under most pressure: the share\n"
             "of the effective ephemeral ports it has taken.\n"
@@ -35,6 +38,9 @@ static void ep_check_usage(FILE *f)
             "  --crit PCT         CRITICAL from PCT%% used (default 95)\n"
             "  --min-free N       also CRITICAL when a destination has fewer than N free ports\n"
             "  --netns NAME|PATH  check the namespace /run/netns/NAME or at PATH\n"
+            "  -A, --all-namespaces  the worst destination of every network namespace of the\n"
+            "                     host (containers, pods); the line names its namespace;\n"
+            "                     UNKNOWN if one cannot be entered (unless CRITICAL anyway)\n"
             "  --source SRC       netlink, proc or auto (default)\n"
             "  --help             this text\n"
             "\n"
@@ -129,6 +135,170 @@ static int ep_check_level(const ep_host_dest *d, int64_t eff, long warn, long cr
     return EP_CHECK_OK;
 }
 
+/* A destination to judge, with its namespace's effective ports and, across
+ * a node, the namespace's label. */
+typedef struct ep_check_cand {
+    const ep_host_dest *d;
+    int64_t eff;
+    const char *ns;
+} ep_check_cand;
+
+/* UNKNOWN (printed) when the snapshot cannot give a true answer. */
+static int ep_check_readable(const ep_host_snapshot *snap, const char *ns)
+{
+    const ep_host_settings *st = ep_host_snapshot_settings(snap);
+    char what[300];
+
+    if (st->effective_ports <= 0) {
+        snprintf(what, sizeof what, "the ephemeral port range is unreadable%s%s",
+                 ns ? " in namespace " : "", ns ? ns : "");
+        return ep_check_unknown("%s", what);
+    }
+    if (ep_host_snapshot_source(snap, 6) == EP_HOST_SOURCE_NONE ||
+        ep_host_snapshot_source(snap, 17) == EP_HOST_SOURCE_NONE) {
+        snprintf(what, sizeof what, "the sockets are unreadable%s%s (run ephport status for why)",
+                 ns ? " in namespace " : "", ns ? ns : "");
+        return ep_check_unknown("%s", what);
+    }
+    return EP_CHECK_OK;
+}
+
+/* Judge every candidate (sorted by pressure), print the status line with
+ * the worst one and its performance data; eff0 is the effective count shown
+ * when there is no destination.  `extra` ends the text part.  Returns the
+ * level, or UNKNOWN when stdout fails. */
+static int ep_check_report(const ep_check_cand *c, size_t n, size_t total, int64_t eff0,
+                           long warn, long crit, long min_free, const char *extra)
+{
+    int level = EP_CHECK_OK;
+    size_t above_warn = 0;
+    char name[96], wt[32], ct[32];
+
+    for (size_t i = 0; i < n; i++) {
+        int l = ep_check_level(c[i].d, c[i].eff, warn, crit, min_free);
+        if (l >= EP_CHECK_WARNING)
+            above_warn++;
+        if (l > level)
+            level = l;
+    }
+    if (n == 0) {
+        /* Performance data thresholds in the Monitoring Plugins range
+         * syntax, saying what the exit code says: "@X:" alerts when used >=
+         * X (a bare "X" would alert only above X), X exact; free's "N:"
+         * alerts below N. */
+        ep_check_fmt_threshold(warn, eff0, wt, sizeof wt);
+        ep_check_fmt_threshold(crit, eff0, ct, sizeof ct);
+        printf("EPHPORT OK - no destination uses the ephemeral range (%lld ports free)%s",
+               (long long)eff0, extra);
+        printf(" | used=0;@%s:;@%s:;0;%lld free=%lld;;;0;%lld tw=0;;;0; destinations=0\n", wt, ct,
+               (long long)eff0, (long long)eff0, (long long)eff0);
+    } else {
+        /* The destination reported: the worst one (highest level, then the
+         * most pressure; candidates are sorted by pressure). */
+        const ep_check_cand *worst = &c[0];
+        int64_t used;
+        char minf[24] = "";
+        for (size_t i = 0; i < n; i++)
+            if (ep_check_level(c[i].d, c[i].eff, warn, crit, min_free) == level) {
+                worst = &c[i];
+                break;
+            }
+        ep_check_fmt_threshold(warn, worst->eff, wt, sizeof wt);
+        ep_check_fmt_threshold(crit, worst->eff, ct, sizeof ct);
+        used = worst->eff - worst->d->free;
+        ep_check_dest_name(worst->d, name, sizeof name);
+        if (min_free >= 0)
+            snprintf(minf, sizeof minf, "%ld:", min_free);
+        printf("EPHPORT %s - %s%s%s %.0f%% used (%lld free)", ep_check_words[level],
+               worst->ns ? worst->ns : "", worst->ns ? ": " : "", name,
+               100.0 * (double)used / (double)worst->eff, (long long)worst->d->free);
+        if (above_warn > 1)
+            printf(", %zu destinations at or above warning", above_warn);
+        printf("%s | used=%lld;@%s:;@%s:;0;%lld free=%lld;;%s;0;%lld tw=%u;;;0; destinations=%zu\n",
+               extra, (long long)used, wt, ct, (long long)worst->eff, (long long)worst->d->free,
+               minf, (long long)worst->eff, worst->d->time_wait, total);
+    }
+    return fflush(stdout) == 0 ? level : EP_CHECK_UNKNOWN;
+}
+
+/* --all-namespaces: the worst destination of the node.  A namespace that
+ * vanished during the scan is no longer there to check; one that could not
+ * be entered or read leaves the answer unknown unless the node is already
+ * CRITICAL elsewhere. */
+static int ep_check_node(const ep_host_options *o, long warn, long crit, long min_free)
+{
+    ep_host_node_options no;
+    ep_host_node *node;
+    ep_check_cand *cand;
+    const ep_host_node_dest *nd;
+    size_t n, total, blind = 0;
+    const char *blind_why = NULL, *blind_ns = NULL;
+    int64_t eff0 = 0;
+    int level, rc;
+    char extra[96] = "";
+
+    ep_host_node_options_init(&no);
+    no.host = *o;
+    no.host.top = 0;
+    rc = ep_host_node_take(&no, &node);
+    if (rc)
+        return ep_check_unknown("cannot list this host's network namespaces: %s",
+                                ep_host_strerror(rc));
+    for (size_t i = 0; i < ep_host_node_count(node); i++) {
+        const char *why;
+        const ep_host_snapshot *s = ep_host_node_snapshot(node, i, &why);
+        if (!s) {
+            if (why && strstr(why, "vanished"))
+                continue;
+            if (!blind++) {
+                blind_why = why;
+                blind_ns = ep_host_node_netns(node, i)->label;
+            }
+            continue;
+        }
+        if (ep_host_node_netns(node, i)->self)
+            eff0 = ep_host_snapshot_settings(s)->effective_ports;
+        if ((rc = ep_check_readable(s, ep_host_node_netns(node, i)->label)) != EP_CHECK_OK) {
+            ep_host_node_free(node);
+            return rc;
+        }
+    }
+    nd = ep_host_node_dests(node, &n, &total);
+    cand = calloc(n ? n : 1, sizeof *cand);
+    if (!cand) {
+        ep_host_node_free(node);
+        return ep_check_unknown("out of memory%s", "");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const ep_host_snapshot *s = ep_host_node_snapshot(node, nd[i].netns, NULL);
+        cand[i] = (ep_check_cand){ nd[i].dest, ep_host_snapshot_settings(s)->effective_ports,
+                                   ep_host_node_netns(node, nd[i].netns)->label };
+    }
+    snprintf(extra, sizeof extra, " [%zu namespaces]",
+             ep_host_node_count(node) - ep_host_node_unreadable(node));
+    if (blind) {
+        /* what the readable namespaces say, if it is already the worst */
+        level = EP_CHECK_OK;
+        for (size_t i = 0; i < n; i++) {
+            int l = ep_check_level(cand[i].d, cand[i].eff, warn, crit, min_free);
+            if (l > level)
+                level = l;
+        }
+        if (level < EP_CHECK_CRITICAL) {
+            char msg[400];
+            snprintf(msg, sizeof msg, "%zu namespace(s) could not be read, e.g. %s: %s", blind,
+                     blind_ns, blind_why ? blind_why : "unknown reason");
+            free(cand);
+            ep_host_node_free(node);
+            return ep_check_unknown("%s", msg);
+        }
+    }
+    level = ep_check_report(cand, n, total, eff0, warn, crit, min_free, extra);
+    free(cand);
+    ep_host_node_free(node);
+    return level;
+}
+
 int ep_cmd_check(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -137,6 +307,7 @@ int ep_cmd_check(int argc, char **argv)
         { "min-free", required_argument, NULL, 'm' },
         { "netns", required_argument, NULL, 'n' },
         { "source", required_argument, NULL, 's' },
+        { "all-namespaces", no_argument, NULL, 'A' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -144,16 +315,17 @@ int ep_cmd_check(int argc, char **argv)
     ep_host_snapshot *snap;
     const ep_host_settings *st;
     const ep_host_dest *dests;
+    ep_check_cand *cand;
     long warn = 8000, crit = 9500; /* hundredths of a per cent */
     long min_free = -1;
     unsigned long v;
-    size_t n, total, above_warn = 0;
-    int c, rc, level = EP_CHECK_OK;
-    char name[96], wt[32], ct[32];
+    size_t n, total;
+    bool all = false;
+    int c, rc, level;
 
     ep_host_options_init(&o);
     opterr = 0; /* our own messages, in plugin format */
-    while ((c = getopt_long(argc, argv, ":w:c:m:n:s:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":w:c:m:n:s:hA", opts, NULL)) != -1) {
         switch (c) {
         case 'w':
             if (!ep_check_parse_pct(optarg, &warn))
@@ -173,6 +345,9 @@ int ep_cmd_check(int argc, char **argv)
             break;
         case 'n':
             o.netns = optarg;
+            break;
+        case 'A':
+            all = true;
             break;
         case 's':
             if (ep_host_source_from_name(optarg, &o.source) != 0)
@@ -194,61 +369,28 @@ int ep_cmd_check(int argc, char **argv)
         return ep_check_unknown("--warn must not be above --crit%s", "");
     o.warn_pct = warn > 0 ? (double)warn / 100 : 0.001;
     o.crit_pct = crit > 0 ? (double)crit / 100 : 0.001;
+    if (all && o.netns)
+        return ep_check_unknown("--all-namespaces reads every namespace; leave out --netns%s", "");
+    if (all)
+        return ep_check_node(&o, warn, crit, min_free);
     rc = ep_host_snapshot_take(&o, &snap);
     if (rc)
         return ep_check_unknown("cannot read the host: %s", ep_host_strerror(rc));
+    if ((rc = ep_check_readable(snap, NULL)) != EP_CHECK_OK) {
+        ep_host_snapshot_free(snap);
+        return rc;
+    }
     st = ep_host_snapshot_settings(snap);
-    if (st->effective_ports <= 0) {
-        ep_host_snapshot_free(snap);
-        return ep_check_unknown("the ephemeral port range is unreadable%s", "");
-    }
-    if (ep_host_snapshot_source(snap, 6) == EP_HOST_SOURCE_NONE ||
-        ep_host_snapshot_source(snap, 17) == EP_HOST_SOURCE_NONE) {
-        ep_host_snapshot_free(snap);
-        return ep_check_unknown("the sockets are unreadable (run ephport status for why)%s", "");
-    }
     dests = ep_host_snapshot_dests(snap, &n, &total);
-    for (size_t i = 0; i < n; i++) {
-        int l = ep_check_level(&dests[i], st->effective_ports, warn, crit, min_free);
-        if (l > EP_CHECK_OK)
-            above_warn++;
-        if (l > level)
-            level = l;
+    cand = calloc(n ? n : 1, sizeof *cand);
+    if (!cand) {
+        ep_host_snapshot_free(snap);
+        return ep_check_unknown("out of memory%s", "");
     }
-    /* Performance data thresholds in the Monitoring Plugins range syntax,
-     * saying what the exit code says: "@X:" alerts when used >= X (a bare
-     * "X" would alert only above X), X exact; free's "N:" alerts below N. */
-    ep_check_fmt_threshold(warn, st->effective_ports, wt, sizeof wt);
-    ep_check_fmt_threshold(crit, st->effective_ports, ct, sizeof ct);
-    /* The destination reported: the worst one (highest level, then the
-     * most pressure; dests are sorted by pressure). */
-    if (n == 0) {
-        printf("EPHPORT OK - no destination uses the ephemeral range (%lld ports free)",
-               (long long)st->effective_ports);
-        printf(" | used=0;@%s:;@%s:;0;%lld free=%lld;;;0;%lld tw=0;;;0; destinations=0\n", wt, ct,
-               (long long)st->effective_ports, (long long)st->effective_ports,
-               (long long)st->effective_ports);
-    } else {
-        const ep_host_dest *worst = &dests[0];
-        int64_t eff = st->effective_ports, used;
-        char minf[24] = "";
-        for (size_t i = 0; i < n; i++)
-            if (ep_check_level(&dests[i], eff, warn, crit, min_free) == level) {
-                worst = &dests[i];
-                break;
-            }
-        used = eff - worst->free;
-        ep_check_dest_name(worst, name, sizeof name);
-        if (min_free >= 0)
-            snprintf(minf, sizeof minf, "%ld:", min_free);
-        printf("EPHPORT %s - %s %.0f%% used (%lld free)", ep_check_words[level], name,
-               100.0 * (double)used / (double)eff, (long long)worst->free);
-        if (above_warn > 1)
-            printf(", %zu destinations at or above warning", above_warn);
-        printf(" | used=%lld;@%s:;@%s:;0;%lld free=%lld;;%s;0;%lld tw=%u;;;0; destinations=%zu\n",
-               (long long)used, wt, ct, (long long)eff, (long long)worst->free, minf,
-               (long long)eff, worst->time_wait, total);
-    }
+    for (size_t i = 0; i < n; i++)
+        cand[i] = (ep_check_cand){ &dests[i], st->effective_ports, NULL };
+    level = ep_check_report(cand, n, total, st->effective_ports, warn, crit, min_free, "");
+    free(cand);
     ep_host_snapshot_free(snap);
     if (fflush(stdout) != 0)
         return EP_CHECK_UNKNOWN;

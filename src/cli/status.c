@@ -14,12 +14,14 @@
 #include "cli.h"
 #include <ephport/host-json.h>
 #include "promfile.h"
+#include "status-node.h"
 
 static void ep_status_usage(FILE *f)
 {
     fprintf(f,
             "Usage: ephport status [--json | --prometheus FILE] [--top N] [--processes]\n"
-            "                      [--netns NAME|PATH] [--source auto|netlink|proc]\n"
+            "                      [--netns NAME|PATH | --all-namespaces]\n"
+            "                      [--source auto|netlink|proc]\n"
             "                      [--no-probe] [--warn PCT] [--crit PCT]\n"
             "\n"
             "Read this host's ephemeral ports: the effective range, sockets per state,\n"
@@ -33,6 +35,9 @@ static void ep_status_usage(FILE *f)
             "                      0 = all)\n"
             "  --processes         add the pid and command owning the shown destinations\n"
             "  --netns NAME|PATH   read the namespace /run/netns/NAME or at PATH\n"
+            "  -A, --all-namespaces  every network namespace of the host (containers, pods,\n"
+            "                      ip netns): one table across the node with a NAMESPACE\n"
+            "                      column (needs root to enter the others)\n"
             "  --source SRC        netlink sock_diag, /proc/net, or auto (default: netlink,\n"
             "                      /proc when netlink fails)\n"
             "  --no-probe          do not ask the kernel which connected TCP ports are\n"
@@ -52,8 +57,13 @@ static void ep_status_usage(FILE *f)
             "                      \"LOW-HIGH\" when sticky ports could not be asked\n"
             "  HEADROOM            FREE / effective ports\n"
             "\n"
+            "  NAMESPACE           (--all-namespaces) the ip-netns name, the container or pod\n"
+            "                      name, its id, or \"pid N (command)\"; \"host\" is pid 1's\n"
+            "\n"
             "Example, inside a container (PID of a process in it):\n"
             "  ephport status --netns /proc/PID/ns/net\n"
+            "Every container and pod of this node at once:\n"
+            "  ephport status --all-namespaces\n"
             "\n"
             "Exit status: 0 read, 1 could not read the namespace, 2 bad command line.\n");
 }
@@ -277,6 +287,30 @@ static void ep_status_tail(const ep_host_snapshot *snap, bool color)
         printf("  - %s\n", notes[i]);
 }
 
+static int ep_status_all(const ep_host_options *o, bool json)
+{
+    ep_host_node_options no;
+    ep_host_node *node;
+    int rc;
+
+    ep_host_node_options_init(&no);
+    no.host = *o;
+    rc = ep_host_node_take(&no, &node);
+    if (rc) {
+        ep_cli_error("status", "cannot list this host's network namespaces: %s",
+                     ep_host_strerror(rc));
+        return EP_EXIT_FAILURE;
+    }
+    if (json) {
+        rc = ep_cli_print_json(ep_host_node_to_json(node));
+    } else {
+        ep_status_node_print(node, ep_cli_use_color(stdout));
+        rc = fflush(stdout) == 0 ? EP_EXIT_OK : EP_EXIT_FAILURE;
+    }
+    ep_host_node_free(node);
+    return rc;
+}
+
 int ep_cmd_status(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -289,12 +323,13 @@ int ep_cmd_status(int argc, char **argv)
         { "warn", required_argument, NULL, 'w' },
         { "crit", required_argument, NULL, 'c' },
         { "no-probe", no_argument, NULL, 'N' },
+        { "all-namespaces", no_argument, NULL, 'A' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     ep_host_options o;
     ep_host_snapshot *snap;
-    bool json = false, color;
+    bool json = false, all = false, color;
     const char *prom = NULL;
     char why[512];
     unsigned long v;
@@ -302,7 +337,7 @@ int ep_cmd_status(int argc, char **argv)
 
     ep_host_options_init(&o);
     o.top = 10;
-    while ((c = getopt_long(argc, argv, "jt:pn:s:w:c:hP:N", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "jt:pn:s:w:c:hP:NA", opts, NULL)) != -1) {
         switch (c) {
         case 'j':
             json = true;
@@ -325,6 +360,9 @@ int ep_cmd_status(int argc, char **argv)
             break;
         case 'n':
             o.netns = optarg;
+            break;
+        case 'A':
+            all = true;
             break;
         case 's':
             if (ep_host_source_from_name(optarg, &o.source) != 0) {
@@ -364,6 +402,17 @@ int ep_cmd_status(int argc, char **argv)
         ep_cli_error("status", "--warn must not be above --crit");
         return EP_EXIT_USAGE;
     }
+    if (all && o.netns) {
+        ep_cli_error("status", "--all-namespaces reads every namespace; leave out --netns");
+        return EP_EXIT_USAGE;
+    }
+    if (all && prom) {
+        ep_cli_error("status", "--all-namespaces with --prometheus: use `ephport exporter "
+                               "--all-namespaces --textfile FILE`");
+        return EP_EXIT_USAGE;
+    }
+    if (all)
+        return ep_status_all(&o, json);
     rc = ep_host_snapshot_take(&o, &snap);
     if (rc) {
         if (o.netns)

@@ -226,6 +226,34 @@ void ep_host_find_processes(ep_host_snapshot *s);
 /* --- advice.c --- */
 void ep_host_compute_advice(ep_host_snapshot *s, double warn_pct, double crit_pct);
 
+/* --- nsenum.c: the node's network namespaces --- */
+typedef struct ep_host_ns_entry {
+    uint64_t inode;
+    bool self, init;
+    int pid;                /* lowest pid inside, 0 if none */
+    char *name, *run_path;  /* ip-netns name and its file, or NULL */
+    char *comm, *container, *container_name, *pod_uid, *pod_name;
+    char *path;             /* what to enter */
+    char *label;
+} ep_host_ns_entry;
+
+typedef struct ep_host_ns_list {
+    ep_host_ns_entry *v;
+    size_t n, cap;
+    size_t unreadable_pids; /* /proc/PID/ns/net that could not be read */
+} ep_host_ns_list;
+
+/* List the namespaces (root: where the host's / is, "" or NULL for "/").
+ * 0 or a negative errno. */
+int ep_host_ns_list_take(ep_host_ns_list *l, const char *root);
+void ep_host_ns_list_free(ep_host_ns_list *l);
+/* From /proc/PID/cgroup text: a container id (64 hex characters: docker,
+ * containerd, CRI-O, podman) and a Kubernetes pod UID (hyphenated).  Either
+ * is "" when absent.  Returns a bit mask: 1 container found, 2 pod found.
+ * Pure (fuzz target host-cgroup). */
+int ep_host_cgroup_ids(const char *text, size_t len, char *container, size_t clen,
+                       char *pod_uid, size_t plen);
+
 /* --- netns.c --- */
 /* The file behind a --netns spec: a path as given, a name under /run/netns.
  * 0, or -EINVAL with why. */
@@ -235,5 +263,10 @@ int ep_host_netns_path(const char *spec, char *path, size_t size, char *why, siz
  * changes namespace.  fn's result, or a negative errno with why filled when
  * the namespace cannot be opened or entered. */
 int ep_host_in_netns(const char *spec, int (*fn)(void *), void *arg, char *why, size_t len);
+/* The same, and the namespace opened must have inode `inode` (0: any):
+ * -ESTALE with why otherwise (the pid named in the path exited and was
+ * reused, or an ip-netns file was replaced). */
+int ep_host_in_netns_inode(const char *spec, uint64_t inode, int (*fn)(void *), void *arg,
+                           char *why, size_t len);
 
 #endif

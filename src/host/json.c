@@ -1,6 +1,6 @@
-/* host-json.c - an ep_host_snapshot as JSON, built with jansson (the
- * library itself does not depend on it).  One builder serves
- * `status --json`, `top` and the exporter's tests, so they cannot drift.
+/* json.c - an ep_host_snapshot, and a whole node, as JSON built with
+ * jansson.  One builder serves `status --json`, `top` and the exporter's
+ * tests, so they cannot drift.
  * Unknown values are null, never 0; "notes" says why.  The schema is
  * documented in doc/ephport-status.1.scd. */
 #include <sys/socket.h>
@@ -275,4 +275,69 @@ json_t *ep_host_snapshot_to_json(const ep_host_snapshot *snap)
         return NULL;
     }
     return o;
+}
+
+static json_t *ep_json_str(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+json_t *ep_host_netns_to_json(const ep_host_netns_info *ns)
+{
+    json_t *o = json_object();
+    if (!o)
+        return NULL;
+    if (!ep_json_set(o, "inode", json_integer((json_int_t)ns->inode)) ||
+        !ep_json_set(o, "label", json_string(ns->label)) ||
+        !ep_json_set(o, "self", json_boolean(ns->self)) ||
+        !ep_json_set(o, "host", json_boolean(ns->init)) ||
+        !ep_json_set(o, "name", ep_json_str(ns->name)) ||
+        !ep_json_set(o, "container", ep_json_str(ns->container)) ||
+        !ep_json_set(o, "container_name", ep_json_str(ns->container_name)) ||
+        !ep_json_set(o, "pod_uid", ep_json_str(ns->pod_uid)) ||
+        !ep_json_set(o, "pod", ep_json_str(ns->pod_name)) ||
+        !ep_json_set(o, "pid", ns->pid ? json_integer(ns->pid) : json_null()) ||
+        !ep_json_set(o, "comm", ep_json_str(ns->comm)) ||
+        !ep_json_set(o, "path", json_string(ns->path))) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+json_t *ep_host_node_to_json(const ep_host_node *node)
+{
+    json_t *o = json_object(), *list = json_array(), *dests = json_array();
+    size_t n, total;
+    const ep_host_node_dest *d = ep_host_node_dests(node, &n, &total);
+    bool ok = o && list && dests;
+
+    for (size_t i = 0; ok && i < ep_host_node_count(node); i++) {
+        const char *why;
+        const ep_host_snapshot *snap = ep_host_node_snapshot(node, i, &why);
+        json_t *ns = ep_host_netns_to_json(ep_host_node_netns(node, i));
+        ok = ns && ep_json_set(ns, "readable", json_boolean(snap != NULL)) &&
+             ep_json_set(ns, "why", ep_json_str(snap ? NULL : why)) &&
+             ep_json_set(ns, "status", snap ? ep_host_snapshot_to_json(snap) : json_null());
+        if (!ok || json_array_append_new(list, ns) != 0) {
+            json_decref(ok ? NULL : ns);
+            ok = false;
+        }
+    }
+    for (size_t i = 0; ok && i < n; i++) {
+        json_t *x = ep_host_dest_to_json(d[i].dest);
+        ok = x && ep_json_set(x, "netns", json_integer(
+                                              (json_int_t)ep_host_node_netns(node, d[i].netns)->inode)) &&
+             ep_json_set(x, "namespace", json_string(ep_host_node_netns(node, d[i].netns)->label));
+        if (!ok || json_array_append_new(dests, x) != 0) {
+            json_decref(ok ? NULL : x);
+            ok = false;
+        }
+    }
+    if (ok && ep_json_set(o, "namespaces", list) && ep_json_set(o, "destinations", dests) &&
+        ep_json_set(o, "destinations_total", json_integer((json_int_t)total)) &&
+        ep_json_set(o, "unreadable", json_integer((json_int_t)ep_host_node_unreadable(node))))
+        return o;
+    json_decref(o);
+    return NULL;
 }

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "host-internal.h"
 
@@ -76,6 +77,12 @@ static void *ep_netns_thread(void *p)
 
 int ep_host_in_netns(const char *spec, int (*fn)(void *), void *arg, char *why, size_t len)
 {
+    return ep_host_in_netns_inode(spec, 0, fn, arg, why, len);
+}
+
+int ep_host_in_netns_inode(const char *spec, uint64_t inode, int (*fn)(void *), void *arg,
+                           char *why, size_t len)
+{
     char path[4096];
     ep_netns_job job = { .fn = fn, .arg = arg, .why = why, .len = len, .path = path };
     pthread_t t;
@@ -91,6 +98,15 @@ int ep_host_in_netns(const char *spec, int (*fn)(void *), void *arg, char *why, 
         rc = -errno;
         snprintf(why, len, "cannot open %s: %s", path, strerror(-rc));
         return rc;
+    }
+    if (inode) {
+        struct stat st;
+        if (fstat(job.fd, &st) != 0 || (uint64_t)st.st_ino != inode) {
+            snprintf(why, len, "%s is no longer namespace %llu", path,
+                     (unsigned long long)inode);
+            close(job.fd);
+            return -ESTALE;
+        }
     }
     rc = pthread_create(&t, NULL, ep_netns_thread, &job);
     if (rc != 0) {

@@ -467,7 +467,8 @@ int ep_host_snapshot_take(const ep_host_options *opts, ep_host_snapshot **out)
         }
     }
     why[0] = '\0';
-    rc = ep_host_in_netns(opts->netns, ep_host_read_namespace, &job, why, sizeof why);
+    rc = ep_host_in_netns_inode(opts->netns, opts->netns_inode, ep_host_read_namespace, &job,
+                                why, sizeof why);
     if (rc && why[0]) {
         /* the namespace could not be entered: nothing was read */
         ep_host_snapshot_free(s);

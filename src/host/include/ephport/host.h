@@ -109,6 +109,10 @@ typedef struct ep_host_options {
                                 used share of the effective ports reaches
                                 this percent (0 = default 80) */
     double crit_pct;         /* ... critical from this percent (0 = 95) */
+    uint64_t netns_inode;    /* with netns: the inode the namespace must
+                                have (0: any); otherwise -ESTALE, as when a
+                                /proc/PID/ns/net path's pid exited and was
+                                reused in another namespace */
 } ep_host_options;
 
 /* Zero-fill opts: current namespace, every destination, AUTO, defaults. */

@@ -1,0 +1,225 @@
+/* node.c - ephport/node.h: every network namespace of the host read as one
+ * snapshot each (nsenum.c lists and names them), and the destinations of
+ * all of them in one list ordered as a snapshot orders its own (pressure,
+ * then used).  A namespace that cannot be read keeps its identity and a
+ * reason, and contributes nothing to the list: never zeros. */
+#include <assert.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ephport/node.h>
+
+#include "host-internal.h"
+
+struct ep_host_node {
+    ep_host_ns_list list;
+    ep_host_netns_info *info;     /* [list.n], views into list */
+    ep_host_snapshot **snap;      /* [list.n], NULL when unreadable */
+    char **why;                   /* [list.n], NULL when read */
+    size_t unreadable;
+    ep_host_node_dest *dests;
+    size_t ndests, total;
+};
+
+void ep_host_node_options_init(ep_host_node_options *opts)
+{
+    memset(opts, 0, sizeof *opts);
+    ep_host_options_init(&opts->host);
+}
+
+/* The reason a namespace could not be read, from the snapshot's error. */
+static char *ep_node_why(const ep_host_ns_entry *ns, int rc)
+{
+    char buf[512];
+
+    switch (-rc) {
+    case ENOENT:
+    case ESRCH:
+        snprintf(buf, sizeof buf, "vanished during the scan: %s is gone", ns->path);
+        break;
+    case ESTALE:
+        snprintf(buf, sizeof buf,
+                 "vanished during the scan: %s now names another namespace (pid reused)",
+                 ns->path);
+        break;
+    case EPERM:
+    case EACCES:
+        snprintf(buf, sizeof buf, "cannot enter %s: %s (needs CAP_SYS_ADMIN)", ns->path,
+                 strerror(-rc));
+        break;
+    default:
+        snprintf(buf, sizeof buf, "cannot read %s: %s", ns->path, ep_host_strerror(rc));
+    }
+    return strdup(buf);
+}
+
+/* Pressure first, then used: the order of ep_host_snapshot_dests. */
+static int ep_node_dest_order(const void *a, const void *b)
+{
+    const ep_host_dest *x = ((const ep_host_node_dest *)a)->dest;
+    const ep_host_dest *y = ((const ep_host_node_dest *)b)->dest;
+    if (x->pressure != y->pressure)
+        return x->pressure > y->pressure ? -1 : 1;
+    if (x->used != y->used)
+        return x->used > y->used ? -1 : 1;
+    /* equal keys: namespace order, then the snapshot's own order, so the
+     * list is the same from run to run (qsort is not stable) */
+    if (((const ep_host_node_dest *)a)->netns != ((const ep_host_node_dest *)b)->netns)
+        return ((const ep_host_node_dest *)a)->netns < ((const ep_host_node_dest *)b)->netns ? -1 : 1;
+    return x < y ? -1 : x > y;
+}
+
+static int ep_node_collect(ep_host_node *node, size_t top)
+{
+    size_t n = 0, k = 0;
+
+    for (size_t i = 0; i < node->list.n; i++) {
+        size_t nd = 0;
+        if (node->snap[i])
+            ep_host_snapshot_dests(node->snap[i], &nd, NULL);
+        n += nd;
+    }
+    node->dests = calloc(n ? n : 1, sizeof *node->dests);
+    if (!node->dests)
+        return -ENOMEM;
+    for (size_t i = 0; i < node->list.n; i++) {
+        size_t nd = 0;
+        const ep_host_dest *d = node->snap[i] ? ep_host_snapshot_dests(node->snap[i], &nd, NULL)
+                                              : NULL;
+        for (size_t j = 0; j < nd; j++) {
+            node->dests[k].netns = i;
+            node->dests[k].dest = &d[j];
+            k++;
+        }
+    }
+    assert(k == n);
+    qsort(node->dests, n, sizeof *node->dests, ep_node_dest_order);
+    node->total = n;
+    node->ndests = top && top < n ? top : n;
+    return 0;
+}
+
+int ep_host_node_take(const ep_host_node_options *opts, ep_host_node **out)
+{
+    ep_host_node_options defaults;
+    ep_host_node *node;
+    int rc;
+
+    *out = NULL;
+    if (!opts) {
+        ep_host_node_options_init(&defaults);
+        opts = &defaults;
+    }
+    if (opts->host.netns)
+        return EP_EINVAL;
+    node = calloc(1, sizeof *node);
+    if (!node)
+        return EP_ENOMEM;
+    rc = ep_host_ns_list_take(&node->list, opts->host_root);
+    if (rc != 0) {
+        free(node);
+        return rc;
+    }
+    node->info = calloc(node->list.n ? node->list.n : 1, sizeof *node->info);
+    node->snap = calloc(node->list.n ? node->list.n : 1, sizeof *node->snap);
+    node->why = calloc(node->list.n ? node->list.n : 1, sizeof *node->why);
+    if (!node->info || !node->snap || !node->why) {
+        ep_host_node_free(node);
+        return EP_ENOMEM;
+    }
+    for (size_t i = 0; i < node->list.n; i++) {
+        const ep_host_ns_entry *e = &node->list.v[i];
+        node->info[i] = (ep_host_netns_info){
+            .inode = e->inode, .self = e->self, .init = e->init, .name = e->name,
+            .container = e->container, .container_name = e->container_name,
+            .pod_uid = e->pod_uid, .pod_name = e->pod_name, .pid = e->pid, .comm = e->comm,
+            .path = e->path, .label = e->label,
+        };
+    }
+    for (size_t i = 0; i < node->list.n; i++) {
+        const ep_host_ns_entry *e = &node->list.v[i];
+        ep_host_options o = opts->host;
+        if (opts->before_read)
+            opts->before_read(i, node->list.n, &node->info[i], opts->arg);
+        /* the caller's own namespace is read in place */
+        o.netns = e->self ? NULL : e->path;
+        o.netns_inode = e->self ? 0 : e->inode;
+        rc = ep_host_snapshot_take(&o, &node->snap[i]);
+        if (rc == EP_ENOMEM) {
+            ep_host_node_free(node);
+            return rc;
+        }
+        if (rc != 0) {
+            node->snap[i] = NULL;
+            node->why[i] = ep_node_why(e, rc);
+            node->unreadable++;
+            if (!node->why[i]) {
+                ep_host_node_free(node);
+                return EP_ENOMEM;
+            }
+        }
+    }
+    rc = ep_node_collect(node, opts->host.top);
+    if (rc != 0) {
+        ep_host_node_free(node);
+        return rc;
+    }
+    *out = node;
+    return 0;
+}
+
+void ep_host_node_free(ep_host_node *node)
+{
+    if (!node)
+        return;
+    for (size_t i = 0; i < node->list.n; i++) {
+        if (node->snap)
+            ep_host_snapshot_free(node->snap[i]);
+        if (node->why)
+            free(node->why[i]);
+    }
+    free(node->snap);
+    free(node->why);
+    free(node->info);
+    free(node->dests);
+    ep_host_ns_list_free(&node->list);
+    free(node);
+}
+
+size_t ep_host_node_count(const ep_host_node *node)
+{
+    return node->list.n;
+}
+
+const ep_host_netns_info *ep_host_node_netns(const ep_host_node *node, size_t i)
+{
+    return i < node->list.n ? &node->info[i] : NULL;
+}
+
+const ep_host_snapshot *ep_host_node_snapshot(const ep_host_node *node, size_t i,
+                                              const char **why)
+{
+    if (i >= node->list.n) {
+        if (why)
+            *why = "no such namespace";
+        return NULL;
+    }
+    if (why)
+        *why = node->why[i];
+    return node->snap[i];
+}
+
+const ep_host_node_dest *ep_host_node_dests(const ep_host_node *node, size_t *n, size_t *total)
+{
+    *n = node->ndests;
+    if (total)
+        *total = node->total;
+    return node->ndests ? node->dests : NULL;
+}
+
+size_t ep_host_node_unreadable(const ep_host_node *node)
+{
+    return node->unreadable;
+}
