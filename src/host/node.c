@@ -5,9 +5,12 @@
  * reason, and contributes nothing to the list: never zeros. */
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <ephport/node.h>
 
@@ -101,6 +104,80 @@ static int ep_node_collect(ep_host_node *node, size_t top)
     return 0;
 }
 
+/* The reading threads share the list and take the next namespace from an
+ * atomic counter; each writes only its own slots. */
+typedef struct ep_node_job {
+    ep_host_node *node;
+    const ep_host_node_options *opts;
+    atomic_size_t next;
+    atomic_int oom;
+} ep_node_job;
+
+/* Read namespace i into its slots.  -ENOMEM only; other failures are the
+ * namespace's reason. */
+static int ep_node_read_one(ep_node_job *job, size_t i)
+{
+    ep_host_node *node = job->node;
+    const ep_host_ns_entry *e = &node->list.v[i];
+    ep_host_options o = job->opts->host;
+    int rc;
+
+    if (job->opts->before_read)
+        job->opts->before_read(i, node->list.n, &node->info[i], job->opts->arg);
+    /* the caller's own namespace is read in place */
+    o.netns = e->self ? NULL : e->path;
+    o.netns_inode = e->self ? 0 : e->inode;
+    rc = ep_host_snapshot_take(&o, &node->snap[i]);
+    if (rc == EP_ENOMEM)
+        return rc;
+    if (rc != 0) {
+        node->snap[i] = NULL;
+        node->why[i] = ep_node_why(e, rc);
+        if (!node->why[i])
+            return EP_ENOMEM;
+    }
+    return 0;
+}
+
+static void *ep_node_worker(void *arg)
+{
+    ep_node_job *job = arg;
+    size_t i;
+
+    while (!atomic_load(&job->oom) &&
+           (i = atomic_fetch_add(&job->next, 1)) < job->node->list.n)
+        if (ep_node_read_one(job, i) != 0)
+            atomic_store(&job->oom, 1);
+    return NULL;
+}
+
+/* Every namespace, on as many threads as there are CPUs (at most 8): the
+ * kernel's sock_diag dump of each namespace walks the host-wide socket hash,
+ * so a node of many namespaces is CPU-bound in the kernel and spreads over
+ * cores.  A thread that cannot be started leaves its share to the others. */
+static int ep_node_read_all(ep_host_node *node, const ep_host_node_options *opts)
+{
+    ep_node_job job = { .node = node, .opts = opts };
+    pthread_t t[8];
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nt = cpus < 1 ? 1 : cpus > 8 ? 8 : (size_t)cpus, started = 0;
+
+    atomic_init(&job.next, 0);
+    atomic_init(&job.oom, 0);
+    if (nt > node->list.n)
+        nt = node->list.n;
+    for (size_t k = 1; k < nt; k++)
+        if (pthread_create(&t[started], NULL, ep_node_worker, &job) == 0)
+            started++;
+    ep_node_worker(&job);
+    for (size_t k = 0; k < started; k++)
+        pthread_join(t[k], NULL);
+    for (size_t i = 0; i < node->list.n; i++)
+        if (!node->snap[i])
+            node->unreadable++;
+    return atomic_load(&job.oom) ? EP_ENOMEM : 0;
+}
+
 int ep_host_node_take(const ep_host_node_options *opts, ep_host_node **out)
 {
     ep_host_node_options defaults;
@@ -138,28 +215,10 @@ int ep_host_node_take(const ep_host_node_options *opts, ep_host_node **out)
             .path = e->path, .label = e->label,
         };
     }
-    for (size_t i = 0; i < node->list.n; i++) {
-        const ep_host_ns_entry *e = &node->list.v[i];
-        ep_host_options o = opts->host;
-        if (opts->before_read)
-            opts->before_read(i, node->list.n, &node->info[i], opts->arg);
-        /* the caller's own namespace is read in place */
-        o.netns = e->self ? NULL : e->path;
-        o.netns_inode = e->self ? 0 : e->inode;
-        rc = ep_host_snapshot_take(&o, &node->snap[i]);
-        if (rc == EP_ENOMEM) {
-            ep_host_node_free(node);
-            return rc;
-        }
-        if (rc != 0) {
-            node->snap[i] = NULL;
-            node->why[i] = ep_node_why(e, rc);
-            node->unreadable++;
-            if (!node->why[i]) {
-                ep_host_node_free(node);
-                return EP_ENOMEM;
-            }
-        }
+    rc = ep_node_read_all(node, opts);
+    if (rc != 0) {
+        ep_host_node_free(node);
+        return rc;
     }
     rc = ep_node_collect(node, opts->host.top);
     if (rc != 0) {

@@ -53,7 +53,8 @@ typedef struct ep_host_node_options {
                                    container with the host's / at /host); NULL: "/".
                                    /proc is always the caller's */
     /* Called before each namespace is read (i of n): progress, or a test's
-     * hook.  May be NULL. */
+     * hook.  May be NULL.  Namespaces are read on several threads (one per
+     * CPU, at most 8), so it may be called from any of them, concurrently. */
     void (*before_read)(size_t i, size_t n, const ep_host_netns_info *ns, void *arg);
     void *arg;
 } ep_host_node_options;
