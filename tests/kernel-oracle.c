@@ -334,6 +334,27 @@ static int ko_add_address(const ep_addr *a, char *why, size_t len)
             close(fd);
         return -1;
     }
+    /* Routable too?  An IPv6 address's local route is inserted by the
+     * kernel's address-configuration work, which runs after `ip addr add`
+     * returns even with nodad: bind() already works, while connect() can
+     * still fail with ENETUNREACH (seen under load).  A UDP connect() does
+     * the route lookup; wait for it, at most 2 s. */
+    if (ko_sockaddr(a->family, a, 9, &ss, &sl) != 0) {
+        snprintf(why, len, "address %s: no socket address", text);
+        close(fd);
+        return -1;
+    }
+    for (int tries = 0;; tries++) {
+        if (connect(fd, (struct sockaddr *)&ss, sl) == 0)
+            break;
+        if (errno != ENETUNREACH || tries == 2000) {
+            snprintf(why, len, "address %s is not routable after adding it to lo: %s", text,
+                     strerror(errno));
+            close(fd);
+            return -1;
+        }
+        ko_msleep(1);
+    }
     close(fd);
     return 0;
 }
