@@ -17,7 +17,11 @@
  *     second = all pairs / wall time;
  *   - every (mode, threads) trial runs once per repetition, all of them in
  *     turn, 7 repetitions (2 with --quick); rows give the median and the
- *     ratio of medians to the same mode's 1-thread median.
+ *     ratio of medians to the same mode's 1-thread median;
+ *   - beside the wall-clock rate, pairs per second of the threads' CPU time
+ *     (CLOCK_THREAD_CPUTIME_ID, spinning included) and its ratio: 1.0 means
+ *     sharing the pool wasted no cycles.  It holds on a loaded machine,
+ *     where the wall-clock ratio measures the other load as much as us.
  * The machine may be shared: the row carries the 1-minute load average
  * read before the section (getloadavg), so a reader can tell a loaded run. */
 #include <pthread.h>
@@ -55,14 +59,20 @@ struct bt_worker {
     unsigned index;
     enum bt_mode mode;
     uint64_t pairs;
+    uint64_t cpu_ns;    /* the thread's CPU time over its pairs */
     int rc;             /* first failure, 0 if none */
 };
 
-static uint64_t bt_now(void)
+static uint64_t bt_clock(clockid_t id)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(id, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t bt_now(void)
+{
+    return bt_clock(CLOCK_MONOTONIC);
 }
 
 static ep_pool *bt_pool(const ep_addr *local, uint64_t seed)
@@ -104,6 +114,7 @@ static void *bt_run(void *arg)
     for (unsigned i = 0; i < nd; i++)
         bt_tuple(&tuples[i], &w->local, w->mode == BT_SAME ? 0 : w->index + 1, i);
     pthread_barrier_wait(&w->sh->start);
+    uint64_t c0 = bt_clock(CLOCK_THREAD_CPUTIME_ID);
     while (!atomic_load_explicit(&w->sh->stop, memory_order_relaxed)) {
         /* 64 pairs between looks at the flag */
         for (int k = 0; k < 64; k++) {
@@ -120,16 +131,21 @@ static void *bt_run(void *arg)
         }
         w->pairs += 64;
     }
+    w->cpu_ns = bt_clock(CLOCK_THREAD_CPUTIME_ID) - c0;
     return NULL;
 }
 
-/* One trial: aggregate pairs per second of n threads; 0 on failure. */
-static double bt_trial(enum bt_mode mode, unsigned n, double seconds, const ep_addr *local)
+/* One trial: aggregate pairs per second of n threads (wall clock), and in
+ * *per_cpu pairs per second of CPU time the threads used (spinning
+ * included): the efficiency of the sharing, which other load on the
+ * machine does not change the way it changes the wall-clock rate. */
+static double bt_trial(enum bt_mode mode, unsigned n, double seconds, const ep_addr *local,
+                       double *per_cpu)
 {
     struct bt_shared sh;
     struct bt_worker w[BT_MAXT];
     ep_pool *shared = NULL;
-    uint64_t pairs = 0, t0, t1;
+    uint64_t pairs = 0, cpu = 0, t0, t1;
     struct timespec dur = { (time_t)seconds, (long)((seconds - (time_t)seconds) * 1e9) };
     double rate = 0;
     int rc = 0;
@@ -157,6 +173,7 @@ static double bt_trial(enum bt_mode mode, unsigned n, double seconds, const ep_a
     for (unsigned i = 0; i < n; i++) {
         pthread_join(w[i].tid, NULL);
         pairs += w[i].pairs;
+        cpu += w[i].cpu_ns;
         if (w[i].rc && !rc)
             rc = w[i].rc;
         if (!shared)
@@ -171,6 +188,7 @@ static double bt_trial(enum bt_mode mode, unsigned n, double seconds, const ep_a
         exit(1);
     }
     rate = (double)pairs / ((double)(t1 - t0) / 1e9);
+    *per_cpu = cpu ? (double)pairs / ((double)cpu / 1e9) : 0;
     return rate;
 }
 
@@ -178,7 +196,7 @@ void ep_bench_threads(bool json, bool quick, const ep_addr *local)
 {
     const unsigned reps = quick ? 2 : 7;
     const double seconds = quick ? 0.02 : 0.2;
-    double samples[BT__MODES][BT_NT][7];
+    double samples[BT__MODES][BT_NT][7], cpu[BT__MODES][BT_NT][7];
     double load[1] = { -1 };
 
     if (getloadavg(load, 1) < 1)
@@ -186,33 +204,40 @@ void ep_bench_threads(bool json, bool quick, const ep_addr *local)
     for (unsigned r = 0; r < reps; r++)
         for (int m = 0; m < BT__MODES; m++)
             for (unsigned k = 0; k < BT_NT; k++)
-                samples[m][k][r] = bt_trial((enum bt_mode)m, bt_threads[k], seconds, local);
+                samples[m][k][r] = bt_trial((enum bt_mode)m, bt_threads[k], seconds, local,
+                                                   &cpu[m][k][r]);
 
     if (!json) {
         printf("threads: connect+close pairs on one pool (own-pool: one pool per thread), "
                "aggregate, median of %u trials of %.0f ms; load average %.2f\n",
                reps, seconds * 1e3, load[0]);
-        printf("  %-10s %8s %14s %8s\n", "mode", "threads", "M pairs/s", "ratio");
+        printf("  %-10s %8s %14s %8s %18s %8s\n", "mode", "threads", "M pairs/s", "ratio",
+               "M pairs/CPU-s", "ratio");
     }
     for (int m = 0; m < BT__MODES; m++) {
-        double base = 0;
+        double base = 0, cbase = 0;
         for (unsigned k = 0; k < BT_NT; k++) {
             double v[7];
             memcpy(v, samples[m][k], reps * sizeof *v);
             double med = ep_bench_percentile(v, reps, 0.5);
-            if (k == 0)
+            memcpy(v, cpu[m][k], reps * sizeof *v);
+            double cmed = ep_bench_percentile(v, reps, 0.5);
+            if (k == 0) {
                 base = med;
+                cbase = cmed;
+            }
             double ratio = base > 0 ? med / base : 0;
+            double cratio = cbase > 0 ? cmed / cbase : 0;
             if (json) {
-                ep_bench_emit(json_pack("{s:s, s:s, s:i, s:i, s:f, s:f, s:i, s:f}", "bench",
-                                        "threads", "mode", bt_mode_name[m], "threads",
-                                        (int)bt_threads[k], "dests_per_thread",
+                ep_bench_emit(json_pack("{s:s, s:s, s:i, s:i, s:f, s:f, s:f, s:f, s:i, s:f}",
+                                        "bench", "threads", "mode", bt_mode_name[m],
+                                        "threads", (int)bt_threads[k], "dests_per_thread",
                                         m == BT_SAME ? 1 : BT_DESTS, "pairs_per_s", med,
-                                        "ratio", ratio, "reps", (int)reps, "loadavg",
-                                        load[0]));
+                                        "ratio", ratio, "pairs_per_cpu_s", cmed, "cpu_ratio",
+                                        cratio, "reps", (int)reps, "loadavg", load[0]));
             } else {
-                printf("  %-10s %8u %14.2f %7.2fx\n", bt_mode_name[m], bt_threads[k],
-                       med / 1e6, ratio);
+                printf("  %-10s %8u %14.2f %7.2fx %18.2f %7.2fx\n", bt_mode_name[m],
+                       bt_threads[k], med / 1e6, ratio, cmed / 1e6, cratio);
             }
         }
     }
