@@ -33,6 +33,9 @@
  *     socket + connect + close(reset) pairs, 11 batches of 16.  Its level
  *     includes the handshake; its growth with occupancy is the comparison.
  *     Skipped with --quick, --no-kernel, or when unshare() is not allowed.
+ *   - threads: 1, 2 and 4 threads on one pool, towards different
+ *     destinations and towards the same one, aggregate throughput and its
+ *     ratio to one thread (bench-threads.c).
  *   - memory: glibc allocator statistics (mallinfo2: heap in use plus mmap'd
  *     blocks) before and after tracking N connections, half of them moved to
  *     TIME_WAIT; bytes per tracked connection, and the same for 10 million
@@ -57,6 +60,7 @@
 
 #include <ephport/ephport.h>
 
+#include "bench-threads.h"
 #include "kernel-connect.h"
 
 #ifndef EP_BENCH_BUILDTYPE
@@ -674,7 +678,7 @@ static void usage(FILE *f)
             "           skips the kernel baseline and the 10-million-connection row\n"
             "  --no-kernel  skip the kernel baseline (it needs CAP_SYS_ADMIN)\n"
             "  --only SECTION  run one section: alloc, semantics, cold, many (100,000\n"
-            "           destinations), kernel, expiry, memory\n"
+            "           destinations), kernel, expiry, threads, memory\n"
             "  --help   this text\n");
 }
 
@@ -708,7 +712,7 @@ int main(int argc, char **argv)
         return 1;
     if (opt_only) {
         static const char *names[] = { "alloc", "semantics", "cold", "many", "kernel",
-                                       "expiry", "memory" };
+                                       "expiry", "threads", "memory" };
         bool known = false;
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
             known |= strcmp(opt_only, names[i]) == 0;
@@ -731,6 +735,8 @@ int main(int argc, char **argv)
         bench_kernel();
     if (section("expiry"))
         bench_expiry();
+    if (section("threads"))
+        ep_bench_threads(opt_json, opt_quick, &g_local);
     if (section("memory"))
         bench_memory();
     return 0;

@@ -3,7 +3,8 @@
  * line is a JSON object with the documented fields: for ephport-bench an
  * alloc row per algorithm and occupancy, a semantics row per semantics
  * (stack, linux), case (tcp/1, udp/1, udp/100 destinations) and occupancy
- * with one linux/stack ratio row each, the memory and expiry rows; for
+ * with one linux/stack ratio row each, the memory and expiry rows, a
+ * threads row per mode (different, same, own-pool) and 1, 2, 4 threads; for
  * sim-bench a throughput row per scenario and the two memory rows.  It
  * checks the shape of the output only, never the timings. */
 #include <setjmp.h>
@@ -51,6 +52,7 @@ static void bench_quick_json_rows(void **state)
     static const double occ[] = { 0.0, 0.5, 0.9, 0.99, 0.999 };
     int alloc_seen[EP_ALG__COUNT][5] = { { 0 } };
     int many_dest = 0, machine = 0, memory = 0, expiry = 0, ratio = 0, lines = 0;
+    int threads_seen[3][5] = { { 0 } }; /* mode x threads (1, 2, 4) */
     int sem_seen[3][5][2] = { { { 0 } } }, sem_ratio[3][5] = { { 0 } };
     json_t *row;
     while ((row = next_json_row(f, &lines)) != NULL) {
@@ -124,6 +126,20 @@ static void bench_quick_json_rows(void **state)
         } else if (strcmp(bench, "ratio") == 0) {
             assert_true(positive_number(row, "median_ratio"));
             ratio++;
+        } else if (strcmp(bench, "threads") == 0) {
+            const char *mode = json_string_value(json_object_get(row, "mode"));
+            int n = (int)json_integer_value(json_object_get(row, "threads"));
+            assert_non_null(mode);
+            int m = strcmp(mode, "different") == 0 ? 0 : strcmp(mode, "same") == 0 ? 1
+                    : strcmp(mode, "own-pool") == 0 ? 2 : -1;
+            assert_true(m >= 0);
+            assert_true(n == 1 || n == 2 || n == 4);
+            assert_true(positive_number(row, "pairs_per_s"));
+            assert_true(positive_number(row, "ratio"));
+            assert_true(positive_number(row, "pairs_per_cpu_s"));
+            assert_true(positive_number(row, "cpu_ratio"));
+            assert_non_null(json_object_get(row, "loadavg"));
+            threads_seen[m][n]++;
         }
         json_decref(row);
     }
@@ -133,6 +149,9 @@ static void bench_quick_json_rows(void **state)
     assert_int_equal(expiry, 1);
     assert_int_equal(many_dest, EP_ALG__COUNT);
     assert_int_equal(ratio, 6);
+    for (int m = 0; m < 3; m++)
+        for (int n = 1; n <= 4; n *= 2)
+            assert_int_equal(threads_seen[m][n], 1);
     for (int a = 0; a < EP_ALG__COUNT; a++)
         for (int i = 0; i < 5; i++)
             assert_int_equal(alloc_seen[a][i], 1);
