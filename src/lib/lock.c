@@ -8,28 +8,11 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* The contended path, built for critical sections of ~50-100 ns on a few
- * cores (the pool's case):
- *
- *   - spin first, with exponential backoff: the waiter re-reads the word
- *     (test before compare-and-swap, so a waiting core keeps the line
- *     shared and does not steal it from the holder), then pauses 1, 2, 4 ...
- *     up to EP_LOCK_BACKOFF_MAX times before the next look.  Backing off
- *     lets the holder, whose next call starts a few ns after its release,
- *     take the lock again with its data still in its cache: the lock is
- *     unfair on purpose, and a burst of one thread's calls costs no cache
- *     misses.  Handing over on every release (a fair or a queue lock)
- *     moves the pool's cache lines between cores on every call, which is
- *     what collapsed two threads to 0.1-0.6x of one;
- *   - keep spinning when another waiter sleeps (word 2): the old "queue
- *     behind the sleepers" rule sent every waiter to FUTEX_WAIT at once,
- *     after which every release paid a FUTEX_WAKE system call (~1 us, ten
- *     pool calls) and every acquire a sleep;
- *   - sleep in FUTEX_WAIT only after EP_LOCK_SPIN_BUDGET pause steps in all
- *     (tens of us: a holder that was preempted, or more threads than
- *     cores), so a burnt time slice stays bounded. */
-#define EP_LOCK_BACKOFF_MAX 256
-#define EP_LOCK_SPIN_BUDGET 16384
+/* Spins before sleeping: a pool call holds the lock for ~100 ns, so a
+ * waiter that spins ~this many pause iterations usually gets the lock
+ * without a system call.  Bounded, so a preempted holder costs a sleep, not
+ * a burnt time slice. */
+#define EP_LOCK_SPINS 100
 
 static inline void ep_cpu_relax(void)
 {
@@ -49,23 +32,18 @@ static void ep_futex(_Atomic uint32_t *word, int op, uint32_t val)
 
 void ep_lock_acquire_slow(ep_lock *l)
 {
-    uint32_t c, spent = 0, backoff = 1;
+    uint32_t c;
 
-    while (spent < EP_LOCK_SPIN_BUDGET) {
-        for (uint32_t i = 0; i < backoff; i++)
-            ep_cpu_relax();
-        spent += backoff;
-        if (backoff < EP_LOCK_BACKOFF_MAX)
-            backoff *= 2;
+    for (int i = 0; i < EP_LOCK_SPINS; i++) {
         c = atomic_load_explicit(&l->v, memory_order_relaxed);
         if (c == 0) {
-            /* take it as it was found (0 -> 1): a sleeper, if any, marked
-             * the word 2 when it went to sleep and its wake-up comes from
-             * the release that sees 2, so never clear a 2 here */
             if (atomic_compare_exchange_weak_explicit(&l->v, &c, 1, memory_order_acquire,
                                                       memory_order_relaxed))
                 return;
+        } else if (c == 2) {
+            break; /* others are already asleep: queue behind them */
         }
+        ep_cpu_relax();
     }
     /* From here on we may have slept, so we may not know whether other
      * waiters remain: always take the lock as "contended" (2), which makes

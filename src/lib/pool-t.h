@@ -200,9 +200,6 @@ typedef struct ep_owners {
 struct ep_pool {
     ep_lock lock;
     bool locking;
-    /* the lock word alone on its cache line: a waiter's reads of it do not
-     * take the line that holds the state the lock's holder writes */
-    char lock_line_pad_[64 - sizeof(ep_lock) - sizeof(bool)];
     ep_pool_config cfg;
     char *reserved_text;    /* our copy of cfg.reserved */
     ep_portset reserved;
