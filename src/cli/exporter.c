@@ -19,7 +19,8 @@
 static void ep_exporter_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: ephport exporter [--listen ADDR:PORT] [--netns NAME|PATH] [--top N]\n"
+            "Usage: ephport exporter [--listen ADDR:PORT] [--netns NAME|PATH | --all-namespaces]\n"
+            "                        [--top N]\n"
             "                        [--min-count N] [--max-connections N] [--timeout SECONDS]\n"
             "\n"
             "Serve Prometheus metrics about ephemeral ports at http://ADDR:PORT/metrics,\n"
@@ -29,6 +30,9 @@ static void ep_exporter_usage(FILE *f)
             "                             address (default %s)\n"
             "  -N, --netns NAME|PATH      read this network namespace (/run/netns/NAME or\n"
             "                             a path such as /proc/PID/ns/net; needs CAP_SYS_ADMIN)\n"
+            "  -A, --all-namespaces       every network namespace of the host (containers,\n"
+            "                             pods): series labelled netns, namespace, container,\n"
+            "                             pod; --top bounds the destinations of the whole node\n"
             "  -t, --top N                export at most N destinations, most pressure first\n"
             "                             (default %d, at most 10000)\n"
             "  -m, --min-count N          ... holding at least N sockets (default %d)\n"
@@ -38,6 +42,8 @@ static void ep_exporter_usage(FILE *f)
             "\n"
             "Example, one exporter for a container (PID of a process in it):\n"
             "  ephport exporter --netns /proc/PID/ns/net --listen 127.0.0.1:9809\n"
+            "Every container and pod of the node from one exporter:\n"
+            "  ephport exporter --all-namespaces\n"
             "The metrics and their labels are listed in ephport-exporter(1).\n"
             "\n"
             "Exit status: 0 after SIGINT/SIGTERM, 1 cannot start (address in use, namespace\n"
@@ -50,6 +56,7 @@ int ep_cmd_exporter(int argc, char **argv)
     static const struct option opts[] = {
         { "listen", required_argument, NULL, 'l' },
         { "netns", required_argument, NULL, 'N' },
+        { "all-namespaces", no_argument, NULL, 'A' },
         { "top", required_argument, NULL, 't' },
         { "min-count", required_argument, NULL, 'm' },
         { "max-connections", required_argument, NULL, 'c' },
@@ -68,7 +75,7 @@ int ep_cmd_exporter(int argc, char **argv)
     memset(&cfg, 0, sizeof cfg);
     cfg.top = EP_EXPORTER_TOP;
     cfg.min_count = EP_EXPORTER_MIN_COUNT;
-    while ((c = getopt_long(argc, argv, "l:N:t:m:c:T:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "l:N:At:m:c:T:h", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
             listen_text = optarg;
@@ -79,6 +86,9 @@ int ep_cmd_exporter(int argc, char **argv)
                 return EP_EXIT_USAGE;
             }
             cfg.netns = optarg;
+            break;
+        case 'A':
+            cfg.all_namespaces = true;
             break;
         case 't':
             if (!ep_cli_parse_ulong(optarg, 1, 10000, &v)) {
@@ -119,6 +129,10 @@ int ep_cmd_exporter(int argc, char **argv)
     }
     if (optind < argc) {
         ep_cli_error("exporter", "unexpected argument '%s'", argv[optind]);
+        return EP_EXIT_USAGE;
+    }
+    if (cfg.all_namespaces && cfg.netns) {
+        ep_cli_error("exporter", "--all-namespaces reads every namespace; leave out --netns");
         return EP_EXIT_USAGE;
     }
     if (ep_listen_parse(listen_text, &cfg.listen, why, sizeof why) != 0) {

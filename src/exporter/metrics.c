@@ -381,7 +381,7 @@ static void ep_metrics_advice(const ep_metrics_input *in, ep_strbuf *b)
     }
 }
 
-static void ep_metrics_self(const ep_metrics_input *in, ep_strbuf *b)
+void ep_metrics_render_self(const ep_metrics_input *in, ep_strbuf *b)
 {
     if (in->scrape_seconds >= 0)
         ep_metrics_float(b, "ephport_scrape_duration_seconds",
@@ -438,5 +438,5 @@ void ep_metrics_render(const ep_metrics_input *in, ep_strbuf *b)
     ep_metrics_dests(in, b);
     ep_metrics_counters(in, b);
     ep_metrics_advice(in, b);
-    ep_metrics_self(in, b);
+    ep_metrics_render_self(in, b);
 }

@@ -49,6 +49,10 @@ int ep_metrics_check(const ep_metrics_input *in, char *why, size_t whylen);
 /* Append the whole exposition to b (check b->failed afterwards). */
 void ep_metrics_render(const ep_metrics_input *in, ep_strbuf *b);
 
+/* Append only the exporter's own figures of `in` (scrape time, scrape
+ * counters), as ep_metrics_render ends. */
+void ep_metrics_render_self(const ep_metrics_input *in, ep_strbuf *b);
+
 /* Append a label value escaped per the format: \ -> \\, " -> \", LF -> \n. */
 void ep_metrics_escape_label(ep_strbuf *b, const char *value);
 

@@ -31,8 +31,10 @@
 #include <microhttpd.h>
 
 #include <ephport/host.h>
+#include <ephport/node.h>
 
 #include "metrics.h"
+#include "metrics-node.h"
 #include "server.h"
 
 #if MHD_VERSION < 0x00097002
@@ -67,6 +69,89 @@ static double ep_exporter_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* --all-namespaces: every namespace read (ep_host_node_take), each one's
+ * series labelled, the node's top N destinations across all of them. */
+static int ep_exporter_scrape_node(ep_exporter *e, char **text, size_t *len, char *why,
+                                   size_t whylen)
+{
+    ep_host_node_options o;
+    ep_host_node *node = NULL;
+    ep_metrics_input *ins = NULL, self;
+    ep_metrics_node_ns *ns = NULL;
+    ep_strbuf *labels = NULL, b;
+    const ep_host_node_dest *nd;
+    size_t n, nd_n, nd_total;
+    double t0 = ep_exporter_now();
+    int rc;
+
+    ep_host_node_options_init(&o);
+    o.host.top = e->cfg.top;
+    e->scrapes++;
+    rc = ep_host_node_take(&o, &node);
+    if (rc != 0) {
+        snprintf(why, whylen, "cannot list the host's network namespaces: %s",
+                 ep_host_strerror(rc));
+        e->errors++;
+        return rc;
+    }
+    n = ep_host_node_count(node);
+    ins = calloc(n ? n : 1, sizeof *ins);
+    ns = calloc(n ? n : 1, sizeof *ns);
+    labels = calloc(n ? n : 1, sizeof *labels);
+    if (!ins || !ns || !labels) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    nd = ep_host_node_dests(node, &nd_n, &nd_total);
+    for (size_t i = 0; i < n; i++) {
+        const ep_host_netns_info *id = ep_host_node_netns(node, i);
+        const ep_host_snapshot *s = ep_host_node_snapshot(node, i, NULL);
+        char ignore[128];
+        size_t keep = 0;
+        ep_strbuf_init(&labels[i]);
+        ep_metrics_node_labels(&labels[i], id->inode, id->label,
+                               id->container_name ? id->container_name : id->container,
+                               id->pod_name ? id->pod_name : id->pod_uid);
+        ns[i].labels = labels[i].data;
+        if (labels[i].failed) {
+            rc = -ENOMEM;
+            goto out;
+        }
+        if (!s)
+            continue;
+        ep_metrics_input_from_snapshot(s, &ins[i]);
+        if (ep_metrics_check(&ins[i], ignore, sizeof ignore) != 0)
+            continue;   /* exported as ephport_namespace_up 0 */
+        /* the node's top N: this namespace's share is a prefix of its list */
+        for (size_t k = 0; k < nd_n; k++)
+            keep += nd[k].netns == i;
+        ins[i].ndests = keep;
+        ins[i].min_count = e->cfg.min_count;
+        ns[i].input = &ins[i];
+    }
+    memset(&self, 0, sizeof self);
+    self.scrape_seconds = ep_exporter_now() - t0;
+    self.exporter_stats = true;
+    self.scrapes = e->scrapes;
+    self.scrape_errors = e->errors;
+    ep_strbuf_init(&b);
+    ep_metrics_render_node(&(ep_metrics_node_input){ .ns = ns, .n = n, .self = &self }, &b);
+    *text = ep_strbuf_take(&b, len);
+    rc = *text ? 0 : -ENOMEM;
+out:
+    if (rc == -ENOMEM)
+        snprintf(why, whylen, "out of memory rendering the metrics");
+    if (rc != 0)
+        e->errors++;
+    for (size_t i = 0; labels && i < n; i++)
+        ep_strbuf_free(&labels[i]);
+    free(labels);
+    free(ns);
+    free(ins);
+    ep_host_node_free(node);
+    return rc;
+}
+
 static int ep_exporter_scrape_locked(ep_exporter *e, char **text, size_t *len, char *why,
                                      size_t whylen)
 {
@@ -77,6 +162,8 @@ static int ep_exporter_scrape_locked(ep_exporter *e, char **text, size_t *len, c
     double t0 = ep_exporter_now();
     int rc;
 
+    if (e->cfg.all_namespaces)
+        return ep_exporter_scrape_node(e, text, len, why, whylen);
     ep_host_options_init(&opts);
     opts.netns = e->cfg.netns;
     opts.top = e->cfg.top;

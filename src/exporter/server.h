@@ -3,6 +3,7 @@
 #ifndef EP_EXPORTER_SERVER_H
 #define EP_EXPORTER_SERVER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,6 +12,8 @@
 typedef struct ep_exporter_config {
     ep_listen_addr listen;
     const char *netns;           /* NULL: our own namespace */
+    bool all_namespaces;         /* every namespace of the host (not with netns);
+                                    top bounds the node's destinations */
     size_t top;                  /* destinations exported at most (> 0) */
     uint32_t min_count;          /* ... with at least this many sockets */
     unsigned max_connections;    /* concurrent HTTP connections (0: 256) */
