@@ -6,12 +6,16 @@
 # Not root: through sudo when it lets us; otherwise (no sudo rights, no
 # sudo) it prints the one command an administrator must run, and exits 1.
 # dpdk-dev (check only): rte_thash.h, the independent Toeplitz of test-rss-dpdk.
+# dpkg-dev, debhelper, lintian (check only): tests/test-deb.sh builds and
+# checks the Debian package.  debian/control's Build-Depends repeat the build
+# list (test-deb.sh compares them).
 #   scripts/install-deps.sh build|check
 set -eu
 build_pkgs="gcc meson ninja-build pkg-config libmnl-dev libmicrohttpd-dev libjansson-dev
 libsqlite3-dev libncurses-dev scdoc iproute2 clang libbpf-dev bpftool"
 check_pkgs="$build_pkgs libcmocka-dev clang libclang-rt-dev nftables prometheus
-libxml2-utils curl netcat-openbsd python3 sqlite3 procps dpdk-dev"
+libxml2-utils curl netcat-openbsd python3 sqlite3 procps dpdk-dev
+dpkg-dev debhelper lintian"
 case "${1:-build}" in
 build) want=$build_pkgs ;;
 check) want=$check_pkgs ;;
