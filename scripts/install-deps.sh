@@ -13,7 +13,7 @@
 set -eu
 build_pkgs="gcc meson ninja-build pkg-config libmnl-dev libmicrohttpd-dev libjansson-dev
 libsqlite3-dev libncurses-dev scdoc iproute2 clang libbpf-dev bpftool"
-check_pkgs="$build_pkgs libcmocka-dev clang libclang-rt-dev nftables prometheus
+check_pkgs="$build_pkgs libcmocka-dev clang libclang-rt-dev nftables
 libxml2-utils curl netcat-openbsd python3 sqlite3 procps dpdk-dev
 dpkg-dev debhelper lintian"
 case "${1:-build}" in
@@ -21,12 +21,17 @@ build) want=$build_pkgs ;;
 check) want=$check_pkgs ;;
 *) echo "usage: $0 build|check" >&2; exit 2 ;;
 esac
+# promtool (check): extracted from the prometheus package, which is not
+# installed (it would enable a Prometheus server): scripts/get-promtool.sh.
+get_promtool() {
+    [ "${1:-build}" != check ] || "$(dirname "$0")/get-promtool.sh"
+}
 missing=""
 for p in $want; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
         missing="$missing $p"
 done
-[ -z "$missing" ] && exit 0
+if [ -z "$missing" ]; then get_promtool "${1:-build}"; exit 0; fi
 # What an administrator must run when we cannot: one line to copy.
 admin_cmd="apt-get update && apt-get install -y --no-install-recommends$missing"
 tell_admin() {
@@ -55,3 +60,4 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+get_promtool "${1:-build}"
