@@ -20,5 +20,6 @@
 #include <ephport/capacity.h>
 #include <ephport/nat.h>
 #include <ephport/host.h>
+#include <ephport/trace.h>
 
 #endif
