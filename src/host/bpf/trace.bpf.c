@@ -185,6 +185,16 @@ static __always_inline int ep_zero16(const __u8 a[16])
     return (x | y) == 0;
 }
 
+/* The wildcard of either family (::, or ::ffff:0.0.0.0 as IPv4's). */
+static __always_inline int ep_wildcard(const __u8 a[16])
+{
+    __u32 v4;
+    if (ep_zero16(a))
+        return 1;
+    __builtin_memcpy(&v4, a + 12, 4);
+    return v4 == 0 && a[10] == 0xff && a[11] == 0xff;
+}
+
 /* The socket's bound local address, IPv6 or IPv4-mapped. */
 static __always_inline void ep_sock_local(struct sock *sk, __u8 out[16])
 {
@@ -311,7 +321,7 @@ int ep_trace_enter(struct bpf_raw_tracepoint_args *ctx)
     __builtin_memset(p.remote, 0, 16);
     p.remote_port = 0;
     ep_sock_local(sk, p.local);
-    p.has_local = p.local_port != 0 || !ep_zero16(p.local);
+    p.has_local = p.local_port != 0 || !ep_wildcard(p.local);
 
     if (p.call == EP_TRACE_SENDTO) {
         uaddr = (const void *)BPF_CORE_READ(regs, r8);
