@@ -6,8 +6,8 @@
  * successes towards two destinations and one active close (TIME_WAIT), and
  * the events and interval counts must be exactly those.  Also: --netns
  * keeps another namespace's failures out (and without it they are seen);
- * --pid keeps other processes' failures out and says why TIME_WAIT is then
- * unknown; without privileges ep_trace_open() says why and nothing crashes.
+ * the same on the raw-tracepoint fallback; --pid keeps other processes'
+ * failures out and says why TIME_WAIT is then unknown; without privileges ep_trace_open() says why and nothing crashes.
  * Suite integration; skips (saying why) when not root. */
 #include <errno.h>
 #include <netinet/in.h>
@@ -261,6 +261,9 @@ static int tr_exact(void)
     if (rc)
         return rc == TR_SKIP ? TR_SKIP : 1;
     TR_CHECK(ep_trace_netns(t) == ino, "netns %u, want %u", ep_trace_netns(t), ino);
+    const char *raw = getenv("EP_TRACE_RAW");
+    TR_CHECK(strncmp(ep_trace_method(t), raw ? "raw tracepoints" : "syscall tracepoints",
+                     raw ? 15 : 19) == 0, "method: %s", ep_trace_method(t));
     w = tr_spawn(tr_workload);
     TR_CHECK(tr_reap(w) == 0, "workload");
     tr_drain(t, &s);
@@ -459,6 +462,20 @@ static void failures_and_counts_exact(void **state)
     tr_case(tr_exact);
 }
 
+/* The same on the raw tracepoints sys_enter/sys_exit (the fallback when
+ * the syscall tracepoints' ids cannot be found). */
+static int tr_exact_raw(void)
+{
+    setenv("EP_TRACE_RAW", "1", 1);
+    return tr_exact();
+}
+
+static void failures_and_counts_exact_raw(void **state)
+{
+    (void)state;
+    tr_case(tr_exact_raw);
+}
+
 static void netns_filter_keeps_others_out(void **state)
 {
     (void)state;
@@ -481,6 +498,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(failures_and_counts_exact),
+        cmocka_unit_test(failures_and_counts_exact_raw),
         cmocka_unit_test(netns_filter_keeps_others_out),
         cmocka_unit_test(pid_filter_keeps_others_out),
         cmocka_unit_test(unprivileged_says_why),

@@ -1,8 +1,10 @@
 /* ephport/trace.h - who fails to get an ephemeral port, towards where,
  * right now: the kernel tells, through eBPF programs on tracepoints.
  *
- * ep_trace_open() loads and attaches three programs (raw tracepoints
- * sys_enter, sys_exit and inet_sock_set_state) that watch connect(),
+ * ep_trace_open() loads and attaches eBPF programs (on the tracepoints
+ * syscalls:sys_enter_/sys_exit_ connect, bind, sendto, sendmsg - or, when
+ * their ids cannot be found, the raw tracepoints sys_enter/sys_exit - and on
+ * inet_sock_set_state) that watch connect(),
  * bind(), and the sendto()/sendmsg() calls that autobind an unbound UDP
  * socket, in every network namespace or in one:
  *
@@ -24,8 +26,8 @@
  *
  * ep_trace_open() fails with a negative errno and the reason when BPF is not
  * usable: -EPERM (no CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN), -ENOTSUP (no
- * kernel BTF, an architecture whose syscall registers the programs do not
- * read, a library built with -Dbpf=disabled), or what the kernel said
+ * kernel BTF, neither kind of syscall tracepoint usable, a library built
+ * with -Dbpf=disabled), or what the kernel said
  * (a locked-down kernel: -EPERM with its words).
  */
 #ifndef EPHPORT_TRACE_H
@@ -110,6 +112,10 @@ int ep_trace_open(const ep_trace_opts *opts, ep_trace **out, char *why, size_t l
 
 /* The namespace inode --netns resolved to (0: every namespace). */
 uint32_t ep_trace_netns(const ep_trace *t);
+
+/* How the calls are watched: "syscall tracepoints", or the raw tracepoints
+ * with the reason (slower for every system call of the host). */
+const char *ep_trace_method(const ep_trace *t);
 
 /* Wait up to timeout_ms for failure events and pass each to fn (the
  * failure is valid during the call); fn returning non-zero stops early and

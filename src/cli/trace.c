@@ -361,8 +361,8 @@ int ep_cmd_trace(int argc, char **argv)
     sa.sa_handler = ep_trace_on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    fprintf(stderr, "ephport trace: tracing connect, bind, sendto, sendmsg in %s; %s\n",
-            o.netns ? o.netns : "every network namespace",
+    fprintf(stderr, "ephport trace: tracing connect, bind, sendto, sendmsg in %s (%s); %s\n",
+            o.netns ? o.netns : "every network namespace", ep_trace_method(t),
             o.duration > 0 ? "stops after --duration" : "Ctrl-C stops");
     start = ep_trace_now();
     next = start + o.interval;

@@ -58,4 +58,11 @@ const char *ep_trace_cgroups_path(ep_trace_cgroups *cg, uint64_t id);
 int ep_trace_cgroups_lookup(ep_trace_cgroups *cg, const char *path, uint64_t *id,
                             uint32_t *level, char *why, size_t len);
 
+/* --- trace-tp.c: syscall tracepoints through perf events --- */
+/* The ids of events/syscalls/<names[i]>; 0 or -errno and why. */
+int ep_trace_tp_ids(const char *const *names, int n, int *ids, char *why, size_t len);
+/* A perf event on tracepoint id carrying prog_fd: its fd (closing it
+ * detaches), or -errno. */
+int ep_trace_tp_attach(int id, int prog_fd);
+
 #endif

@@ -3,17 +3,19 @@
  *
  * The loader is bpftool's light skeleton, as for sticky-bpf.c: the kernel
  * relocates the programs against its own BTF and the library needs no
- * libbpf at run time; the light skeleton attaches raw tracepoints by name
- * itself (it would not attach perf-event tracepoints, and those need
- * tracefs mounted to find their ids).  The ring buffer is read from its
- * mapped pages (trace-ringbuf.c), the counts through bpf() map walks
+ * libbpf at run time.  The call programs go on the syscalls:sys_enter_* /
+ * sys_exit_* tracepoints of connect, bind, sendto and sendmsg through perf
+ * events (trace-tp.c: they cost the host's other system calls the least);
+ * when those cannot be found (no tracefs and no right to mount one) on the
+ * raw tracepoints sys_enter/sys_exit, which run for every system call and
+ * read x86-64's registers.  inet_sock_set_state is always a raw
+ * tracepoint.  ep_trace_method() says which.  The ring buffer is read from
+ * its mapped pages (trace-ringbuf.c), the counts through bpf() map walks
  * (trace-dests.c), cgroup ids turned into paths by trace-cgroup.c.
  *
- * The programs read the syscall arguments from x86-64's registers; other
- * architectures get -ENOTSUP and the reason.  The TIME_WAIT counts keep to
- * the ephemeral range of the traced namespace (with no --netns, of the
- * caller's): the sockets that hold a port a connect() could have taken, not
- * a server's accepted connections. */
+ * The TIME_WAIT counts keep to the ephemeral range of the traced namespace
+ * (with no --netns, of the caller's): the sockets that hold a port a
+ * connect() could have taken, not a server's accepted connections. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,7 +35,7 @@ const char *ep_trace_call_name(ep_trace_call call)
     return "?";
 }
 
-#if EP_HAVE_BPF && defined(__x86_64__)
+#if EP_HAVE_BPF
 
 #include <assert.h>
 #include <inttypes.h>
@@ -62,7 +64,50 @@ struct ep_trace {
     uint64_t lost_seen[3];
     ep_trace_dest *dests;
     size_t dests_cap;
+    int tp_fds[8];               /* perf events carrying the syscall programs */
+    char method[200];
 };
+
+/* The syscall tracepoints, in the order of ep_trace_attach_tp's programs. */
+static const char *const ep_tp_names[8] = {
+    "sys_enter_connect", "sys_enter_bind", "sys_enter_sendto", "sys_enter_sendmsg",
+    "sys_exit_connect",  "sys_exit_bind",  "sys_exit_sendto",  "sys_exit_sendmsg",
+};
+
+/* The programs on the syscall tracepoints; 0 or -errno and why. */
+static int ep_trace_attach_tp(ep_trace *t, char *why, size_t len)
+{
+    int progs[8] = {
+        t->skel->progs.ep_tp_enter_connect.prog_fd, t->skel->progs.ep_tp_enter_bind.prog_fd,
+        t->skel->progs.ep_tp_enter_sendto.prog_fd, t->skel->progs.ep_tp_enter_sendmsg.prog_fd,
+        t->skel->progs.ep_tp_exit_connect.prog_fd, t->skel->progs.ep_tp_exit_bind.prog_fd,
+        t->skel->progs.ep_tp_exit_sendto.prog_fd, t->skel->progs.ep_tp_exit_sendmsg.prog_fd,
+    };
+    int ids[8], rc;
+
+    rc = ep_trace_tp_ids(ep_tp_names, 8, ids, why, len);
+    if (rc)
+        return rc;
+    /* Exits first: a call that enters from here on is seen returning. */
+    for (int i = 7; i >= 0; i--) {
+        t->tp_fds[i] = ep_trace_tp_attach(ids[i], progs[i]);
+        if (t->tp_fds[i] < 0) {
+            rc = t->tp_fds[i];
+            snprintf(why, len, "attaching to syscalls:%s: %s", ep_tp_names[i], strerror(-rc));
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static void ep_trace_detach_tp(ep_trace *t)
+{
+    for (int i = 0; i < 8; i++) {
+        if (t->tp_fds[i] >= 0)
+            close(t->tp_fds[i]);
+        t->tp_fds[i] = -1;
+    }
+}
 
 static int64_t ep_clock_ns(clockid_t c)
 {
@@ -141,6 +186,8 @@ int ep_trace_open(const ep_trace_opts *opts, ep_trace **out, char *why, size_t l
     if (!t)
         return -ENOMEM;
     t->rb.fd = -1;
+    for (int i = 0; i < 8; i++)
+        t->tp_fds[i] = -1;
     t->cg = ep_trace_cgroups_open();
     rc = ep_trace_netns_facts(opts->netns, &ino, &lo, &hi, why, len);
     if (rc)
@@ -182,12 +229,37 @@ int ep_trace_open(const ep_trace_opts *opts, ep_trace **out, char *why, size_t l
                            "loading the BPF programs (Linux 5.17 or later relocates them)");
         goto fail;
     }
-    rc = ep_trace_bpf__attach(t->skel);
-    if (rc) {
-        rc = ep_trace_fail(rc < 0 ? rc : -EINVAL, why, len,
-                           "attaching to the raw tracepoints sys_enter, sys_exit, "
-                           "inet_sock_set_state");
+    rc = ep_trace_bpf__ep_trace_state__attach(t->skel);
+    if (rc < 0) {
+        rc = ep_trace_fail(rc, why, len, "attaching to the raw tracepoint inet_sock_set_state");
         goto fail;
+    }
+    /* The syscall tracepoints; the raw ones when their ids cannot be
+     * found (EP_TRACE_RAW=1 forces those: tests run both). */
+    char tp_why[300] = "EP_TRACE_RAW is set";
+    const char *force_raw = getenv("EP_TRACE_RAW");
+    rc = force_raw && *force_raw == '1' ? -ENOENT : ep_trace_attach_tp(t, tp_why, sizeof tp_why);
+    if (rc == 0) {
+        snprintf(t->method, sizeof t->method, "syscall tracepoints");
+    } else {
+        ep_trace_detach_tp(t);
+#if defined(__x86_64__)
+        rc = ep_trace_bpf__ep_raw_exit__attach(t->skel);
+        if (rc >= 0)
+            rc = ep_trace_bpf__ep_raw_enter__attach(t->skel);
+        if (rc < 0) {
+            rc = ep_trace_fail(rc, why, len, "attaching to the raw tracepoints sys_enter and "
+                                             "sys_exit");
+            goto fail;
+        }
+        snprintf(t->method, sizeof t->method,
+                 "raw tracepoints sys_enter/sys_exit, slower for every system call (%s)", tp_why);
+#else
+        snprintf(why, len, "%s; the raw-tracepoint fallback reads x86-64 registers only",
+                 tp_why);
+        rc = -ENOTSUP;
+        goto fail;
+#endif
     }
     rc = ep_ringbuf_open(&t->rb, t->skel->maps.ep_events.map_fd, EP_TRACE_RINGBUF_BYTES);
     if (rc) {
@@ -206,6 +278,11 @@ fail:
 uint32_t ep_trace_netns(const ep_trace *t)
 {
     return t->netns;
+}
+
+const char *ep_trace_method(const ep_trace *t)
+{
+    return t->method;
 }
 
 struct ep_poll_ctx {
@@ -291,6 +368,7 @@ void ep_trace_close(ep_trace *t)
     if (!t)
         return;
     ep_ringbuf_close(&t->rb);
+    ep_trace_detach_tp(t);
     if (t->skel)
         ep_trace_bpf__destroy(t->skel);
     ep_trace_prev_free(t->prev);
@@ -299,18 +377,13 @@ void ep_trace_close(ep_trace *t)
     free(t);
 }
 
-#else /* no BPF in this build, or an architecture the programs do not read */
+#else /* no BPF in this build */
 
 int ep_trace_open(const ep_trace_opts *opts, ep_trace **out, char *why, size_t len)
 {
     (void)opts;
     *out = NULL;
-#if !EP_HAVE_BPF
     snprintf(why, len, "ephport was built without BPF (meson -Dbpf=disabled)");
-#else
-    snprintf(why, len, "the tracer reads system call arguments from x86-64 registers; "
-                       "this architecture is not supported");
-#endif
     return -ENOTSUP;
 }
 
@@ -318,6 +391,12 @@ uint32_t ep_trace_netns(const ep_trace *t)
 {
     (void)t;
     return 0;
+}
+
+const char *ep_trace_method(const ep_trace *t)
+{
+    (void)t;
+    return "none";
 }
 
 int ep_trace_poll(ep_trace *t, int timeout_ms,

@@ -1,25 +1,26 @@
 /* trace.bpf.c - who fails to get a local port, towards where: programs on
- * the raw tracepoints sys_enter, sys_exit and inet_sock_set_state.
+ * the syscall tracepoints of connect, bind, sendto and sendmsg (enter and
+ * exit), and on the raw tracepoint inet_sock_set_state.
  *
- * Raw tracepoints, not the syscalls:sys_enter_connect events: those are
- * attached through perf_event_open with an id read from tracefs, which is
- * often not mounted (it is not on the machine this was written on), while a
- * raw tracepoint is attached by name with one bpf() call.  The price is
- * that sys_enter and sys_exit run for every system call; each returns after
- * one comparison of the syscall number (for sys_exit: one read of
- * orig_ax) unless it is connect, bind, sendto or sendmsg.
+ * The syscall tracepoints (syscalls:sys_enter_connect ...) run only for
+ * their own call; the loader attaches them through perf events, their ids
+ * read from tracefs.  When those cannot be found, the loader attaches the
+ * same logic on the raw tracepoints sys_enter and sys_exit instead, which
+ * run for every system call and return after one comparison of the
+ * syscall number (for sys_exit: one read of orig_ax); they read the
+ * arguments from x86-64's registers.
  *
- * sys_enter records a pending call keyed by pid_tgid: the socket (from the
- * caller's fd table, checked by the socket's back pointer to its file), its
+ * On entry a pending call is recorded, keyed by pid_tgid: the socket
+ * (from the caller's fd table, checked by the socket's back pointer to its file), its
  * protocol and namespace, the local address and port it is bound to, and
  * the sockaddr argument (read from user memory).  sendto and sendmsg are
  * recorded only on an unbound UDP socket: the calls that autobind.
  * inet_sock_set_state fires inside a TCP connect() as the socket enters
  * SYN_SENT, after the route chose the source address and before the port
  * is picked; the kernel clears that address again when the pick fails, so
- * it is taken there.  sys_exit then counts the call in its destination's
- * counters and, for EADDRNOTAVAIL, EAGAIN and EADDRINUSE, writes an event
- * to the ring buffer.
+ * it is taken there.  On exit the call is counted in its destination's
+ * counters and, for EADDRNOTAVAIL, EAGAIN and EADDRINUSE, written to the
+ * ring buffer as an event.
  *
  * TIME_WAIT has no transition of its own in this tracepoint: a full TCP
  * socket handed to the TIME_WAIT table goes from FIN_WAIT2 or CLOSING to
@@ -268,33 +269,24 @@ static __always_inline int ep_cgroup_matches(void)
     return bpf_get_current_ancestor_cgroup_id(ep_cfg.cgroup_level) == ep_cfg.cgroup_id;
 }
 
-SEC("raw_tracepoint/sys_enter")
-int ep_trace_enter(struct bpf_raw_tracepoint_args *ctx)
+/* A call begins: record it if it may take a port.  uaddr and ulen are the
+ * sockaddr argument (connect, bind, sendto), umsg the msghdr (sendmsg).
+ * Each program reads only its own tracepoint's fields: the kernel refuses
+ * to attach a program that reads past a tracepoint's record. */
+static __always_inline int ep_enter(__u8 call, long fd, const void *uaddr, long ulen,
+                                    const void *umsg)
 {
-    long nr = (long)ctx->args[1];
-    struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
     __u64 id = bpf_get_current_pid_tgid();
     struct ep_pending p;
-    const void *uaddr;
-    long ulen;
     struct sock *sk;
     __u16 proto;
 
-    if (nr == ep_cfg.nr_connect)
-        p.call = EP_TRACE_CONNECT;
-    else if (nr == ep_cfg.nr_bind)
-        p.call = EP_TRACE_BIND;
-    else if (nr == ep_cfg.nr_sendto)
-        p.call = EP_TRACE_SENDTO;
-    else if (nr == ep_cfg.nr_sendmsg)
-        p.call = EP_TRACE_SENDMSG;
-    else
-        return 0;
+    p.call = call;
     if (ep_cfg.tgid && (__u32)(id >> 32) != ep_cfg.tgid)
         return 0;
     if (!ep_cgroup_matches())
         return 0;
-    sk = ep_fd_sock((long)BPF_CORE_READ(regs, di));
+    sk = ep_fd_sock(fd);
     if (!sk)
         return 0;
     proto = BPF_CORE_READ(sk, sk_protocol);
@@ -323,18 +315,12 @@ int ep_trace_enter(struct bpf_raw_tracepoint_args *ctx)
     ep_sock_local(sk, p.local);
     p.has_local = p.local_port != 0 || !ep_wildcard(p.local);
 
-    if (p.call == EP_TRACE_SENDTO) {
-        uaddr = (const void *)BPF_CORE_READ(regs, r8);
-        ulen = (long)BPF_CORE_READ(regs, r9);
-    } else if (p.call == EP_TRACE_SENDMSG) {
+    if (umsg) {
         struct user_msghdr m;
-        if (bpf_probe_read_user(&m, sizeof m, (const void *)BPF_CORE_READ(regs, si)))
+        if (bpf_probe_read_user(&m, sizeof m, umsg))
             return 0;
         uaddr = m.msg_name;
         ulen = m.msg_namelen;
-    } else {
-        uaddr = (const void *)BPF_CORE_READ(regs, si);
-        ulen = (long)BPF_CORE_READ(regs, dx);
     }
     if (p.call == EP_TRACE_BIND) {
         /* bind: the sockaddr is the local address asked for. */
@@ -389,19 +375,13 @@ static __always_inline void ep_count(struct ep_trace_key *k, int ret, int tw)
         __sync_fetch_and_add(&c->other, 1);
 }
 
-SEC("raw_tracepoint/sys_exit")
-int ep_trace_exit(struct bpf_raw_tracepoint_args *ctx)
+/* A recorded call returns ret: count it, and report a failure. */
+static __always_inline int ep_exit(long ret)
 {
-    struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
-    long nr = (long)BPF_CORE_READ(regs, orig_ax);
-    long ret = (long)ctx->args[1];
     __u64 id;
     struct ep_pending *p;
     struct ep_trace_event *e;
 
-    if (nr != ep_cfg.nr_connect && nr != ep_cfg.nr_bind && nr != ep_cfg.nr_sendto &&
-        nr != ep_cfg.nr_sendmsg)
-        return 0;
     id = bpf_get_current_pid_tgid();
     p = bpf_map_lookup_elem(&ep_pending_calls, &id);
     if (!p)
@@ -459,6 +439,122 @@ int ep_trace_exit(struct bpf_raw_tracepoint_args *ctx)
 out:
     bpf_map_delete_elem(&ep_pending_calls, &id);
     return 0;
+}
+
+/* The syscalls:sys_enter_* / sys_exit_* tracepoints (attached through
+ * perf events): run only for their own call.  Their records start with 8
+ * bytes of common fields and the syscall number, then the arguments, or
+ * the return value, as 8-byte fields at offset 16. */
+struct ep_sys_enter_args {
+    __u64 common;
+    __s32 nr;
+    __u32 pad;
+    unsigned long args[6];
+};
+
+struct ep_sys_exit_args {
+    __u64 common;
+    __s32 nr;
+    __u32 pad;
+    long ret;
+};
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int ep_tp_enter_connect(struct ep_sys_enter_args *ctx)
+{
+    return ep_enter(EP_TRACE_CONNECT, (long)ctx->args[0], (const void *)ctx->args[1],
+                    (long)ctx->args[2], 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_bind")
+int ep_tp_enter_bind(struct ep_sys_enter_args *ctx)
+{
+    return ep_enter(EP_TRACE_BIND, (long)ctx->args[0], (const void *)ctx->args[1],
+                    (long)ctx->args[2], 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int ep_tp_enter_sendto(struct ep_sys_enter_args *ctx)
+{
+    return ep_enter(EP_TRACE_SENDTO, (long)ctx->args[0], (const void *)ctx->args[4],
+                    (long)ctx->args[5], 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int ep_tp_enter_sendmsg(struct ep_sys_enter_args *ctx)
+{
+    return ep_enter(EP_TRACE_SENDMSG, (long)ctx->args[0], 0, 0, (const void *)ctx->args[1]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int ep_tp_exit_connect(struct ep_sys_exit_args *ctx)
+{
+    return ep_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_bind")
+int ep_tp_exit_bind(struct ep_sys_exit_args *ctx)
+{
+    return ep_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int ep_tp_exit_sendto(struct ep_sys_exit_args *ctx)
+{
+    return ep_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int ep_tp_exit_sendmsg(struct ep_sys_exit_args *ctx)
+{
+    return ep_exit(ctx->ret);
+}
+
+/* The raw tracepoints sys_enter / sys_exit: the fallback when the syscall
+ * tracepoints' ids cannot be found (no tracefs).  They run for every
+ * system call of the host and return after comparing its number. */
+SEC("raw_tracepoint/sys_enter")
+int ep_raw_enter(struct bpf_raw_tracepoint_args *ctx)
+{
+    long nr = (long)ctx->args[1];
+    struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+    unsigned long fd, a1, a2, a4, a5;
+    __u8 call;
+
+    if (nr == ep_cfg.nr_connect)
+        call = EP_TRACE_CONNECT;
+    else if (nr == ep_cfg.nr_bind)
+        call = EP_TRACE_BIND;
+    else if (nr == ep_cfg.nr_sendto)
+        call = EP_TRACE_SENDTO;
+    else if (nr == ep_cfg.nr_sendmsg)
+        call = EP_TRACE_SENDMSG;
+    else
+        return 0;
+    /* x86-64's syscall argument registers: di, si, dx, r10, r8, r9. */
+    fd = BPF_CORE_READ(regs, di);
+    a1 = BPF_CORE_READ(regs, si);
+    if (call == EP_TRACE_SENDMSG)
+        return ep_enter(call, (long)fd, 0, 0, (const void *)a1);
+    if (call == EP_TRACE_SENDTO) {
+        a4 = BPF_CORE_READ(regs, r8);
+        a5 = BPF_CORE_READ(regs, r9);
+        return ep_enter(call, (long)fd, (const void *)a4, (long)a5, 0);
+    }
+    a2 = BPF_CORE_READ(regs, dx);
+    return ep_enter(call, (long)fd, (const void *)a1, (long)a2, 0);
+}
+
+SEC("raw_tracepoint/sys_exit")
+int ep_raw_exit(struct bpf_raw_tracepoint_args *ctx)
+{
+    struct pt_regs *regs = (struct pt_regs *)ctx->args[0];
+    long nr = (long)BPF_CORE_READ(regs, orig_ax);
+
+    if (nr != ep_cfg.nr_connect && nr != ep_cfg.nr_bind && nr != ep_cfg.nr_sendto &&
+        nr != ep_cfg.nr_sendmsg)
+        return 0;
+    return ep_exit((long)ctx->args[1]);
 }
 
 SEC("raw_tracepoint/inet_sock_set_state")
