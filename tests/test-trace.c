@@ -6,10 +6,12 @@
  * successes towards two destinations and one active close (TIME_WAIT), and
  * the events and interval counts must be exactly those.  Also: --netns
  * keeps another namespace's failures out (and without it they are seen);
- * the same on the raw-tracepoint fallback; --pid keeps other processes'
- * failures out and says why TIME_WAIT is then unknown; without privileges ep_trace_open() says why and nothing crashes.
+ * the same on the raw-tracepoint fallback; --pid and --cgroup keep other
+ * processes' failures out and say why TIME_WAIT is then unknown, and an
+ * event names its process's cgroup v2 path; without privileges ep_trace_open() says why and nothing crashes.
  * Suite integration; skips (saying why) when not root. */
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -326,14 +328,25 @@ static int tr_exact(void)
     return 0;
 }
 
-/* One EADDRNOTAVAIL (the port range is a single port, held). */
-static int tr_one_failure(void)
+/* One EADDRNOTAVAIL towards 127.0.0.1:port (the range is a single port). */
+static int tr_one_failure_to(uint16_t port)
 {
     int c;
     prctl(PR_SET_NAME, TR_COMM);
-    if (tr_listen(8080) < 0 || (c = tr_connect(8080)) < 0)
+    if (tr_listen(port) < 0 || (c = tr_connect(port)) < 0)
         return 1;
-    return tr_connect(8080) == -EADDRNOTAVAIL ? 0 : 1;
+    return tr_connect(port) == -EADDRNOTAVAIL ? 0 : 1;
+}
+
+static int tr_one_failure(void)
+{
+    return tr_one_failure_to(8080);
+}
+
+/* The same towards another destination, so both can run in one namespace. */
+static int tr_one_failure_8090(void)
+{
+    return tr_one_failure_to(8090);
 }
 
 /* A child in a namespace of its own. */
@@ -401,7 +414,8 @@ static int tr_pid_filter(void)
         tr_reap(a);
         return rc == TR_SKIP ? TR_SKIP : 1;
     }
-    b = tr_spawn(tr_one_failure_elsewhere);
+    /* Another process, same namespace: only --pid keeps it out. */
+    b = tr_spawn(tr_one_failure_8090);
     TR_CHECK(tr_reap(b) == 0, "the untraced process");
     TR_CHECK(write(go[1], "g", 1) == 1 && tr_reap(a) == 0, "the traced process");
     tr_drain(t, &s);
@@ -412,6 +426,102 @@ static int tr_pid_filter(void)
              "--pid interval: TIME_WAIT unknown with a reason");
     ep_trace_close(t);
     return 0;
+}
+
+/* The cgroup v2 mount, or NULL. */
+static const char *tr_cgroup2(void)
+{
+    static const char *const dirs[] = { "/sys/fs/cgroup/unified", "/sys/fs/cgroup" };
+    for (size_t i = 0; i < 2; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/cgroup.procs", dirs[i]);
+        if (access(path, W_OK) == 0) {
+            snprintf(path, sizeof path, "%s/cgroup.controllers", dirs[i]);
+            if (access(path, R_OK) == 0) /* only cgroup v2 has this file */
+                return dirs[i];
+        }
+    }
+    return NULL;
+}
+
+static int tr_cgroup_filter(void)
+{
+    struct tr_seen s = { .n = 0 };
+    ep_trace_interval iv;
+    ep_trace *t = NULL;
+    const char *mnt = tr_cgroup2();
+    char name[64], dir[256], procs[300], pidtext[32];
+    int go[2], rc = 1, fd;
+    pid_t a, b;
+
+    if (!mnt) {
+        fprintf(stderr, "SKIP: no writable cgroup v2 mount\n");
+        return TR_SKIP;
+    }
+    snprintf(name, sizeof name, "/ep-trace-test-%d", (int)getpid());
+    snprintf(dir, sizeof dir, "%s%s", mnt, name);
+    snprintf(procs, sizeof procs, "%s/cgroup.procs", dir);
+    if (mkdir(dir, 0755) != 0) {
+        fprintf(stderr, "SKIP: cannot make a cgroup (%s: %s)\n", dir, strerror(errno));
+        return TR_SKIP;
+    }
+    if (tr_enter("41000 41000"))
+        goto out;
+    if (pipe(go) != 0)
+        goto out;
+    fflush(stderr);
+    a = fork();
+    if (a == 0) {
+        char c;
+        close(go[1]);
+        if (read(go[0], &c, 1) != 1)
+            _exit(1);
+        _exit(tr_one_failure());
+    }
+    close(go[0]);
+    snprintf(pidtext, sizeof pidtext, "%d", (int)a);
+    fd = open(procs, O_WRONLY);
+    if (fd < 0 || write(fd, pidtext, strlen(pidtext)) != (ssize_t)strlen(pidtext)) {
+        fprintf(stderr, "moving %d into %s: %s\n", (int)a, procs, strerror(errno));
+        goto out_child;
+    }
+    close(fd);
+    ep_trace_opts o = { .netns = "/proc/self/ns/net", .cgroup = name };
+    char why[512];
+    rc = ep_trace_open(&o, &t, why, sizeof why);
+    if (rc) {
+        fprintf(stderr, "ep_trace_open --cgroup %s: %d, %s\n", name, rc, why);
+        rc = rc == -ENOTSUP && !EP_HAVE_BPF ? TR_SKIP : 1;
+        goto out_child;
+    }
+    rc = 1;
+    /* Outside the cgroup, in the same namespace: only --cgroup keeps it out. */
+    b = tr_spawn(tr_one_failure_8090);
+    if (tr_reap(b) != 0)
+        goto out_child;
+    if (write(go[1], "g", 1) != 1 || tr_reap(a) != 0)
+        goto out;
+    tr_drain(t, &s);
+    if (ep_trace_interval_take(t, &iv) != 0)
+        goto out;
+    if (s.n != 1 || s.f[0].pid != (uint32_t)a || strcmp(s.f[0].cgroup, name) != 0) {
+        fprintf(stderr, "--cgroup: %d events, first pid %u cgroup %s (want %d, %s)\n", s.n,
+                s.n ? s.f[0].pid : 0, s.n ? s.f[0].cgroup : "-", (int)a, name);
+        goto out;
+    }
+    if (iv.ndests != 1 || iv.dests[0].attempts != 2 || iv.dests[0].timewait != EP_TRACE_UNKNOWN) {
+        fprintf(stderr, "--cgroup interval: %zu destinations\n", iv.ndests);
+        goto out;
+    }
+    rc = 0;
+    goto out;
+out_child:
+    close(go[1]);
+    tr_reap(a);
+out:
+    ep_trace_close(t);
+    rmdir(dir);
+    return rc;
 }
 
 static int tr_unprivileged(void)
@@ -488,6 +598,12 @@ static void pid_filter_keeps_others_out(void **state)
     tr_case(tr_pid_filter);
 }
 
+static void cgroup_filter_and_path(void **state)
+{
+    (void)state;
+    tr_case(tr_cgroup_filter);
+}
+
 static void unprivileged_says_why(void **state)
 {
     (void)state;
@@ -501,6 +617,7 @@ int main(void)
         cmocka_unit_test(failures_and_counts_exact_raw),
         cmocka_unit_test(netns_filter_keeps_others_out),
         cmocka_unit_test(pid_filter_keeps_others_out),
+        cmocka_unit_test(cgroup_filter_and_path),
         cmocka_unit_test(unprivileged_says_why),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

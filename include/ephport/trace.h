@@ -24,11 +24,14 @@
  * dropped silently.  Nothing stays in the kernel after ep_trace_close()
  * (or the process's exit).
  *
- * ep_trace_open() fails with a negative errno and the reason when BPF is not
- * usable: -EPERM (no CAP_BPF + CAP_PERFMON, or CAP_SYS_ADMIN), -ENOTSUP (no
- * kernel BTF, neither kind of syscall tracepoint usable, a library built
- * with -Dbpf=disabled), or what the kernel said
- * (a locked-down kernel: -EPERM with its words).
+ * ep_trace_open() fails with a negative errno and the reason: -EINVAL,
+ * -ENOENT, -ENOTDIR or -ENAMETOOLONG only for options that cannot be used
+ * (a --netns or --cgroup that is not one, a negative pid); -EPERM or
+ * -EACCES without CAP_BPF + CAP_PERFMON (or CAP_SYS_ADMIN), or when a
+ * locked-down kernel refuses; -ENOMEM; -ENOTSUP for everything else the
+ * kernel or the build refuses (no kernel BTF, a program the kernel does not
+ * load or attach - its words are in why - no usable syscall tracepoint, a
+ * library built with -Dbpf=disabled).
  */
 #ifndef EPHPORT_TRACE_H
 #define EPHPORT_TRACE_H

@@ -354,8 +354,9 @@ int ep_cmd_trace(int argc, char **argv)
         ep_cli_error("trace", "cannot trace: %s", why);
         /* Bad --netns or --cgroup is the caller's; everything else the
          * kernel's or the build's. */
-        return rc == -ENOENT || rc == -EINVAL || rc == -ENOTDIR ? EP_EXIT_FAILURE
-                                                                : EP_TRACE_EXIT_UNAVAILABLE;
+        return rc == -ENOENT || rc == -EINVAL || rc == -ENOTDIR || rc == -ENAMETOOLONG
+                   ? EP_EXIT_FAILURE
+                   : EP_TRACE_EXIT_UNAVAILABLE;
     }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = ep_trace_on_signal;

@@ -116,16 +116,20 @@ static int64_t ep_clock_ns(clockid_t c)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* A failure of the kernel's: -EPERM/-EACCES stay (no privilege, or
+ * lockdown), everything else becomes -ENOTSUP with the kernel's words in
+ * why, so that -EINVAL and -ENOENT mean only options that cannot be used. */
 static int ep_trace_fail(int err, char *why, size_t len, const char *what)
 {
     assert(err < 0);
-    if (err == -EPERM || err == -EACCES)
+    if (err == -EPERM || err == -EACCES) {
         snprintf(why, len, "%s: %s (needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN; "
                            "a locked-down kernel refuses it to everyone)",
                  what, strerror(-err));
-    else
-        snprintf(why, len, "%s: %s", what, strerror(-err));
-    return err;
+        return err;
+    }
+    snprintf(why, len, "%s: %s", what, strerror(-err));
+    return err == -ENOMEM ? err : -ENOTSUP;
 }
 
 /* The namespace's inode and ephemeral range (read inside it). */
@@ -263,7 +267,7 @@ int ep_trace_open(const ep_trace_opts *opts, ep_trace **out, char *why, size_t l
     }
     rc = ep_ringbuf_open(&t->rb, t->skel->maps.ep_events.map_fd, EP_TRACE_RINGBUF_BYTES);
     if (rc) {
-        ep_trace_fail(rc, why, len, "mapping the BPF ring buffer");
+        rc = ep_trace_fail(rc, why, len, "mapping the BPF ring buffer");
         goto fail;
     }
     t->realtime_minus_mono = ep_clock_ns(CLOCK_REALTIME) - ep_clock_ns(CLOCK_MONOTONIC);
