@@ -65,7 +65,7 @@ struct ep_trace {
     ep_trace_dest *dests;
     size_t dests_cap;
     int tp_fds[8];               /* perf events carrying the syscall programs */
-    char method[200];
+    char method[400];
 };
 
 /* The syscall tracepoints, in the order of ep_trace_attach_tp's programs. */
