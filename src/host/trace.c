@@ -143,9 +143,16 @@ static int ep_trace_netns_facts(const char *spec, uint32_t *ino, uint16_t *lo, u
     unsigned a, b;
 
     if (spec) {
-        rc = ep_host_netns_enter(spec, &saved, why, len);
-        if (rc)
-            return rc;
+        /* The caller's own namespace needs no setns() (nor CAP_SYS_ADMIN). */
+        char path[4096];
+        struct stat a, b;
+        snprintf(path, sizeof path, strchr(spec, '/') ? "%s" : "/run/netns/%s", spec);
+        if (stat(path, &a) != 0 || stat("/proc/thread-self/ns/net", &b) != 0 ||
+            a.st_ino != b.st_ino || a.st_dev != b.st_dev) {
+            rc = ep_host_netns_enter(spec, &saved, why, len);
+            if (rc)
+                return rc;
+        }
     }
     if (stat("/proc/thread-self/ns/net", &st) != 0) {
         rc = -errno;
