@@ -67,6 +67,7 @@ struct sock_common {
     __be16 skc_dport;
     unsigned short skc_num;
     unsigned short skc_family;
+    volatile unsigned char skc_state;
     possible_net_t skc_net;
     struct in6_addr skc_v6_daddr;
     struct in6_addr skc_v6_rcv_saddr;
@@ -293,6 +294,12 @@ static __always_inline int ep_enter(__u8 call, long fd, const void *uaddr, long 
     if (proto != EP_IPPROTO_TCP && proto != EP_IPPROTO_UDP)
         return 0;
     p.local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+    /* A TCP connect() on a socket already connecting or connected
+     * (EALREADY, EISCONN: how some programs poll a non-blocking connect)
+     * takes no port: not an attempt. */
+    if (call == EP_TRACE_CONNECT && proto == EP_IPPROTO_TCP &&
+        BPF_CORE_READ(sk, __sk_common.skc_state) != EP_TCP_CLOSE)
+        return 0;
     /* sendto/sendmsg matter only when they autobind: unbound UDP. */
     if ((p.call == EP_TRACE_SENDTO || p.call == EP_TRACE_SENDMSG) &&
         (proto != EP_IPPROTO_UDP || p.local_port))
