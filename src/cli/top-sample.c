@@ -234,7 +234,7 @@ static void ep_top_ns_counters(const ep_host_snapshot *snap, double out[EP_TOP_N
     }
 }
 
-/* Open the tracer on top's namespace, or say once why the rates stay
+/* Open the tracer on top's namespace, or note why the rates stay
  * estimated.  EP_TOP_NO_TRACE=1 keeps the estimator (its tests). */
 void ep_top_trace_open(struct ep_top_state *st)
 {
@@ -246,14 +246,21 @@ void ep_top_trace_open(struct ep_top_state *st)
         snprintf(st->trace_why, sizeof st->trace_why, "EP_TOP_NO_TRACE is set");
         return;
     }
-    int rc = ep_trace_open(&o, &st->trace, why, sizeof why);
-    if (rc != 0) {
+    if (ep_trace_open(&o, &st->trace, why, sizeof why) != 0)
         snprintf(st->trace_why, sizeof st->trace_why, "cannot trace: %s", why);
-        /* A --netns that cannot be used is the snapshot's to report. */
-        if (rc != -ENOENT && rc != -EINVAL && rc != -ENOTDIR && rc != -ENAMETOOLONG)
-            fprintf(stderr, "ephport top: TCP rates estimated from socket dumps (%s)\n",
-                    st->trace_why);
-    }
+}
+
+/* Say once why the rates are estimated: after the first sample that
+ * worked (a --netns that cannot be used is the snapshot's error to report
+ * first), on stderr in batch mode; the terminal view's header says it. */
+static void ep_top_trace_say_why(struct ep_top_state *st)
+{
+    if (st->trace || st->trace_said || !st->trace_why[0])
+        return;
+    st->trace_said = true;
+    if (st->o.batch)
+        fprintf(stderr, "ephport top: TCP rates estimated from socket dumps (%s)\n",
+                st->trace_why);
 }
 
 struct ep_top_traced {
@@ -342,6 +349,7 @@ int ep_top_sample(struct ep_top_state *st)
         return rc;
     }
     st->t = ep_top_now() - st->start;
+    ep_top_trace_say_why(st);
     /* The tracer's interval ends with this frame's snapshot. */
     ep_trace_interval iv;
     struct ep_top_traced *traced = NULL;

@@ -81,6 +81,7 @@ struct ep_top_state {
      * opened; else the estimator's, and trace_why says why (said once). */
     ep_trace *trace;
     bool traced;           /* this frame's TCP rates came from the tracer */
+    bool trace_said;       /* trace_why was printed */
     char trace_why[512];
 };
 
