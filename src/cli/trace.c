@@ -295,8 +295,9 @@ static void ep_trace_print_interval(struct ep_trace_cli *o, const ep_trace_inter
                " counts, %" PRIu64 " calls", iv->lost_events, iv->lost_counts, iv->lost_calls);
     printf("\n");
     if (iv->ndests) {
-        printf("%-5s %-22s %-28s %9s %9s %13s %7s %10s %6s %9s\n", "PROTO", "LOCAL", "REMOTE",
-               "ATTEMPTS", "OK", "EADDRNOTAVAIL", "EAGAIN", "EADDRINUSE", "OTHER", "TIME_WAIT");
+        printf("%-10s %-5s %-22s %-28s %9s %9s %13s %7s %10s %6s %9s\n", "NETNS", "PROTO",
+               "LOCAL", "REMOTE", "ATTEMPTS", "OK", "EADDRNOTAVAIL", "EAGAIN", "EADDRINUSE",
+               "OTHER", "TIME_WAIT");
         for (size_t i = 0; i < iv->ndests && i < EP_TRACE_TABLE_ROWS; i++) {
             const ep_trace_dest *d = &iv->dests[i];
             char l[EP_ADDR_STRLEN], r[EP_ADDR_STRLEN + 8], tw[24];
@@ -309,10 +310,10 @@ static void ep_trace_print_interval(struct ep_trace_cli *o, const ep_trace_inter
                 snprintf(tw, sizeof tw, "%" PRId64, d->timewait);
             else
                 snprintf(tw, sizeof tw, "unknown");
-            printf("%-5s %-22s %-28s %9" PRIu64 " %9" PRIu64 " %13" PRIu64 " %7" PRIu64
-                   " %10" PRIu64 " %6" PRIu64 " %9s\n",
-                   ep_trace_proto(d->proto), l, r, d->attempts, d->successes, d->eaddrnotavail,
-                   d->eagain, d->eaddrinuse, d->other, tw);
+            printf("%-10" PRIu32 " %-5s %-22s %-28s %9" PRIu64 " %9" PRIu64 " %13" PRIu64
+                   " %7" PRIu64 " %10" PRIu64 " %6" PRIu64 " %9s\n",
+                   d->netns, ep_trace_proto(d->proto), l, r, d->attempts, d->successes,
+                   d->eaddrnotavail, d->eagain, d->eaddrinuse, d->other, tw);
         }
         if (iv->ndests > EP_TRACE_TABLE_ROWS)
             printf("(%zu more destinations; --json lists all)\n",
