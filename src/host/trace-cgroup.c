@@ -148,7 +148,8 @@ int ep_trace_cgroups_lookup(ep_trace_cgroups *cg, const char *path, uint64_t *id
     mlen = strlen(cg->mount);
     if (strncmp(path, cg->mount, mlen) == 0 && (path[mlen] == '/' || !path[mlen]))
         snprintf(full, sizeof full, "%s", path);
-    else if ((size_t)snprintf(full, sizeof full, "%s/%s", cg->mount, path) >= sizeof full) {
+    else if ((size_t)snprintf(full, sizeof full, "%s/%s", cg->mount,
+                              path + strspn(path, "/")) >= sizeof full) {
         snprintf(why, len, "cgroup path too long");
         return -ENAMETOOLONG;
     }
