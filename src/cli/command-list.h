@@ -11,3 +11,4 @@ EP_COMMAND(nat, "CGNAT port blocks: deterministic plans, nftables, whois, port-b
 EP_COMMAND(exporter, "serve Prometheus metrics about ephemeral ports over HTTP")
 EP_COMMAND(simulate, "run a workload through the engine in virtual time: when do ports run out")
 EP_COMMAND(plan, "ports needed per destination, highest sustainable rate, what to change")
+EP_COMMAND(trace, "who fails to get a port (EADDRNOTAVAIL, EAGAIN, EADDRINUSE), towards where (eBPF)")

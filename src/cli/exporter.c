@@ -22,6 +22,7 @@ static void ep_exporter_usage(FILE *f)
             "Usage: ephport exporter [--listen ADDR:PORT] [--netns NAME|PATH | --all-namespaces]\n"
             "                        [--top N]\n"
             "                        [--min-count N] [--max-connections N] [--timeout SECONDS]\n"
+            "                        [--trace]\n"
             "\n"
             "Serve Prometheus metrics about ephemeral ports at http://ADDR:PORT/metrics,\n"
             "read fresh from the host at each scrape (a failed read answers 500).\n"
@@ -38,6 +39,10 @@ static void ep_exporter_usage(FILE *f)
             "  -m, --min-count N          ... holding at least N sockets (default %d)\n"
             "  -c, --max-connections N    concurrent HTTP connections (default 256)\n"
             "  -T, --timeout SECONDS      close idle or slow connections after this (default 10)\n"
+            "      --trace                add connect attempts and failures per destination,\n"
+            "                             counted by eBPF (ephport_connect_attempts_total,\n"
+            "                             ephport_connect_failures_total{reason}); same --top\n"
+            "                             and --min-count (attempts) bound; needs root\n"
             "  -h, --help                 this text\n"
             "\n"
             "Example, one exporter for a container (PID of a process in it):\n"
@@ -61,6 +66,7 @@ int ep_cmd_exporter(int argc, char **argv)
         { "min-count", required_argument, NULL, 'm' },
         { "max-connections", required_argument, NULL, 'c' },
         { "timeout", required_argument, NULL, 'T' },
+        { "trace", no_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -118,6 +124,9 @@ int ep_cmd_exporter(int argc, char **argv)
                 return EP_EXIT_USAGE;
             }
             cfg.timeout_s = (unsigned)v;
+            break;
+        case 'R':
+            cfg.trace = true;
             break;
         case 'h':
             ep_exporter_usage(stdout);

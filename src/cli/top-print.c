@@ -159,6 +159,13 @@ void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *
                  "in NEW/s)",
                  r[EP_TOP_NS_CONNECT], r[EP_TOP_NS_REUSED]);
     }
+    /* Where the TCP rates come from. */
+    size_t used = strlen(l4);
+    if (used < len)
+        snprintf(l4 + used, len - used, "; tcp NEW/s: %s",
+                 st->traced ? "eBPF, exact"
+                 : st->trace ? "eBPF from the second sample (or estimated: counts lost)"
+                             : "estimated (no eBPF)");
 }
 
 /* Width of the LOCAL and REMOTE columns for the rows shown. */
@@ -189,9 +196,15 @@ void ep_top_fmt_row(const struct ep_top_row *r, int wl, int wr, char *buf, size_
     ep_top_fmt_headroom(r->d, hd, sizeof hd);
     ep_top_fmt_rate(r->rate, rate, sizeof rate);
     ep_top_fmt_tte(r->tte, tte, sizeof tte);
-    snprintf(buf, len, "%-5s %-*s %-*s %7u %7u %7s %6s %8s %s%s",
+    char fail[48] = "";
+    if (!isnan(r->fail_rate) && r->fail_rate > 0) {
+        char f[24];
+        ep_top_fmt_rate(r->fail_rate, f, sizeof f);
+        snprintf(fail, sizeof fail, " FAILING %s/s", f);
+    }
+    snprintf(buf, len, "%-5s %-*s %-*s %7u %7u %7s %6s %8s %s%s%s",
              r->d->proto == EP_PROTO_UDP ? "udp" : "tcp", wl, l, wr, rem, r->d->used,
-             r->d->time_wait, fr, hd, rate, tte, r->reuse ? " (tw_reuse)" : "");
+             r->d->time_wait, fr, hd, rate, tte, r->reuse ? " (tw_reuse)" : "", fail);
 }
 
 void ep_top_fmt_colhead(int wl, int wr, char *buf, size_t len)
@@ -217,7 +230,9 @@ static json_t *ep_top_row_json(const struct ep_top_row *r)
         json_object_set_new(o, "seconds_to_exhaustion",
                             isnan(r->tte) || isinf(r->tte) ? json_null() : json_real(r->tte)) != 0 ||
         json_object_set_new(o, "exhausted_in", json_string(tte)) != 0 ||
-        json_object_set_new(o, "tw_reuse_applies", json_boolean(r->reuse)) != 0) {
+        json_object_set_new(o, "tw_reuse_applies", json_boolean(r->reuse)) != 0 ||
+        json_object_set_new(o, "failures_per_second",
+                            isnan(r->fail_rate) ? json_null() : json_real(r->fail_rate)) != 0) {
         json_decref(o);
         return NULL;
     }
@@ -244,6 +259,8 @@ int ep_top_print_json(const struct ep_top_state *st, size_t nshow)
                   "time_wait_seconds", (json_int_t)s->time_wait_s, "sort",
                   ep_top_sort_names[st->o.sort], "destinations_total", (json_int_t)st->total);
     if (o && json_object_set_new(o, "time_wait_ages_from_timers", json_boolean(st->tw_timers)))
+        o = (json_decref(o), NULL);
+    if (o && json_object_set_new(o, "tcp_rates", json_string(st->traced ? "ebpf" : "estimated")))
         o = (json_decref(o), NULL);
     if (o) {
         json_t *ns = json_pack("{s:o, s:o}", "connects_per_second",

@@ -5,7 +5,10 @@
  * (protocol, local, remote, remote port), feed the new connections (or, in
  * the fallback, the counts) to the estimator (ephport/conn-rate.h) and build the
  * rows, with the time to exhaustion where tcp_tw_reuse shortens how long a
- * closed connection holds its port. */
+ * closed connection holds its port.  Where the eBPF tracer could be opened
+ * (ep_top_trace_open), TCP rows take their rates from it instead: the
+ * connect()s that got a port towards each destination, and those that
+ * failed for want of one, counted by the kernel over exactly the frame. */
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -231,6 +234,87 @@ static void ep_top_ns_counters(const ep_host_snapshot *snap, double out[EP_TOP_N
     }
 }
 
+/* Open the tracer on top's namespace, or note why the rates stay
+ * estimated.  EP_TOP_NO_TRACE=1 keeps the estimator (its tests). */
+void ep_top_trace_open(struct ep_top_state *st)
+{
+    ep_trace_opts o = { .netns = st->o.netns ? st->o.netns : "/proc/self/ns/net" };
+    const char *off = getenv("EP_TOP_NO_TRACE");
+    char why[400];
+
+    if (off && *off == '1') {
+        snprintf(st->trace_why, sizeof st->trace_why, "EP_TOP_NO_TRACE is set");
+        return;
+    }
+    if (ep_trace_open(&o, &st->trace, why, sizeof why) != 0)
+        snprintf(st->trace_why, sizeof st->trace_why, "cannot trace: %s", why);
+}
+
+/* Say once why the rates are estimated: after the first sample that
+ * worked (a --netns that cannot be used is the snapshot's error to report
+ * first), on stderr in batch mode; the terminal view's header says it. */
+static void ep_top_trace_say_why(struct ep_top_state *st)
+{
+    if (st->trace || st->trace_said || !st->trace_why[0])
+        return;
+    st->trace_said = true;
+    if (st->o.batch)
+        fprintf(stderr, "ephport top: TCP rates estimated from socket dumps (%s)\n",
+                st->trace_why);
+}
+
+struct ep_top_traced {
+    struct ep_top_key key;
+    const ep_trace_dest *d;
+};
+
+static int ep_top_traced_cmp(const void *a, const void *b)
+{
+    return ep_top_key_cmp(&((const struct ep_top_traced *)a)->key,
+                          &((const struct ep_top_traced *)b)->key);
+}
+
+static int ep_top_drop_failure(const ep_trace_failure *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    return 0; /* top shows rates; the events are `ephport trace`'s */
+}
+
+/* The tracer's counts since the last frame, by destination (sorted for
+ * bsearch; *out freed by the caller), and the interval's length.  false when
+ * there is no tracer or this interval lost counts (then the estimator's
+ * rates stand: a count short is never shown as exact). */
+static bool ep_top_trace_take(struct ep_top_state *st, ep_trace_interval *iv,
+                              struct ep_top_traced **out, double *secs)
+{
+    struct ep_top_traced *v;
+
+    *out = NULL;
+    if (!st->trace)
+        return false;
+    while (ep_trace_poll(st->trace, 0, ep_top_drop_failure, NULL) > 0)
+        ;
+    if (ep_trace_interval_take(st->trace, iv) != 0 || iv->lost_counts || iv->lost_calls ||
+        iv->end_ns <= iv->start_ns)
+        return false;
+    v = iv->ndests ? calloc(iv->ndests, sizeof *v) : NULL;
+    if (iv->ndests && !v)
+        return false;
+    for (size_t i = 0; i < iv->ndests; i++) {
+        v[i].key.local = iv->dests[i].local;
+        v[i].key.remote = iv->dests[i].remote;
+        v[i].key.remote_port = iv->dests[i].remote_port;
+        v[i].key.proto = (uint8_t)iv->dests[i].proto;
+        v[i].d = &iv->dests[i];
+    }
+    if (iv->ndests > 1)
+        qsort(v, iv->ndests, sizeof *v, ep_top_traced_cmp);
+    *out = v;
+    *secs = (double)(iv->end_ns - iv->start_ns) / 1e9;
+    return true;
+}
+
 /* Take a snapshot and update rates.  Returns 0 or a negative errno. */
 int ep_top_sample(struct ep_top_state *st)
 {
@@ -265,6 +349,12 @@ int ep_top_sample(struct ep_top_state *st)
         return rc;
     }
     st->t = ep_top_now() - st->start;
+    ep_top_trace_say_why(st);
+    /* The tracer's interval ends with this frame's snapshot. */
+    ep_trace_interval iv;
+    struct ep_top_traced *traced = NULL;
+    double tsecs = 0;
+    bool use_trace = ep_top_trace_take(st, &iv, &traced, &tsecs) && !first;
 
     s = ep_host_snapshot_settings(snap);
     dests = ep_host_snapshot_dests(snap, &n, &total);
@@ -274,6 +364,7 @@ int ep_top_sample(struct ep_top_state *st)
         free(ents);
         free(rows);
         free(news);
+        free(traced);
         ep_host_snapshot_free(snap);
         return EP_ENOMEM;
     }
@@ -308,6 +399,19 @@ int ep_top_sample(struct ep_top_state *st)
             rows[i].rate = ep_top_track_count(tr, t_dump, ep_top_new_count(news, nnew,
                                                                           &ents[i].key));
         /* else this frame's dump failed: unknown now, the next covers both */
+        rows[i].fail_rate = NAN;
+        if (use_trace && d->proto == EP_PROTO_TCP) {
+            /* Exact: the connect()s that got a port towards it, and those
+             * that did not; none traced is an exact 0. */
+            struct ep_top_traced want = { .key = ents[i].key }, *hit;
+            hit = iv.ndests ? bsearch(&want, traced, iv.ndests, sizeof *traced,
+                                      ep_top_traced_cmp)
+                            : NULL;
+            rows[i].rate = hit ? (double)hit->d->successes / tsecs : 0.0;
+            rows[i].fail_rate = hit ? (double)(hit->d->eaddrnotavail + hit->d->eagain +
+                                               hit->d->eaddrinuse) / tsecs
+                                    : 0.0;
+        }
         if (d->free == EP_HOST_UNKNOWN || isnan(rows[i].rate))
             rows[i].tte = d->free == 0 ? 0.0 : NAN;
         else
@@ -316,6 +420,8 @@ int ep_top_sample(struct ep_top_state *st)
         rows[i].reuse = ep_top_reuse_applies(d, s);
     }
     free(news);
+    free(traced);
+    st->traced = use_trace;
     if (n > 1)
         qsort(ents, n, sizeof *ents, ep_top_key_cmp);
     st->tw_timers = st->counting && counted;
@@ -348,6 +454,7 @@ int ep_top_sample(struct ep_top_state *st)
 
 void ep_top_state_free(struct ep_top_state *st)
 {
+    ep_trace_close(st->trace);
     ep_top_arrivals_free(&st->arrivals);
     free(st->entries);
     free(st->rows);

@@ -245,6 +245,7 @@ int ep_cmd_top(int argc, char **argv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
+    ep_top_trace_open(&st);
     rc = st.o.batch ? ep_top_run_batch(&st) : ep_top_run_screen(&st);
 
     sigaction(SIGINT, &old_int, NULL);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include <ephport/host.h>
+#include <ephport/trace.h>
 
 #include <ephport/conn-rate.h>
 
@@ -48,6 +49,8 @@ struct ep_top_row {
     double rate;           /* NAN until two samples exist */
     double tte;            /* seconds; INFINITY = never; NAN = unknown */
     bool reuse;            /* tcp_tw_reuse applies to this destination */
+    double fail_rate;      /* connect()s per second that failed for want of a port
+                              (EADDRNOTAVAIL, EAGAIN, EADDRINUSE; eBPF); NAN: not traced */
 };
 
 /* Namespace counters top turns into rates: connect() calls
@@ -74,6 +77,12 @@ struct ep_top_state {
     ep_host_snapshot *snap;       /* current frame */
     struct ep_top_row *rows;
     size_t nrows, total;
+    /* Exact TCP rates from the eBPF tracer (ephport/trace.h) when it could be
+     * opened; else the estimator's, and trace_why says why (said once). */
+    ep_trace *trace;
+    bool traced;           /* this frame's TCP rates came from the tracer */
+    bool trace_said;       /* trace_why was printed */
+    char trace_why[512];
 };
 
 
@@ -85,6 +94,8 @@ double ep_top_now(void);                       /* CLOCK_MONOTONIC seconds */
 int ep_top_sample(struct ep_top_state *st);    /* 0 or negative errno */
 void ep_top_sort_rows(struct ep_top_state *st);
 void ep_top_state_free(struct ep_top_state *st);
+/* Open the eBPF tracer for exact TCP rates, or note why not (top-sample.c). */
+void ep_top_trace_open(struct ep_top_state *st);
 /* "ephport top: cannot read network namespace NS: <strerror>" on stderr. */
 void ep_top_read_error(const struct ep_top_state *st, int err);
 

@@ -18,6 +18,11 @@
  * Routes: GET|HEAD /metrics (200 text/plain 0.0.4, or 500 with the reason
  * when the host cannot be read: never stale zeros), GET|HEAD / (a landing
  * page), anything else 404; other methods 405 with an Allow header.
+ *
+ * With --trace the exporter keeps an eBPF tracer (ephport/trace.h) open on
+ * its namespace and adds, at each scrape, the counts since the last one to
+ * per-destination totals (trace-totals.c); when BPF is unusable it says so
+ * once at start and serves without those counters.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -32,10 +37,12 @@
 
 #include <ephport/host.h>
 #include <ephport/node.h>
+#include <ephport/trace.h>
 
 #include "metrics.h"
 #include "metrics-node.h"
 #include "server.h"
+#include "trace-totals.h"
 
 #if MHD_VERSION < 0x00097002
 typedef int ep_mhd_result;
@@ -51,7 +58,29 @@ struct ep_exporter {
     pthread_mutex_t lock;        /* serializes scrapes and the counters */
     uint64_t scrapes;
     uint64_t errors;
+    ep_trace *trace;             /* --trace, when BPF is usable */
+    ep_trace_totals *totals;
 };
+
+static int ep_exporter_drop_event(const ep_trace_failure *f, void *arg)
+{
+    (void)f;
+    (void)arg;
+    return 0; /* the exporter counts; the events themselves are `ephport trace`'s */
+}
+
+/* The tracer's counts since the last scrape, into the totals.  A failure
+ * here costs the counters this interval, never the scrape. */
+static void ep_exporter_trace_take(ep_exporter *e)
+{
+    ep_trace_interval iv;
+    if (!e->trace)
+        return;
+    while (ep_trace_poll(e->trace, 0, ep_exporter_drop_event, NULL) > 0)
+        ;
+    if (ep_trace_interval_take(e->trace, &iv) == 0)
+        ep_trace_totals_add(e->totals, &iv);
+}
 
 static const char ep_exporter_landing[] =
     "<!DOCTYPE html>\n"
@@ -188,6 +217,10 @@ static int ep_exporter_scrape_locked(ep_exporter *e, char **text, size_t *len, c
     in.scrape_errors = e->errors;
     ep_strbuf_init(&b);
     ep_metrics_render(&in, &b);
+    if (e->trace) {
+        ep_exporter_trace_take(e);
+        ep_trace_totals_render(e->totals, e->cfg.top, e->cfg.min_count, &b);
+    }
     ep_host_snapshot_free(snap);
     *text = ep_strbuf_take(&b, len);
     if (!*text) {
@@ -304,6 +337,15 @@ static ep_mhd_result ep_exporter_handle(void *cls, struct MHD_Connection *c, con
     return ep_exporter_text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics\n", NULL);
 }
 
+/* What start made before serving: the lock and the tracer. */
+static void ep_exporter_free(ep_exporter *e)
+{
+    ep_trace_close(e->trace);
+    ep_trace_totals_free(e->totals);
+    pthread_mutex_destroy(&e->lock);
+    free(e);
+}
+
 int ep_exporter_start(const ep_exporter_config *cfg, ep_exporter **out, char *why,
                       size_t whylen)
 {
@@ -324,6 +366,21 @@ int ep_exporter_start(const ep_exporter_config *cfg, ep_exporter **out, char *wh
     if (!e->cfg.request_memory)
         e->cfg.request_memory = 16 * 1024;
     pthread_mutex_init(&e->lock, NULL);
+    if (e->cfg.trace) {
+        ep_trace_opts topts = { .netns = e->cfg.netns ? e->cfg.netns : "/proc/self/ns/net" };
+        char twhy[512];
+        e->totals = ep_trace_totals_new();
+        int trc = e->totals ? ep_trace_open(&topts, &e->trace, twhy, sizeof twhy) : -ENOMEM;
+        if (trc != 0) {
+            /* Said once; the exporter serves what it served without --trace. */
+            fprintf(stderr, "ephport exporter: --trace: cannot trace: %s; serving without "
+                            "ephport_connect_attempts_total and _failures_total\n",
+                    trc == -ENOMEM ? "out of memory" : twhy);
+            ep_trace_totals_free(e->totals);
+            e->totals = NULL;
+            e->trace = NULL;
+        }
+    }
 
     /* A first read: a namespace we cannot enter is a configuration error,
      * better reported now than as 500s later.  Other read problems may be
@@ -331,8 +388,7 @@ int ep_exporter_start(const ep_exporter_config *cfg, ep_exporter **out, char *wh
     rc = ep_exporter_scrape(e, &text, &len, why, whylen);
     free(text);
     if (rc == -ENOENT || rc == -EPERM || rc == -EINVAL || rc == -ENOMEM) {
-        pthread_mutex_destroy(&e->lock);
-        free(e);
+        ep_exporter_free(e);
         return rc;
     }
     if (rc != 0)
@@ -342,8 +398,7 @@ int ep_exporter_start(const ep_exporter_config *cfg, ep_exporter **out, char *wh
     e->fd = ep_listen_open(&cfg->listen, 128, &e->bound, why, whylen);
     if (e->fd < 0) {
         rc = e->fd;
-        pthread_mutex_destroy(&e->lock);
-        free(e);
+        ep_exporter_free(e);
         return rc;
     }
     e->daemon = MHD_start_daemon(
@@ -356,8 +411,7 @@ int ep_exporter_start(const ep_exporter_config *cfg, ep_exporter **out, char *wh
     if (!e->daemon) {
         snprintf(why, whylen, "libmicrohttpd could not start");
         close(e->fd);
-        pthread_mutex_destroy(&e->lock);
-        free(e);
+        ep_exporter_free(e);
         return -EIO;
     }
     *out = e;
@@ -374,6 +428,5 @@ void ep_exporter_stop(ep_exporter *e)
     if (!e)
         return;
     MHD_stop_daemon(e->daemon); /* also closes the listening socket it was given */
-    pthread_mutex_destroy(&e->lock);
-    free(e);
+    ep_exporter_free(e);
 }

@@ -1,0 +1,29 @@
+/* trace-totals.h - the exporter's `--trace` counters: the tracer's
+ * per-interval counts (ephport/trace.h) summed into per-destination totals
+ * since the exporter started, and rendered as Prometheus counters.  Pure:
+ * data in, text out (the unit test feeds hand-made intervals). */
+#ifndef EP_EXPORTER_TRACE_TOTALS_H
+#define EP_EXPORTER_TRACE_TOTALS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ephport/trace.h>
+
+#include "strbuf.h"
+
+typedef struct ep_trace_totals ep_trace_totals;
+
+ep_trace_totals *ep_trace_totals_new(void);
+void ep_trace_totals_free(ep_trace_totals *t);
+
+/* Add one interval.  0, or -ENOMEM (the totals are then unchanged). */
+int ep_trace_totals_add(ep_trace_totals *t, const ep_trace_interval *iv);
+
+/* Append ephport_connect_attempts_total and ephport_connect_failures_total
+ * {reason} for at most top destinations (most attempts first) with at least
+ * min_count attempts, and ephport_trace_lost_total{what} (check b->failed). */
+void ep_trace_totals_render(const ep_trace_totals *t, size_t top, uint64_t min_count,
+                            ep_strbuf *b);
+
+#endif
