@@ -20,6 +20,7 @@
  *        used 3, free 7;
  *   udp: 10 datagrams from 10 sockets to server:53 and an 11th refused:
  *        used 10, free 0;
+ *   check: `check --snat` is CRITICAL on that unit, with exact perfdata;
  *   proc: `--source proc` reports the same units;
  *   unprivileged: uid 65534 gets exit 0, no units, and notes that say why.
  * Skips (with the reason) when not root or without ip, nft, nsenter. */
@@ -354,6 +355,22 @@ static void snat_exhaustion(void **state)
                             json_array_get(json_object_get(j, "advice"), 0), "code")),
                         "snat-exhausted");
     json_decref(j);
+    {
+        char cmd[512], line[512] = "";
+        FILE *p;
+        snprintf(cmd, sizeof cmd, "\"%s\" check --snat --netns /proc/%d/ns/net",
+                 getenv("EPHPORT_BIN"), (int)holder("r"));
+        p = popen(cmd, "r");
+        assert_non_null(p);
+        if (!fgets(line, sizeof line, p))
+            line[0] = '\0';
+        status = pclose(p);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 2);
+        if (!strstr(line, "EPHPORT CRITICAL - SNAT 198.51.100.1 -> 198.51.100.2:80/tcp 100% used "
+                          "(0 free) | used=10;@8:;@9.5:;0;10 free=0;;;0;10 units=2 insert_failed="))
+            fail_msg("check --snat said: %s", line);
+    }
 
     /* udp: the whole range towards :53, then one more datagram. */
     assert_true(enter("c"));
