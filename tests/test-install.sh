@@ -37,12 +37,12 @@ for lib in ephport ephport-host ephport-natlog; do
     [ "$soname" = "lib$lib.so.0" ] || fail "lib$lib.so has soname '$soname'"
 done
 for h in ephport api error addr portset profile pool capacity nat advice \
-         host conns conn-rate host-json natlog; do
+         host conns conn-rate host-json snat snat-json natlog; do
     [ -f "$root/include/ephport/$h.h" ] || fail "include/ephport/$h.h missing"
 done
 [ -x "$root/bin/ephport" ] || fail "bin/ephport missing"
 [ -f "$libdir/ephport/libephport-preload.so" ] || fail "the preload shim is missing"
-for cmd in "" -status -check -top -exec -exporter -advise -simulate -plan -nat -profiles; do
+for cmd in "" -status -check -snat -top -exec -exporter -advise -simulate -plan -nat -profiles; do
     [ -f "$root/share/man/man1/ephport$cmd.1" ] || fail "man page ephport$cmd.1 missing"
 done
 
