@@ -14,6 +14,7 @@
  * nlmsg_len. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -307,7 +308,8 @@ typedef int (*ep_walk_fn)(const void *buf, size_t len, void *warg);
 static int ep_nf_request(uint16_t msg, uint16_t flags, const uint32_t *status_filter,
                          ep_walk_fn walk, void *warg)
 {
-    static __thread char buf[65536] __attribute__((aligned(8)));
+    enum { EP_NF_BUF = 65536 };
+    char *buf;
     struct mnl_socket *nl;
     struct nlmsghdr *h;
     struct nfgenmsg *g;
@@ -315,12 +317,19 @@ static int ep_nf_request(uint16_t msg, uint16_t flags, const uint32_t *status_fi
     uint32_t seq = 1;
     int rc;
 
+    buf = malloc(EP_NF_BUF); /* a dump message can fill a page-sized datagram */
+    if (!buf)
+        return -ENOMEM;
     nl = mnl_socket_open(NETLINK_NETFILTER);
-    if (!nl)
-        return -errno;
+    if (!nl) {
+        rc = -errno;
+        free(buf);
+        return rc;
+    }
     if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
         rc = -errno;
         mnl_socket_close(nl);
+        free(buf);
         return rc;
     }
     portid = mnl_socket_get_portid(nl);
@@ -339,10 +348,11 @@ static int ep_nf_request(uint16_t msg, uint16_t flags, const uint32_t *status_fi
     if (mnl_socket_sendto(nl, h, h->nlmsg_len) < 0) {
         rc = -errno;
         mnl_socket_close(nl);
+        free(buf);
         return rc;
     }
     for (;;) {
-        ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof buf);
+        ssize_t n = mnl_socket_recvfrom(nl, buf, EP_NF_BUF);
         if (n < 0) {
             rc = -errno;
             break;
@@ -361,6 +371,7 @@ static int ep_nf_request(uint16_t msg, uint16_t flags, const uint32_t *status_fi
     }
     (void)portid;
     mnl_socket_close(nl);
+    free(buf);
     return rc;
 }
 
