@@ -36,14 +36,15 @@ for lib in ephport ephport-host ephport-natlog; do
     soname=$(readelf -d "$libdir/lib$lib.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
     [ "$soname" = "lib$lib.so.0" ] || fail "lib$lib.so has soname '$soname'"
 done
-for h in ephport api error addr portset profile pool capacity nat advice \
-         host conns conn-rate host-json natlog; do
-    [ -f "$root/include/ephport/$h.h" ] || fail "include/ephport/$h.h missing"
+for h in "$src"/src/*/include/ephport/*.h; do   # every library's public headers
+    h=$(basename "$h")
+    [ -f "$root/include/ephport/$h" ] || fail "include/ephport/$h missing"
 done
 [ -x "$root/bin/ephport" ] || fail "bin/ephport missing"
 [ -f "$libdir/ephport/libephport-preload.so" ] || fail "the preload shim is missing"
-for cmd in "" -status -check -top -exec -exporter -advise -simulate -plan -nat -profiles; do
-    [ -f "$root/share/man/man1/ephport$cmd.1" ] || fail "man page ephport$cmd.1 missing"
+for scd in "$src"/doc/*.scd; do                 # a man page per command
+    page=$(basename "$scd" .scd)
+    [ -f "$root/share/man/man1/$page" ] || fail "man page $page missing"
 done
 
 # The installed .pc files say prefix=$prefix; the sysroot maps that into

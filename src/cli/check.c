@@ -17,6 +17,7 @@
 #include <ephport/host.h>
 #include <ephport/node.h>
 
+#include "check-snat.h"
 #include "cli.h"
 
 enum { EP_CHECK_OK = 0, EP_CHECK_WARNING = 1, EP_CHECK_CRITICAL = 2, EP_CHECK_UNKNOWN = 3 };
@@ -28,7 +29,7 @@ static void ep_check_usage(FILE *f)
     fprintf(f,
             "Usage: ephport check [--warn PCT] [--crit PCT] [--min-free N]\n"
             "                     [--netns NAME|PATH | --all-namespaces]\n"
-            "                     [--source auto|netlink|proc]\n"
+            "                     [--source auto|netlink|proc] [--snat]\n"
             "\n"
             "Monitoring-plugin check of the destination under most pressure: the share\n"
             "of the effective ephemeral ports it has taken.\n"
@@ -42,6 +43,10 @@ static void ep_check_usage(FILE *f)
             "                     host (containers, pods); the line names its namespace;\n"
             "                     UNKNOWN if one cannot be entered (unless CRITICAL anyway)\n"
             "  --source SRC       netlink, proc or auto (default)\n"
+            "  --snat             check the source NAT unit (NAT address -> destination\n"
+            "                     address:port/protocol) with least headroom instead, from\n"
+            "                     conntrack (see ephport snat); UNKNOWN if conntrack cannot\n"
+            "                     be read; perfdata also insert_failed and drop (counters)\n"
             "  --help             this text\n"
             "\n"
             "Performance data (label=value;warn;crit;min;max):\n"
@@ -308,6 +313,7 @@ int ep_cmd_check(int argc, char **argv)
         { "netns", required_argument, NULL, 'n' },
         { "source", required_argument, NULL, 's' },
         { "all-namespaces", no_argument, NULL, 'A' },
+        { "snat", no_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -320,12 +326,12 @@ int ep_cmd_check(int argc, char **argv)
     long min_free = -1;
     unsigned long v;
     size_t n, total;
-    bool all = false;
+    bool all = false, snat = false;
     int c, rc, level;
 
     ep_host_options_init(&o);
     opterr = 0; /* our own messages, in plugin format */
-    while ((c = getopt_long(argc, argv, ":w:c:m:n:s:hA", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":w:c:m:n:s:hAS", opts, NULL)) != -1) {
         switch (c) {
         case 'w':
             if (!ep_check_parse_pct(optarg, &warn))
@@ -349,6 +355,9 @@ int ep_cmd_check(int argc, char **argv)
         case 'A':
             all = true;
             break;
+        case 'S':
+            snat = true;
+            break;
         case 's':
             if (ep_host_source_from_name(optarg, &o.source) != 0)
                 return ep_check_unknown("--source wants auto, netlink or proc, not '%s'", optarg);
@@ -371,6 +380,11 @@ int ep_cmd_check(int argc, char **argv)
     o.crit_pct = crit > 0 ? (double)crit / 100 : 0.001;
     if (all && o.netns)
         return ep_check_unknown("--all-namespaces reads every namespace; leave out --netns%s", "");
+    if (snat && all)
+        return ep_check_unknown("--snat reads one namespace (the NAT box's); leave out "
+                                "--all-namespaces%s", "");
+    if (snat)
+        return ep_check_snat(o.netns, warn, crit, min_free);
     if (all)
         return ep_check_node(&o, warn, crit, min_free);
     rc = ep_host_snapshot_take(&o, &snap);

@@ -8,6 +8,7 @@ EP_COMMAND(advise, "how to inspect and change port range and TIME_WAIT settings,
 EP_COMMAND(profiles, "list the ephemeral port ranges and TIME_WAIT defaults of each OS")
 EP_COMMAND(exec, "run a program whose sockets take ephemeral ports only from a given range")
 EP_COMMAND(nat, "CGNAT port blocks: deterministic plans, nftables, whois, port-block logs")
+EP_COMMAND(snat, "source NAT ports per NAT address and destination, from conntrack, with advice")
 EP_COMMAND(exporter, "serve Prometheus metrics about ephemeral ports over HTTP")
 EP_COMMAND(simulate, "run a workload through the engine in virtual time: when do ports run out")
 EP_COMMAND(plan, "ports needed per destination, highest sustainable rate, what to change")
