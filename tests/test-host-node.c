@@ -32,6 +32,7 @@
 #include <ephport/node.h>
 
 #include "host-internal.h"
+#include "http-util.h"
 
 #define NCHILD 4
 #define VANISHING 3                 /* the child killed mid-scan */
@@ -379,66 +380,6 @@ static void check_all_namespaces(void **state)
     assert_non_null(strstr(line, " namespaces] | used="));
 }
 
-/* GET /metrics from an exporter on 127.0.0.1:port; the body or NULL. */
-static char *http_get_metrics(uint16_t port)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
-    static const char req[] = "GET /metrics HTTP/1.0\r\n\r\n";
-    size_t len = 0, cap = 1 << 16;
-    char *buf = malloc(cap);
-    int fd = -1;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    for (int tries = 0; tries < 500; tries++) {   /* up to 5 s for it to listen */
-        fd = socket(AF_INET, SOCK_STREAM, 0);
-        if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
-            break;
-        close(fd);
-        fd = -1;
-        usleep(10000);
-    }
-    if (fd < 0 || !buf || write(fd, req, sizeof req - 1) != (ssize_t)(sizeof req - 1)) {
-        free(buf);
-        if (fd >= 0)
-            close(fd);
-        return NULL;
-    }
-    for (;;) {
-        ssize_t n;
-        if (len + 1 == cap) {
-            char *b = realloc(buf, cap *= 2);
-            if (!b)
-                break;
-            buf = b;
-        }
-        n = read(fd, buf + len, cap - len - 1);
-        if (n <= 0)
-            break;
-        len += (size_t)n;
-    }
-    close(fd);
-    buf[len] = '\0';
-    return buf;
-}
-
-/* The value of the first sample whose text starts with prefix, or -1. */
-static double sample_starting(const char *text, const char *prefix)
-{
-    const char *p = text;
-    while ((p = strstr(p, prefix)) != NULL) {
-        if (p == text || p[-1] == '\n') {
-            const char *end = strchr(p, '\n'), *sp;
-            if (!end)
-                return -1;
-            for (sp = end; sp > p && sp[-1] != ' '; sp--)
-                ;
-            return strtod(sp, NULL);
-        }
-        p++;
-    }
-    return -1;
-}
-
 /* exporter --all-namespaces: each child's series under its netns label,
  * with the container and pod labels from its cgroup path. */
 static void exporter_all_namespaces(void **state)
@@ -461,7 +402,7 @@ static void exporter_all_namespaces(void **state)
               portarg, "--min-count", "0", (char *)NULL);
         _exit(127);
     }
-    body = http_get_metrics(port);
+    body = ep_test_http_get(port, "/metrics");
     kill(ex, SIGTERM);
     waitpid(ex, NULL, 0);
     assert_non_null(body);
@@ -471,10 +412,10 @@ static void exporter_all_namespaces(void **state)
             continue;
         snprintf(prefix, sizeof prefix, "ephport_namespace_up{netns=\"%llu\"",
                  (unsigned long long)inode[k]);
-        assert_true(sample_starting(body, prefix) == 1);
+        assert_true(ep_test_sample(body, prefix) == 1);
         snprintf(prefix, sizeof prefix, "ephport_destination_free_ports{netns=\"%llu\"",
                  (unsigned long long)inode[k]);
-        assert_true(sample_starting(body, prefix) == 10 - (k + 1));
+        assert_true(ep_test_sample(body, prefix) == 10 - (k + 1));
     }
     snprintf(prefix, sizeof prefix, "ephport_namespace_up{netns=\"%llu\",namespace=\"%.12s\",container=\"%s\",pod=\"\"}",
              (unsigned long long)inode[0], hex1, hex1);

@@ -48,6 +48,8 @@
 
 #include <ephport/snat.h>
 
+#include "http-util.h"
+
 #define RANGE_PORTS 10
 
 static char tag[16];
@@ -292,6 +294,46 @@ static int udp_send(uint16_t port)
     return fd;
 }
 
+/* exporter --snat on the router: the same units as Prometheus series,
+ * with the refused translations counted. */
+static void exporter_snat_series(void)
+{
+    uint16_t port = (uint16_t)(20000 + getpid() % 20000);
+    char listen_at[32], netns[64], *body;
+    pid_t ex;
+
+    snprintf(listen_at, sizeof listen_at, "127.0.0.1:%u", port);
+    snprintf(netns, sizeof netns, "/proc/%d/ns/net", (int)holder("r"));
+    ex = fork();
+    assert_true(ex >= 0);
+    if (ex == 0) {
+        int null = open("/dev/null", O_WRONLY);
+        dup2(null, 1);
+        dup2(null, 2);
+        execl(getenv("EPHPORT_BIN"), "ephport", "exporter", "--snat", "--netns", netns,
+              "--listen", listen_at, (char *)NULL);
+        _exit(127);
+    }
+    body = ep_test_http_get(port, "/metrics");
+    kill(ex, SIGTERM);
+    waitpid(ex, NULL, 0);
+    assert_non_null(body);
+    assert_true(ep_test_sample(body, "ephport_snat_up ") == 1);
+    assert_true(ep_test_sample(body, "ephport_snat_used_ports{nat_address=\"198.51.100.1\","
+                                     "proto=\"tcp\",remote=\"198.51.100.2\",remote_port=\"80\"") ==
+                RANGE_PORTS);
+    assert_true(ep_test_sample(body, "ephport_snat_free_ports{nat_address=\"198.51.100.1\","
+                                     "proto=\"tcp\",remote=\"198.51.100.2\",remote_port=\"80\"") == 0);
+    assert_true(ep_test_sample(body, "ephport_snat_free_ports{nat_address=\"198.51.100.1\","
+                                     "proto=\"tcp\",remote=\"198.51.100.2\",remote_port=\"81\"") ==
+                RANGE_PORTS - 3);
+    assert_true(ep_test_sample(body, "ephport_snat_range_ports{nat_address=\"198.51.100.1\","
+                                     "proto=\"tcp\",remote=\"198.51.100.2\",remote_port=\"81\"") ==
+                RANGE_PORTS);
+    assert_true(ep_test_sample(body, "ephport_conntrack_insert_failed_total ") >= 1);
+    free(body);
+}
+
 static void snat_exhaustion(void **state)
 {
     int held[2 * RANGE_PORTS + 8], nheld = 0, lsn80, lsn81, udp53, late, status;
@@ -371,6 +413,7 @@ static void snat_exhaustion(void **state)
                           "(0 free) | used=10;@8:;@9.5:;0;10 free=0;;;0;10 units=2 insert_failed="))
             fail_msg("check --snat said: %s", line);
     }
+    exporter_snat_series();
 
     /* udp: the whole range towards :53, then one more datagram. */
     assert_true(enter("c"));

@@ -22,7 +22,7 @@ static void ep_exporter_usage(FILE *f)
             "Usage: ephport exporter [--listen ADDR:PORT] [--netns NAME|PATH | --all-namespaces]\n"
             "                        [--top N]\n"
             "                        [--min-count N] [--max-connections N] [--timeout SECONDS]\n"
-            "                        [--trace]\n"
+            "                        [--trace] [--snat]\n"
             "\n"
             "Serve Prometheus metrics about ephemeral ports at http://ADDR:PORT/metrics,\n"
             "read fresh from the host at each scrape (a failed read answers 500).\n"
@@ -43,6 +43,10 @@ static void ep_exporter_usage(FILE *f)
             "                             counted by eBPF (ephport_connect_attempts_total,\n"
             "                             ephport_connect_failures_total{reason}); same --top\n"
             "                             and --min-count (attempts) bound; needs root\n"
+            "      --snat                 add the SNAT units of the conntrack table (the\n"
+            "                             namespace's NAT: used, free, range per translated\n"
+            "                             address and destination; insert_failed and drops)\n"
+            "                             as `ephport snat` reads them; needs CAP_NET_ADMIN\n"
             "  -h, --help                 this text\n"
             "\n"
             "Example, one exporter for a container (PID of a process in it):\n"
@@ -67,6 +71,7 @@ int ep_cmd_exporter(int argc, char **argv)
         { "max-connections", required_argument, NULL, 'c' },
         { "timeout", required_argument, NULL, 'T' },
         { "trace", no_argument, NULL, 'R' },
+        { "snat", no_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -125,6 +130,9 @@ int ep_cmd_exporter(int argc, char **argv)
             }
             cfg.timeout_s = (unsigned)v;
             break;
+        case 'S':
+            cfg.snat = true;
+            break;
         case 'R':
             cfg.trace = true;
             break;
@@ -138,6 +146,12 @@ int ep_cmd_exporter(int argc, char **argv)
     }
     if (optind < argc) {
         ep_cli_error("exporter", "unexpected argument '%s'", argv[optind]);
+        return EP_EXIT_USAGE;
+    }
+    if (cfg.all_namespaces && cfg.trace) {
+        ep_cli_error("exporter", "--trace with --all-namespaces is not supported yet: the "
+                                 "traced counts carry no namespace labels; run one exporter "
+                                 "--trace per namespace (--netns)");
         return EP_EXIT_USAGE;
     }
     if (cfg.all_namespaces && cfg.netns) {

@@ -41,6 +41,7 @@
 
 #include "metrics.h"
 #include "metrics-node.h"
+#include "metrics-snat.h"
 #include "server.h"
 #include "trace-totals.h"
 
@@ -96,6 +97,27 @@ static double ep_exporter_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* --snat: the conntrack table's SNAT units, read at each scrape.  A read
+ * that fails is ephport_snat_up 0 and a line on stderr, not a failed
+ * scrape: the port series above are still true. */
+static void ep_exporter_snat_render(ep_exporter *e, ep_strbuf *b)
+{
+    ep_snat_options o;
+    ep_snat *s = NULL;
+    int rc;
+
+    ep_snat_options_init(&o);
+    o.netns = e->cfg.netns;
+    rc = ep_snat_take(&o, &s);
+    if (rc != 0) {
+        fprintf(stderr, "ephport exporter: --snat: cannot read the conntrack table: %s\n",
+                ep_host_strerror(rc));
+        s = NULL;
+    }
+    ep_metrics_render_snat(s, e->cfg.top, b);
+    ep_snat_free(s);
 }
 
 /* --all-namespaces: every namespace read (ep_host_node_take), each one's
@@ -165,6 +187,8 @@ static int ep_exporter_scrape_node(ep_exporter *e, char **text, size_t *len, cha
     self.scrape_errors = e->errors;
     ep_strbuf_init(&b);
     ep_metrics_render_node(&(ep_metrics_node_input){ .ns = ns, .n = n, .self = &self }, &b);
+    if (e->cfg.snat)
+        ep_exporter_snat_render(e, &b);
     *text = ep_strbuf_take(&b, len);
     rc = *text ? 0 : -ENOMEM;
 out:
@@ -221,6 +245,8 @@ static int ep_exporter_scrape_locked(ep_exporter *e, char **text, size_t *len, c
         ep_exporter_trace_take(e);
         ep_trace_totals_render(e->totals, e->cfg.top, e->cfg.min_count, &b);
     }
+    if (e->cfg.snat)
+        ep_exporter_snat_render(e, &b);
     ep_host_snapshot_free(snap);
     *text = ep_strbuf_take(&b, len);
     if (!*text) {

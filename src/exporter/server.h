@@ -20,6 +20,8 @@ typedef struct ep_exporter_config {
     unsigned timeout_s;          /* idle/slow connection timeout (0: 10 s) */
     size_t request_memory;       /* per-connection buffer: bounds the request
                                     line and headers (0: 16 KiB) */
+    bool snat;                   /* --snat: the SNAT units of the conntrack table
+                                    (of netns, else our own namespace) */
     bool trace;                  /* --trace: connect attempts and failures per
                                     destination from eBPF (trace-totals.c); when
                                     BPF is unusable: said once, served without */
