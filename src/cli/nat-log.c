@@ -1,5 +1,6 @@
 /* nat-log.c - `ephport nat log`: write and maintain the SQLite port-block
- * log (add, release, import, export, prune, check).  The log records
+ * log (add, release, import, export - CSV, IPFIX, SRX and Junos syslog -
+ * prune, check).  The log records
  * subscriber, external address, protocol, port block, start and end; never
  * a destination (RFC 6888 REQ-12). */
 #include <errno.h>

@@ -1,6 +1,7 @@
 /* ephport/natlog.h - the durable NAT mapping log: libephport-natlog
  * (SQLite).  Port-block records from ep_nat_blocks (ephport/nat.h), who held
- * an external address and port at a time, CSV import and export, and the
+ * an external address and port at a time, CSV, IPFIX and syslog import and
+ * export, and the
  * `ephport nat log simulate` driver.
  *
  * Times are int64 UTC seconds since the Unix epoch.  Errors are negative
