@@ -51,12 +51,12 @@ static int ep_imp_refuse(struct ep_imp *im, const char *where, const char *why)
 {
     if (im->opt.skip_bad) {
         if (im->res->skipped++ == 0)
-            snprintf(im->res->first_skipped, sizeof im->res->first_skipped, "%s: %s", where, why);
+            snprintf(im->res->first_skipped, sizeof im->res->first_skipped, "%.30s: %.125s", where, why);
         return 0;
     }
     if (im->err) {
         im->err->offset = 0;
-        snprintf(im->err->message, sizeof im->err->message, "%s: %s", where, why);
+        snprintf(im->err->message, sizeof im->err->message, "%.30s: %.125s", where, why);
     }
     return EP_EINVAL;
 }
