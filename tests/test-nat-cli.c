@@ -1,5 +1,5 @@
 /* test-nat-cli.c - `ephport nat` as an operator runs it: exit codes and
- * messages for bad input, plan --json, plan histories with --save and
+ * messages for bad input, plan --json (streamed: bytes and memory), plan histories with --save and
  * whois --plan --at, and the log commands end to end (add, release, whois
  * --log, export, import, prune, check, a corrupt file, a damaged record). */
 #include <setjmp.h>
@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -133,6 +134,38 @@ static void plan_json_and_table(void **state)
     json_decref(j);
     EXPECT(0, "table ip ephport_nat {",
            "nat plan --inside 100.64.0.0/28 --outside 203.0.113.1 --nft");
+}
+
+/* --json streams the mappings: its bytes must be exactly jansson's dump of
+ * the same document (the layout scripts saw before), and its memory must
+ * not grow with the plan.  A /13 is 524,288 mappings: the whole jansson
+ * document took about 760 bytes a mapping (3.18 GB for a /10, issue 16),
+ * so about 400 MB here; streaming keeps it near 6 MB (ASan builds: ~30
+ * MB).  The bound, 100 MB of the largest child's maxrss, is far from both. */
+static void plan_json_streams(void **state)
+{
+    json_t *j;
+    char *again;
+    struct rusage ru;
+    (void)state;
+    assert_int_equal(ep("nat plan --inside 100.64.0.0/26,10.1.0.0/28 --outside 203.0.113.0/30 "
+                        "--json"), 0);
+    j = json_loads(out, 0, NULL);
+    assert_non_null(j);
+    assert_int_equal(json_array_size(json_object_get(j, "mappings")), 80);
+    again = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    assert_non_null(again);
+    assert_int_equal(strlen(out), strlen(again) + 1);
+    assert_memory_equal(out, again, strlen(again));
+    assert_int_equal(out[strlen(again)], '\n');
+    free(again);
+    json_decref(j);
+    assert_int_equal(ep("nat plan --inside 100.64.0.0/13 --outside 198.18.0.0/20 --json "
+                        "| tail -c 12"), 0);
+    assert_non_null(strstr(out, "}\n  ]\n}\n"));
+    assert_int_equal(getrusage(RUSAGE_CHILDREN, &ru), 0);
+    if (ru.ru_maxrss >= 100 * 1024)
+        fail_msg("nat plan --json of a /13: largest child maxrss %ld KiB", ru.ru_maxrss);
 }
 
 static void plan_history_and_whois_at(void **state)
@@ -342,6 +375,7 @@ int main(void)
         cmocka_unit_test(help_and_usage),
         cmocka_unit_test(plan_bad_input),
         cmocka_unit_test(plan_json_and_table),
+        cmocka_unit_test(plan_json_streams),
         cmocka_unit_test(plan_history_and_whois_at),
         cmocka_unit_test(log_commands),
         cmocka_unit_test(damaged_log_is_refused),

@@ -1,5 +1,6 @@
 /* nat-log.c - `ephport nat log`: write and maintain the SQLite port-block
- * log (add, release, import, export, prune, check).  The log records
+ * log (add, release, import, export - CSV, IPFIX, SRX and Junos syslog -
+ * prune, check).  The log records
  * subscriber, external address, protocol, port block, start and end; never
  * a destination (RFC 6888 REQ-12). */
 #include <errno.h>
@@ -20,8 +21,8 @@ static void ep_nat_log_usage(FILE *f)
             "      [--proto P]          record a block assignment (open until released)\n"
             "  release --ext ADDR --port LO --end TIME [--proto P]\n"
             "                           close the open block starting at port LO\n"
-            "  import FILE.csv          add every record of a CSV file (- = stdin), all or none\n"
-            "  export [FILE.csv]        write every record as CSV (default stdout)\n"
+            "  import FILE              add every record of a file (- = stdin), all or none\n"
+            "  export [FILE]            write every record (default stdout)\n"
             "  prune --before TIME      delete records that ended before TIME\n"
             "  check                    SQLite integrity check, every record against its\n"
             "                           checksum and rules (each damaged one named), count\n"
@@ -34,6 +35,15 @@ static void ep_nat_log_usage(FILE *f)
             "  --proto P      tcp (default), udp or icmp\n"
             "  --sync MODE    full (default: fsync at every commit) or normal\n"
             "  --json         check and prune: one JSON object\n"
+            "  --format F     import/export: csv (default), ipfix (RFC 7011/8158 NAT44\n"
+            "                 port block events), srx (Juniper RT_SRC_NAT_PBA_* lines);\n"
+            "                 import also juniper (JSERVICES_NAT_PORT_BLOCK_* lines)\n"
+            "  --skip-bad     import: count and skip events the log refuses or lines\n"
+            "                 that do not parse, instead of failing\n"
+            "  --year Y       import: the year of 'Mmm dd hh:mm:ss' syslog times\n"
+            "  --utc-offset +HH:MM  import: the zone of such times (default +00:00)\n"
+            "                 events without a protocol are imported for tcp, udp and\n"
+            "                 icmp, or for --proto P alone\n"
             "  --help         this text\n"
             "\n"
             "CSV: " EP_NATLOG_CSV_HEADER "\n"
@@ -46,7 +56,9 @@ struct ep_nat_log_args {
     const char *log, *subscriber, *ext, *ports, *csv;
     const char *proto;
     int64_t start, end, before;
-    bool has_start, has_end, has_before, json, sync_normal;
+    bool has_start, has_end, has_before, json, sync_normal, has_proto, skip_bad;
+    const char *format;
+    ep_natlog_syslog_options syslog;
     long port;
 };
 
@@ -175,10 +187,12 @@ static int ep_nat_log_import(const struct ep_nat_log_args *a)
     ep_natlog *log;
     ep_parse_error err;
     uint64_t n = 0;
+    ep_natlog_import_result res;
+    bool formats = false;
     int rc;
 
     if (!a->csv) {
-        ep_cli_error(cmd, "give the CSV file to import (- for stdin)");
+        ep_cli_error(cmd, "give the file to import (- for stdin)");
         return EP_EXIT_USAGE;
     }
     f = strcmp(a->csv, "-") == 0 ? stdin : fopen(a->csv, "r");
@@ -191,7 +205,22 @@ static int ep_nat_log_import(const struct ep_nat_log_args *a)
             fclose(f);
         return rc;
     }
-    rc = ep_natlog_import_csv(log, f, &n, &err);
+    if (strcmp(a->format, "csv") == 0) {
+        rc = ep_natlog_import_csv(log, f, &n, &err);
+    } else {
+        ep_natlog_import_options o = { .skip_bad = a->skip_bad, .syslog = a->syslog };
+        uint8_t pr = 0;
+        if (a->has_proto && ep_nat_proto_parse(a->proto, &pr) == 0)
+            o.protos = pr == 6 ? 1 : pr == 17 ? 2 : 4;
+        rc = strcmp(a->format, "ipfix") == 0
+                 ? ep_natlog_import_ipfix(log, f, &o, &res, &err)
+                 : ep_natlog_import_syslog(log, f,
+                                           strcmp(a->format, "srx") == 0 ? EP_NATLOG_SYSLOG_SRX
+                                                                         : EP_NATLOG_SYSLOG_JUNIPER,
+                                           &o, &res, &err);
+        n = res.assigned;
+        formats = true;
+    }
     if (f != stdin)
         fclose(f);
     if (rc != 0) {
@@ -202,7 +231,21 @@ static int ep_nat_log_import(const struct ep_nat_log_args *a)
                          rc == EP_EINVAL || rc == EP_EIO ? err.message : ep_strerror(rc));
         return ep_nat_log_finish(cmd, a->log, log, EP_EXIT_FAILURE);
     }
-    fprintf(stderr, "ephport nat log import: %llu records from %s\n", (unsigned long long)n, a->csv);
+    if (!formats) {
+        fprintf(stderr, "ephport nat log import: %llu records from %s\n", (unsigned long long)n,
+                a->csv);
+        return ep_nat_log_finish(cmd, a->log, log, EP_EXIT_OK);
+    }
+    fprintf(stderr,
+            "ephport nat log import: %llu records, %llu releases from %s (%s); %llu %s not "
+            "port-block events or interim reports, ignored",
+            (unsigned long long)res.assigned, (unsigned long long)res.released, a->csv, a->format,
+            (unsigned long long)res.ignored,
+            strcmp(a->format, "ipfix") == 0 ? "data records" : "lines");
+    if (res.skipped)
+        fprintf(stderr, "; %llu skipped (--skip-bad), the first: %s",
+                (unsigned long long)res.skipped, res.first_skipped);
+    fputc('\n', stderr);
     return ep_nat_log_finish(cmd, a->log, log, EP_EXIT_OK);
 }
 
@@ -211,7 +254,13 @@ static int ep_nat_log_export(const struct ep_nat_log_args *a)
     const char *cmd = "nat log export";
     FILE *f = stdout;
     ep_natlog *log;
+    ep_parse_error err;
     int rc;
+
+    if (strcmp(a->format, "juniper") == 0) {
+        ep_cli_error(cmd, "--format juniper is for import only (export writes csv, ipfix or srx)");
+        return EP_EXIT_USAGE;
+    }
 
     if ((rc = ep_nat_log_open(cmd, a, false, true, &log)) != EP_EXIT_OK)
         return rc;
@@ -219,11 +268,19 @@ static int ep_nat_log_export(const struct ep_nat_log_args *a)
         ep_cli_error(cmd, "cannot create %s: %s", a->csv, strerror(errno));
         return ep_nat_log_finish(cmd, a->log, log, EP_EXIT_FAILURE);
     }
-    rc = ep_natlog_export_csv(log, f);
+    if (strcmp(a->format, "csv") == 0)
+        rc = ep_natlog_export_csv(log, f);
+    else if (strcmp(a->format, "ipfix") == 0)
+        rc = ep_natlog_export_ipfix(log, f, (uint32_t)ep_nat_cli_now(), 0, &err);
+    else
+        rc = ep_natlog_export_srx(log, f, &err);
+    if (rc == EP_EINVAL)
+        ep_cli_error(cmd, "%s", err.message);
     if (f != stdout && fclose(f) != 0 && rc == 0)
         rc = EP_EIO;
     if (rc != 0)
-        ep_nat_log_failed(cmd, a->log, log, "export failed (the output is incomplete)", rc);
+        ep_nat_log_failed(cmd, a->log, log, "export failed (the output is incomplete)",
+                          rc == EP_EINVAL ? EP_EIO : rc);
     return ep_nat_log_finish(cmd, a->log, log, rc == 0 ? EP_EXIT_OK : EP_EXIT_FAILURE);
 }
 
@@ -347,10 +404,14 @@ int ep_nat_cmd_log(int argc, char **argv)
         { "before", required_argument, NULL, 'B' },
         { "sync", required_argument, NULL, 'y' },
         { "json", no_argument, NULL, 'j' },
+        { "format", required_argument, NULL, 'F' },
+        { "skip-bad", no_argument, NULL, 'K' },
+        { "year", required_argument, NULL, 'Y' },
+        { "utc-offset", required_argument, NULL, 'U' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    struct ep_nat_log_args a = { .proto = "tcp", .port = -1 };
+    struct ep_nat_log_args a = { .proto = "tcp", .port = -1, .format = "csv" };
     const char *cmd = "nat log", *action;
     uint8_t proto;
     unsigned long p;
@@ -360,7 +421,7 @@ int ep_nat_cmd_log(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "simulate") == 0)
         return ep_nat_log_simulate(argc, argv);
 
-    while ((c = getopt_long(argc, argv, "L:s:e:p:P:t:S:E:B:y:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "L:s:e:p:P:t:S:E:B:y:jF:KY:U:h", opts, NULL)) != -1) {
         switch (c) {
         case 'L':
             a.log = optarg;
@@ -387,7 +448,38 @@ int ep_nat_cmd_log(int argc, char **argv)
                 return EP_EXIT_USAGE;
             }
             a.proto = optarg;
+            a.has_proto = true;
             break;
+        case 'F':
+            if (strcmp(optarg, "csv") && strcmp(optarg, "ipfix") && strcmp(optarg, "srx") &&
+                strcmp(optarg, "juniper")) {
+                ep_cli_error(cmd, "--format '%s' is not csv, ipfix, srx or juniper", optarg);
+                return EP_EXIT_USAGE;
+            }
+            a.format = optarg;
+            break;
+        case 'K':
+            a.skip_bad = true;
+            break;
+        case 'Y':
+            if (!ep_cli_parse_ulong(optarg, 1970, 9999, &p)) {
+                ep_cli_error(cmd, "--year '%s' is not 1970-9999", optarg);
+                return EP_EXIT_USAGE;
+            }
+            a.syslog.year = (int)p;
+            break;
+        case 'U': {
+            unsigned long h, m;
+            char hh[3] = "", mm[3] = "";
+            if ((optarg[0] != '+' && optarg[0] != '-') || strlen(optarg) != 6 || optarg[3] != ':' ||
+                !(memcpy(hh, optarg + 1, 2), memcpy(mm, optarg + 4, 2), true) ||
+                !ep_cli_parse_ulong(hh, 0, 23, &h) || !ep_cli_parse_ulong(mm, 0, 59, &m)) {
+                ep_cli_error(cmd, "--utc-offset '%s' is not +HH:MM or -HH:MM", optarg);
+                return EP_EXIT_USAGE;
+            }
+            a.syslog.utc_offset = (int32_t)((h * 3600 + m * 60) * (optarg[0] == '-' ? -1 : 1));
+            break;
+        }
         case 'S':
             if (!ep_nat_cli_time(cmd, "--start", optarg, &a.start))
                 return EP_EXIT_USAGE;

@@ -2,8 +2,10 @@
  * (paired pooling, RFC 7422), print it as a table, JSON or an nftables
  * ruleset, and optionally append it to a plan history; or print the plan a
  * history had in force at a given time. */
+#include <assert.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -40,12 +42,20 @@ static void ep_nat_plan_usage(FILE *f)
             "a bad CIDR and a plan that does not fit).\n");
 }
 
+/* The summary as jansson dumps it, then the mappings written one at a time
+ * in the same layout (JSON_INDENT(2)): memory stays constant whatever the
+ * plan's size (a /8 is 16.7 million mappings, 12.7 GB as a jansson
+ * document), and the bytes are those of the whole-document dump, which
+ * test-nat-cli compares against jansson's own output of small plans.
+ * Addresses and numbers need no JSON escaping. */
 static int ep_nat_plan_json(const ep_nat_plan *plan)
 {
     ep_nat_plan_info in;
-    json_t *o, *rows;
+    json_t *o;
+    char *head;
+    size_t n;
+    bool ok;
     ep_nat_plan_get_info(plan, &in);
-    rows = json_array();
     o = json_pack("{s:I, s:I, s:i, s:i, s:i, s:i, s:I, s:i, s:f}",
                   "subscribers", (json_int_t)in.subscribers,
                   "external_addresses", (json_int_t)in.ext_addrs,
@@ -56,27 +66,36 @@ static int ep_nat_plan_json(const ep_nat_plan *plan)
                   "unused_ports_per_address", (int)in.unused_ports,
                   "subscribers_per_address",
                   (double)in.subscribers / (double)in.ext_addrs);
-    for (uint64_t i = 0; o && rows && i < in.subscribers; i++) {
+    head = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10))
+             : NULL;
+    json_decref(o);
+    if (!head) {
+        fprintf(stderr, "ephport: out of memory building JSON output\n");
+        return EP_EXIT_FAILURE;
+    }
+    /* "{\n  ...\n}": drop the closing "\n}" and continue the object */
+    n = strlen(head);
+    assert(n >= 2 && head[n - 1] == '}' && head[n - 2] == '\n');
+    head[n - 2] = '\0';
+    ok = fputs(head, stdout) >= 0 && fputs(",\n  \"mappings\": [", stdout) >= 0;
+    free(head);
+    for (uint64_t i = 0; ok && i < in.subscribers; i++) {
         ep_nat_mapping m;
         char a[EP_ADDR_STRLEN], e[EP_ADDR_STRLEN];
-        json_t *r;
         ep_nat_plan_at(plan, i, &m);
         ep_addr_format(&m.inside, a, sizeof a);
         ep_addr_format(&m.ext, e, sizeof e);
-        r = json_pack("{s:s, s:s, s:i, s:i}", "inside", a, "external", e, "port_lo", m.port_lo,
-                      "port_hi", m.port_hi);
-        if (!r || json_array_append_new(rows, r) != 0) {
-            json_decref(rows);
-            rows = NULL;
-        }
+        ok = printf("%s\n    {\n      \"inside\": \"%s\",\n      \"external\": \"%s\",\n"
+                    "      \"port_lo\": %u,\n      \"port_hi\": %u\n    }",
+                    i ? "," : "", a, e, m.port_lo, m.port_hi) > 0;
     }
-    if (!o || !rows) {
-        json_decref(o);
-        json_decref(rows);
-        return ep_cli_print_json(NULL);
+    if (ok)
+        ok = fputs(in.subscribers ? "\n  ]\n}\n" : "]\n}\n", stdout) >= 0;
+    if (!ok || fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "ephport: cannot write output\n");
+        return EP_EXIT_FAILURE;
     }
-    json_object_set_new(o, "mappings", rows);
-    return ep_cli_print_json(o);
+    return EP_EXIT_OK;
 }
 
 static int ep_nat_plan_table(const ep_nat_plan *plan)

@@ -54,6 +54,8 @@
 
 #include <ephport/natlog.h>
 
+#include "natlog_bulk.h"
+
 #define EP_NATLOG_FORMAT "ephport-natlog 2"
 #define EP_NATLOG_FORMAT_1 "ephport-natlog 1"
 
@@ -964,6 +966,30 @@ int ep_natlog_import_csv(ep_natlog *log, FILE *f, uint64_t *count, ep_parse_erro
     log->track = true;
     if (rc == 0 && count)
         *count = done;
+    return rc;
+}
+
+int ep_natlog_bulk_begin(ep_natlog *log, uint32_t *saved_batch, ep_parse_error *err)
+{
+    int rc;
+    if (!log->st[ST_INSERT])
+        return ep_natlog_msg(err, EP_EINVAL, "the log is open read-only%s", "");
+    if ((rc = ep_natlog_commit(log)) != 0)
+        return ep_natlog_msg(err, rc, "cannot commit the pending events: %.100s", log->errmsg);
+    *saved_batch = log->batch;
+    log->batch = UINT32_MAX;
+    log->track = false;
+    return 0;
+}
+
+int ep_natlog_bulk_end(ep_natlog *log, uint32_t saved_batch, int rc, ep_parse_error *err)
+{
+    log->batch = saved_batch;
+    if (rc == 0 && (rc = ep_natlog_commit(log)) != 0)
+        ep_natlog_msg(err, rc, "%.150s", log->errmsg);
+    if (rc != 0)
+        ep_natlog_discard(log);
+    log->track = true;
     return rc;
 }
 

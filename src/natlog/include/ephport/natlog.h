@@ -1,6 +1,7 @@
 /* ephport/natlog.h - the durable NAT mapping log: libephport-natlog
  * (SQLite).  Port-block records from ep_nat_blocks (ephport/nat.h), who held
- * an external address and port at a time, CSV import and export, and the
+ * an external address and port at a time, CSV, IPFIX and syslog import and
+ * export, and the
  * `ephport nat log simulate` driver.
  *
  * Times are int64 UTC seconds since the Unix epoch.  Errors are negative
@@ -173,6 +174,149 @@ EP_API int ep_natlog_csv_format(const ep_natlog_record *rec, char *buf, size_t l
  * *count (may be NULL) gets the records imported. */
 EP_API int ep_natlog_import_csv(ep_natlog *log, FILE *f, uint64_t *count, ep_parse_error *err);
 EP_API int ep_natlog_export_csv(ep_natlog *log, FILE *f);
+
+/* ---- standard formats (natlog_ipfix.c, natlog_syslog.c, natlog_import.c)
+ * Port-block events as CGNAT boxes and collectors exchange them, both ways,
+ * so `nat whois --at` answers from an operator's existing logs.  Imports go
+ * through ep_natlog_assign / ep_natlog_release (the record rules, one open
+ * assignment per block) in one transaction, like the CSV import: by default
+ * the first event the parser or the log refuses fails the whole import and
+ * err names it ("line 12: ...", "offset 4096: ..."); with skip_bad such
+ * events are counted (ep_natlog_import_result) and the first is named.  An
+ * allocation followed at once by the release of the same block becomes one
+ * closed record, so an export imports back record for record.
+ *
+ * IPFIX (RFC 7011 messages, RFC 8158 NAT events; IANA "IPFIX Information
+ * Elements" and "NAT Event Type" registries): natEvent (230) 16 "NAT44 Port
+ * block allocation" and 17 "NAT44 Port block de-allocation", with
+ * observationTimeMilliseconds (323), natInstanceID (463),
+ * sourceIPv4Address (8, the subscriber), postNATSourceIPv4Address (225),
+ * protocolIdentifier (4), portRangeStart (361), portRangeEnd (362),
+ * portRangeStepSize (363), portRangeNumPorts (364). */
+#define EP_NATLOG_IPFIX_PB_ALLOC 16
+#define EP_NATLOG_IPFIX_PB_DEALLOC 17
+#define EP_NATLOG_IPFIX_TEMPLATE_ID 256     /* the one template ephport writes */
+#define EP_NATLOG_IPFIX_RECORD_LEN 30       /* bytes per data record written */
+#define EP_NATLOG_IPFIX_MAX_RECORDS 1000    /* data records per message written */
+#define EP_NATLOG_IPFIX_MAX_TEMPLATES 64    /* templates a reader keeps */
+#define EP_NATLOG_IPFIX_MAX_FIELDS 64       /* fields per template a reader takes */
+
+typedef struct ep_natlog_ipfix_event {
+    uint8_t nat_event;         /* EP_NATLOG_IPFIX_PB_ALLOC or _DEALLOC */
+    uint32_t instance;         /* natInstanceID, 0 when absent */
+    int64_t time_ms;           /* observationTimeMilliseconds (Unix ms, UTC) */
+    ep_addr subscriber;        /* sourceIPv4Address */
+    ep_addr ext;               /* postNATSourceIPv4Address */
+    uint8_t proto;             /* protocolIdentifier, 0 when the template has none */
+    uint16_t port_lo, port_hi; /* portRangeStart, portRangeEnd */
+} ep_natlog_ipfix_event;
+
+/* Reader state kept between messages (templates live for the stream).
+ * Treat as opaque; zero it (or ep_natlog_ipfix_reader_init) to start. */
+typedef struct ep_natlog_ipfix_template_ {
+    uint32_t domain;
+    uint16_t id, nfields, scope; /* scope > 0: an options template */
+    uint16_t ie[EP_NATLOG_IPFIX_MAX_FIELDS];
+    uint16_t len[EP_NATLOG_IPFIX_MAX_FIELDS];
+    uint8_t enterprise[EP_NATLOG_IPFIX_MAX_FIELDS];
+} ep_natlog_ipfix_template_;
+typedef struct ep_natlog_ipfix_reader {
+    uint64_t offset;             /* stream offset of the next message */
+    uint64_t ignored;            /* data records that are not port-block events */
+    size_t ntemplates;
+    ep_natlog_ipfix_template_ t[EP_NATLOG_IPFIX_MAX_TEMPLATES];
+} ep_natlog_ipfix_reader;
+
+EP_API void ep_natlog_ipfix_reader_init(ep_natlog_ipfix_reader *rd);
+
+/* One IPFIX message: header, the template set of EP_NATLOG_IPFIX_TEMPLATE_ID
+ * and one data set of the n events (1..EP_NATLOG_IPFIX_MAX_RECORDS,
+ * IPv4 only).  seq is the number of data records sent before this message
+ * (RFC 7011 section 3.1).  Returns the message length, -ENOSPC if buf is
+ * short, -EINVAL for a bad event.  Pure. */
+EP_API int ep_natlog_ipfix_encode(const ep_natlog_ipfix_event *ev, size_t n, uint32_t export_time,
+                                  uint32_t seq, uint32_t domain, uint8_t *buf, size_t len);
+
+/* Parse one whole message (len bytes: the header's length must say len),
+ * calling fn for each port-block event (fn's non-zero return stops and is
+ * returned).  Trusts no length: anything it does not understand or that
+ * breaks RFC 7011 is -EINVAL with err->offset the stream offset
+ * (rd->offset + position) and err->message saying what; data records that
+ * are not port-block events are counted in rd->ignored.  On 0, rd->offset
+ * moves past the message. */
+EP_API int ep_natlog_ipfix_parse(ep_natlog_ipfix_reader *rd, const uint8_t *msg, size_t len,
+                                 int (*fn)(const ep_natlog_ipfix_event *ev, uint64_t offset,
+                                           void *arg),
+                                 void *arg, ep_parse_error *err);
+
+/* Syslog lines of CGNAT port-block allocation (see ephport-nat(1)):
+ * EP_NATLOG_SYSLOG_SRX: Juniper SRX / MX-SPC3 structured lines
+ *   RT_SRC_NAT_PBA_ALLOC / _RELEASE / _INTERIM [internal-ip="..."
+ *   block-port-low="..." block-port-high="..." reflexive-ip="..."
+ *   epoch-time-64="<hex Unix seconds>" ...]; ephport writes these, adding
+ *   protocol-id="6" (the vendor's lines have none: a block serves every
+ *   protocol).
+ * EP_NATLOG_SYSLOG_JUNIPER: Junos MS-MPC/MS-MIC lines
+ *   JSERVICES_NAT_PORT_BLOCK_ALLOC: SUB -> EXT:LO-HI ... (and _RELEASE,
+ *   _ACTIVE), timed by the syslog header: RFC 5424 / RFC 3339 (with its
+ *   offset), or RFC 3164 "Mmm dd hh:mm:ss", which has no year and no zone:
+ *   opt.year and opt.utc_offset say them (no year: the line is refused). */
+enum { EP_NATLOG_SYSLOG_SRX = 1, EP_NATLOG_SYSLOG_JUNIPER = 2 };
+enum { EP_NATLOG_LINE_OTHER = 0, EP_NATLOG_LINE_ALLOC, EP_NATLOG_LINE_RELEASE,
+       EP_NATLOG_LINE_INTERIM };
+
+typedef struct ep_natlog_syslog_options {
+    int year;            /* for RFC 3164 timestamps; 0 = refuse them */
+    int32_t utc_offset;  /* seconds east of UTC of such timestamps */
+} ep_natlog_syslog_options;
+
+typedef struct ep_natlog_syslog_line {
+    int kind;            /* EP_NATLOG_LINE_* */
+    ep_addr subscriber, ext;
+    uint8_t proto;       /* 0: the line names none */
+    uint16_t port_lo, port_hi;
+    int64_t time;        /* UTC seconds, rounded down */
+    bool time_frac;      /* the line's time had a fraction of a second */
+} ep_natlog_syslog_line;
+
+/* Parse one line (no newline).  A line without the format's port-block tag
+ * is kind EP_NATLOG_LINE_OTHER (0 returned); a tagged line that breaks the
+ * format is -EINVAL with err (offset in the line).  Pure. */
+EP_API int ep_natlog_syslog_parse(int format, const char *line,
+                                  const ep_natlog_syslog_options *opt,
+                                  ep_natlog_syslog_line *out, ep_parse_error *err);
+/* One SRX line for a record's allocation (release false, at r->start) or
+ * release (at r->end).  Returns the length or -ENOSPC / -EINVAL. */
+EP_API int ep_natlog_srx_format(const ep_natlog_record *r, bool release, char *buf, size_t len);
+
+typedef struct ep_natlog_import_options {
+    bool skip_bad;       /* count refused events instead of failing */
+    uint8_t protos;      /* events without a protocol are recorded for each of
+                            these: bit 0 tcp, 1 udp, 2 icmp; 0 = all three */
+    ep_natlog_syslog_options syslog;
+} ep_natlog_import_options;
+
+typedef struct ep_natlog_import_result {
+    uint64_t assigned;   /* records written (closed ones included) */
+    uint64_t released;   /* open records closed by a release */
+    uint64_t skipped;    /* events refused and skipped (skip_bad) */
+    uint64_t ignored;    /* lines / records that are not port-block events,
+                            and interim reports */
+    char first_skipped[160]; /* where and why, "" if none */
+} ep_natlog_import_result;
+
+EP_API int ep_natlog_import_ipfix(ep_natlog *log, FILE *f, const ep_natlog_import_options *opt,
+                                  ep_natlog_import_result *res, ep_parse_error *err);
+EP_API int ep_natlog_import_syslog(ep_natlog *log, FILE *f, int format,
+                                   const ep_natlog_import_options *opt,
+                                   ep_natlog_import_result *res, ep_parse_error *err);
+/* Every record as events in the order logged: its allocation, then (if
+ * closed) its release.  IPFIX: messages of EP_NATLOG_IPFIX_MAX_RECORDS
+ * events stamped export_time in observation domain `domain`; an IPv6
+ * record is -EINVAL (NAT44 only), err naming it. */
+EP_API int ep_natlog_export_ipfix(ep_natlog *log, FILE *f, uint32_t export_time, uint32_t domain,
+                                  ep_parse_error *err);
+EP_API int ep_natlog_export_srx(ep_natlog *log, FILE *f, ep_parse_error *err);
 
 /* ---- a simulated workload (natsim.c) ------------------------------------
  * `ephport nat log simulate`: random subscriber activity over simulated
