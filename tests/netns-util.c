@@ -1,6 +1,11 @@
 /* netns-util.c - private network namespaces for integration tests: unshare,
  * bring loopback up, write sysctls inside the namespace. */
 #include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/wait.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
@@ -10,6 +15,8 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "netns-util.h"
 
@@ -74,4 +81,28 @@ int ep_test_add_lo_address(const char *cidr)
     char cmd[160];
     snprintf(cmd, sizeof cmd, "ip addr add %s dev lo 2>/dev/null", cidr);
     return system(cmd) == 0 ? 0 : -1;
+}
+
+void ep_test_forked_case(const char *needs, int (*fn)(const void *), const void *arg)
+{
+    pid_t pid;
+    int st;
+
+    if (geteuid() != 0) {
+        fprintf(stderr, "SKIP: needs root (%s)\n", needs);
+        skip();
+    }
+    fflush(stderr);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        alarm(60);
+        _exit(fn(arg));
+    }
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (WIFEXITED(st) && WEXITSTATUS(st) == EP_TEST_SKIP)
+        skip();
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("case failed (exit %d, signal %d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+                 WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }

@@ -21,4 +21,14 @@ int ep_test_write_sysctl(const char *path, const char *value);
  * Returns 0 or -1. */
 int ep_test_add_lo_address(const char *cidr);
 
+/* A child's exit code meaning "this kernel cannot run the case": skip. */
+#define EP_TEST_SKIP 77
+
+/* Run one integration case in a forked child (so every case can unshare a
+ * namespace of its own), with a 60 s alarm, from inside a cmocka test:
+ * not root -> "SKIP: needs root (NEEDS)" on stderr and a cmocka skip; the
+ * child's exit EP_TEST_SKIP -> skip; any other non-zero exit or a signal
+ * -> the test fails. */
+void ep_test_forked_case(const char *needs, int (*fn)(const void *), const void *arg);
+
 #endif

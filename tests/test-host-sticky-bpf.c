@@ -41,7 +41,7 @@
 #define SB_HI 41039
 
 /* exit code of a case that must skip */
-#define SB_SKIP 77
+#define SB_SKIP EP_TEST_SKIP
 
 static int sb_setup(void)
 {
@@ -331,26 +331,16 @@ static int sb_unprivileged(void)
     return 0;
 }
 
+/* Each case in a child process of its own (netns-util.c). */
+static int sb_call(const void *arg)
+{
+    int (*const *fn)(void) = arg;
+    return (*fn)();
+}
+
 static void sb_case(int (*fn)(void))
 {
-    if (geteuid() != 0) {
-        fprintf(stderr, "SKIP: needs root (a private network namespace, BPF, TCP_REPAIR)\n");
-        skip();
-    }
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        alarm(60);
-        _exit(fn());
-    }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == SB_SKIP)
-        skip();
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fail_msg("case failed (exit %d, signal %d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-                 WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    ep_test_forked_case("a private network namespace, BPF, TCP_REPAIR", sb_call, &fn);
 }
 
 static void bpf_agrees_with_probes(void **state)

@@ -225,24 +225,15 @@ static int ht_run(const ht_case *c)
     return 0;
 }
 
+static int ht_call(const void *c)
+{
+    return ht_run(c);
+}
+
+/* Each case in a child process of its own (netns-util.c). */
 static void ht_case_run(const ht_case *c)
 {
-    if (geteuid() != 0) {
-        fprintf(stderr, "SKIP: needs root (a private network namespace, TCP_REPAIR)\n");
-        skip();
-    }
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        alarm(60);
-        _exit(ht_run(c));
-    }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fail_msg("case failed (exit %d, signal %d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-                 WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    ep_test_forked_case("a private network namespace, TCP_REPAIR", ht_call, c);
 }
 
 #define HT_CASE(name, ...)                                                   \

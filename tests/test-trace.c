@@ -36,7 +36,7 @@
 #include "ep-host-config.h"
 #include "netns-util.h"
 
-#define TR_SKIP 77
+#define TR_SKIP EP_TEST_SKIP
 #define TR_COMM "ep-trace-wk"
 
 #define TR_CHECK(cond, ...)                                                                        \
@@ -553,26 +553,16 @@ static int tr_unprivileged(void)
     return 0;
 }
 
+/* Each case in a child process of its own (netns-util.c). */
+static int tr_call(const void *arg)
+{
+    int (*const *fn)(void) = arg;
+    return (*fn)();
+}
+
 static void tr_case(int (*fn)(void))
 {
-    if (geteuid() != 0) {
-        fprintf(stderr, "SKIP: needs root (a private network namespace, BPF)\n");
-        skip();
-    }
-    fflush(stderr);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        alarm(60);
-        _exit(fn());
-    }
-    int st;
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    if (WIFEXITED(st) && WEXITSTATUS(st) == TR_SKIP)
-        skip();
-    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-        fail_msg("case failed (exit %d, signal %d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1,
-                 WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+    ep_test_forked_case("a private network namespace, BPF", tr_call, &fn);
 }
 
 static void failures_and_counts_exact(void **state)
