@@ -10,23 +10,33 @@
 
 #include "host-internal.h"
 
-static int64_t ep_host_conntrack_value(ep_host_snapshot *s, const char *name, bool *missing)
+int ep_host_netfilter_sysctl(const char *name, int64_t *out, char *path, size_t len)
 {
-    char path[96];
     char *text;
     int64_t v;
     int rc;
 
-    snprintf(path, sizeof path, "/proc/sys/net/netfilter/%s", name);
+    snprintf(path, len, "/proc/sys/net/netfilter/%s", name);
     rc = ep_host_read_file(path, &text, NULL);
-    if (rc == 0) {
-        rc = ep_host_parse_i64(text, &v);
-        free(text);
-        if (rc == 0 && v >= 0)
-            return v;
-        if (rc == 0)
-            rc = -EINVAL;
-    }
+    if (rc != 0)
+        return rc;
+    rc = ep_host_parse_i64(text, &v);
+    free(text);
+    if (rc == 0 && v < 0)
+        rc = -EINVAL;
+    if (rc == 0)
+        *out = v;
+    return rc;
+}
+
+static int64_t ep_host_conntrack_value(ep_host_snapshot *s, const char *name, bool *missing)
+{
+    char path[96];
+    int64_t v;
+    int rc = ep_host_netfilter_sysctl(name, &v, path, sizeof path);
+
+    if (rc == 0)
+        return v;
     if (rc == -ENOENT) {
         *missing = true;
         return EP_HOST_UNKNOWN;

@@ -147,6 +147,12 @@ void ep_host_note(ep_host_snapshot *s, const char *fmt, ...) __attribute__((form
 char *ep_host_strf(ep_host_snapshot *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 char *ep_host_vstrf(ep_host_snapshot *s, const char *fmt, va_list ap);
 
+/* --- conntrack.c --- */
+/* /proc/sys/net/netfilter/NAME as a non-negative integer into *out; path
+ * (len bytes) gets the file's name for messages.  0 or -errno (-EINVAL:
+ * not a non-negative integer; -ENOENT: nf_conntrack not loaded). */
+int ep_host_netfilter_sysctl(const char *name, int64_t *out, char *path, size_t len);
+
 /* --- files (sysctl.c) --- */
 /* Read a whole small file into a malloc'd NUL-terminated buffer.  0 or -errno. */
 int ep_host_read_file(const char *path, char **out, size_t *len);

@@ -346,18 +346,13 @@ static void ep_snat_read_proc(ep_snat *s)
 
 static int64_t ep_snat_sysctl(ep_snat *s, const char *name)
 {
-    char path[96], *text;
+    char path[96];
     int64_t v;
-    int rc;
-    snprintf(path, sizeof path, "/proc/sys/net/netfilter/%s", name);
-    rc = ep_host_read_file(path, &text, NULL);
-    if (rc == 0) {
-        rc = ep_host_parse_i64(text, &v);
-        free(text);
-        if (rc == 0 && v >= 0)
-            return v;
-    }
-    ep_snat_note(s, "could not read %s: %s", path, ep_host_errno_words(rc < 0 ? rc : -EINVAL));
+    int rc = ep_host_netfilter_sysctl(name, &v, path, sizeof path);
+
+    if (rc == 0)
+        return v;
+    ep_snat_note(s, "could not read %s: %s", path, ep_host_errno_words(rc));
     return EP_HOST_UNKNOWN;
 }
 
