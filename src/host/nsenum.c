@@ -241,59 +241,65 @@ static char *ep_ns_docker_name(const char *root, const char *id)
     return out;
 }
 
-/* The kubelet's logs name things: /var/log/containers/POD_NAMESPACE_CONTAINER-ID.log
- * gives the container's name, /var/log/pods/NAMESPACE_POD_UID the pod's. */
-static char *ep_ns_kube_container(const char *root, const char *id)
+/* The first name in ROOT/SUB that match() turns into a string (malloc'd), or
+ * NULL. */
+static char *ep_ns_find_in_dir(const char *root, const char *sub, const char *key,
+                               char *(*match)(const char *name, size_t n, const char *key))
 {
     char dir[4096];
     DIR *d;
     struct dirent *e;
     char *out = NULL;
 
-    snprintf(dir, sizeof dir, "%s/var/log/containers", root);
+    snprintf(dir, sizeof dir, "%s/%s", root, sub);
     if (!(d = opendir(dir)))
         return NULL;
-    while (!out && (e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        const char *us;
-        /* ..._CONTAINER-<64 hex>.log */
-        if (n < 64 + 5 + 3 || strcmp(e->d_name + n - 4, ".log") != 0 ||
-            strncmp(e->d_name + n - 4 - 64, id, 64) != 0 || e->d_name[n - 4 - 65] != '-')
-            continue;
-        us = memrchr(e->d_name, '_', n - 4 - 65);
-        if (us)
-            out = strndup(us + 1, (size_t)(e->d_name + n - 4 - 65 - (us + 1)));
-    }
+    while (!out && (e = readdir(d)) != NULL)
+        out = match(e->d_name, strlen(e->d_name), key);
     closedir(d);
     return out;
 }
 
+/* /var/log/containers/POD_NAMESPACE_CONTAINER-<64 hex id>.log: the
+ * container's name. */
+static char *ep_ns_match_container(const char *name, size_t n, const char *id)
+{
+    const char *us;
+
+    if (n < 64 + 5 + 3 || strcmp(name + n - 4, ".log") != 0 ||
+        strncmp(name + n - 4 - 64, id, 64) != 0 || name[n - 4 - 65] != '-')
+        return NULL;
+    us = memrchr(name, '_', n - 4 - 65);
+    return us ? strndup(us + 1, (size_t)(name + n - 4 - 65 - (us + 1))) : NULL;
+}
+
+/* /var/log/pods/NAMESPACE_POD_UID: "NAMESPACE/POD". */
+static char *ep_ns_match_pod(const char *name, size_t n, const char *uid)
+{
+    const char *us;
+    char *out;
+
+    if (n < 36 + 4 || strcmp(name + n - 36, uid) != 0 || name[n - 37] != '_')
+        return NULL;
+    us = memchr(name, '_', n - 37);
+    if (!us || us >= name + n - 37)
+        return NULL;
+    size_t nsl = (size_t)(us - name), podl = (size_t)(name + n - 37 - (us + 1));
+    if ((out = malloc(nsl + 1 + podl + 1)) != NULL)
+        snprintf(out, nsl + 1 + podl + 1, "%.*s/%.*s", (int)nsl, name, (int)podl, us + 1);
+    return out;
+}
+
+/* The kubelet's logs name things: /var/log/containers gives a container's
+ * name, /var/log/pods a pod's. */
+static char *ep_ns_kube_container(const char *root, const char *id)
+{
+    return ep_ns_find_in_dir(root, "var/log/containers", id, ep_ns_match_container);
+}
+
 static char *ep_ns_kube_pod(const char *root, const char *uid)
 {
-    char dir[4096];
-    DIR *d;
-    struct dirent *e;
-    char *out = NULL;
-
-    snprintf(dir, sizeof dir, "%s/var/log/pods", root);
-    if (!(d = opendir(dir)))
-        return NULL;
-    while (!out && (e = readdir(d)) != NULL) {
-        size_t n = strlen(e->d_name);
-        const char *us;
-        /* NAMESPACE_POD_UID */
-        if (n < 36 + 4 || strcmp(e->d_name + n - 36, uid) != 0 || e->d_name[n - 37] != '_')
-            continue;
-        us = memchr(e->d_name, '_', n - 37);
-        if (us && us < e->d_name + n - 37) {
-            size_t nsl = (size_t)(us - e->d_name), podl = (size_t)(e->d_name + n - 37 - (us + 1));
-            if ((out = malloc(nsl + 1 + podl + 1)) != NULL)
-                snprintf(out, nsl + 1 + podl + 1, "%.*s/%.*s", (int)nsl, e->d_name, (int)podl,
-                         us + 1);
-        }
-    }
-    closedir(d);
-    return out;
+    return ep_ns_find_in_dir(root, "var/log/pods", uid, ep_ns_match_pod);
 }
 
 /* Who the namespace is: from its lowest pid (command, cgroup) and the
