@@ -143,7 +143,8 @@ void ep_trace_totals_render(const ep_trace_totals *t, size_t top, uint64_t min_c
     for (size_t i = 0; i < t->n; i++)
         if (t->v[i].d.attempts >= min_count && t->v[i].d.attempts > 0)
             order[n++] = &t->v[i].d;
-    qsort(order, n, sizeof *order, ep_tt_order);
+    if (n > 1)
+        qsort(order, n, sizeof *order, ep_tt_order);
     if (n > top)
         n = top;
     ep_strbuf_puts(b, "# HELP ephport_connect_attempts_total connect() calls and autobinding "
