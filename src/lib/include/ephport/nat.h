@@ -149,7 +149,10 @@ EP_API int ep_nat_plan_describe(const ep_nat_plan *plan, char *buf, size_t len);
 /* Write an `nft -f` ruleset implementing the plan: table ip ephport_nat
  * (replaced atomically if it exists), a map from inside address to external
  * address . port block, and a postrouting nat chain that SNATs TCP, UDP and
- * ICMP (echo identifiers) of each subscriber into its block.  -EIO if f
+ * ICMP (echo identifiers) of each subscriber into its block; with the RFC
+ * 4787 / 5382 / 6888 behaviour nftables can express: UDP and TCP timeouts
+ * for the translated flows, hairpinning, and ICMP host unreachable for a
+ * flow a full block cannot take (ephport-nat(1), REQUIREMENTS).  -EIO if f
  * fails. */
 EP_API int ep_nat_plan_write_nft(const ep_nat_plan *plan, FILE *f);
 
