@@ -2,6 +2,7 @@
  * router's conntrack table read from /proc/net/nf_conntrack in its
  * namespace (the conntrack tool is not needed). */
 #include "nat-topo.h"
+#include "netns-util.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -16,7 +17,6 @@
 
 static int nsub;
 static pid_t holder[NAT_TOPO_MAX_SUB + 2];   /* s1..sN, then r, then o */
-static int orig_ns = -1;
 
 static pid_t holder_of(const char *name)
 {
@@ -29,45 +29,12 @@ static pid_t holder_of(const char *name)
     return -1;
 }
 
-static pid_t make_ns(void)
-{
-    int p[2];
-    char c = 'n';
-    pid_t pid;
-    if (pipe(p) != 0)
-        return -1;
-    pid = fork();
-    if (pid == 0) {
-        close(p[0]);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
-        if (write(p[1], &c, 1) != 1)
-            _exit(1);
-        for (;;)
-            pause();
-    }
-    close(p[1]);
-    if (pid < 0 || read(p[0], &c, 1) != 1 || c != 'y') {
-        if (pid > 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-        }
-        pid = -1;
-    }
-    close(p[0]);
-    return pid;
-}
-
 void nat_topo_down(void)
 {
-    if (orig_ns >= 0)
-        setns(orig_ns, CLONE_NEWNET);
-    for (int i = 0; i < nsub + 2; i++)
-        if (holder[i] > 0) {
-            kill(holder[i], SIGKILL);
-            waitpid(holder[i], NULL, 0);
-            holder[i] = 0;
-        }
+    for (int i = 0; i < nsub + 2; i++) {
+        ep_test_ns_release(holder[i]);
+        holder[i] = 0;
+    }
 }
 
 int nat_topo_run(const char *name, const char *fmt, ...)
@@ -87,17 +54,8 @@ int nat_topo_run(const char *name, const char *fmt, ...)
 
 bool nat_topo_enter(const char *name)
 {
-    char path[64];
-    int fd, rc;
-    if (!name[0])
-        return setns(orig_ns, CLONE_NEWNET) == 0;
-    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)holder_of(name));
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    rc = setns(fd, CLONE_NEWNET);
-    close(fd);
-    return rc == 0;
+    pid_t h = name[0] ? holder_of(name) : 0;
+    return h >= 0 && ep_test_ns_enter(h);
 }
 
 bool nat_topo_up(int n, char *why, size_t len)
@@ -114,10 +72,8 @@ bool nat_topo_up(int n, char *why, size_t len)
         return false;
     }
     nsub = n;
-    if (orig_ns < 0)
-        orig_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     for (int i = 0; i < nsub + 2; i++)
-        if ((holder[i] = make_ns()) < 0) {
+        if ((holder[i] = ep_test_ns_hold()) < 0) {
             holder[i] = 0;
             nat_topo_down();
             snprintf(why, len, "unshare(CLONE_NEWNET) failed");

@@ -5,10 +5,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <fcntl.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,4 +107,78 @@ void ep_test_forked_case(const char *needs, int (*fn)(const void *), const void 
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
         fail_msg("case failed (exit %d, signal %d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1,
                  WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+static int ep_test_orig_ns = -1;
+
+pid_t ep_test_ns_hold(void)
+{
+    int p[2];
+    char c = 'n';
+    pid_t pid;
+
+    if (ep_test_orig_ns < 0)
+        ep_test_orig_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (pipe(p) != 0)
+        return -1;
+    pid = fork();
+    if (pid == 0) {
+        close(p[0]);
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+        c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
+        if (write(p[1], &c, 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    close(p[1]);
+    if (pid < 0 || read(p[0], &c, 1) != 1 || c != 'y') {
+        if (pid > 0) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+        }
+        pid = -1;
+    }
+    close(p[0]);
+    return pid;
+}
+
+bool ep_test_ns_enter(pid_t holder)
+{
+    char path[64];
+    int fd, rc;
+
+    if (holder == 0)
+        return ep_test_orig_ns >= 0 && setns(ep_test_orig_ns, CLONE_NEWNET) == 0;
+    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)holder);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    rc = setns(fd, CLONE_NEWNET);
+    close(fd);
+    return rc == 0;
+}
+
+void ep_test_ns_release(pid_t holder)
+{
+    if (ep_test_orig_ns >= 0)
+        (void)setns(ep_test_orig_ns, CLONE_NEWNET);
+    if (holder > 0) {
+        kill(holder, SIGKILL);
+        waitpid(holder, NULL, 0);
+    }
+}
+
+int ep_test_sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= sizeof cmd)
+        return -1;
+    return system(cmd);
 }

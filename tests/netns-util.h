@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 /* Move the calling process into a new network namespace with lo up (IPv4
  * 127.0.0.1/8 and IPv6 ::1).  Returns true on success; on failure returns
@@ -20,6 +21,19 @@ int ep_test_write_sysctl(const char *path, const char *value);
 /* Add an address to lo, e.g. "127.0.0.2/8" or "fd00::2/128", with ip(8).
  * Returns 0 or -1. */
 int ep_test_add_lo_address(const char *cidr);
+
+/* A network namespace held by a child process that unshares one and waits
+ * (and dies with the test: PR_SET_PDEATHSIG), so topologies need no named
+ * namespaces (`ip netns add` needs / to be a mount point).  The holder's
+ * pid, or -1.  The first call remembers the namespace the test started in. */
+pid_t ep_test_ns_hold(void);
+/* Move this process into the namespace held by pid (0: the one the test
+ * started in).  true on success. */
+bool ep_test_ns_enter(pid_t holder);
+/* Back to the starting namespace, and kill and reap the holder. */
+void ep_test_ns_release(pid_t holder);
+/* system(3) of a formatted command; -1 if it does not fit. */
+int ep_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* A child's exit code meaning "this kernel cannot run the case": skip. */
 #define EP_TEST_SKIP 77

@@ -50,6 +50,8 @@
 
 #include <ephport/nat.h>
 
+#include "netns-util.h"
+
 #define NSUB 3
 #define CONNS 4
 #define PLAN_INSIDE "100.64.9.0/30,100.64.1.2,100.64.2.2,100.64.3.2,100.64.9.4/30"
@@ -59,18 +61,7 @@
 
 static char tag[16];
 static char skip_why[256];
-static int orig_ns = -1;
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char cmd[1024];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
 /* The namespaces and the processes holding them. */
 static const char *const ns_names[] = { "s1", "s2", "s3", "r", "o" };
@@ -88,60 +79,16 @@ static pid_t ns_holder(const char *name)
 static void cleanup(void)
 {
     for (size_t i = 0; i < NNS; i++) {
-        if (ns_pid[i] > 0) {
-            kill(ns_pid[i], SIGKILL);
-            waitpid(ns_pid[i], NULL, 0);
-        }
+        ep_test_ns_release(ns_pid[i]);
         ns_pid[i] = 0;
     }
 }
 
-/* A child in a new network namespace, waiting until killed; -1 with the
- * reason in skip_why if the namespace cannot be made. */
-static pid_t ns_make(void)
-{
-    int p[2];
-    char c = 'n';
-    pid_t pid;
-    if (pipe(p) != 0)
-        return -1;
-    pid = fork();
-    if (pid == 0) {
-        close(p[0]);
-        prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
-        c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
-        if (write(p[1], &c, 1) != 1)
-            _exit(1);
-        close(p[1]);
-        for (;;)
-            pause();
-    }
-    close(p[1]);
-    if (pid < 0 || read(p[0], &c, 1) != 1 || c != 'y') {
-        snprintf(skip_why, sizeof skip_why, "unshare(CLONE_NEWNET) failed");
-        if (pid > 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-        }
-        pid = -1;
-    }
-    close(p[0]);
-    return pid;
-}
 
 static bool enter(const char *name)
 {
-    char path[128];
-    int fd, rc;
-    if (strcmp(name, "") == 0)
-        return setns(orig_ns, CLONE_NEWNET) == 0;
-    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)ns_holder(name));
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    rc = setns(fd, CLONE_NEWNET);
-    close(fd);
-    return rc == 0;
+    pid_t h = name[0] ? ns_holder(name) : 0;
+    return h >= 0 && ep_test_ns_enter(h);
 }
 
 static int setup(void **state)
@@ -164,15 +111,15 @@ static int setup(void **state)
     fclose(f);
     snprintf(tag, sizeof tag, "ep%06x", r & 0xffffff);
     atexit(cleanup);
-    orig_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     for (size_t i = 0; i < NNS; i++)
-        if ((ns_pid[i] = ns_make()) < 0) {
+        if ((ns_pid[i] = ep_test_ns_hold()) < 0) {
+            snprintf(skip_why, sizeof skip_why, "unshare(CLONE_NEWNET) failed");
             ns_pid[i] = 0;
             tag[0] = '\0';
             return 0;
         }
     /* N PID CMD...: run CMD in the namespace PID holds */
-    if (run("set -e; T=%s; S1=%d; S2=%d; S3=%d; R=%d; O=%d\n"
+    if (ep_test_sh("set -e; T=%s; S1=%d; S2=%d; S3=%d; R=%d; O=%d\n"
             "N() { p=$1; shift; nsenter --net=/proc/$p/ns/net \"$@\"; }\n"
             "for p in $S1 $S2 $S3 $R $O; do N $p ip link set lo up; done\n"
             "i=0; for s in $S1 $S2 $S3; do i=$((i + 1))\n"
@@ -199,8 +146,6 @@ static int teardown(void **state)
 {
     char path[64];
     (void)state;
-    if (orig_ns >= 0)
-        enter("");
     if (tag[0]) {
         snprintf(path, sizeof path, "/tmp/%s.nft", tag);
         unlink(path);   /* left behind only when an assertion stopped the test */
@@ -293,23 +238,23 @@ static void nat_e2e(void **state)
      * the plan saved to a plan history, the ruleset printed from it. */
     snprintf(path, sizeof path, "/tmp/%s.nft", tag);
     snprintf(hist, sizeof hist, "/tmp/%s.plans", tag);
-    assert_int_equal(run("\"%s\" nat plan --inside %s --outside %s --ports %s --block-size %s "
+    assert_int_equal(ep_test_sh("\"%s\" nat plan --inside %s --outside %s --ports %s --block-size %s "
                          "--save %s --valid-from 0 > /dev/null 2>&1 && "
                          "\"%s\" nat plan --plan %s --nft > %s",
                          getenv("EPHPORT_BIN"), PLAN_INSIDE, PLAN_OUTSIDE, PLAN_PORTS,
                          PLAN_BLOCK, hist, getenv("EPHPORT_BIN"), hist, path), 0);
-    assert_int_equal(run("nsenter --net=/proc/%d/ns/net nft -c -f %s", (int)ns_holder("r"), path),
+    assert_int_equal(ep_test_sh("nsenter --net=/proc/%d/ns/net nft -c -f %s", (int)ns_holder("r"), path),
                      0);
-    assert_int_equal(run("nsenter --net=/proc/%d/ns/net nft -f %s", (int)ns_holder("r"), path),
+    assert_int_equal(ep_test_sh("nsenter --net=/proc/%d/ns/net nft -f %s", (int)ns_holder("r"), path),
                      0);
     /* Loading twice replaces the table instead of failing or duplicating. */
-    assert_int_equal(run("nsenter --net=/proc/%d/ns/net nft -f %s", (int)ns_holder("r"), path),
+    assert_int_equal(ep_test_sh("nsenter --net=/proc/%d/ns/net nft -f %s", (int)ns_holder("r"), path),
                      0);
     snprintf(cmd, sizeof cmd, "nsenter --net=/proc/%d/ns/net nft list chain ip ephport_nat "
                               "postrouting | grep -c snat | grep -qx 2", (int)ns_holder("r"));
     assert_int_equal(system(cmd), 0);
     /* One-port blocks are valid nft too (checked, not loaded). */
-    assert_int_equal(run("\"%s\" nat plan --inside 100.64.9.0/29 --outside %s --ports 1024-1031 "
+    assert_int_equal(ep_test_sh("\"%s\" nat plan --inside 100.64.9.0/29 --outside %s --ports 1024-1031 "
                          "--block-size 1 --nft > %s && nsenter --net=/proc/%d/ns/net nft -c -f %s",
                          getenv("EPHPORT_BIN"), PLAN_OUTSIDE, path, (int)ns_holder("r"), path),
                      0);

@@ -49,27 +49,17 @@
 #include <ephport/snat.h>
 
 #include "http-util.h"
+#include "netns-util.h"
 
 #define RANGE_PORTS 10
 
 static char tag[16];
 static char skip_why[256];
-static int orig_ns = -1;
 
 static const char *const ns_names[] = { "c", "r", "s" };
 #define NNS (sizeof ns_names / sizeof ns_names[0])
 static pid_t ns_pid[NNS];
 
-static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int run(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    return system(cmd);
-}
 
 static pid_t holder(const char *name)
 {
@@ -82,58 +72,16 @@ static pid_t holder(const char *name)
 static void cleanup(void)
 {
     for (size_t i = 0; i < NNS; i++) {
-        if (ns_pid[i] > 0) {
-            kill(ns_pid[i], SIGKILL);
-            waitpid(ns_pid[i], NULL, 0);
-        }
+        ep_test_ns_release(ns_pid[i]);
         ns_pid[i] = 0;
     }
 }
 
-static pid_t ns_make(void)
-{
-    int p[2];
-    char c = 'n';
-    pid_t pid;
-    if (pipe(p) != 0)
-        return -1;
-    pid = fork();
-    if (pid == 0) {
-        close(p[0]);
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        c = unshare(CLONE_NEWNET) == 0 ? 'y' : 'n';
-        if (write(p[1], &c, 1) != 1)
-            _exit(1);
-        close(p[1]);
-        for (;;)
-            pause();
-    }
-    close(p[1]);
-    if (pid < 0 || read(p[0], &c, 1) != 1 || c != 'y') {
-        snprintf(skip_why, sizeof skip_why, "unshare(CLONE_NEWNET) failed");
-        if (pid > 0) {
-            kill(pid, SIGKILL);
-            waitpid(pid, NULL, 0);
-        }
-        pid = -1;
-    }
-    close(p[0]);
-    return pid;
-}
 
 static bool enter(const char *name)
 {
-    char path[64];
-    int fd, rc;
-    if (!*name)
-        return setns(orig_ns, CLONE_NEWNET) == 0;
-    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)holder(name));
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    rc = setns(fd, CLONE_NEWNET);
-    close(fd);
-    return rc == 0;
+    pid_t h = name[0] ? holder(name) : 0;
+    return h >= 0 && ep_test_ns_enter(h);
 }
 
 static int setup(void **state)
@@ -148,13 +96,13 @@ static int setup(void **state)
     }
     snprintf(tag, sizeof tag, "sn%05x", r & 0xfffff);
     atexit(cleanup);
-    orig_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
     for (size_t i = 0; i < NNS; i++)
-        if ((ns_pid[i] = ns_make()) < 0) {
+        if ((ns_pid[i] = ep_test_ns_hold()) < 0) {
+            snprintf(skip_why, sizeof skip_why, "unshare(CLONE_NEWNET) failed");
             ns_pid[i] = 0;
             return 0;
         }
-    if (run("set -e; T=%s; C=%d; R=%d; S=%d\n"
+    if (ep_test_sh("set -e; T=%s; C=%d; R=%d; S=%d\n"
             "N() { p=$1; shift; nsenter --net=/proc/$p/ns/net \"$@\"; }\n"
             "for p in $C $R $S; do N $p ip link set lo up; done\n"
             "ip link add ${T}i netns $R type veth peer name ${T}c netns $C\n"
@@ -180,8 +128,6 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    if (orig_ns >= 0)
-        enter("");
     cleanup();
     return 0;
 }
