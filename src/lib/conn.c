@@ -117,7 +117,7 @@ void ep_conn_close(ep_pool *pool, uint32_t idx, ep_close_how how)
             e->eflags |= EP_EF_HOLD;
             ep_conn_hold(pool, e->dest, e->port, e->eflags, +1);
         }
-        ep_bind_end(pool, bind);
+        ep_bind_end(pool->route.master, bind); /* global mode (pool.c) */
     }
     e->u.held.bind = EP_NIL;
     if (!time_wait && c->quarantine == 0) {

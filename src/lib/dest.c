@@ -331,18 +331,27 @@ static void ep_lstate_block_change(ep_pool *pool, uint32_t laddr, int pi, uint16
     }
 }
 
+/* A binding's count changes on every shard's copy (shard.h: bindings
+ * change in global mode only, so the copies stay equal); each shard fixes
+ * its own destinations. */
 void ep_lstate_blk_inc(ep_pool *pool, uint32_t laddr, int pi, uint16_t port)
 {
-    ep_lstate *ls = ep_ls(pool, laddr, pi);
-    if (ls->pc[port].blk++ == 0)
-        ep_lstate_block_change(pool, laddr, pi, port, true);
+    for (uint32_t s = 0; s < pool->route.nshards; s++) {
+        ep_pool *sh = pool->route.shard[s];
+        ep_lstate *ls = ep_ls(sh, laddr, pi);
+        if (ls->pc[port].blk++ == 0)
+            ep_lstate_block_change(sh, laddr, pi, port, true);
+    }
 }
 
 void ep_lstate_blk_dec(ep_pool *pool, uint32_t laddr, int pi, uint16_t port)
 {
-    ep_lstate *ls = ep_ls(pool, laddr, pi);
-    if (--ls->pc[port].blk == 0)
-        ep_lstate_block_change(pool, laddr, pi, port, false);
+    for (uint32_t s = 0; s < pool->route.nshards; s++) {
+        ep_pool *sh = pool->route.shard[s];
+        ep_lstate *ls = ep_ls(sh, laddr, pi);
+        if (--ls->pc[port].blk == 0)
+            ep_lstate_block_change(sh, laddr, pi, port, false);
+    }
 }
 
 int ep_dest_make_dense(ep_pool *pool, uint32_t di)
