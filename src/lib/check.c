@@ -485,8 +485,7 @@ static int ep_check_shards(ep_pool *m, char *why, size_t len)
         const ep_pool *sp = m->route.shard[s];
         if (sp->route.master != m || sp->route.shard != m->route.shard ||
             sp->route.nshards != m->route.nshards || sp->route.index != s ||
-            sp->route.shared != m->route.shared || sp->route.key[0] != m->route.key[0] ||
-            sp->route.key[1] != m->route.key[1])
+            sp->route.shared != m->route.shared || sp->route.key != m->route.key)
             return ep_check_fail(why, len, "shard %u: bad route", s);
         if (sp->neff != m->neff || sp->contiguous != m->contiguous ||
             sp->idx2port != m->idx2port || sp->port2idx != m->port2idx ||

@@ -168,7 +168,7 @@ static void ep_owner_refund_locked(ep_pool *pool, uint32_t owner)
     ep_owner_maybe_drop(pool, r);
 }
 
-void ep_owner_refund_id(ep_pool *pool, uint32_t owner)
+__attribute__((noinline)) void ep_owner_refund_id(ep_pool *pool, uint32_t owner)
 {
     ep_pool_shared *sh = pool->route.shared;
     if (!sh || !pool->locking) {

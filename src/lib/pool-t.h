@@ -224,7 +224,8 @@ typedef struct ep_route {
     ep_pool_shared *shared; /* NULL when nshards == 1 */
     uint32_t nshards;       /* 1 (not sharded) or EP_SHARDS */
     uint32_t index;         /* this record's shard index */
-    uint64_t key[2];        /* shard hash key (key[1] odd) */
+    uint64_t key;           /* shard hash multiplier (odd; 0 with one shard,
+                               so every destination hashes to shard 0) */
 } ep_route;
 
 struct ep_pool {

@@ -401,9 +401,10 @@ static int ep_engine_connect_core(ep_pool *pool, uint8_t proto, uint32_t lidx,
                                   uint8_t eflags, uint32_t *lidx_out, uint16_t *port,
                                   uint32_t *entry_out);
 
-int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr *remote,
-                      uint16_t rport, uint32_t owner, uint8_t eflags, uint32_t *lidx_out,
-                      uint16_t *port, uint32_t *entry_out)
+static inline int ep_engine_connect_plain(ep_pool *pool, uint8_t proto, uint32_t lidx,
+                                          const ep_addr *remote, uint16_t rport, uint32_t owner,
+                                          uint8_t eflags, uint32_t *lidx_out, uint16_t *port,
+                                          uint32_t *entry_out)
 {
     int rc;
 
@@ -419,32 +420,36 @@ int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr
                                   port, entry_out);
 }
 
-static int ep_engine_connect_pick(ep_pool *pool, uint8_t proto, uint32_t lidx,
-                                  const ep_addr *remote, uint16_t rport, uint32_t owner,
-                                  uint8_t eflags, uint32_t *lidx_out, uint16_t *port,
-                                  uint32_t *entry_out);
-
 /* An owner's quota spans the shards: in a sharded pool the owners' leaf
- * lock is held from the quota check to the charge (owner.c). */
-static int ep_engine_connect_core(ep_pool *pool, uint8_t proto, uint32_t lidx,
-                                  const ep_addr *remote, uint16_t rport, uint32_t owner,
-                                  uint8_t eflags, uint32_t *lidx_out, uint16_t *port,
-                                  uint32_t *entry_out)
+ * lock is held from the quota check to the charge (owner.c).  Apart, so
+ * that the common path (owner 0) pays one test. */
+__attribute__((noinline)) static int
+ep_engine_connect_owned(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr *remote,
+                        uint16_t rport, uint32_t owner, uint8_t eflags, uint32_t *lidx_out,
+                        uint16_t *port, uint32_t *entry_out)
 {
     ep_pool_shared *sh = pool->route.shared;
     int rc;
 
-    if (owner == 0 || !sh || !pool->locking)
-        return ep_engine_connect_pick(pool, proto, lidx, remote, rport, owner, eflags, lidx_out,
-                                      port, entry_out);
     ep_lock_acquire(&sh->owners);
-    rc = ep_engine_connect_pick(pool, proto, lidx, remote, rport, owner, eflags, lidx_out, port,
-                                entry_out);
+    rc = ep_engine_connect_plain(pool, proto, lidx, remote, rport, owner, eflags, lidx_out, port,
+                                 entry_out);
     ep_lock_release(&sh->owners);
     return rc;
 }
 
-static int ep_engine_connect_pick(ep_pool *pool, uint8_t proto, uint32_t lidx,
+int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr *remote,
+                      uint16_t rport, uint32_t owner, uint8_t eflags, uint32_t *lidx_out,
+                      uint16_t *port, uint32_t *entry_out)
+{
+    if (owner != 0 && pool->route.shared && pool->locking)
+        return ep_engine_connect_owned(pool, proto, lidx, remote, rport, owner, eflags, lidx_out,
+                                       port, entry_out);
+    return ep_engine_connect_plain(pool, proto, lidx, remote, rport, owner, eflags, lidx_out,
+                                   port, entry_out);
+}
+
+static int ep_engine_connect_core(ep_pool *pool, uint8_t proto, uint32_t lidx,
                                   const ep_addr *remote, uint16_t rport, uint32_t owner,
                                   uint8_t eflags, uint32_t *lidx_out, uint16_t *port,
                                   uint32_t *entry_out)
@@ -572,62 +577,85 @@ int ep_pool_set_rss(ep_pool *pool, const ep_rss_config *cfg)
     return rc;
 }
 
-/* The entry of a fully specified tuple, or a negative error. */
-static int ep_pool_find_tuple(ep_pool *pool, const ep_tuple *t, uint32_t *idx)
+/* A fully specified tuple's key: the canonical remote and local addresses,
+ * or -EINVAL.  Checked before any lock, as it also names the shard. */
+static inline int ep_tuple_key(const ep_tuple *t, ep_addr *remote, ep_addr *local)
 {
-    ep_addr remote, local;
-    uint32_t lidx, di;
     int rc;
-
-    if ((rc = ep_tuple_check(t, &remote)) < 0)
+    if ((rc = ep_tuple_check(t, remote)) < 0)
         return rc;
-    ep_addr_canon(&t->local, &local);
-    if (local.family == 0 || ep_addr_wild(&local) || t->local_port == 0)
+    ep_addr_canon(&t->local, local);
+    if (local->family == 0 || ep_addr_wild(local) || t->local_port == 0)
         return EP_EINVAL;
-    if ((lidx = ep_pool_addr_index(pool, &local)) == EP_NIL)
+    return 0;
+}
+
+/* The entry of a tuple with a checked key, or -ENOENT. */
+static inline __attribute__((always_inline)) int
+ep_pool_find_tuple(ep_pool *pool, const ep_tuple *t, const ep_addr *remote,
+                              const ep_addr *local, uint32_t *idx)
+{
+    uint32_t lidx, di;
+
+    if ((lidx = ep_pool_addr_index(pool, local)) == EP_NIL)
         return EP_ENOENT;
-    if ((di = ep_dest_find(pool, t->proto, lidx, &remote, t->remote_port)) == EP_NIL)
+    if ((di = ep_dest_find(pool, t->proto, lidx, remote, t->remote_port)) == EP_NIL)
         return EP_ENOENT;
     if ((*idx = ep_tt_find(&pool->tt, di, t->local_port)) == EP_NIL)
         return EP_ENOENT;
     return 0;
 }
 
-/* Close by tuple on the tuple's shard.  The entry of a connected explicit
- * binding ends its binding, which changes every shard's binding counts: that
- * close is redone in global mode (it is rare: bind-then-connect). */
+/* The entry found under its shard's lock came from bind-then-connect: its
+ * close ends its binding, which changes every shard's binding counts.
+ * Drop the shard's lock, take every shard's (global mode) and find the
+ * entry again (another thread may have closed it in between). */
+__attribute__((noinline)) static int ep_close_relock(ep_pool *pool, ep_pool *sp,
+                                                     const ep_tuple *t, ep_time now,
+                                                     uint32_t *idx)
+{
+    ep_addr remote, local;
+    int rc;
+
+    EP_UNLOCK(sp);
+    ep_lock_all(pool);
+    ep_conn_advance(sp, now);
+    if ((rc = ep_tuple_key(t, &remote, &local)) < 0 ||
+        (rc = ep_pool_find_tuple(sp, t, &remote, &local, idx)) < 0)
+        return rc;
+    return sp->tt.e[*idx].state != EP_ST_INUSE ? EP_EALREADY : 0;
+}
+
+/* Close by tuple on the tuple's shard (global mode for an entry made by
+ * bind-then-connect, rare). */
 int ep_pool_close(ep_pool *pool, const ep_tuple *t, ep_close_how how, ep_time now)
 {
-    ep_addr remote;
+    ep_addr remote, local;
     ep_pool *sp = pool;
     uint32_t idx;
-    int rc = 0;
+    int rc;
     bool global = false;
 
     if (!pool)
         return EP_EINVAL;
     if (!t || (how != EP_CLOSE_ACTIVE && how != EP_CLOSE_PASSIVE))
         rc = EP_EINVAL;
-    else if (ep_tuple_check(t, &remote) == 0)
+    else if ((rc = ep_tuple_key(t, &remote, &local)) == 0)
         sp = ep_shard_of(pool, t->proto, &remote, t->remote_port);
-again:
-    if (global)
-        ep_lock_all(pool);
-    else
-        EP_LOCK(sp);
+    EP_LOCK(sp);
     ep_conn_advance(sp, now);
     if (rc < 0)
         goto out;
-    if ((rc = ep_pool_find_tuple(sp, t, &idx)) < 0)
+    if ((rc = ep_pool_find_tuple(sp, t, &remote, &local, &idx)) < 0)
         goto out;
     if (sp->tt.e[idx].state != EP_ST_INUSE) {
         rc = EP_EALREADY;
         goto out;
     }
-    if (!global && ep_sharded(pool) && sp->tt.e[idx].u.held.bind != EP_NIL) {
-        EP_UNLOCK(sp);
+    if (sp->tt.e[idx].u.held.bind != EP_NIL && ep_sharded(pool)) {
         global = true;
-        goto again;
+        if ((rc = ep_close_relock(pool, sp, t, now, &idx)) < 0)
+            goto out;
     }
     ep_conn_close(sp, idx, how);
 out:
@@ -669,7 +697,8 @@ again:
     } else if (nonce == 0 || idx >= sp->tt.used || sp->tt.e[idx].state != EP_ST_INUSE ||
                sp->tt.e[idx].nonce != nonce) {
         rc = EP_ENOENT;
-    } else if (!global && ep_sharded(pool) && sp->tt.e[idx].u.held.bind != EP_NIL) {
+    } else if (sp->tt.e[idx].u.held.bind != EP_NIL && !global && ep_sharded(pool)) {
+        /* a connected explicit binding: its close ends the binding */
         EP_UNLOCK(sp);
         global = true;
         goto again;

@@ -100,6 +100,7 @@ int ep_shards_create(ep_pool *m)
     m->route.index = 0;
     m->route.nshards = 1;
     m->route.shared = NULL;
+    m->route.key = 0;
     m->route.shard = malloc(n * sizeof *m->route.shard);
     if (!m->route.shard)
         return -ENOMEM;
@@ -111,8 +112,7 @@ int ep_shards_create(ep_pool *m)
         return -ENOMEM;
     atomic_init(&m->route.shared->now, 0);
     ep_lock_init(&m->route.shared->owners);
-    m->route.key[0] = ep_rng_u64(&m->rng);
-    m->route.key[1] = ep_rng_u64(&m->rng) | 1;
+    m->route.key = ep_rng_u64(&m->rng) | 1;
     m->tt.limit = EP_SHARD_ENTRIES;
     for (uint32_t s = 1; s < n; s++) {
         /* each new shard copies the route as it is now; fixed below */
