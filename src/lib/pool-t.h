@@ -207,8 +207,10 @@ typedef struct ep_owners {
  * master only (shards point at the shared tables).  Read-only after
  * ep_pool_new, alone on its cache line(s), so threads on other shards can
  * read the master's copy without moving a line another thread writes. */
-#define EP_SHARDS 16
+#ifndef EP_SHARD_BITS        /* 1..8; -DEP_SHARD_BITS=n to experiment */
 #define EP_SHARD_BITS 4
+#endif
+#define EP_SHARDS (1 << EP_SHARD_BITS)
 #define EP_SHARD_ENTRIES (1u << (32 - EP_SHARD_BITS)) /* slots per shard: a
                                reference carries the shard in the top bits */
 
