@@ -1,7 +1,8 @@
 /* test-pool-internals.c - unit tests for the engine's private building
  * blocks: the ChaCha20 block function (RFC 8439 test vectors), the CSPRNG's
- * bounded draws, SipHash-2-4 (reference vectors), and the dense bitmap's
- * k-th-available selection against a naive model. */
+ * bounded draws, SipHash-2-4 (reference vectors), the dense bitmap's
+ * k-th-available selection against a naive model, and ep_pool_check
+ * finding an owner's charge that disagrees with what it holds. */
 #include <stdlib.h>
 
 #include "test-pool-util.h"
@@ -9,6 +10,7 @@
 #include "chacha.h"
 #include "dense.h"
 #include "siphash.h"
+#include "pool-t.h"
 
 static void chacha20_rfc8439_vectors(void **state)
 {
@@ -176,6 +178,40 @@ static void dense_set_matches_naive(void **state)
     }
 }
 
+/* An owner's record is charged for its in-use tuples and its bindings
+ * holding a port; ep_pool_check recounts them. */
+static void check_finds_owner_charge_damage(void **state)
+{
+    (void)state;
+    ep_pool *p = tp_pool(40000, 40009, EP_ALG_RANDOM, "10.0.0.1");
+    ep_tuple t = tp_tuple(EP_PROTO_TCP, "10.0.0.1", "11.0.0.1", 80);
+    ep_bind_req q = { .proto = EP_PROTO_TCP, .addr = tp_addr("10.0.0.1"), .owner = 7 };
+    ep_bind_id id;
+    char why[256];
+    assert_int_equal(ep_pool_connect(p, &t, 7, 0), 0);
+    assert_int_equal(ep_pool_bind(p, &q, 0, &id, NULL), 0);
+    tp_check(p);
+    ep_owner *r = NULL;
+    for (uint32_t i = 0; i < p->owners.used; i++)
+        if (p->owners.o[i].id == 7)
+            r = &p->owners.o[i];
+    assert_non_null(r);
+    assert_int_equal(r->held, 2);
+    r->held = 1;
+    assert_int_equal(ep_pool_check(p, why, sizeof why), EP_EIO);
+    assert_non_null(strstr(why, "owner 7"));
+    r->held = 2;
+    tp_check(p);
+    ep_tuple u = tp_tuple(EP_PROTO_TCP, "10.0.0.1", "11.0.0.2", 80);
+    assert_int_equal(ep_pool_connect(p, &u, 0, 0), 0);
+    /* an owned tuple whose owner has no record */
+    r->id = 8;
+    assert_int_equal(ep_pool_check(p, why, sizeof why), EP_EIO);
+    r->id = 7;
+    tp_check(p);
+    ep_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -183,6 +219,7 @@ int main(void)
         cmocka_unit_test(rng_seeded_and_bounded),
         cmocka_unit_test(siphash_reference_vectors),
         cmocka_unit_test(dense_set_matches_naive),
+        cmocka_unit_test(check_finds_owner_charge_damage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

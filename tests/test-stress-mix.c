@@ -3,14 +3,20 @@
  * two threads each towards destinations of their own, two threads towards
  * one shared destination, and every thread mixing in the rare calls that
  * see the whole pool - bind/unbind, ep_pool_advance, ep_pool_stats_get,
- * ep_pool_top_destinations, ep_pool_set_reserved - and RSS connects
- * (ep_pool_connect_rss) towards its destinations.  Run once under stack and
- * once under Linux semantics.
+ * ep_pool_top_destinations, ep_pool_set_reserved, bind-then-connect
+ * (ep_pool_connect_bound) towards its destinations - and RSS connects
+ * (ep_pool_connect_rss) towards its destinations.  Threads 0 and 2 connect
+ * as owner 1, whose quota (OWNER_CAP) is below what they could hold
+ * together.  Run once under stack semantics (a sharded pool: the
+ * destinations spread over its shards, docs/ENGINE.md section 15) and once
+ * under Linux semantics (one lock).
  *
  * Checked, whatever the interleaving (test-stress.c explains why an atomic
  * flag set right after the hand-out and cleared right before the release
  * is sound):
  *   - no 4-tuple is handed out twice (flag per (destination, port));
+ *   - owner 1 never holds more than its quota (a count raised after each
+ *     of its connects and lowered before each close never exceeds it);
  *   - an RSS connect's port belongs to the asked queue (ep_rss_hash_ports
  *     of the reply direction and the table);
  *   - statistics read while others work stay within what the threads can
@@ -42,6 +48,7 @@
 #define MAX_HELD  24
 #define NQUEUES   4
 #define RETA      16
+#define OWNER_CAP 30   /* owner 1 (threads 0 and 2, 2 x MAX_HELD at most) */
 
 static ep_pool *g_pool;
 static ep_addr g_local, g_remote[NDEST];
@@ -51,9 +58,10 @@ static atomic_int g_failed;
 static char g_failure[256];
 static uint64_t g_ops_per_thread;
 static uint16_t g_reta[RETA];
+static atomic_int g_owner_held;
 
 struct wstats {
-    uint64_t connects, exhausted, closes, binds, rss;
+    uint64_t connects, exhausted, closes, binds, rss, bound, quota;
 };
 
 static void mix_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -85,6 +93,7 @@ struct held {
     ep_tuple t;
     int di;
     ep_conn_ref ref;
+    uint32_t owner;
 };
 
 /* The queue the NIC gives a reply of tuple t (remote -> local). */
@@ -101,6 +110,7 @@ static void do_connect(int self, uint64_t *rng, struct held *held, int *nheld, s
 {
     int di = self >= 2 ? 4 : self * 2 + (int)(rng_next(rng) & 1);
     uint64_t r = rng_next(rng);
+    uint32_t owner = self % 2 == 0 ? 1 : 0;
     ep_tuple t;
     memset(&t, 0, sizeof t);
     t.proto = EP_PROTO_TCP;
@@ -111,15 +121,19 @@ static void do_connect(int self, uint64_t *rng, struct held *held, int *nheld, s
     ep_conn_ref ref = 0;
     int queue = -1, rc;
     switch ((r >> 8) % 3) {
-    case 0: rc = ep_pool_connect(g_pool, &t, 0, tick()); break;
-    case 1: rc = ep_pool_connect_ref(g_pool, &t, 0, tick(), &ref); break;
+    case 0: rc = ep_pool_connect(g_pool, &t, owner, tick()); break;
+    case 1: rc = ep_pool_connect_ref(g_pool, &t, owner, tick(), &ref); break;
     default:
         queue = (int)((r >> 16) % NQUEUES);
-        rc = ep_pool_connect_rss(g_pool, &t, (uint16_t)queue, 0, tick(), &ref);
+        rc = ep_pool_connect_rss(g_pool, &t, (uint16_t)queue, owner, tick(), &ref);
         break;
     }
     if (rc == EP_EADDRNOTAVAIL) {
         st->exhausted++;
+        return;
+    }
+    if (rc == EP_EDQUOT && owner) {
+        st->quota++;
         return;
     }
     if (rc != 0) {
@@ -141,15 +155,67 @@ static void do_connect(int self, uint64_t *rng, struct held *held, int *nheld, s
             mix_fail("RSS connect for queue %d gave port %u of queue %d", queue, t.local_port,
                      reply_queue(&t));
     }
+    if (owner && atomic_fetch_add(&g_owner_held, 1) + 1 > OWNER_CAP)
+        mix_fail("owner 1 holds more than its quota of %d", OWNER_CAP);
     held[*nheld].t = t;
     held[*nheld].di = di;
     held[*nheld].ref = ref;
+    held[*nheld].owner = owner;
+    (*nheld)++;
+}
+
+/* Bind a port on the local address, then connect it towards one of the
+ * thread's destinations (ep_pool_connect_bound): the tuple is then held
+ * like a connect's, and its close ends the binding. */
+static void do_bound(int self, uint64_t *rng, struct held *held, int *nheld, struct wstats *st)
+{
+    int di = self >= 2 ? 4 : self * 2 + (int)(rng_next(rng) & 1);
+    ep_bind_req req;
+    ep_bind_id id;
+    ep_tuple t;
+    memset(&req, 0, sizeof req);
+    req.proto = EP_PROTO_TCP;
+    req.addr = g_local;
+    int rc = ep_pool_bind(g_pool, &req, tick(), &id, NULL);
+    if (rc == EP_EADDRNOTAVAIL || rc == EP_EADDRINUSE)
+        return;
+    if (rc != 0) {
+        mix_fail("bind for connect returned %d (%s)", rc, ep_err_name(rc));
+        return;
+    }
+    st->binds++;
+    memset(&t, 0, sizeof t);
+    t.remote = g_remote[di];
+    t.remote_port = 80;
+    rc = ep_pool_connect_bound(g_pool, id, &t, tick());
+    if (rc == EP_EADDRNOTAVAIL) {
+        if (ep_pool_unbind(g_pool, id, tick()) != 0)
+            mix_fail("unbind after a refused connect failed");
+        st->exhausted++;
+        return;
+    }
+    if (rc != 0) {
+        mix_fail("connect_bound returned %d (%s)", rc, ep_err_name(rc));
+        return;
+    }
+    st->bound++;
+    st->connects++;
+    if (atomic_exchange(&g_flag[di][t.local_port - LO], 1) != 0) {
+        mix_fail("4-tuple (port %u, destination %d) handed out twice (bound)", t.local_port, di);
+        return;
+    }
+    held[*nheld].t = t;
+    held[*nheld].di = di;
+    held[*nheld].ref = 0;
+    held[*nheld].owner = 0;
     (*nheld)++;
 }
 
 static void release_one(struct held *h, bool active, struct wstats *st)
 {
     atomic_store(&g_flag[h->di][h->t.local_port - LO], 0);
+    if (h->owner)
+        atomic_fetch_sub(&g_owner_held, 1);
     ep_close_how how = active ? EP_CLOSE_ACTIVE : EP_CLOSE_PASSIVE;
     int rc = h->ref ? ep_pool_close_ref(g_pool, h->ref, how, tick())
                     : ep_pool_close(g_pool, &h->t, how, tick());
@@ -234,7 +300,9 @@ static void *worker(void *arg)
 
     for (uint64_t i = 0; i < g_ops_per_thread && !atomic_load(&g_failed); i++) {
         uint64_t r = rng_next(&rng) % 1000;
-        if (r < 520 && nheld < MAX_HELD) {
+        if (r < 5 && nheld < MAX_HELD) {
+            do_bound(self, &rng, held, &nheld, st);
+        } else if (r < 520 && nheld < MAX_HELD) {
             do_connect(self, &rng, held, &nheld, st);
         } else if (r < 990 && nheld > 0) {
             int k = (int)(rng_next(&rng) % (uint64_t)nheld);
@@ -259,6 +327,7 @@ static void run_mix(ep_semantics sem)
         total = NTHREADS;
     g_ops_per_thread = total / NTHREADS;
     atomic_store(&g_failed, 0);
+    atomic_store(&g_owner_held, 0);
     memset(g_flag, 0, sizeof g_flag);
 
     ep_pool_config cfg;
@@ -282,6 +351,7 @@ static void run_mix(ep_semantics sem)
         g_reta[i] = (uint16_t)(i % NQUEUES);
     ep_rss_config rc = { ep_rss_default_key, sizeof ep_rss_default_key, g_reta, RETA };
     assert_int_equal(ep_pool_set_rss(g_pool, &rc), 0);
+    assert_int_equal(ep_pool_set_owner_quota(g_pool, 1, OWNER_CAP), 0);
 
     pthread_t th[NTHREADS];
     for (uintptr_t i = 0; i < NTHREADS; i++)
@@ -296,14 +366,18 @@ static void run_mix(ep_semantics sem)
         sum.closes += st->closes;
         sum.binds += st->binds;
         sum.rss += st->rss;
+        sum.bound += st->bound;
+        sum.quota += st->quota;
         free(st);
     }
     if (atomic_load(&g_failed))
         fail_msg("%s semantics: %s", ep_semantics_name(sem), g_failure);
     print_message("stress-mix (%s): %llu connects (%llu RSS), %llu exhausted, %llu closes, "
-                  "%llu binds\n", ep_semantics_name(sem), (unsigned long long)sum.connects,
-                  (unsigned long long)sum.rss, (unsigned long long)sum.exhausted,
-                  (unsigned long long)sum.closes, (unsigned long long)sum.binds);
+                  "%llu binds (%llu connected), %llu over quota\n", ep_semantics_name(sem),
+                  (unsigned long long)sum.connects, (unsigned long long)sum.rss,
+                  (unsigned long long)sum.exhausted, (unsigned long long)sum.closes,
+                  (unsigned long long)sum.binds, (unsigned long long)sum.bound,
+                  (unsigned long long)sum.quota);
     assert_true(sum.connects > total / 10);
     assert_true(sum.rss > 0);
     assert_true(sum.exhausted > 0);
@@ -319,8 +393,12 @@ static void run_mix(ep_semantics sem)
     assert_int_equal(ps.in_use, 0);
     assert_int_equal(ps.time_wait, 0);
     assert_int_equal(ps.binds, 0);
+    /* a connected binding is one allocation for its bind and one for its
+     * connect, and one release: its close */
     assert_int_equal(ps.allocations, sum.connects + sum.binds);
-    assert_int_equal(ps.releases, sum.closes + sum.binds);
+    assert_int_equal(ps.releases, sum.closes + sum.binds - sum.bound);
+    assert_true(sum.bound > 0);
+    assert_true(sum.quota > 0);
     assert_int_equal(ep_pool_check(g_pool, why, sizeof why), 0);
     ep_pool_free(g_pool);
     g_pool = NULL;

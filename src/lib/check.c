@@ -7,7 +7,7 @@
  * entry counts (conn[]) and binding counts (blk[], blocked), each
  * destination's nblk and dense set (membership and the permutation) with
  * its RSS layer (rss.c), owners'
- * charges.
+ * charges (against in-use entries and port-holding bindings).
  * Cost O(addresses * (entries + 65536) + bindings): for tests, not for
  * production paths. */
 #include <errno.h>
@@ -87,6 +87,62 @@ static uint32_t ep_check_blk(const ep_pool *pool, uint32_t a, int pi, uint32_t p
         n += ep_rule_hold_blocks(pool, pi, &v, a);
     }
     return n;
+}
+
+static int ep_check_cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Owners (docs/ENGINE.md section 4): each record's charge is the number of
+ * in-use entries it owns plus its bindings holding a port (a connected
+ * explicit binding is charged, its entry is not), and every charged entry
+ * or binding has a record (the charges then sum to the charged items).
+ * O(n log n) in the charged items. */
+static int ep_check_owners(const ep_pool *pool, char *why, size_t len)
+{
+    size_t n = 0;
+    uint32_t *ids = malloc(((size_t)pool->tt.used + pool->binds_used + 1) * sizeof *ids);
+    uint64_t sum = 0;
+    int rc = 0;
+
+    if (!ids)
+        return EP_ENOMEM;
+    for (uint32_t i = 0; i < pool->tt.used; i++)
+        if (pool->tt.e[i].state == EP_ST_INUSE && pool->tt.e[i].u.held.owner)
+            ids[n++] = pool->tt.e[i].u.held.owner;
+    for (uint32_t i = 0; i < pool->binds_used; i++) {
+        const ep_binding *b = &pool->binds[i];
+        if (b->owner && (b->state == EP_B_HOLD || b->state == EP_B_CONNECTED))
+            ids[n++] = b->owner;
+    }
+    qsort(ids, n, sizeof *ids, ep_check_cmp_u32);
+    for (uint32_t i = 0; i < pool->owners.used && rc == 0; i++) {
+        const ep_owner *r = &pool->owners.o[i];
+        size_t lo = 0, hi = n, first;
+        if (r->id == 0)
+            continue; /* a free record */
+        while (lo < hi) { /* the first id >= r->id */
+            size_t mid = lo + (hi - lo) / 2;
+            if (ids[mid] < r->id)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        first = lo;
+        while (lo < n && ids[lo] == r->id)
+            lo++;
+        if (r->held != lo - first)
+            rc = ep_check_fail(why, len, "owner %u charged %u, holds %zu", r->id, r->held,
+                               lo - first);
+        sum += r->held;
+    }
+    if (rc == 0 && sum != n)
+        rc = ep_check_fail(why, len, "owners charged %llu in all, %zu ports held by owners",
+                           (unsigned long long)sum, n);
+    free(ids);
+    return rc;
 }
 
 int ep_pool_check(ep_pool *pool, char *why, size_t len)
@@ -402,7 +458,8 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
             }
         }
     }
-    rc = ep_check_queues(pool, why, len);
+    if ((rc = ep_check_queues(pool, why, len)) == 0)
+        rc = ep_check_owners(pool, why, len);
 out:
     free(hold_head);
     free(hold_next);
