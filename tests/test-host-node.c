@@ -425,6 +425,45 @@ static void exporter_all_namespaces(void **state)
     free(body);
 }
 
+/* top --all-namespaces, one JSON frame: each live child's destination
+ * with its namespace's inode and label, counts exact. */
+static void top_all_namespaces_json(void **state)
+{
+    char cmd[512];
+    FILE *p;
+    json_t *j, *dests;
+    json_error_t e;
+    int found = 0;
+
+    (void)state;
+    NEED_ROOT();
+    snprintf(cmd, sizeof cmd, "EP_TOP_NO_TRACE=1 %s top --all-namespaces --once --json --top 0 "
+             "--interval 0.25", getenv("EPHPORT_BIN"));
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    j = json_loadf(p, JSON_DISABLE_EOF_CHECK, &e);
+    assert_int_equal(pclose(p), 0);
+    assert_non_null(j);
+    dests = json_object_get(j, "destinations");
+    assert_true(json_is_array(dests));
+    assert_true(json_integer_value(json_object_get(j, "namespaces")) >= NCHILD);
+    for (size_t i = 0; i < json_array_size(dests); i++) {
+        json_t *d = json_array_get(dests, i);
+        uint64_t ino = (uint64_t)json_integer_value(json_object_get(d, "netns"));
+        for (int k = 0; k < NCHILD; k++) {
+            if (ino != inode[k] || k == VANISHING)
+                continue;
+            assert_int_equal(json_integer_value(json_object_get(d, "remote_port")), 8080);
+            assert_int_equal(json_integer_value(json_object_get(d, "used")), k + 1);
+            assert_int_equal(json_integer_value(json_object_get(d, "free")), 10 - (k + 1));
+            assert_non_null(json_string_value(json_object_get(d, "namespace")));
+            found++;
+        }
+    }
+    assert_int_equal(found, NCHILD - 1);
+    json_decref(j);
+}
+
 static void cgroup_paths_of_the_runtimes(void **state)
 {
     static const struct {
@@ -470,6 +509,7 @@ int main(void)
         cmocka_unit_test(status_all_namespaces_json),
         cmocka_unit_test(check_all_namespaces),
         cmocka_unit_test(exporter_all_namespaces),
+        cmocka_unit_test(top_all_namespaces_json),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

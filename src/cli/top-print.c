@@ -93,14 +93,52 @@ static void ep_top_fmt_sustainable(const ep_host_settings *s, char *buf, size_t 
 #undef EP_TOP_RATE
 }
 
-/* The header lines, into three buffers. */
+/* Where the TCP rates come from, appended to a header line. */
+static void ep_top_fmt_rate_source(const struct ep_top_state *st, char *l, size_t len)
+{
+    size_t used = strlen(l);
+    if (used < len)
+        snprintf(l + used, len - used, "%stcp NEW/s: %s", used ? "; " : "",
+                 st->traced ? "eBPF, exact"
+                 : st->trace ? "eBPF from the second sample (or estimated: counts lost)"
+                             : "estimated (no eBPF)");
+}
+
+/* --all-namespaces: the node in the header; each namespace's range and
+ * settings are status -A's (they differ between namespaces). */
+static void ep_top_fmt_header_node(const struct ep_top_state *st, const char *when, char *l1,
+                                   char *l2, char *l3, char *l4, size_t len)
+{
+    uint64_t est = 0, tw = 0, other = 0, udp = 0;
+    size_t n = ep_host_node_count(st->node), un = ep_host_node_unreadable(st->node);
+
+    for (size_t i = 0; i < n; i++) {
+        const ep_host_snapshot *s = ep_host_node_snapshot(st->node, i, NULL);
+        if (!s)
+            continue;
+        const ep_host_totals *t = ep_host_snapshot_totals(s);
+        est += t->tcp[EP_HOST_ESTABLISHED];
+        tw += t->tcp[EP_HOST_TIME_WAIT];
+        other += t->tcp_all - t->tcp[EP_HOST_ESTABLISHED] - t->tcp[EP_HOST_TIME_WAIT];
+        udp += t->udp_all;
+    }
+    snprintf(l1, len, "ephport top  %s  all namespaces: %zu read%s  every %g s  sort: %s  "
+                      "destinations: %zu",
+             when, n - un, un ? " (some could not be: see ephport status -A)" : "",
+             st->o.interval, ep_top_sort_names[st->o.sort], st->total);
+    snprintf(l2, len, "ranges, TIME_WAIT and tcp_tw_reuse differ per namespace: "
+                      "ephport status --all-namespaces shows each");
+    snprintf(l3, len, "node: tcp %llu established, %llu time-wait, %llu other; udp %llu",
+             (unsigned long long)est, (unsigned long long)tw, (unsigned long long)other,
+             (unsigned long long)udp);
+    l4[0] = '\0';
+    ep_top_fmt_rate_source(st, l4, len);
+}
+
+/* The header lines, into four buffers. */
 void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *l3, char *l4,
                        size_t len)
 {
-    const ep_host_settings *s = ep_host_snapshot_settings(st->snap);
-    const ep_host_totals *t = ep_host_snapshot_totals(st->snap);
-    const ep_host_bound *b = ep_host_snapshot_bound(st->snap);
-    const char *ns = ep_host_snapshot_netns(st->snap);
     char when[32], range[48], eff[24], sus[96], reserved[24], reuse[24], notes[64] = "";
     ep_host_source src_tcp, src_udp;
     time_t now = time(NULL);
@@ -110,6 +148,14 @@ void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *
 
     localtime_r(&now, &tm);
     strftime(when, sizeof when, "%H:%M:%S", &tm);
+    if (!st->snap) {
+        ep_top_fmt_header_node(st, when, l1, l2, l3, l4, len);
+        return;
+    }
+    const ep_host_settings *s = ep_host_snapshot_settings(st->snap);
+    const ep_host_totals *t = ep_host_snapshot_totals(st->snap);
+    const ep_host_bound *b = ep_host_snapshot_bound(st->snap);
+    const char *ns = ep_host_snapshot_netns(st->snap);
     snprintf(l1, len, "ephport top  %s  namespace: %s  every %g s  sort: %s  destinations: %zu",
              when, ns ? ns : "this process's", st->o.interval, ep_top_sort_names[st->o.sort],
              st->total);
@@ -160,19 +206,14 @@ void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *
                  r[EP_TOP_NS_CONNECT], r[EP_TOP_NS_REUSED]);
     }
     /* Where the TCP rates come from. */
-    size_t used = strlen(l4);
-    if (used < len)
-        snprintf(l4 + used, len - used, "; tcp NEW/s: %s",
-                 st->traced ? "eBPF, exact"
-                 : st->trace ? "eBPF from the second sample (or estimated: counts lost)"
-                             : "estimated (no eBPF)");
+    ep_top_fmt_rate_source(st, l4, len);
 }
 
-/* Width of the LOCAL and REMOTE columns for the rows shown. */
-void ep_top_widths(const struct ep_top_state *st, size_t nshow, int *wl, int *wr)
+void ep_top_widths(const struct ep_top_state *st, size_t nshow, int *wl, int *wr, int *wn)
 {
     *wl = 5;
     *wr = 6;
+    *wn = st->o.all ? 9 : 0;
     for (size_t i = 0; i < nshow; i++) {
         char a[EP_ADDR_STRLEN + 8] = "?";
         int n;
@@ -184,11 +225,24 @@ void ep_top_widths(const struct ep_top_state *st, size_t nshow, int *wl, int *wr
         n = (int)strlen(a);
         if (n > *wr)
             *wr = n;
+        if (st->o.all && st->rows[i].ns) {
+            n = (int)strlen(st->rows[i].ns->label);
+            if (n > *wn)
+                *wn = n > 24 ? 24 : n;
+        }
     }
 }
 
-void ep_top_fmt_row(const struct ep_top_row *r, int wl, int wr, char *buf, size_t len)
+void ep_top_fmt_row(const struct ep_top_row *r, int wl, int wr, int wn, char *buf, size_t len)
 {
+    int off = 0;
+    if (wn > 0) {
+        off = snprintf(buf, len, "%-*.*s ", wn, wn, r->ns ? r->ns->label : "?");
+        if (off < 0 || (size_t)off >= len)
+            return;
+        buf += off;
+        len -= (size_t)off;
+    }
     char l[EP_ADDR_STRLEN] = "?", rem[EP_ADDR_STRLEN + 8], fr[24], hd[16], rate[24], tte[24];
     ep_addr_format(&r->d->local, l, sizeof l);
     ep_top_fmt_remote(r->d, rem, sizeof rem);
@@ -207,10 +261,23 @@ void ep_top_fmt_row(const struct ep_top_row *r, int wl, int wr, char *buf, size_
              r->d->time_wait, fr, hd, rate, tte, r->reuse ? " (tw_reuse)" : "", fail);
 }
 
-void ep_top_fmt_colhead(int wl, int wr, char *buf, size_t len)
+void ep_top_fmt_colhead(int wl, int wr, int wn, char *buf, size_t len)
 {
+    if (wn > 0) {
+        int off = snprintf(buf, len, "%-*s ", wn, "NAMESPACE");
+        if (off < 0 || (size_t)off >= len)
+            return;
+        buf += off;
+        len -= (size_t)off;
+    }
     snprintf(buf, len, "%-5s %-*s %-*s %7s %7s %7s %6s %8s %s", "PROTO", wl, "LOCAL", wr,
              "REMOTE", "USED", "TW", "FREE", "HEAD%", "NEW/s", "EXHAUSTED IN");
+}
+
+const ep_host_advice *ep_top_advice(const struct ep_top_state *st, size_t *n)
+{
+    *n = 0;
+    return st->snap ? ep_host_snapshot_advice(st->snap, n) : NULL;
 }
 
 /* ---- batch frames ---- */
@@ -232,7 +299,9 @@ static json_t *ep_top_row_json(const struct ep_top_row *r)
         json_object_set_new(o, "exhausted_in", json_string(tte)) != 0 ||
         json_object_set_new(o, "tw_reuse_applies", json_boolean(r->reuse)) != 0 ||
         json_object_set_new(o, "failures_per_second",
-                            isnan(r->fail_rate) ? json_null() : json_real(r->fail_rate)) != 0) {
+                            isnan(r->fail_rate) ? json_null() : json_real(r->fail_rate)) != 0 ||
+        (r->ns && (json_object_set_new(o, "netns", json_integer((json_int_t)r->ns->inode)) != 0 ||
+                   json_object_set_new(o, "namespace", json_string(r->ns->label)) != 0))) {
         json_decref(o);
         return NULL;
     }
@@ -246,18 +315,25 @@ static json_t *ep_top_rate_json(double r)
 
 int ep_top_print_json(const struct ep_top_state *st, size_t nshow)
 {
-    const ep_host_settings *s = ep_host_snapshot_settings(st->snap);
-    const char *ns = ep_host_snapshot_netns(st->snap);
+    const ep_host_settings *s = st->snap ? ep_host_snapshot_settings(st->snap) : NULL;
+    const char *ns = st->snap ? ep_host_snapshot_netns(st->snap) : NULL;
     json_t *o, *arr;
     int rc;
 
-    o = json_pack("{s:I, s:f, s:f, s:o, s:o, s:I, s:s, s:I}", "time", (json_int_t)time(NULL),
+    /* --all-namespaces: effective ports and TIME_WAIT are each row's
+     * namespace's (status -A); "namespaces" counts those read. */
+    o = json_pack("{s:I, s:f, s:f, s:o, s:o, s:o, s:s, s:I}", "time", (json_int_t)time(NULL),
                   "elapsed_seconds", st->t, "interval_seconds", st->o.interval, "netns",
                   ns ? json_string(ns) : json_null(), "effective_ports",
-                  s->effective_ports == EP_HOST_UNKNOWN ? json_null()
-                                                        : json_integer(s->effective_ports),
-                  "time_wait_seconds", (json_int_t)s->time_wait_s, "sort",
+                  !s || s->effective_ports == EP_HOST_UNKNOWN ? json_null()
+                                                              : json_integer(s->effective_ports),
+                  "time_wait_seconds", s ? json_integer(s->time_wait_s) : json_null(), "sort",
                   ep_top_sort_names[st->o.sort], "destinations_total", (json_int_t)st->total);
+    if (o && st->node &&
+        json_object_set_new(o, "namespaces",
+                            json_integer((json_int_t)(ep_host_node_count(st->node) -
+                                                      ep_host_node_unreadable(st->node)))) != 0)
+        o = (json_decref(o), NULL);
     if (o && json_object_set_new(o, "time_wait_ages_from_timers", json_boolean(st->tw_timers)))
         o = (json_decref(o), NULL);
     if (o && json_object_set_new(o, "tcp_rates", json_string(st->traced ? "ebpf" : "estimated")))
@@ -292,20 +368,20 @@ int ep_top_print_text(const struct ep_top_state *st, size_t nshow)
     char l1[512], l2[512], l3[512], l4[512], line[512];
     const ep_host_advice *adv;
     size_t nadv;
-    int wl, wr;
+    int wl, wr, wn;
 
     ep_top_fmt_header(st, l1, l2, l3, l4, sizeof l1);
     printf("%s\n%s\n%s\n%s\n", l1, l2, l3, l4);
-    ep_top_widths(st, nshow, &wl, &wr);
-    ep_top_fmt_colhead(wl, wr, line, sizeof line);
+    ep_top_widths(st, nshow, &wl, &wr, &wn);
+    ep_top_fmt_colhead(wl, wr, wn, line, sizeof line);
     printf("%s\n", line);
     for (size_t i = 0; i < nshow; i++) {
-        ep_top_fmt_row(&st->rows[i], wl, wr, line, sizeof line);
+        ep_top_fmt_row(&st->rows[i], wl, wr, wn, line, sizeof line);
         printf("%s\n", line);
     }
     if (st->nrows > nshow)
         printf("(%zu more destinations; --top N shows more)\n", st->nrows - nshow);
-    adv = ep_host_snapshot_advice(st->snap, &nadv);
+    adv = ep_top_advice(st, &nadv);
     for (size_t i = 0; i < nadv && i < 3; i++)
         printf("%s: %s\n", ep_host_severity_name(adv[i].severity), adv[i].message);
     putchar('\n');

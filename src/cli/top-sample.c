@@ -9,6 +9,7 @@
  * (ep_top_trace_open), TCP rows take their rates from it instead: the
  * connect()s that got a port towards each destination, and those that
  * failed for want of one, counted by the kernel over exactly the frame. */
+#include <assert.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -135,6 +136,7 @@ struct ep_top_count_ctx {
     struct ep_top_new *news;
     size_t n, cap;
     bool nomem;
+    uint64_t netns;        /* the key's namespace (--all-namespaces), else 0 */
 };
 
 static void ep_top_count_one(const ep_host_conn *tw, void *arg)
@@ -161,6 +163,7 @@ static void ep_top_count_one(const ep_host_conn *tw, void *arg)
     k->key.remote = tw->remote;
     k->key.remote_port = tw->remote_port;
     k->key.proto = EP_PROTO_TCP;
+    k->key.netns = c->netns;
     k->cookie = tw->cookie;
 }
 
@@ -172,7 +175,7 @@ static void ep_top_count_one(const ep_host_conn *tw, void *arg)
 static int ep_top_count_new(struct ep_top_state *st, struct ep_top_new **news, size_t *n)
 {
     const ep_host_settings *s = st->snap ? ep_host_snapshot_settings(st->snap) : NULL;
-    struct ep_top_count_ctx c = { &st->arrivals, st->start, 60.0, NULL, 0, 0, false };
+    struct ep_top_count_ctx c = { &st->arrivals, st->start, 60.0, NULL, 0, 0, false, 0 };
     uint16_t lo = 0, hi = 65535;
     int rc;
 
@@ -238,7 +241,9 @@ static void ep_top_ns_counters(const ep_host_snapshot *snap, double out[EP_TOP_N
  * estimated.  EP_TOP_NO_TRACE=1 keeps the estimator (its tests). */
 void ep_top_trace_open(struct ep_top_state *st)
 {
-    ep_trace_opts o = { .netns = st->o.netns ? st->o.netns : "/proc/self/ns/net" };
+    /* --all-namespaces: every namespace (each destination keyed by its inode) */
+    ep_trace_opts o = { .netns = st->o.all ? NULL
+                                 : st->o.netns ? st->o.netns : "/proc/self/ns/net" };
     const char *off = getenv("EP_TOP_NO_TRACE");
     char why[400];
 
@@ -306,6 +311,7 @@ static bool ep_top_trace_take(struct ep_top_state *st, ep_trace_interval *iv,
         v[i].key.remote = iv->dests[i].remote;
         v[i].key.remote_port = iv->dests[i].remote_port;
         v[i].key.proto = (uint8_t)iv->dests[i].proto;
+        v[i].key.netns = st->o.all ? iv->dests[i].netns : 0;
         v[i].d = &iv->dests[i];
     }
     if (iv->ndests > 1)
@@ -315,49 +321,211 @@ static bool ep_top_trace_take(struct ep_top_state *st, ep_trace_interval *iv,
     return true;
 }
 
-/* Take a snapshot and update rates.  Returns 0 or a negative errno. */
+/* What one frame read: the snapshots, each with its namespace when
+ * --all-namespaces (else one snapshot, ns NULL). */
+struct ep_top_view {
+    const ep_host_snapshot *snap;
+    const ep_host_netns_info *ns;
+};
+
+/* The frame's counting and tracing, shared by every row. */
+struct ep_top_frame {
+    bool first, counted, use_trace;
+    double t_prev, t_dump_prev, t_dump, tsecs;
+    const struct ep_top_new *news;
+    size_t nnew;
+    const struct ep_top_traced *traced;
+    size_t ntraced;
+};
+
+/* One destination's row: its key, its track carried over from the last
+ * frame, its rate (counted, estimated or traced), its time to exhaustion. */
+static void ep_top_fill_row(struct ep_top_state *st, const struct ep_top_frame *f,
+                            const ep_host_dest *d, const ep_host_settings *s,
+                            const ep_host_netns_info *ns, struct ep_top_entry *ent,
+                            struct ep_top_row *row)
+{
+    ep_top_track *tr = &ent->track;
+    struct ep_top_entry *old;
+    /* TCP rates come from the dumps (at their times), unless the run fell
+     * back to inferring them; UDP's from the snapshots. */
+    bool by_dump = d->proto == EP_PROTO_TCP && st->counting;
+
+    ep_top_key_of(d, &ent->key);
+    ent->key.netns = ns ? ns->inode : 0;
+    old = st->nentries ? bsearch(&ent->key, st->entries, st->nentries, sizeof *ent,
+                                 ep_top_key_cmp)
+                       : NULL;
+    row->d = d;
+    row->ns = ns;
+    row->rate = NAN;
+    if (old)
+        *tr = old->track;
+    else if (f->first && by_dump)
+        ep_top_track_init(tr, f->t_dump, 0, 0, true);
+    else if (f->first)
+        ep_top_track_init(tr, st->t, d->used, d->time_wait, false);
+    else /* it had no socket at the last sample */
+        ep_top_track_init(tr, by_dump ? f->t_dump_prev : f->t_prev, 0, 0, true);
+    if (f->first)
+        ; /* rates need a second sample */
+    else if (!by_dump)
+        row->rate = ep_top_track_update(tr, st->t, d->used, d->time_wait,
+                                        ep_host_conns_len(d, s));
+    else if (f->counted)
+        row->rate = ep_top_track_count(tr, f->t_dump, ep_top_new_count(f->news, f->nnew,
+                                                                       &ent->key));
+    /* else this frame's dump failed: unknown now, the next covers both */
+    row->fail_rate = NAN;
+    if (f->use_trace && d->proto == EP_PROTO_TCP) {
+        /* Exact: the connect()s that got a port towards it, and those that
+         * did not; none traced is an exact 0. */
+        struct ep_top_traced want = { .key = ent->key };
+        const struct ep_top_traced *hit =
+            f->ntraced ? bsearch(&want, f->traced, f->ntraced, sizeof *f->traced,
+                                 ep_top_traced_cmp)
+                       : NULL;
+        row->rate = hit ? (double)hit->d->successes / f->tsecs : 0.0;
+        row->fail_rate = hit ? (double)(hit->d->eaddrnotavail + hit->d->eagain +
+                                        hit->d->eaddrinuse) / f->tsecs
+                             : 0.0;
+    }
+    if (d->free == EP_HOST_UNKNOWN || isnan(row->rate))
+        row->tte = d->free == 0 ? 0.0 : NAN;
+    else
+        row->tte = ep_top_track_exhaustion(tr, row->rate, d->free, d->time_wait,
+                                           ep_top_hold_len(d, s));
+    row->reuse = ep_top_reuse_applies(d, s);
+}
+
+/* --all-namespaces: the node, then one socket dump per namespace read (each
+ * on its own range), all counted as one frame's new connections: cookies
+ * are unique across the host. */
+static int ep_top_read_node(struct ep_top_state *st, ep_host_node **out, struct ep_top_new **news,
+                            size_t *nnew, bool *counted)
+{
+    ep_host_node_options no;
+    struct ep_top_count_ctx c = { &st->arrivals, st->start, 60.0, NULL, 0, 0, false, 0 };
+    int rc;
+
+    ep_host_node_options_init(&no);
+    no.host.top = 0; /* every destination: rates need them all */
+    rc = ep_host_node_take(&no, out);
+    if (rc < 0)
+        return rc;
+    *counted = false;
+    if (!st->counting && st->node)
+        return 0;
+    ep_top_arrivals_begin(&st->arrivals, ep_top_now() - st->start);
+    rc = 0;
+    for (size_t i = 0; i < ep_host_node_count(*out) && rc == 0; i++) {
+        const ep_host_netns_info *ns = ep_host_node_netns(*out, i);
+        const ep_host_snapshot *s = ep_host_node_snapshot(*out, i, NULL);
+        const ep_host_settings *set;
+        int r;
+        if (!s)
+            continue;
+        set = ep_host_snapshot_settings(s);
+        if (set->port_lo == EP_HOST_UNKNOWN || set->port_hi == EP_HOST_UNKNOWN)
+            continue;
+        c.netns = ns->inode;
+        c.tw_len = set->time_wait_s > 0 ? (double)set->time_wait_s : 60.0;
+        r = ep_host_conns_dump(ns->self ? NULL : ns->path, (uint16_t)set->port_lo,
+                               (uint16_t)set->port_hi, EP_HOST_CONN_STATES, ep_top_count_one, &c);
+        /* a namespace gone since the node was read has nothing to count */
+        if (r < 0 && r != -ENOENT && r != -ESTALE)
+            rc = r;
+    }
+    if (rc == 0 && c.nomem)
+        rc = EP_ENOMEM;
+    if (rc == 0)
+        rc = ep_top_arrivals_end(&st->arrivals);
+    else
+        ep_top_arrivals_abort(&st->arrivals);
+    if (rc < 0) {
+        free(c.news);
+        return 0;   /* the node is read; only the counting failed this frame */
+    }
+    if (c.n > 1)
+        qsort(c.news, c.n, sizeof *c.news, ep_top_new_cmp);
+    *news = c.news;
+    *nnew = c.n;
+    *counted = true;
+    return 0;
+}
+
+/* Take a snapshot (or, with --all-namespaces, the whole node) and update
+ * rates.  Returns 0 or a negative errno. */
 int ep_top_sample(struct ep_top_state *st)
 {
-    ep_host_options hopts;
-    ep_host_snapshot *snap;
-    const ep_host_settings *s;
-    const ep_host_dest *dests;
+    ep_host_snapshot *snap = NULL;
+    ep_host_node *node = NULL;
+    struct ep_top_view *views = NULL, one;
     struct ep_top_entry *ents;
     struct ep_top_row *rows;
     struct ep_top_new *news = NULL;
-    size_t n, total, nnew = 0;
-    double t_prev = st->t, t_dump_prev, t_dump;
-    bool first = !st->snap, counted = false;
+    struct ep_top_traced *traced = NULL;
+    struct ep_top_frame f = { 0 };
+    ep_trace_interval iv;
+    size_t n = 0, total = 0, nviews = 0, k = 0;
     int rc;
 
-    if (first)
+    f.first = !st->snap && !st->node;
+    f.t_prev = st->t;
+    if (f.first)
         st->start = ep_top_now();
-    /* New connections from the socket dump (ephport/conn-rate.h), then the snapshot. */
-    t_dump_prev = st->arrivals.t_prev;
-    if (first || st->counting)
-        counted = ep_top_count_new(st, &news, &nnew) == 0;
-    if (first)
-        st->counting = counted;
-    t_dump = st->arrivals.t_prev; /* this frame's dump, when counted */
-
-    ep_host_options_init(&hopts);
-    hopts.netns = st->o.netns;
-    hopts.top = 0; /* every destination: rates need them all */
-    rc = ep_host_snapshot_take(&hopts, &snap);
-    if (rc < 0) {
-        free(news);
-        return rc;
+    f.t_dump_prev = st->arrivals.t_prev;
+    if (st->o.all) {
+        rc = ep_top_read_node(st, &node, &news, &f.nnew, &f.counted);
+        if (rc < 0)
+            return rc;
+        if (f.first)
+            st->counting = f.counted;
+        views = calloc(ep_host_node_count(node) ? ep_host_node_count(node) : 1, sizeof *views);
+        if (!views) {
+            free(news);
+            ep_host_node_free(node);
+            return EP_ENOMEM;
+        }
+        for (size_t i = 0; i < ep_host_node_count(node); i++) {
+            const ep_host_snapshot *s = ep_host_node_snapshot(node, i, NULL);
+            if (s)
+                views[nviews++] = (struct ep_top_view){ s, ep_host_node_netns(node, i) };
+        }
+    } else {
+        ep_host_options hopts;
+        /* New connections from the socket dump (ephport/conn-rate.h), then the snapshot. */
+        if (f.first || st->counting)
+            f.counted = ep_top_count_new(st, &news, &f.nnew) == 0;
+        if (f.first)
+            st->counting = f.counted;
+        ep_host_options_init(&hopts);
+        hopts.netns = st->o.netns;
+        hopts.top = 0; /* every destination: rates need them all */
+        rc = ep_host_snapshot_take(&hopts, &snap);
+        if (rc < 0) {
+            free(news);
+            return rc;
+        }
+        one = (struct ep_top_view){ snap, NULL };
+        views = &one;
+        nviews = 1;
     }
+    f.t_dump = st->arrivals.t_prev; /* this frame's dump, when counted */
+    f.news = news;
     st->t = ep_top_now() - st->start;
     ep_top_trace_say_why(st);
     /* The tracer's interval ends with this frame's snapshot. */
-    ep_trace_interval iv;
-    struct ep_top_traced *traced = NULL;
-    double tsecs = 0;
-    bool use_trace = ep_top_trace_take(st, &iv, &traced, &tsecs) && !first;
+    f.use_trace = ep_top_trace_take(st, &iv, &traced, &f.tsecs) && !f.first;
+    f.traced = traced;
+    f.ntraced = traced ? iv.ndests : 0;
 
-    s = ep_host_snapshot_settings(snap);
-    dests = ep_host_snapshot_dests(snap, &n, &total);
+    for (size_t v = 0; v < nviews; v++) {
+        size_t nd, tot;
+        ep_host_snapshot_dests(views[v].snap, &nd, &tot);
+        n += nd;
+        total += tot;
+    }
     ents = n ? calloc(n, sizeof *ents) : NULL;
     rows = n ? calloc(n, sizeof *rows) : NULL;
     if (n && (!ents || !rows)) {
@@ -365,89 +533,59 @@ int ep_top_sample(struct ep_top_state *st)
         free(rows);
         free(news);
         free(traced);
+        if (views != &one)
+            free(views);
         ep_host_snapshot_free(snap);
+        ep_host_node_free(node);
         return EP_ENOMEM;
     }
-    for (size_t i = 0; i < n; i++) {
-        const ep_host_dest *d = &dests[i];
-        ep_top_track *tr = &ents[i].track;
-        struct ep_top_entry *old;
-        /* TCP rates come from the dumps (at their times), unless the run
-         * fell back to inferring them; UDP's from the snapshots. */
-        bool by_dump = d->proto == EP_PROTO_TCP && st->counting;
-
-        ep_top_key_of(d, &ents[i].key);
-        old = st->nentries ? bsearch(&ents[i].key, st->entries, st->nentries, sizeof *ents,
-                                     ep_top_key_cmp)
-                           : NULL;
-        rows[i].d = d;
-        rows[i].rate = NAN;
-        if (old)
-            *tr = old->track;
-        else if (first && by_dump)
-            ep_top_track_init(tr, t_dump, 0, 0, true);
-        else if (first)
-            ep_top_track_init(tr, st->t, d->used, d->time_wait, false);
-        else /* it had no socket at the last sample */
-            ep_top_track_init(tr, by_dump ? t_dump_prev : t_prev, 0, 0, true);
-        if (first)
-            ; /* rates need a second sample */
-        else if (!by_dump)
-            rows[i].rate = ep_top_track_update(tr, st->t, d->used, d->time_wait,
-                                               ep_host_conns_len(d, s));
-        else if (counted)
-            rows[i].rate = ep_top_track_count(tr, t_dump, ep_top_new_count(news, nnew,
-                                                                          &ents[i].key));
-        /* else this frame's dump failed: unknown now, the next covers both */
-        rows[i].fail_rate = NAN;
-        if (use_trace && d->proto == EP_PROTO_TCP) {
-            /* Exact: the connect()s that got a port towards it, and those
-             * that did not; none traced is an exact 0. */
-            struct ep_top_traced want = { .key = ents[i].key }, *hit;
-            hit = iv.ndests ? bsearch(&want, traced, iv.ndests, sizeof *traced,
-                                      ep_top_traced_cmp)
-                            : NULL;
-            rows[i].rate = hit ? (double)hit->d->successes / tsecs : 0.0;
-            rows[i].fail_rate = hit ? (double)(hit->d->eaddrnotavail + hit->d->eagain +
-                                               hit->d->eaddrinuse) / tsecs
-                                    : 0.0;
-        }
-        if (d->free == EP_HOST_UNKNOWN || isnan(rows[i].rate))
-            rows[i].tte = d->free == 0 ? 0.0 : NAN;
-        else
-            rows[i].tte = ep_top_track_exhaustion(tr, rows[i].rate, d->free, d->time_wait,
-                                                  ep_top_hold_len(d, s));
-        rows[i].reuse = ep_top_reuse_applies(d, s);
+    for (size_t v = 0; v < nviews; v++) {
+        size_t nd;
+        const ep_host_dest *dests = ep_host_snapshot_dests(views[v].snap, &nd, NULL);
+        const ep_host_settings *s = ep_host_snapshot_settings(views[v].snap);
+        for (size_t i = 0; i < nd; i++, k++)
+            ep_top_fill_row(st, &f, &dests[i], s, views[v].ns, &ents[k], &rows[k]);
     }
+    assert(k == n);
     free(news);
     free(traced);
-    st->traced = use_trace;
+    if (views != &one)
+        free(views);
+    st->traced = f.use_trace;
     if (n > 1)
         qsort(ents, n, sizeof *ents, ep_top_key_cmp);
-    st->tw_timers = st->counting && counted;
+    st->tw_timers = st->counting && f.counted;
 
     {
         double cur[EP_TOP_NS_N];
-        ep_top_ns_counters(snap, cur);
-        for (int k = 0; k < EP_TOP_NS_N; k++) {
-            double d = cur[k] - st->ns_prev[k];
+        /* Namespace counters are one namespace's: unknown across a node. */
+        if (snap)
+            ep_top_ns_counters(snap, cur);
+        else
+            for (int c = 0; c < EP_TOP_NS_N; c++)
+                cur[c] = NAN;
+        for (int c = 0; c < EP_TOP_NS_N; c++) {
+            double d = cur[c] - st->ns_prev[c];
             /* NAN propagates: unknown now or before, or no previous frame. */
-            st->ns_rate[k] = st->snap && st->t > t_prev && d >= 0 ? d / (st->t - t_prev) : NAN;
-            st->ns_prev[k] = cur[k];
+            st->ns_rate[c] = !f.first && st->t > f.t_prev && d >= 0 ? d / (st->t - f.t_prev)
+                                                                    : NAN;
+            st->ns_prev[c] = cur[c];
         }
     }
     free(st->entries);
     free(st->rows);
-    if (st->snap) {
-        ep_host_snapshot_free(st->snap);
+    if (!f.first)
         st->have_prev = true;
-    }
+    if (st->snap)
+        ep_host_snapshot_free(st->snap);
+    ep_host_node_free(st->node);
     st->entries = ents;
     st->nentries = n;
     st->rows = rows;
     st->nrows = n;
     st->total = total;
     st->snap = snap;
+    st->node = node;
     ep_top_sort_rows(st);
     return 0;
 }
@@ -460,11 +598,15 @@ void ep_top_state_free(struct ep_top_state *st)
     free(st->rows);
     if (st->snap)
         ep_host_snapshot_free(st->snap);
+    ep_host_node_free(st->node);
 }
 
 void ep_top_read_error(const struct ep_top_state *st, int err)
 {
-    if (st->o.netns)
+    if (st->o.all)
+        ep_cli_error("top", "cannot list this host's network namespaces: %s",
+                     ep_host_strerror(err));
+    else if (st->o.netns)
         ep_cli_error("top", "cannot read namespace '%s': %s", st->o.netns,
                      ep_host_strerror(err));
     else

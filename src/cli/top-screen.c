@@ -22,7 +22,7 @@ static void ep_top_draw(const struct ep_top_state *st)
     char l1[512], l2[512], l3[512], l4[512], line[512];
     const ep_host_advice *adv;
     size_t nadv, room, nshow;
-    int wl, wr, y = 0, rows = LINES, cols = COLS;
+    int wl, wr, wn, y = 0, rows = LINES, cols = COLS;
 
     erase();
     ep_top_fmt_header(st, l1, l2, l3, l4, sizeof l1);
@@ -30,15 +30,15 @@ static void ep_top_draw(const struct ep_top_state *st)
     mvaddnstr(y++, 0, l2, cols);
     mvaddnstr(y++, 0, l3, cols);
     mvaddnstr(y++, 0, l4, cols);
-    adv = ep_host_snapshot_advice(st->snap, &nadv);
+    adv = ep_top_advice(st, &nadv);
     /* Header (4), blank, column heads, rows, blank, up to 2 advice lines, keys. */
     room = rows > 11 ? (size_t)(rows - 6 - 1 - (nadv ? (nadv > 1 ? 3 : 2) : 0) - 1) : 1;
     nshow = st->nrows < room ? st->nrows : room;
     if (st->o.top && nshow > st->o.top)
         nshow = st->o.top;
-    ep_top_widths(st, nshow, &wl, &wr);
+    ep_top_widths(st, nshow, &wl, &wr, &wn);
     y++;
-    ep_top_fmt_colhead(wl, wr, line, sizeof line);
+    ep_top_fmt_colhead(wl, wr, wn, line, sizeof line);
     attron(A_REVERSE);
     mvaddnstr(y, 0, line, cols);
     for (int x = (int)strlen(line); x < cols; x++)
@@ -48,7 +48,7 @@ static void ep_top_draw(const struct ep_top_state *st)
     for (size_t i = 0; i < nshow && y < rows - 1; i++) {
         const ep_host_dest *d = st->rows[i].d;
         int pair = d->pressure >= 0.95 ? 1 : d->pressure >= 0.80 ? 2 : 0;
-        ep_top_fmt_row(&st->rows[i], wl, wr, line, sizeof line);
+        ep_top_fmt_row(&st->rows[i], wl, wr, wn, line, sizeof line);
         if (ep_top_color && pair)
             attron(COLOR_PAIR(pair));
         mvaddnstr(y++, 0, line, cols);

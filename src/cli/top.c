@@ -34,7 +34,7 @@ static void ep_top_on_signal(int sig)
 static void ep_top_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: ephport top [--interval SEC] [--netns NAME|PATH] [--top N]\n"
+            "Usage: ephport top [--interval SEC] [--netns NAME|PATH | --all-namespaces] [--top N]\n"
             "                   [--sort pressure|rate|exhaustion|time-wait]\n"
             "                   [--once | --batch [--iterations N]] [--json] [--help]\n"
             "\n"
@@ -44,6 +44,9 @@ static void ep_top_usage(FILE *f)
             "\n"
             "  --interval SEC   seconds between samples, 0.25 to 60 (default 1)\n"
             "  --netns NAME|PATH  read the namespace /run/netns/NAME or at PATH\n"
+            "  -A, --all-namespaces  every network namespace of the host (containers,\n"
+            "                   pods): one table, a NAMESPACE column first; the header's\n"
+            "                   per-namespace settings are in ephport status -A\n"
             "  --top N          show at most N destinations, 0 = all (default: what\n"
             "                   fits; 20 in batch mode)\n"
             "  --sort KEY       initial order (default pressure)\n"
@@ -94,6 +97,7 @@ static int ep_top_parse(int argc, char **argv, struct ep_top_opts *o)
     static const struct option opts[] = {
         { "interval", required_argument, NULL, 'i' },
         { "netns", required_argument, NULL, 'N' },
+        { "all-namespaces", no_argument, NULL, 'A' },
         { "top", required_argument, NULL, 't' },
         { "sort", required_argument, NULL, 's' },
         { "once", no_argument, NULL, '1' },
@@ -109,13 +113,16 @@ static int ep_top_parse(int argc, char **argv, struct ep_top_opts *o)
 
     memset(o, 0, sizeof *o);
     o->interval = 1.0;
-    while ((c = getopt_long(argc, argv, "i:N:t:s:1bn:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:N:At:s:1bn:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'i':
             if (!ep_top_parse_interval(optarg, &o->interval)) {
                 ep_cli_error("top", "--interval '%s': expected seconds from 0.25 to 60", optarg);
                 return EP_EXIT_USAGE;
             }
+            break;
+        case 'A':
+            o->all = true;
             break;
         case 'N':
             o->netns = optarg;
@@ -167,6 +174,10 @@ static int ep_top_parse(int argc, char **argv, struct ep_top_opts *o)
     }
     if (optind < argc) {
         ep_cli_error("top", "unexpected argument '%s'", argv[optind]);
+        return EP_EXIT_USAGE;
+    }
+    if (o->all && o->netns) {
+        ep_cli_error("top", "--all-namespaces reads every namespace; leave out --netns");
         return EP_EXIT_USAGE;
     }
     if (once && o->iterations > 1) {

@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include <ephport/host.h>
+#include <ephport/node.h>
 #include <ephport/trace.h>
 
 #include <ephport/conn-rate.h>
@@ -27,12 +28,14 @@ struct ep_top_opts {
     size_t top;            /* 0: as many as fit (terminal) / 20 (batch); SIZE_MAX: all */
     long iterations;       /* batch frames to print; 0 = until interrupted */
     bool batch, json;
+    bool all;              /* --all-namespaces: every namespace of the host */
     enum ep_top_sort sort;
 };
 
 /* A destination's identity across frames; compared with memcmp (ep_addr
  * keeps its padding zero). */
 struct ep_top_key {
+    uint64_t netns;        /* the namespace's inode with --all-namespaces, else 0 */
     ep_addr local, remote;
     uint16_t remote_port;
     uint8_t proto;
@@ -51,6 +54,7 @@ struct ep_top_row {
     bool reuse;            /* tcp_tw_reuse applies to this destination */
     double fail_rate;      /* connect()s per second that failed for want of a port
                               (EADDRNOTAVAIL, EAGAIN, EADDRINUSE; eBPF); NAN: not traced */
+    const ep_host_netns_info *ns; /* --all-namespaces: the destination's namespace */
 };
 
 /* Namespace counters top turns into rates: connect() calls
@@ -74,7 +78,8 @@ struct ep_top_state {
     double ns_prev[EP_TOP_NS_N], ns_rate[EP_TOP_NS_N];
     struct ep_top_entry *entries; /* sorted by key */
     size_t nentries;
-    ep_host_snapshot *snap;       /* current frame */
+    ep_host_snapshot *snap;       /* current frame (NULL with --all-namespaces) */
+    ep_host_node *node;           /* current frame with --all-namespaces, else NULL */
     struct ep_top_row *rows;
     size_t nrows, total;
     /* Exact TCP rates from the eBPF tracer (ephport/trace.h) when it could be
@@ -103,10 +108,15 @@ void ep_top_read_error(const struct ep_top_state *st, int err);
 /* Four header lines; each buffer holds len bytes. */
 void ep_top_fmt_header(const struct ep_top_state *st, char *l1, char *l2, char *l3, char *l4,
                        size_t len);
-void ep_top_widths(const struct ep_top_state *st, size_t nshow, int *wl, int *wr);
-void ep_top_fmt_row(const struct ep_top_row *r, int wl, int wr, char *buf, size_t len);
-void ep_top_fmt_colhead(int wl, int wr, char *buf, size_t len);
+/* Column widths for the rows shown: local, remote, and namespace (0 when
+ * the column is not shown). */
+void ep_top_widths(const struct ep_top_state *st, size_t nshow, int *wl, int *wr, int *wn);
+void ep_top_fmt_row(const struct ep_top_row *r, int wl, int wr, int wn, char *buf, size_t len);
+void ep_top_fmt_colhead(int wl, int wr, int wn, char *buf, size_t len);
 int ep_top_print_text(const struct ep_top_state *st, size_t nshow); /* exit code */
+/* The frame's warnings (one namespace's; none with --all-namespaces, where
+ * `ephport status -A` lists them per namespace). */
+const ep_host_advice *ep_top_advice(const struct ep_top_state *st, size_t *n);
 int ep_top_print_json(const struct ep_top_state *st, size_t nshow); /* exit code */
 
 /* top-screen.c */
