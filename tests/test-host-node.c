@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -464,6 +465,76 @@ static void top_all_namespaces_json(void **state)
     json_decref(j);
 }
 
+/* A namespace with two destinations (8080 and 8081 on 127.0.0.1, one
+ * connection each), so its connected ports are candidates for stickiness:
+ * a reader that may create sockets there would probe them. */
+static void two_dest_child(int ready)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET };
+    char ok = 'k';
+    struct stat st;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* never outlive the test */
+    if (unshare(CLONE_NEWNET) != 0 || system("ip link set lo up") != 0 ||
+        system("sysctl -qw net.ipv4.ip_local_port_range='40000 40009'") != 0)
+        _exit(1);
+    for (int port = 8080; port <= 8081; port++) {
+        int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
+        a.sin_port = htons((uint16_t)port);
+        if (l < 0 || c < 0 || bind(l, (struct sockaddr *)&a, sizeof a) != 0 ||
+            listen(l, 4) != 0 || connect(c, (struct sockaddr *)&a, sizeof a) != 0)
+            _exit(1);
+    }
+    if (stat("/proc/self/ns/net", &st) != 0 || write(ready, &ok, 1) != 1 ||
+        write(ready, &st.st_ino, sizeof st.st_ino) < 0)
+        _exit(1);
+    for (;;)
+        pause();
+}
+
+/* Reading the node creates no socket in another namespace: with the BPF
+ * iterator turned off, the sticky ports of a namespace with candidates are
+ * bounds, not TCP_REPAIR probes (a probe holds a port of that namespace for
+ * a moment: a test running there once saw an extra "accepted" socket). */
+static void other_namespaces_are_not_probed(void **state)
+{
+    ep_host_node_options o;
+    ep_host_node *node;
+    const ep_host_snapshot *s;
+    const ep_host_bound *b;
+    uint64_t ino = 0;
+    int pfd[2];
+    char ok = 0;
+    pid_t pid;
+
+    (void)state;
+    NEED_ROOT();
+    assert_int_equal(pipe(pfd), 0);
+    pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        two_dest_child(pfd[1]);
+    assert_int_equal(read(pfd[0], &ok, 1), 1);
+    assert_int_equal(ok, 'k');
+    assert_int_equal(read(pfd[0], &ino, sizeof ino), (ssize_t)sizeof ino);
+    close(pfd[0]);
+    close(pfd[1]);
+    ep_host_node_options_init(&o);
+    o.host.flags = EP_HOST_NO_BPF;
+    o.host_root = hostroot;
+    assert_int_equal(ep_host_node_take(&o, &node), 0);
+    s = ep_host_node_snapshot(node, find(node, ino), NULL);
+    assert_non_null(s);
+    b = ep_host_snapshot_bound(s);
+    assert_true(b->sticky_method == NULL || strcmp(b->sticky_method, "probe") != 0);
+    assert_false(b->sticky_known);
+    assert_non_null(strstr(b->sticky_why, "create sockets"));
+    ep_host_node_free(node);
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
 static void cgroup_paths_of_the_runtimes(void **state)
 {
     static const struct {
@@ -510,6 +581,7 @@ int main(void)
         cmocka_unit_test(check_all_namespaces),
         cmocka_unit_test(exporter_all_namespaces),
         cmocka_unit_test(top_all_namespaces_json),
+        cmocka_unit_test(other_namespaces_are_not_probed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

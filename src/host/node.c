@@ -124,9 +124,13 @@ static int ep_node_read_one(ep_node_job *job, size_t i)
 
     if (job->opts->before_read)
         job->opts->before_read(i, node->list.n, &node->info[i], job->opts->arg);
-    /* the caller's own namespace is read in place */
+    /* the caller's own namespace is read in place; another one is read
+     * without creating sockets in it (no TCP_REPAIR probes: a probe holds
+     * a port of that namespace for a moment) */
     o.netns = e->self ? NULL : e->path;
     o.netns_inode = e->self ? 0 : e->inode;
+    if (!e->self)
+        o.flags |= EP_HOST_NO_SOCKETS;
     rc = ep_host_snapshot_take(&o, &node->snap[i]);
     if (rc == EP_ENOMEM)
         return rc;

@@ -331,6 +331,14 @@ static void ep_host_sticky_ask(const ep_host_options *o, const ep_portset *cand,
         if (rc == 0)
             return;
     }
+    if (o->flags & EP_HOST_NO_SOCKETS) {
+        sticky->known = false;
+        sticky->unsure = *cand;
+        snprintf(sticky->why, sizeof sticky->why,
+                 "asking port by port would create sockets in that namespace (BPF: %.150s)",
+                 bpf_why[0] ? bpf_why : "not available");
+        return;
+    }
     ep_host_sticky_probe(cand, lo, hi, sticky);
     if (sticky->known) {
         sticky->method = "probe";

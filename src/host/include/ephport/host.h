@@ -92,6 +92,13 @@ enum {
                                          port (TCP_REPAIR probes), not
                                          through the BPF iterator (tests
                                          compare the two) */
+    EP_HOST_NO_SOCKETS     = 1u << 5, /* create no socket in the namespace
+                                         read: sticky ports from the BPF
+                                         iterator only, no TCP_REPAIR probes
+                                         (they hold a port for a moment);
+                                         without BPF, bounds.  What
+                                         --all-namespaces uses for every
+                                         namespace but the caller's */
 };
 
 typedef struct ep_host_options {

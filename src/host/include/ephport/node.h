@@ -12,6 +12,11 @@
  * (docker's config.v2.json; the kubelet's /var/log/pods and
  * /var/log/containers names), else a pid and command.  Nothing asks a daemon.
  *
+ * Other namespaces are read without creating sockets in them
+ * (EP_HOST_NO_SOCKETS): which connected TCP ports are sticky comes from the
+ * BPF iterator, else free TCP ports are bounds, never TCP_REPAIR probes that
+ * would hold a container's port for a moment.
+ *
  * A namespace that vanishes between the listing and its reading (its last
  * process exited, its pid was reused elsewhere) or that cannot be entered
  * has no snapshot and a reason; it is never shown as zeros.
