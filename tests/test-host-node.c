@@ -465,9 +465,9 @@ static void top_all_namespaces_json(void **state)
     json_decref(j);
 }
 
-/* A namespace with two destinations (8080 and 8081 on 127.0.0.1, one
- * connection each), so its connected ports are candidates for stickiness:
- * a reader that may create sockets there would probe them. */
+/* A namespace with two destinations (8080 and 8081 on 127.0.0.1), so some
+ * of its connected ports are candidates for stickiness: a reader that may
+ * create sockets there would probe them. */
 static void two_dest_child(int ready)
 {
     struct sockaddr_in a = { .sin_family = AF_INET };
@@ -479,12 +479,19 @@ static void two_dest_child(int ready)
     if (unshare(CLONE_NEWNET) != 0 || system("ip link set lo up") != 0 ||
         system("sysctl -qw net.ipv4.ip_local_port_range='40000 40009'") != 0)
         _exit(1);
+    /* two connections to 8080 (two ports) and one to 8081: Linux may give
+     * the 8081 one a port also used towards 8080, but not both, so at least
+     * one port blocks one destination only - a stickiness candidate */
     for (int port = 8080; port <= 8081; port++) {
-        int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0);
+        int l = socket(AF_INET, SOCK_STREAM, 0);
         a.sin_port = htons((uint16_t)port);
-        if (l < 0 || c < 0 || bind(l, (struct sockaddr *)&a, sizeof a) != 0 ||
-            listen(l, 4) != 0 || connect(c, (struct sockaddr *)&a, sizeof a) != 0)
+        if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof a) != 0 || listen(l, 4) != 0)
             _exit(1);
+        for (int i = 0; i < (port == 8080 ? 2 : 1); i++) {
+            int c = socket(AF_INET, SOCK_STREAM, 0);
+            if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof a) != 0)
+                _exit(1);
+        }
     }
     if (stat("/proc/self/ns/net", &st) != 0 || write(ready, &ok, 1) != 1 ||
         write(ready, &st.st_ino, sizeof st.st_ino) < 0)
