@@ -19,22 +19,7 @@
 
 #include <ephport/nat.h>
 
-static char dir[64];
-
-static int make_dir(void **state)
-{
-    (void)state;
-    strcpy(dir, "/tmp/ep-nathist-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    char cmd[128];
-    (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#include "tmpdir-util.h"
 
 static ep_nat_plan *plan(const char *outside)
 {
@@ -77,7 +62,7 @@ static void changed_digit_is_refused(void **state)
     char *text;
     int refused = 0, tried = 0;
     (void)state;
-    snprintf(path, sizeof path, "%s/digits", dir);
+    snprintf(path, sizeof path, "%s/digits", ep_test_dir);
     assert_int_equal(ep_nat_history_append(path, p, 1000, &err), 0);
     assert_int_equal(ep_nat_history_append(path, q, 2000, &err), 0);
     text = slurp(path, &len);
@@ -121,7 +106,7 @@ static void mode_is_kept(void **state)
     for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
         char path[256];
         struct stat sb;
-        snprintf(path, sizeof path, "%s/mode-%zu", dir, i);
+        snprintf(path, sizeof path, "%s/mode-%zu", ep_test_dir, i);
         assert_int_equal(ep_nat_history_append(path, p, 1000, &err), 0);
         assert_int_equal(chmod(path, modes[i]), 0);
         assert_int_equal(ep_nat_history_append(path, p, 2000, &err), 0);
@@ -148,7 +133,7 @@ static void concurrent_appends_lose_nothing(void **state)
         pid_t pids[N];
         ep_nat_history *h;
         ep_parse_error err;
-        snprintf(path, sizeof path, "%s/concurrent-%d", dir, round);
+        snprintf(path, sizeof path, "%s/concurrent-%d", ep_test_dir, round);
         assert_int_equal(pipe(go), 0);
         for (int i = 0; i < N; i++) {
             pids[i] = fork();
@@ -224,7 +209,7 @@ static void format1_becomes_format2(void **state)
     size_t len;
     char *text;
     (void)state;
-    snprintf(path, sizeof path, "%s/v1", dir);
+    snprintf(path, sizeof path, "%s/v1", ep_test_dir);
     spill(path, v1, sizeof v1 - 1);
     assert_int_equal(ep_nat_history_load(path, &h, &err), 0);   /* format 1 is still read */
     ep_nat_history_free(h);
@@ -248,5 +233,5 @@ int main(void)
         cmocka_unit_test(concurrent_appends_lose_nothing),
         cmocka_unit_test(format1_becomes_format2),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, ep_test_dir_make, ep_test_dir_remove);
 }

@@ -21,26 +21,11 @@
 
 #include <ephport/natlog.h>
 
-static char dir[64];
-
-static int make_dir(void **state)
-{
-    (void)state;
-    strcpy(dir, "/tmp/ep-natlog-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    char cmd[128];
-    (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#include "tmpdir-util.h"
 
 static void path_in_dir(char *buf, size_t len, const char *name)
 {
-    snprintf(buf, len, "%s/%s", dir, name);
+    snprintf(buf, len, "%s/%s", ep_test_dir, name);
 }
 
 static ep_natlog *open_new(const char *name)
@@ -504,7 +489,7 @@ static void killed_writer_loses_nothing_committed(void **state)
         struct count_arg c = { 0, true };
         int status;
 
-        snprintf(path, sizeof path, "%s/durable-%d.db", dir, round);
+        snprintf(path, sizeof path, "%s/durable-%d.db", ep_test_dir, round);
         assert_int_equal(pipe(p), 0);
         pid = fork();
         assert_true(pid >= 0);
@@ -558,5 +543,5 @@ int main(void)
         cmocka_unit_test(corrupt_files_are_refused),
         cmocka_unit_test(killed_writer_loses_nothing_committed),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, ep_test_dir_make, ep_test_dir_remove);
 }

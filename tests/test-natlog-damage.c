@@ -25,24 +25,9 @@
 
 #include <ephport/natlog.h>
 
+#include "tmpdir-util.h"
+
 #define NREC 400
-
-static char dir[64];
-
-static int make_dir(void **state)
-{
-    (void)state;
-    strcpy(dir, "/tmp/ep-natdmg-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    char cmd[128];
-    (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
 
 static ep_natlog_record rec(int i)
 {
@@ -108,7 +93,7 @@ static void changed_record_is_named_and_never_answered(void **state)
     ep_natlog_record out, r = rec(5);
     int bad = 0;
     (void)state;
-    snprintf(path, sizeof path, "%s/changed.db", dir);
+    snprintf(path, sizeof path, "%s/changed.db", ep_test_dir);
     build(path);
     assert_int_equal(ep_natlog_open(path, &ro, &log, &err), 0);
     assert_int_equal(ep_natlog_whois(log, &r.ext, 6, (uint16_t)(r.port_lo + 7), r.start + 1, &out),
@@ -178,8 +163,8 @@ static void one_bit_flips(void **state)
     FILE *f;
     int refused = 0, verify_refused = 0, caught = 0, harmless = 0, false_none = 0, flips = 600;
     (void)state;
-    snprintf(good, sizeof good, "%s/good.db", dir);
-    snprintf(bad, sizeof bad, "%s/bad.db", dir);
+    snprintf(good, sizeof good, "%s/good.db", ep_test_dir);
+    snprintf(bad, sizeof bad, "%s/bad.db", ep_test_dir);
     build(good);
     f = fopen(good, "rb");
     assert_non_null(f);
@@ -269,7 +254,7 @@ static void format1_refused_then_upgraded(void **state)
     ep_natlog_record r = rec(3), out;
     uint64_t n = 0;
     (void)state;
-    snprintf(path, sizeof path, "%s/v1.db", dir);
+    snprintf(path, sizeof path, "%s/v1.db", ep_test_dir);
     unlink(path);
     sql(path,
         "CREATE TABLE ephport_meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -316,5 +301,5 @@ int main(void)
         cmocka_unit_test(one_bit_flips),
         cmocka_unit_test(format1_refused_then_upgraded),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, ep_test_dir_make, ep_test_dir_remove);
 }

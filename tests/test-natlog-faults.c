@@ -34,22 +34,7 @@
 
 #include <ephport/natlog.h>
 
-static char dir[64];
-
-static int make_dir(void **state)
-{
-    (void)state;
-    strcpy(dir, "/tmp/ep-natfault-XXXXXX");
-    return mkdtemp(dir) ? 0 : -1;
-}
-
-static int remove_dir(void **state)
-{
-    char cmd[128];
-    (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
-}
+#include "tmpdir-util.h"
 
 /* Event i of the stream: i%3 == 0 opens block b, 1 releases it, 2 logs a
  * closed block elsewhere. */
@@ -298,7 +283,7 @@ static void fsize_room(void)
 static void fsize_body(void)
 {
     char path[256];
-    snprintf(path, sizeof path, "%s/fsize.db", dir);
+    snprintf(path, sizeof path, "%s/fsize.db", ep_test_dir);
     write_through_fault(path, fsize_arm, fsize_room);
 }
 
@@ -348,7 +333,7 @@ static void enospc_body(void)
         CHILD_FAIL("unshare(CLONE_NEWNS): %s", strerror(errno));
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         CHILD_FAIL("make / private: %s", strerror(errno));
-    snprintf(mnt, sizeof mnt, "%s/small", dir);
+    snprintf(mnt, sizeof mnt, "%s/small", ep_test_dir);
     if (mkdir(mnt, 0700) != 0 && errno != EEXIST)
         CHILD_FAIL("mkdir: %s", strerror(errno));
     if (mount("tmpfs", mnt, "tmpfs", 0, "size=512k") != 0)
@@ -404,7 +389,7 @@ static void sigkill_at_random_moments(void **state)
         struct model m = { 0 };
         bool found = false;
 
-        snprintf(path, sizeof path, "%s/killed-%d.db", dir, round);
+        snprintf(path, sizeof path, "%s/killed-%d.db", ep_test_dir, round);
         assert_int_equal(pipe(p), 0);
         pid = fork();
         assert_true(pid >= 0);
@@ -451,5 +436,5 @@ int main(void)
         cmocka_unit_test(disk_full),
         cmocka_unit_test(sigkill_at_random_moments),
     };
-    return cmocka_run_group_tests(tests, make_dir, remove_dir);
+    return cmocka_run_group_tests(tests, ep_test_dir_make, ep_test_dir_remove);
 }
