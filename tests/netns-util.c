@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -181,4 +182,37 @@ int ep_test_sh(const char *fmt, ...)
     if (n < 0 || (size_t)n >= sizeof cmd)
         return -1;
     return system(cmd);
+}
+
+static char ep_test_nobody_dir[64], ep_test_nobody_path[96];
+
+static void ep_test_nobody_cleanup(void)
+{
+    unlink(ep_test_nobody_path);
+    rmdir(ep_test_nobody_dir);
+}
+
+const char *ep_test_nobody_bin(void)
+{
+    char buf[65536];
+    ssize_t n;
+    int in, out;
+
+    if (ep_test_nobody_path[0])
+        return ep_test_nobody_path;
+    snprintf(ep_test_nobody_dir, sizeof ep_test_nobody_dir, "/tmp/ephport-nobody-XXXXXX");
+    assert_non_null(mkdtemp(ep_test_nobody_dir));
+    assert_int_equal(chmod(ep_test_nobody_dir, 0755), 0);
+    snprintf(ep_test_nobody_path, sizeof ep_test_nobody_path, "%s/ephport", ep_test_nobody_dir);
+    in = open(getenv("EPHPORT_BIN"), O_RDONLY | O_CLOEXEC);
+    out = open(ep_test_nobody_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
+    assert_true(in >= 0 && out >= 0);
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        assert_int_equal(write(out, buf, (size_t)n), n);
+    assert_int_equal(n, 0);
+    close(in);
+    assert_int_equal(close(out), 0);
+    assert_int_equal(chmod(ep_test_nobody_path, 0755), 0);
+    atexit(ep_test_nobody_cleanup);
+    return ep_test_nobody_path;
 }

@@ -35,6 +35,11 @@ void ep_test_ns_release(pid_t holder);
 /* system(3) of a formatted command; -1 if it does not fit. */
 int ep_test_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* A copy of $EPHPORT_BIN that uid 65534 can run (the build folder may sit
+ * under a 0700 home or mkdtemp folder; the binary links the libraries
+ * statically, so the file alone is enough).  Made once, removed at exit. */
+const char *ep_test_nobody_bin(void);
+
 /* A child's exit code meaning "this kernel cannot run the case": skip. */
 #define EP_TEST_SKIP 77
 

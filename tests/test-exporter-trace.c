@@ -50,7 +50,7 @@ static int et_teardown(void **state)
 /* Start the exporter on 127.0.0.1:0 and read its port from the banner. */
 static void et_start(struct et_exporter *x, bool as_nobody)
 {
-    const char *bin = getenv("EPHPORT_BIN");
+    const char *bin = as_nobody && geteuid() == 0 ? ep_test_nobody_bin() : getenv("EPHPORT_BIN");
     int err[2];
     size_t got = 0;
     char *at;

@@ -527,37 +527,10 @@ static bool ep_hide_range(void)
            mount("/dev/null", "/proc/sys/net/ipv4/ip_local_port_range", NULL, MS_BIND, NULL) == 0;
 }
 
-/* A copy of EPHPORT_BIN that uid 65534 can run: the build directory may
- * sit under a 0700 home (/root).  The binary links libephport statically,
- * so the file alone is enough.  Made once; removed at the end. */
-static char ep_nobody_dir[64], ep_nobody_bin[96];
-
-static const char *ep_readable_copy(void)
-{
-    char buf[65536];
-    ssize_t n;
-    int in, out;
-    if (ep_nobody_bin[0])
-        return ep_nobody_bin;
-    snprintf(ep_nobody_dir, sizeof ep_nobody_dir, "/tmp/ephport-nobody-XXXXXX");
-    assert_non_null(mkdtemp(ep_nobody_dir));
-    assert_int_equal(chmod(ep_nobody_dir, 0755), 0);
-    snprintf(ep_nobody_bin, sizeof ep_nobody_bin, "%s/ephport", ep_nobody_dir);
-    in = open(getenv("EPHPORT_BIN"), O_RDONLY | O_CLOEXEC);
-    out = open(ep_nobody_bin, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0755);
-    assert_true(in >= 0 && out >= 0);
-    while ((n = read(in, buf, sizeof buf)) > 0)
-        assert_int_equal(write(out, buf, (size_t)n), n);
-    assert_int_equal(n, 0);
-    close(in);
-    assert_int_equal(close(out), 0);
-    assert_int_equal(chmod(ep_nobody_bin, 0755), 0);
-    return ep_nobody_bin;
-}
 
 static int ep_run_child(char **out, const char *args, int how)
 {
-    const char *bin = (how & EP_AS_NOBODY) ? ep_readable_copy() : getenv("EPHPORT_BIN");
+    const char *bin = (how & EP_AS_NOBODY) ? ep_test_nobody_bin() : getenv("EPHPORT_BIN");
     char cmd[1024];
     size_t cap = 1 << 16, n = 0;
     int fds[2], st;
@@ -619,7 +592,7 @@ static void unprivileged_reads_and_says_what_it_could_not(void **state)
     root = ep_status_json("");
     rc = ep_run_as_nobody(&out, "status --json --top 0");
     if (rc == 126 || rc == 127 || rc == 99) {
-        fprintf(stderr, "SKIP: uid 65534 cannot run %s (exit %d)\n", ep_nobody_bin, rc);
+        fprintf(stderr, "SKIP: uid 65534 cannot run %s (exit %d)\n", ep_test_nobody_bin(), rc);
         free(out);
         json_decref(root);
         skip();
@@ -868,10 +841,6 @@ static int ep_teardown(void **state)
     (void)state;
     for (int i = 0; i < ep_nfds; i++)
         close(ep_fds[i]);
-    if (ep_nobody_bin[0]) {
-        unlink(ep_nobody_bin);
-        rmdir(ep_nobody_dir);
-    }
     return 0;
 }
 

@@ -56,7 +56,7 @@ static char *slurp_fd(int fd)
  * stderr to a pipe (*errfd).  as_nobody: drop root first. */
 static pid_t start_ephport(const char *const *args, bool as_nobody, int *outfd, int *errfd)
 {
-    const char *bin = getenv("EPHPORT_BIN");
+    const char *bin = as_nobody && geteuid() == 0 ? ep_test_nobody_bin() : getenv("EPHPORT_BIN");
     const char *argv[32];
     size_t n = 0;
     int out[2], err[2];
