@@ -67,7 +67,6 @@ struct ep_trace_counts {
 
 /* Fixed sizes: the kernel memory the tracer may use. */
 #define EP_TRACE_MAX_DESTS 16384
-#define EP_TRACE_MAX_PENDING 16384
 #define EP_TRACE_RINGBUF_BYTES (256 * 1024)
 
 #endif

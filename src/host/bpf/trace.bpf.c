@@ -10,17 +10,28 @@
  * syscall number (for sys_exit: one read of orig_ax); they read the
  * arguments from x86-64's registers.
  *
- * On entry a pending call is recorded, keyed by pid_tgid: the socket
- * (from the caller's fd table, checked by the socket's back pointer to its file), its
- * protocol and namespace, the local address and port it is bound to, and
- * the sockaddr argument (read from user memory).  sendto and sendmsg are
- * recorded only on an unbound UDP socket: the calls that autobind.
- * inet_sock_set_state fires inside a TCP connect() as the socket enters
- * SYN_SENT, after the route chose the source address and before the port
- * is picked; the kernel clears that address again when the pick fails, so
- * it is taken there.  On exit the call is counted in its destination's
- * counters and, for EADDRNOTAVAIL, EAGAIN and EADDRINUSE, written to the
- * ring buffer as an event.
+ * On entry a pending call is recorded in the calling task's storage (one
+ * slot per task, no hashing, nothing to delete): the socket (from the
+ * caller's fd table, checked by the socket's back pointer to its file),
+ * its protocol, the port it is bound to, and where the sockaddr argument
+ * is.  sendto and sendmsg are recorded only on an unbound UDP socket: the
+ * calls that autobind.  inet_sock_set_state fires inside a TCP connect()
+ * as the socket enters SYN_SENT, with the destination set, after the route
+ * chose the source address and before the port is picked; the kernel
+ * clears that address again when the pick fails, so both are taken there.
+ * On exit the call is counted in its destination's counters and, for
+ * EADDRNOTAVAIL, EAGAIN and EADDRINUSE, written to the ring buffer as an
+ * event; the sockaddr's user memory is read then, and only when the socket
+ * did not say it (UDP, a bind, a connect that failed before SYN_SENT).
+ *
+ * Cost.  Every call of every traced system call pays for these programs,
+ * so kernel memory is read through typed pointers (the current task as
+ * bpf_get_current_task_btf gives it, other kernel pointers through
+ * bpf_rdonly_cast): the verifier turns each field read into a plain load
+ * it guards against faults, where BPF_CORE_READ costs a helper call per
+ * field (about 30 ns each here; an entry used to make 17 of them).  The
+ * state program decides on its arguments (the states) before it reads the
+ * socket: most transitions concern nothing here.
  *
  * TIME_WAIT has no transition of its own in this tracepoint: a full TCP
  * socket handed to the TIME_WAIT table goes from FIN_WAIT2 or CLOSING to
@@ -32,8 +43,9 @@
  *
  * Kernel types are declared with the fields read, preserve_access_index:
  * CO-RE against the running kernel's BTF, no vmlinux.h from the build
- * machine.  Every map has a fixed size; what does not fit is counted in
- * ep_lost_* (read by the loader), never dropped silently. */
+ * machine.  Every map has a fixed size (the task storage grows with the
+ * tasks that call, one slot each, freed with the task); what does not fit
+ * is counted in ep_lost_* (read by the loader), never dropped silently. */
 #include "ep-bpf.h"
 #include "trace-abi.h"
 
@@ -127,9 +139,9 @@ enum {
     /* UAPI constants of linux/bpf.h (not included: ep-bpf.h defines the
      * fixed-width types itself). */
     EP_BPF_MAP_TYPE_HASH = 1,
-    EP_BPF_MAP_TYPE_LRU_HASH = 9,
     EP_BPF_MAP_TYPE_RINGBUF = 27,
-    EP_BPF_ANY = 0,
+    EP_BPF_MAP_TYPE_TASK_STORAGE = 29,
+    EP_BPF_LOCAL_STORAGE_GET_F_CREATE = 1,
     EP_BPF_NOEXIST = 1,
     EP_BPF_F_NO_PREALLOC = 1,
 };
@@ -137,24 +149,29 @@ enum {
 const volatile struct ep_trace_cfg ep_cfg = { 0 };
 
 /* What did not fit: the ring buffer was full, the destination map was
- * full, the pending map was full.  Read by the loader through the
+ * full, no task slot could be allocated.  Read by the loader through the
  * skeleton's mapped .bss. */
 __u64 ep_lost_events, ep_lost_dests, ep_lost_pending;
 
+/* A call in progress, in its task's storage (call 0: none).  The user
+ * memory of its arguments is read only when needed, at exit: a TCP
+ * connect() that reaches SYN_SENT takes its destination from the socket. */
 struct ep_pending {
     struct sock *sk;
-    __u8 call, proto, has_local, has_remote, syn_seen, pad[3];
+    const void *uaddr;    /* the sockaddr argument (sendmsg: the msghdr) */
+    long ulen;
+    __u8 call, proto, has_local, syn_seen, pad[4];
     __u16 local_port, remote_port;
     __u8 local[16];
-    __u8 remote[16];
+    __u8 remote[16];      /* valid when syn_seen */
     __u8 syn_local[16];
     __u32 netns;
 };
 
 struct {
-    __uint(type, EP_BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, EP_TRACE_MAX_PENDING);
-    __type(key, __u64);
+    __uint(type, EP_BPF_MAP_TYPE_TASK_STORAGE);
+    __uint(map_flags, EP_BPF_F_NO_PREALLOC);
+    __type(key, int);
     __type(value, struct ep_pending);
 } ep_pending_calls SEC(".maps");
 
@@ -200,40 +217,51 @@ static __always_inline int ep_wildcard(const __u8 a[16])
 /* The socket's bound local address, IPv6 or IPv4-mapped. */
 static __always_inline void ep_sock_local(struct sock *sk, __u8 out[16])
 {
-    if (BPF_CORE_READ(sk, __sk_common.skc_family) == EP_AF_INET) {
-        ep_v4_mapped(out, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+    __be32 v4 = sk->__sk_common.skc_rcv_saddr;
+
+    if (sk->__sk_common.skc_family == EP_AF_INET) {
+        ep_v4_mapped(out, v4);
     } else {
-        bpf_core_read(out, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+        __builtin_memcpy(out, sk->__sk_common.skc_v6_rcv_saddr.u6_addr8, 16);
         /* An IPv6 socket bound to nothing but connected over IPv4 keeps the
          * IPv4 source in skc_rcv_saddr. */
-        if (ep_zero16(out) && BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr))
-            ep_v4_mapped(out, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+        if (ep_zero16(out) && v4)
+            ep_v4_mapped(out, v4);
     }
 }
 
 static __always_inline __u32 ep_sock_netns(struct sock *sk)
 {
-    return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+    return sk->__sk_common.skc_net.net->ns.inum;
+}
+
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
+/* A kernel pointer as a typed one the verifier lets the program read
+ * directly (plain loads it guards), not through a helper call each. */
+static __always_inline struct sock *ep_sk(const void *p)
+{
+    return bpf_rdonly_cast(p, bpf_core_type_id_kernel(struct sock));
 }
 
 /* The socket behind fd in the current task, or NULL. */
 static __always_inline struct sock *ep_fd_sock(long fd)
 {
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-    struct file **fds, *file;
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct fdtable *fdt = task->files->fdt;
+    struct file *file;
     struct socket *sock;
 
-    if (!fdt || fd < 0 || (unsigned long)fd >= BPF_CORE_READ(fdt, max_fds))
+    if (!fdt || fd < 0 || (unsigned long)fd >= fdt->max_fds)
         return 0;
-    fds = BPF_CORE_READ(fdt, fd);
-    if (bpf_probe_read_kernel(&file, sizeof file, fds + fd) || !file)
+    if (bpf_probe_read_kernel(&file, sizeof file, fdt->fd + fd) || !file)
         return 0;
-    sock = BPF_CORE_READ(file, private_data);
+    file = bpf_rdonly_cast(file, bpf_core_type_id_kernel(struct file));
+    sock = bpf_rdonly_cast(file->private_data, bpf_core_type_id_kernel(struct socket));
     /* Only a socket's file is what its socket's back pointer names. */
-    if (!sock || BPF_CORE_READ(sock, file) != file)
+    if (!sock || sock->file != file)
         return 0;
-    return BPF_CORE_READ(sock, sk);
+    return ep_sk(sock->sk);
 }
 
 /* Read a sockaddr from user memory into addr/port; 0 or -1 (not inet). */
@@ -274,15 +302,24 @@ static __always_inline int ep_cgroup_matches(void)
  * sockaddr argument (connect, bind, sendto), umsg the msghdr (sendmsg).
  * Each program reads only its own tracepoint's fields: the kernel refuses
  * to attach a program that reads past a tracepoint's record. */
+static __always_inline struct ep_pending *ep_task_pending(int create)
+{
+    return bpf_task_storage_get(&ep_pending_calls, bpf_get_current_task_btf(), 0,
+                                create ? EP_BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
+}
+
+/* A call begins: record it if it may take a port.  uaddr and ulen are the
+ * sockaddr argument (connect, bind, sendto), umsg the msghdr (sendmsg).
+ * Each program reads only its own tracepoint's fields: the kernel refuses
+ * to attach a program that reads past a tracepoint's record. */
 static __always_inline int ep_enter(__u8 call, long fd, const void *uaddr, long ulen,
                                     const void *umsg)
 {
     __u64 id = bpf_get_current_pid_tgid();
-    struct ep_pending p;
+    struct ep_pending *p;
     struct sock *sk;
-    __u16 proto;
+    __u16 proto, local_port, fam;
 
-    p.call = call;
     if (ep_cfg.tgid && (__u32)(id >> 32) != ep_cfg.tgid)
         return 0;
     if (!ep_cgroup_matches())
@@ -290,61 +327,56 @@ static __always_inline int ep_enter(__u8 call, long fd, const void *uaddr, long 
     sk = ep_fd_sock(fd);
     if (!sk)
         return 0;
-    proto = BPF_CORE_READ(sk, sk_protocol);
+    proto = sk->sk_protocol;
     if (proto != EP_IPPROTO_TCP && proto != EP_IPPROTO_UDP)
         return 0;
-    p.local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+    local_port = sk->__sk_common.skc_num;
     /* A TCP connect() on a socket already connecting or connected
      * (EALREADY, EISCONN: how some programs poll a non-blocking connect)
      * takes no port: not an attempt. */
     if (call == EP_TRACE_CONNECT && proto == EP_IPPROTO_TCP &&
-        BPF_CORE_READ(sk, __sk_common.skc_state) != EP_TCP_CLOSE)
+        sk->__sk_common.skc_state != EP_TCP_CLOSE)
         return 0;
     /* sendto/sendmsg matter only when they autobind: unbound UDP. */
-    if ((p.call == EP_TRACE_SENDTO || p.call == EP_TRACE_SENDMSG) &&
-        (proto != EP_IPPROTO_UDP || p.local_port))
+    if ((call == EP_TRACE_SENDTO || call == EP_TRACE_SENDMSG) &&
+        (proto != EP_IPPROTO_UDP || local_port))
         return 0;
-    {
-        __u16 fam = BPF_CORE_READ(sk, __sk_common.skc_family);
-        if (fam != EP_AF_INET && fam != EP_AF_INET6)
-            return 0;
+    fam = sk->__sk_common.skc_family;
+    if (fam != EP_AF_INET && fam != EP_AF_INET6)
+        return 0;
+    if (ep_cfg.netns && ep_sock_netns(sk) != ep_cfg.netns)
+        return 0;
+    p = ep_task_pending(1);
+    if (!p) {
+        __sync_fetch_and_add(&ep_lost_pending, 1);
+        return 0;
     }
-    p.netns = ep_sock_netns(sk);
-    if (ep_cfg.netns && p.netns != ep_cfg.netns)
-        return 0;
-    p.sk = sk;
-    p.proto = (__u8)proto;
-    p.syn_seen = 0;
-    p.pad[0] = p.pad[1] = p.pad[2] = 0;
-    __builtin_memset(p.syn_local, 0, 16);
-    __builtin_memset(p.remote, 0, 16);
-    p.remote_port = 0;
-    ep_sock_local(sk, p.local);
-    p.has_local = p.local_port != 0 || !ep_wildcard(p.local);
+    p->sk = sk;
+    p->call = call;
+    p->proto = (__u8)proto;
+    p->syn_seen = 0;
+    p->local_port = local_port;
+    p->uaddr = umsg ? umsg : uaddr;
+    p->ulen = umsg ? -1 : ulen;
+    return 0;
+}
 
-    if (umsg) {
+/* The call's sockaddr argument (for sendmsg, through its msghdr): 0, or -1
+ * when there is no inet address to read. */
+static __always_inline int ep_call_sockaddr(const struct ep_pending *p, __u8 addr[16],
+                                            __u16 *port)
+{
+    const void *uaddr = p->uaddr;
+    long ulen = p->ulen;
+
+    if (ulen < 0) {
         struct user_msghdr m;
-        if (bpf_probe_read_user(&m, sizeof m, umsg))
-            return 0;
+        if (bpf_probe_read_user(&m, sizeof m, uaddr))
+            return -1;
         uaddr = m.msg_name;
         ulen = m.msg_namelen;
     }
-    if (p.call == EP_TRACE_BIND) {
-        /* bind: the sockaddr is the local address asked for. */
-        if (ep_read_sockaddr(uaddr, ulen, p.local, &p.local_port))
-            return 0;
-        p.has_local = 1;
-        p.has_remote = 0;
-    } else {
-        /* No inet destination (AF_UNSPEC disconnects, a connected socket's
-         * send): nothing to attribute. */
-        if (ep_read_sockaddr(uaddr, ulen, p.remote, &p.remote_port))
-            return 0;
-        p.has_remote = 1;
-    }
-    if (bpf_map_update_elem(&ep_pending_calls, &id, &p, EP_BPF_ANY))
-        __sync_fetch_and_add(&ep_lost_pending, 1);
-    return 0;
+    return ep_read_sockaddr(uaddr, ulen, addr, port);
 }
 
 static __always_inline void ep_count(struct ep_trace_key *k, int ret, int tw)
@@ -385,37 +417,64 @@ static __always_inline void ep_count(struct ep_trace_key *k, int ret, int tw)
 /* A recorded call returns ret: count it, and report a failure. */
 static __always_inline int ep_exit(long ret)
 {
-    __u64 id;
-    struct ep_pending *p;
+    struct ep_pending *p = ep_task_pending(0);
     struct ep_trace_event *e;
+    struct sock *sk;
+    __u8 local[16], remote[16];
+    __u16 local_port, remote_port = 0;
+    int failure, has_local, has_remote = 0;
+    __u32 netns;
 
-    id = bpf_get_current_pid_tgid();
-    p = bpf_map_lookup_elem(&ep_pending_calls, &id);
-    if (!p)
+    if (!p || !p->call)
         return 0;
+    failure = ret == -EP_EADDRNOTAVAIL || ret == -EP_EAGAIN || ret == -EP_EADDRINUSE;
+    if (p->call == EP_TRACE_BIND && !failure)
+        goto out;
+    sk = ep_sk(p->sk); /* ep_pending is ours: a plain read */
+    /* EAGAIN from a send is an autobind failure only if the socket is
+     * still unbound; otherwise it was a full send buffer. */
+    if (ret == -EP_EAGAIN && (p->call == EP_TRACE_SENDTO || p->call == EP_TRACE_SENDMSG) &&
+        sk->__sk_common.skc_num)
+        failure = 0;
+    netns = ep_sock_netns(sk);
+    local_port = p->local_port;
+    /* The address the port was taken on: TCP's source as connect() chose
+     * it, else what the socket was bound to (UDP autobinds on its bound
+     * address, the wildcard when unbound); bind: the address asked for. */
+    if (p->syn_seen) {
+        __builtin_memcpy(local, p->syn_local, 16);
+        has_local = 1;
+    } else {
+        ep_sock_local(sk, local);
+        has_local = local_port != 0 || !ep_wildcard(local);
+    }
+    if (p->call == EP_TRACE_BIND) {
+        if (ep_call_sockaddr(p, local, &local_port))
+            goto out;
+        has_local = 1;
+    } else if (p->syn_seen) {
+        __builtin_memcpy(remote, p->remote, 16);
+        remote_port = p->remote_port;
+        has_remote = 1;
+    } else {
+        /* No inet destination (AF_UNSPEC disconnects, a connected socket's
+         * send): nothing to attribute. */
+        if (ep_call_sockaddr(p, remote, &remote_port))
+            goto out;
+        has_remote = 1;
+    }
     if (p->call != EP_TRACE_BIND) {
         struct ep_trace_key k;
         __builtin_memset(&k, 0, sizeof k);
-        k.netns = p->netns;
+        k.netns = netns;
         k.proto = p->proto;
-        k.remote_port = p->remote_port;
-        __builtin_memcpy(k.remote, p->remote, 16);
-        /* The address the port was taken on: TCP's source as connect()
-         * chose it, else what the socket was bound to (UDP autobinds on
-         * its bound address, the wildcard when unbound). */
-        if (p->syn_seen)
-            __builtin_memcpy(k.local, p->syn_local, 16);
-        else
-            __builtin_memcpy(k.local, p->local, 16);
+        k.remote_port = remote_port;
+        __builtin_memcpy(k.remote, remote, 16);
+        __builtin_memcpy(k.local, local, 16);
         ep_count(&k, (int)ret, 0);
     }
-    if (ret == -EP_EADDRNOTAVAIL || ret == -EP_EAGAIN || ret == -EP_EADDRINUSE) {
-        /* EAGAIN from a send is an autobind failure only if the socket is
-         * still unbound; otherwise it was a full send buffer. */
-        struct sock *sk = p->sk; /* a plain read: ep_pending is ours, not the kernel's */
-        if (ret == -EP_EAGAIN && p->call != EP_TRACE_CONNECT &&
-            BPF_CORE_READ(sk, __sk_common.skc_num))
-            goto out;
+    if (failure) {
+        __u64 id = bpf_get_current_pid_tgid();
         e = bpf_ringbuf_reserve(&ep_events, sizeof *e, 0);
         if (!e) {
             __sync_fetch_and_add(&ep_lost_events, 1);
@@ -425,26 +484,21 @@ static __always_inline int ep_exit(long ret)
         e->cgroup_id = bpf_get_current_cgroup_id();
         e->pid = (__u32)(id >> 32);
         e->tid = (__u32)id;
-        e->netns = p->netns;
+        e->netns = netns;
         e->err = (__s32)-ret;
         e->call = p->call;
         e->proto = p->proto;
-        e->has_remote = p->has_remote;
-        e->local_port = p->local_port;
-        e->remote_port = p->remote_port;
-        if (p->syn_seen) {
-            __builtin_memcpy(e->local, p->syn_local, 16);
-            e->has_local = 1;
-        } else {
-            __builtin_memcpy(e->local, p->local, 16);
-            e->has_local = p->has_local;
-        }
-        __builtin_memcpy(e->remote, p->remote, 16);
+        e->has_remote = has_remote;
+        e->local_port = local_port;
+        e->remote_port = remote_port;
+        e->has_local = has_local;
+        __builtin_memcpy(e->local, local, 16);
+        __builtin_memcpy(e->remote, remote, 16);
         bpf_get_current_comm(e->comm, sizeof e->comm);
         bpf_ringbuf_submit(e, 0);
     }
 out:
-    bpf_map_delete_elem(&ep_pending_calls, &id);
+    p->call = 0;
     return 0;
 }
 
@@ -567,18 +621,33 @@ int ep_raw_exit(struct bpf_raw_tracepoint_args *ctx)
 SEC("raw_tracepoint/inet_sock_set_state")
 int ep_trace_state(struct bpf_raw_tracepoint_args *ctx)
 {
-    struct sock *sk = (struct sock *)ctx->args[0];
+    struct sock *sk = ep_sk((const void *)ctx->args[0]);
     int oldstate = (int)ctx->args[1];
     int newstate = (int)ctx->args[2];
 
-    if (BPF_CORE_READ(sk, sk_protocol) != EP_IPPROTO_TCP)
+    /* Most transitions matter to no one here: decide on the states (free,
+     * they are arguments) before reading the socket (a helper call each). */
+    if (newstate != EP_TCP_SYN_SENT &&
+        !(newstate == EP_TCP_CLOSE && (oldstate == EP_TCP_FIN_WAIT2 || oldstate == EP_TCP_CLOSING)))
+        return 0;
+    /* Most transitions matter to no one here: decide on the states (free,
+     * they are arguments) before reading the socket (a helper call each). */
+    if (newstate != EP_TCP_SYN_SENT &&
+        !(newstate == EP_TCP_CLOSE && (oldstate == EP_TCP_FIN_WAIT2 || oldstate == EP_TCP_CLOSING)))
+        return 0;
+    if (sk->sk_protocol != EP_IPPROTO_TCP)
         return 0;
     if (newstate == EP_TCP_SYN_SENT) {
-        /* Inside connect(): the route chose the source address. */
-        __u64 id = bpf_get_current_pid_tgid();
-        struct ep_pending *p = bpf_map_lookup_elem(&ep_pending_calls, &id);
+        /* Inside connect(): the route chose the source address, the
+         * destination is set, the port not yet picked. */
+        struct ep_pending *p = ep_task_pending(0);
         if (p && p->call == EP_TRACE_CONNECT && p->sk == sk) {
             ep_sock_local(sk, p->syn_local);
+            if (sk->__sk_common.skc_family == EP_AF_INET)
+                ep_v4_mapped(p->remote, sk->__sk_common.skc_daddr);
+            else
+                __builtin_memcpy(p->remote, sk->__sk_common.skc_v6_daddr.u6_addr8, 16);
+            p->remote_port = __builtin_bswap16(sk->__sk_common.skc_dport);
             p->syn_seen = 1;
         }
         return 0;
@@ -587,11 +656,12 @@ int ep_trace_state(struct bpf_raw_tracepoint_args *ctx)
         struct ep_trace_key k;
         __u16 lport;
 
-        if (!ep_cfg.count_tw || BPF_CORE_READ(sk, sk_err))
+        if (!ep_cfg.count_tw || sk->sk_err)
             return 0;
         /* skc_num is already 0 here (the port went to the TIME_WAIT
          * socket); the source port stays in inet_sport. */
-        lport = __builtin_bswap16(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
+        lport = __builtin_bswap16(((struct inet_sock *)bpf_rdonly_cast(
+            sk, bpf_core_type_id_kernel(struct inet_sock)))->inet_sport);
         if (lport < ep_cfg.tw_lo || lport > ep_cfg.tw_hi)
             return 0;
         __builtin_memset(&k, 0, sizeof k);
@@ -599,12 +669,12 @@ int ep_trace_state(struct bpf_raw_tracepoint_args *ctx)
         if (ep_cfg.netns && k.netns != ep_cfg.netns)
             return 0;
         k.proto = EP_IPPROTO_TCP;
-        k.remote_port = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+        k.remote_port = __builtin_bswap16(sk->__sk_common.skc_dport);
         ep_sock_local(sk, k.local);
-        if (BPF_CORE_READ(sk, __sk_common.skc_family) == EP_AF_INET)
-            ep_v4_mapped(k.remote, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+        if (sk->__sk_common.skc_family == EP_AF_INET)
+            ep_v4_mapped(k.remote, sk->__sk_common.skc_daddr);
         else
-            bpf_core_read(k.remote, 16, &sk->__sk_common.skc_v6_daddr);
+            __builtin_memcpy(k.remote, sk->__sk_common.skc_v6_daddr.u6_addr8, 16);
         ep_count(&k, 0, 1);
     }
     return 0;

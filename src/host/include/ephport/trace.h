@@ -106,8 +106,8 @@ typedef struct ep_trace_interval {
                                     attempts first; valid until the next call */
     size_t ndests;
     /* Lost in the interval because a fixed size was reached: failure events
-     * (ring buffer full), counts (destination map full), calls (pending map
-     * full: more calls in flight than it holds). */
+     * (ring buffer full), counts (destination map full), calls (the kernel
+     * could not allocate a task's slot for its call in flight). */
     uint64_t lost_events, lost_counts, lost_calls;
     const char *timewait_why;    /* why timewait is unknown, or NULL */
 } ep_trace_interval;
