@@ -2,9 +2,12 @@
  * happens.  Options and rendering only: the tracer (eBPF programs, their
  * events and per-destination counts) is libephport's, include/ephport/trace.h.
  *
- * Human output: one line per failure as it arrives, at most
- * EP_TRACE_LINES_PER_INTERVAL per interval (the rest folded into a count),
- * and at every interval a table of the destinations that moved.  --json:
+ * Human output on a terminal: a view refreshed in place (trace-screen.c),
+ * the table of destinations of the last interval and the latest failures.
+ * To a pipe or a file, or with --scroll: a log, one line per failure as it
+ * arrives, at most EP_TRACE_LINES_PER_INTERVAL per interval (the rest
+ * folded into a count), and at every interval a table of the destinations
+ * that moved.  --json:
  * one object per line, failures and interval summaries (schema in
  * doc/ephport-trace.1.scd).  When BPF is unusable the command says why once
  * and exits with EP_TRACE_EXIT_UNAVAILABLE. */
@@ -18,10 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <ephport/trace.h>
 
 #include "cli.h"
+#include "trace.h"
 
 /* Exit code when the kernel cannot be traced (no BPF, no BTF, no
  * privilege, a locked-down kernel); documented in ephport-trace(1). */
@@ -32,7 +37,8 @@
 struct ep_trace_cli {
     const char *netns, *cgroup;
     int pid;
-    bool json;
+    bool json, scroll;
+    ep_trace_screen *screen; /* the refreshing view, or NULL: the log */
     double duration;   /* 0: until interrupted */
     double interval;
     unsigned lines;    /* failure lines printed this interval */
@@ -69,7 +75,25 @@ static void ep_trace_usage(FILE *f)
             "  -i, --interval SEC     seconds per summary, 0.1 to 3600 (default 1)\n"
             "  -p, --pid PID          only this process's calls\n"
             "  -c, --cgroup PATH      only processes in this cgroup v2 or below it\n"
-            "  -h, --help             this text\n");
+            "  -s, --scroll           on a terminal too, the line log instead of the view\n"
+            "                         refreshed in place (a pipe or a file always gets it)\n"
+            "  -h, --help             this text\n"
+            "\n"
+            "On a terminal the view shows the last interval's destinations and, below,\n"
+            "the latest failures (q quits).  Columns of the destination table:\n"
+            "  NETNS          network namespace inode of the calling socket\n"
+            "  PROTO          tcp or udp\n"
+            "  LOCAL          the address the port was taken on (* : any)\n"
+            "  REMOTE         destination address:port\n"
+            "  ATTEMPTS       connect() calls, and sendto()/sendmsg() that autobind\n"
+            "  OK             attempts that got a port (returned 0 or EINPROGRESS)\n"
+            "  EADDRNOTAVAIL  Cannot assign requested address: no local port free\n"
+            "  EAGAIN         Resource temporarily unavailable: UDP autobind found no port\n"
+            "  EADDRINUSE     Address already in use\n"
+            "  OTHER          attempts that failed with any other errno\n"
+            "  TIME_WAIT      connections towards it that entered TIME_WAIT\n"
+            "A failure line: time, call, protocol, pid (command), cgroup, netns: local ->\n"
+            "remote: errno (its message).\n");
 }
 
 static bool ep_trace_parse_seconds(const char *text, double min, double max, double *out)
@@ -94,6 +118,7 @@ static int ep_trace_parse(int argc, char **argv, struct ep_trace_cli *o)
         { "interval", required_argument, NULL, 'i' },
         { "pid", required_argument, NULL, 'p' },
         { "cgroup", required_argument, NULL, 'c' },
+        { "scroll", no_argument, NULL, 's' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -102,7 +127,7 @@ static int ep_trace_parse(int argc, char **argv, struct ep_trace_cli *o)
 
     memset(o, 0, sizeof *o);
     o->interval = 1.0;
-    while ((c = getopt_long(argc, argv, "n:jd:i:p:c:h", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:jd:i:p:c:sh", opts, NULL)) != -1) {
         switch (c) {
         case 'n':
             o->netns = optarg;
@@ -133,6 +158,9 @@ static int ep_trace_parse(int argc, char **argv, struct ep_trace_cli *o)
         case 'c':
             o->cgroup = optarg;
             break;
+        case 's':
+            o->scroll = true;
+            break;
         case 'h':
             ep_trace_usage(stdout);
             return -1;
@@ -148,7 +176,7 @@ static int ep_trace_parse(int argc, char **argv, struct ep_trace_cli *o)
     return 0;
 }
 
-static const char *ep_trace_errno_name(int err)
+const char *ep_trace_errno_name(int err)
 {
     switch (err) {
     case EADDRNOTAVAIL: return "EADDRNOTAVAIL";
@@ -194,11 +222,11 @@ static void ep_trace_put_json(struct ep_trace_cli *o, json_t *obj)
 static int ep_trace_on_failure(const ep_trace_failure *f, void *arg)
 {
     struct ep_trace_cli *o = arg;
-    char when[96], local[EP_ADDR_STRLEN + 8], remote[EP_ADDR_STRLEN + 8];
 
     o->failures++;
-    ep_trace_time(f->time_ns, when, sizeof when);
     if (o->json) {
+        char when[96];
+        ep_trace_time(f->time_ns, when, sizeof when);
         json_t *j = json_object();
         json_object_set_new(j, "type", json_string("failure"));
         json_object_set_new(j, "time", json_string(when));
@@ -217,11 +245,27 @@ static int ep_trace_on_failure(const ep_trace_failure *f, void *arg)
         ep_trace_put_json(o, j);
         return 0;
     }
+    if (o->screen) {
+        ep_trace_screen_failure(o->screen, f);
+        return 0;
+    }
     if (o->lines >= EP_TRACE_LINES_PER_INTERVAL) {
         o->folded++;
         return 0;
     }
     o->lines++;
+    char line[512];
+    ep_trace_fmt_failure(f, line, sizeof line);
+    if (puts(line) == EOF || fflush(stdout) != 0)
+        o->write_error = true;
+    return 0;
+}
+
+void ep_trace_fmt_failure(const ep_trace_failure *f, char *buf, size_t len)
+{
+    char when[96], local[EP_ADDR_STRLEN + 8], remote[EP_ADDR_STRLEN + 8];
+
+    ep_trace_time(f->time_ns, when, sizeof when);
     if (f->has_local && ep_addr_format(&f->local, local, sizeof local) == 0) {
         if (f->local_port >= 0)
             snprintf(local + strlen(local), sizeof local - strlen(local), ":%d", f->local_port);
@@ -232,13 +276,37 @@ static int ep_trace_on_failure(const ep_trace_failure *f, void *arg)
         snprintf(remote, sizeof remote, "-");
     else
         snprintf(remote + strlen(remote), sizeof remote - strlen(remote), ":%d", f->remote_port);
-    printf("%s %s %s pid %" PRIu32 " (%s) cgroup %s netns %" PRIu32 ": %s -> %s: %s (%s)\n",
-           when + 11, ep_trace_call_name(f->call), ep_trace_proto(f->proto), f->pid, f->comm,
-           f->cgroup ? f->cgroup : "unknown", f->netns, local, remote,
-           ep_trace_errno_name(f->err), strerror(f->err));
-    if (fflush(stdout) != 0)
-        o->write_error = true;
-    return 0;
+    snprintf(buf, len, "%s %s %s pid %" PRIu32 " (%s) cgroup %s netns %" PRIu32 ": %s -> %s: %s (%s)",
+             when + 11, ep_trace_call_name(f->call), ep_trace_proto(f->proto), f->pid, f->comm,
+             f->cgroup ? f->cgroup : "unknown", f->netns, local, remote,
+             ep_trace_errno_name(f->err), strerror(f->err));
+}
+
+void ep_trace_fmt_colhead(char *buf, size_t len)
+{
+    snprintf(buf, len, "%-10s %-5s %-22s %-28s %9s %9s %13s %7s %10s %6s %9s", "NETNS", "PROTO",
+             "LOCAL", "REMOTE", "ATTEMPTS", "OK", "EADDRNOTAVAIL", "EAGAIN", "EADDRINUSE",
+             "OTHER", "TIME_WAIT");
+}
+
+void ep_trace_fmt_dest(const ep_trace_dest *d, char *buf, size_t len)
+{
+    char l[EP_ADDR_STRLEN], r[EP_ADDR_STRLEN + 8], tw[24];
+
+    if (ep_addr_format(&d->local, l, sizeof l) != 0)
+        snprintf(l, sizeof l, "?");
+    if (ep_addr_format(&d->remote, r, sizeof r) != 0)
+        snprintf(r, sizeof r, "?");
+    snprintf(r + strlen(r), sizeof r - strlen(r), ":%u", d->remote_port);
+    if (d->timewait >= 0)
+        snprintf(tw, sizeof tw, "%" PRId64, d->timewait);
+    else
+        snprintf(tw, sizeof tw, "unknown");
+    snprintf(buf, len,
+             "%-10" PRIu32 " %-5s %-22s %-28s %9" PRIu64 " %9" PRIu64 " %13" PRIu64 " %7" PRIu64
+             " %10" PRIu64 " %6" PRIu64 " %9s",
+             d->netns, ep_trace_proto(d->proto), l, r, d->attempts, d->successes,
+             d->eaddrnotavail, d->eagain, d->eaddrinuse, d->other, tw);
 }
 
 static json_t *ep_trace_dest_json(const ep_trace_dest *d)
@@ -267,6 +335,11 @@ static void ep_trace_print_interval(struct ep_trace_cli *o, const ep_trace_inter
 
     ep_trace_time(iv->start_ns, start, sizeof start);
     ep_trace_time(iv->end_ns, end, sizeof end);
+    if (o->screen) {
+        ep_trace_screen_interval(o->screen, iv);
+        ep_trace_screen_draw(o->screen, true);
+        return;
+    }
     if (o->json) {
         json_t *j = json_object(), *dests = json_array(), *lost = json_object();
         for (size_t i = 0; i < iv->ndests; i++)
@@ -295,25 +368,12 @@ static void ep_trace_print_interval(struct ep_trace_cli *o, const ep_trace_inter
                " counts, %" PRIu64 " calls", iv->lost_events, iv->lost_counts, iv->lost_calls);
     printf("\n");
     if (iv->ndests) {
-        printf("%-10s %-5s %-22s %-28s %9s %9s %13s %7s %10s %6s %9s\n", "NETNS", "PROTO",
-               "LOCAL", "REMOTE", "ATTEMPTS", "OK", "EADDRNOTAVAIL", "EAGAIN", "EADDRINUSE",
-               "OTHER", "TIME_WAIT");
+        char line[512];
+        ep_trace_fmt_colhead(line, sizeof line);
+        puts(line);
         for (size_t i = 0; i < iv->ndests && i < EP_TRACE_TABLE_ROWS; i++) {
-            const ep_trace_dest *d = &iv->dests[i];
-            char l[EP_ADDR_STRLEN], r[EP_ADDR_STRLEN + 8], tw[24];
-            if (ep_addr_format(&d->local, l, sizeof l) != 0)
-                snprintf(l, sizeof l, "?");
-            if (ep_addr_format(&d->remote, r, sizeof r) != 0)
-                snprintf(r, sizeof r, "?");
-            snprintf(r + strlen(r), sizeof r - strlen(r), ":%u", d->remote_port);
-            if (d->timewait >= 0)
-                snprintf(tw, sizeof tw, "%" PRId64, d->timewait);
-            else
-                snprintf(tw, sizeof tw, "unknown");
-            printf("%-10" PRIu32 " %-5s %-22s %-28s %9" PRIu64 " %9" PRIu64 " %13" PRIu64
-                   " %7" PRIu64 " %10" PRIu64 " %6" PRIu64 " %9s\n",
-                   d->netns, ep_trace_proto(d->proto), l, r, d->attempts, d->successes,
-                   d->eaddrnotavail, d->eagain, d->eaddrinuse, d->other, tw);
+            ep_trace_fmt_dest(&iv->dests[i], line, sizeof line);
+            puts(line);
         }
         if (iv->ndests > EP_TRACE_TABLE_ROWS)
             printf("(%zu more destinations; --json lists all)\n",
@@ -366,6 +426,19 @@ int ep_cmd_trace(int argc, char **argv)
     fprintf(stderr, "ephport trace: tracing connect, bind, sendto, sendmsg in %s (%s); %s\n",
             o.netns ? o.netns : "every network namespace", ep_trace_method(t),
             o.duration > 0 ? "stops after --duration" : "Ctrl-C stops");
+    /* The refreshing view needs a terminal that can address its cursor on
+     * both sides (keys are read); anything else gets the log. */
+    const char *term = getenv("TERM");
+    if (!o.json && !o.scroll && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) && term &&
+        *term && strcmp(term, "dumb") != 0) {
+        o.screen = ep_trace_screen_open(o.netns ? o.netns : "every network namespace",
+                                        ep_trace_method(t), o.interval);
+        if (!o.screen) {
+            ep_trace_close(t);
+            return EP_EXIT_FAILURE;
+        }
+        ep_trace_screen_draw(o.screen, true);
+    }
     start = ep_trace_now();
     next = start + o.interval;
     stop_at = o.duration > 0 ? start + o.duration : INFINITY;
@@ -374,15 +447,22 @@ int ep_cmd_trace(int argc, char **argv)
         int wait_ms = until > now ? (int)ceil((until - now) * 1000) : 0;
         rc = ep_trace_poll(t, wait_ms > 100 ? 100 : wait_ms, ep_trace_on_failure, &o);
         if (rc < 0) {
+            ep_trace_screen_close(o.screen);
             ep_cli_error("trace", "reading the kernel's events: %s", strerror(-rc));
             ep_trace_close(t);
             return EP_EXIT_FAILURE;
+        }
+        if (o.screen) {
+            if (ep_trace_screen_keys(o.screen))
+                break;
+            ep_trace_screen_draw(o.screen, false);
         }
         now = ep_trace_now();
         bool last = now >= stop_at;
         if (now >= next || last) {
             rc = ep_trace_interval_take(t, &iv);
             if (rc < 0) {
+                ep_trace_screen_close(o.screen);
                 ep_cli_error("trace", "reading the kernel's counts: %s", strerror(-rc));
                 ep_trace_close(t);
                 return EP_EXIT_FAILURE;
@@ -403,6 +483,7 @@ int ep_cmd_trace(int argc, char **argv)
         if (ep_trace_interval_take(t, &iv) == 0)
             ep_trace_print_interval(&o, &iv);
     }
+    ep_trace_screen_close(o.screen);
     ep_trace_close(t);
     if (o.write_error) {
         ep_cli_error("trace", "cannot write output");
