@@ -20,11 +20,14 @@
  *        used 3, free 7;
  *   udp: 10 datagrams from 10 sockets to server:53 and an 11th refused:
  *        used 10, free 0;
+ *   top: `top --snat --json` frames around the port step: :80 exhausted
+ *        and not growing, :81 growing by exactly its 3 flows;
  *   check: `check --snat` is CRITICAL on that unit, with exact perfdata;
  *   proc: `--source proc` reports the same units;
  *   unprivileged: uid 65534 gets exit 0, no units, and notes that say why.
  * Skips (with the reason) when not root or without ip, nft, nsenter. */
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -240,6 +243,74 @@ static int udp_send(uint16_t port)
     return fd;
 }
 
+/* `top --snat --json` on the router, two frames one second apart. */
+static FILE *top_snat_start(void)
+{
+    char cmd[512];
+    FILE *p;
+    snprintf(cmd, sizeof cmd, "\"%s\" top --snat --netns /proc/%d/ns/net --json --interval 1 "
+             "--iterations 2 --top 0", getenv("EPHPORT_BIN"), (int)holder("r"));
+    p = popen(cmd, "r");
+    assert_non_null(p);
+    return p;
+}
+
+static json_t *top_snat_frame(FILE *p)
+{
+    static char line[1 << 16];
+    json_error_t err;
+    json_t *j;
+    if (!fgets(line, sizeof line, p))
+        fail_msg("top --snat printed no frame");
+    j = json_loads(line, 0, &err);
+    if (!j)
+        fail_msg("top --snat frame is not JSON (%s): %s", err.text, line);
+    return j;
+}
+
+static json_t *top_unit(json_t *frame, int port)
+{
+    json_t *u = find_unit(frame, "tcp", port);
+    if (!u)
+        fail_msg("top --snat: no tcp unit towards :%d in %s", port,
+                 json_dumps(frame, JSON_COMPACT));
+    return u;
+}
+
+/* Frame 1 came while nothing changed: the exhausted unit :80 grows 0 and
+ * is exhausted now.  Frame 2 came after 3 flows to :81: that unit grew by
+ * exactly 3 over the frame's sampling gap, and runs out when its 7 free
+ * ports are taken at that pace.  The statistics are rates, not unknown. */
+static void top_snat_check(json_t *f1, json_t *f2)
+{
+    json_t *u80 = top_unit(f1, 80), *u81, *ps = json_object_get(f1, "per_second");
+    double dt = json_number_value(json_object_get(f2, "sample_seconds")), g;
+
+    assert_int_equal(json_integer_value(json_object_get(u80, "used")), RANGE_PORTS);
+    assert_true(json_number_value(json_object_get(u80, "growth_per_second")) == 0.0);
+    assert_true(json_number_value(json_object_get(u80, "seconds_to_exhaustion")) == 0.0);
+    assert_null(find_unit(f1, "tcp", 81));
+    assert_true(json_is_number(json_object_get(ps, "insert_failed")));
+    assert_true(json_is_number(json_object_get(ps, "drop")));
+    assert_int_equal(json_integer_value(json_object_get(f1, "units_total")), 1);
+
+    u81 = top_unit(f2, 81);
+    assert_true(dt > 0.5 && dt < 10);
+    g = json_number_value(json_object_get(u81, "growth_per_second"));
+    assert_int_equal(json_integer_value(json_object_get(u81, "used")), 3);
+    assert_int_equal(json_integer_value(json_object_get(u81, "free")), RANGE_PORTS - 3);
+    if (fabs(g * dt - 3.0) > 1e-6)
+        fail_msg("top --snat: growth %g/s over %g s is not 3 flows", g, dt);
+    if (fabs(json_number_value(json_object_get(u81, "seconds_to_exhaustion")) -
+             (RANGE_PORTS - 3) / g) > 1e-6)
+        fail_msg("top --snat: exhaustion of :81 not 7 / growth: %s",
+                 json_dumps(u81, JSON_COMPACT));
+    assert_true(json_number_value(json_object_get(top_unit(f2, 80), "growth_per_second")) == 0.0);
+    assert_int_equal(json_integer_value(json_object_get(f2, "units_total")), 2);
+    json_decref(f1);
+    json_decref(f2);
+}
+
 /* exporter --snat on the router: the same units as Prometheus series,
  * with the refused translations counted. */
 static void exporter_snat_series(void)
@@ -326,11 +397,17 @@ static void snat_exhaustion(void **state)
             (long long)(s1.invalid - s0.invalid));
     assert_true(s1.drop > s0.drop);
 
-    /* port: another destination port has a range of its own. */
+    /* port: another destination port has a range of its own; top --snat
+     * watches it appear (its frames: top_snat_frames). */
+    FILE *top = top_snat_start();
+    json_t *f1 = top_snat_frame(top);
     assert_true(enter("c"));
     for (int i = 0; i < 3; i++)
         held[nheld++] = tcp_connect(81, true);
     assert_true(enter(""));
+    json_t *f2 = top_snat_frame(top);
+    assert_int_equal(pclose(top), 0);
+    top_snat_check(f1, f2);
 
     j = snat_json("", false, &status);
     assert_int_equal(status, 0);

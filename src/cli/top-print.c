@@ -25,7 +25,7 @@ static void ep_top_fmt_rate(double r, char *buf, size_t len)
         snprintf(buf, len, "%.0f", r);
 }
 
-static void ep_top_fmt_tte(double t, char *buf, size_t len)
+void ep_top_fmt_tte(double t, char *buf, size_t len)
 {
     if (isnan(t))
         snprintf(buf, len, "-");

@@ -37,6 +37,7 @@ static void ep_top_usage(FILE *f)
             "Usage: ephport top [--interval SEC] [--netns NAME|PATH | --all-namespaces] [--top N]\n"
             "                   [--sort pressure|rate|exhaustion|time-wait]\n"
             "                   [--once | --batch [--iterations N]] [--json] [--help]\n"
+            "       ephport top --snat [--netns NAME|PATH] [--interval SEC] [--top N] ...\n"
             "\n"
             "A live view of ephemeral ports per destination: used, TIME_WAIT, free,\n"
             "headroom, new connections per second (counted between samples) and the\n"
@@ -55,6 +56,8 @@ static void ep_top_usage(FILE *f)
             "  --iterations N   with --batch: stop after N frames\n"
             "  --once           the same as --batch --iterations 1\n"
             "  --json           with batch frames: one JSON object per line\n"
+            "  --snat           source NAT instead: the conntrack table's units (NAT\n"
+            "                   address, destination, protocol), see below\n"
             "  --help           this text\n"
             "\n"
             "Columns:\n"
@@ -69,6 +72,18 @@ static void ep_top_usage(FILE *f)
             "  NEW/s            new connections per second since the last sample\n"
             "  EXHAUSTED IN     time until FREE reaches 0 at that rate (TIME_WAIT\n"
             "                   expiry counted), or never\n"
+            "\n"
+            "Columns with --snat (a NAT box: masquerade, snat; see ephport snat --help):\n"
+            "  NAT ADDRESS, DESTINATION, PROTO  the unit: each flow in it needs its own\n"
+            "                   port of the NAT rule's range\n"
+            "  USED, FREE, PORTS  ports of the range held, left, and in all\n"
+            "  HEAD%%            FREE / PORTS\n"
+            "  CLOSING          of USED: TCP entries in TIME_WAIT or CLOSE\n"
+            "  GROWTH/s         net change of USED per second since the last sample\n"
+            "  EXHAUSTED IN     time until FREE reaches 0 at that growth, or never\n"
+            "  RANGE            the range compared with, and where it comes from\n"
+            "  The header adds the conntrack count and limit, and per second the\n"
+            "  statistics that count refused flows (insert_failed, drop) and others.\n"
             "\n"
             "Example, inside a container (PID of a process in it):\n"
             "  ephport top --netns /proc/PID/ns/net\n"
@@ -104,6 +119,7 @@ static int ep_top_parse(int argc, char **argv, struct ep_top_opts *o)
         { "batch", no_argument, NULL, 'b' },
         { "iterations", required_argument, NULL, 'n' },
         { "json", no_argument, NULL, 'j' },
+        { "snat", no_argument, NULL, 'S' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -113,7 +129,7 @@ static int ep_top_parse(int argc, char **argv, struct ep_top_opts *o)
 
     memset(o, 0, sizeof *o);
     o->interval = 1.0;
-    while ((c = getopt_long(argc, argv, "i:N:At:s:1bn:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "i:N:At:s:1bn:jSh", opts, NULL)) != -1) {
         switch (c) {
         case 'i':
             if (!ep_top_parse_interval(optarg, &o->interval)) {
@@ -164,6 +180,9 @@ static int ep_top_parse(int argc, char **argv, struct ep_top_opts *o)
         case 'j':
             o->json = true;
             break;
+        case 'S':
+            o->snat = true;
+            break;
         case 'h':
             ep_top_usage(stdout);
             return -1;
@@ -174,6 +193,11 @@ static int ep_top_parse(int argc, char **argv, struct ep_top_opts *o)
     }
     if (optind < argc) {
         ep_cli_error("top", "unexpected argument '%s'", argv[optind]);
+        return EP_EXIT_USAGE;
+    }
+    if (o->all && o->snat) {
+        ep_cli_error("top", "--snat reads one namespace's conntrack table (a NAT box); leave "
+                            "out --all-namespaces, use --netns for another namespace");
         return EP_EXIT_USAGE;
     }
     if (o->all && o->netns) {
@@ -256,8 +280,12 @@ int ep_cmd_top(int argc, char **argv)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
-    ep_top_trace_open(&st);
-    rc = st.o.batch ? ep_top_run_batch(&st) : ep_top_run_screen(&st);
+    if (st.o.snat) {
+        rc = ep_top_snat_run(&st.o);
+    } else {
+        ep_top_trace_open(&st);
+        rc = st.o.batch ? ep_top_run_batch(&st) : ep_top_run_screen(&st);
+    }
 
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);

@@ -29,6 +29,7 @@ struct ep_top_opts {
     long iterations;       /* batch frames to print; 0 = until interrupted */
     bool batch, json;
     bool all;              /* --all-namespaces: every namespace of the host */
+    bool snat;             /* --snat: conntrack's source NAT units instead */
     enum ep_top_sort sort;
 };
 
@@ -119,7 +120,14 @@ int ep_top_print_text(const struct ep_top_state *st, size_t nshow); /* exit code
 const ep_host_advice *ep_top_advice(const struct ep_top_state *st, size_t *n);
 int ep_top_print_json(const struct ep_top_state *st, size_t nshow); /* exit code */
 
+/* "-" for NAN (unknown), "never" for INFINITY, else a duration ("3m 20s"). */
+void ep_top_fmt_tte(double t, char *buf, size_t len);
+
 /* top-screen.c */
 int ep_top_run_screen(struct ep_top_state *st);  /* exit code */
+
+/* top-snat.c: `top --snat`, the source NAT units of a namespace's
+ * conntrack table live (batch frames or the terminal view). */
+int ep_top_snat_run(const struct ep_top_opts *o); /* exit code */
 
 #endif
