@@ -39,7 +39,7 @@ static char *tt_render(const ep_trace_totals *t, size_t top, uint64_t min)
     ep_strbuf b;
     size_t len;
     ep_strbuf_init(&b);
-    ep_trace_totals_render(t, top, min, &b);
+    ep_trace_totals_render(t, top, min, NULL, NULL, &b);
     char *text = ep_strbuf_take(&b, &len);
     assert_non_null(text);
     return text;

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -47,8 +48,9 @@ static int et_teardown(void **state)
     return 0;
 }
 
-/* Start the exporter on 127.0.0.1:0 and read its port from the banner. */
-static void et_start(struct et_exporter *x, bool as_nobody)
+/* Start the exporter on 127.0.0.1:0 and read its port from the banner;
+ * all: with --all-namespaces. */
+static void et_start_opts(struct et_exporter *x, bool as_nobody, bool all)
 {
     const char *bin = as_nobody && geteuid() == 0 ? ep_test_nobody_bin() : getenv("EPHPORT_BIN");
     int err[2];
@@ -65,8 +67,12 @@ static void et_start(struct et_exporter *x, bool as_nobody)
         close(err[0]);
         if (as_nobody && (setresgid(65534, 65534, 65534) != 0 || setresuid(65534, 65534, 65534) != 0))
             _exit(126);
-        execl(bin, bin, "exporter", "--trace", "--listen", "127.0.0.1:0", "--min-count", "0",
-              (char *)NULL);
+        if (all)
+            execl(bin, bin, "exporter", "--trace", "--all-namespaces", "--listen", "127.0.0.1:0",
+                  "--min-count", "0", "--top", "10000", (char *)NULL);
+        else
+            execl(bin, bin, "exporter", "--trace", "--listen", "127.0.0.1:0", "--min-count", "0",
+                  (char *)NULL);
         _exit(127);
     }
     close(err[1]);
@@ -83,6 +89,11 @@ static void et_start(struct et_exporter *x, bool as_nobody)
     if (!at)
         fail_msg("exporter did not start: %s", x->banner);
     x->port = (uint16_t)atoi(at + strlen("listening on 127.0.0.1:"));
+}
+
+static void et_start(struct et_exporter *x, bool as_nobody)
+{
+    et_start_opts(x, as_nobody, false);
 }
 
 static void et_stop(struct et_exporter *x)
@@ -186,6 +197,93 @@ static void counters_equal_driven_counts(void **state)
     close(l);
 }
 
+/* The value of the sample of `metric` whose labels start with the
+ * namespace netns="INODE" and end with `rest` (the closing brace included),
+ * or -1; *labelled gets whether its namespace label is set. */
+static long long et_value_ns(const char *text, const char *metric, uint64_t inode,
+                             const char *rest, bool *labelled)
+{
+    char head[128];
+    int hl = snprintf(head, sizeof head, "%s{netns=\"%llu\",", metric, (unsigned long long)inode);
+    for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+        const char *eol = strchr(p, '\n'), *r;
+        if (strncmp(p, head, (size_t)hl) != 0)
+            continue;
+        r = strstr(p, rest);
+        if (!r || (eol && r > eol) || r[strlen(rest)] != ' ')
+            continue;
+        if (labelled)
+            *labelled = strncmp(p + hl, "namespace=\"\"", 13) != 0;
+        return atoll(r + strlen(rest) + 1);
+    }
+    return -1;
+}
+
+static uint64_t et_inode(const char *path)
+{
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    return (uint64_t)st.st_ino;
+}
+
+/* --all-namespaces --trace: one tracer over every namespace, each count
+ * labelled with its own; two namespaces driven with different counts. */
+static void node_counts_labelled_per_namespace(void **state)
+{
+    static const char dest[] = ",proto=\"tcp\",local=\"127.0.0.1\",remote=\"127.0.0.1\","
+                               "remote_port=\"8080\"}";
+    struct et_exporter x;
+    char why[256], path[64];
+    bool named_a = false, named_b = false;
+    (void)state;
+    if (geteuid() != 0) {
+        fprintf(stderr, "SKIP: needs root (private network namespaces, BPF)\n");
+        skip();
+    }
+    if (!EP_HAVE_BPF) {
+        fprintf(stderr, "SKIP: built with -Dbpf=disabled\n");
+        skip();
+    }
+    assert_true(ep_test_enter_private_netns(why, sizeof why));
+    pid_t hb = ep_test_ns_hold();
+    assert_true(hb > 0);
+    snprintf(path, sizeof path, "/proc/%d/ns/net", (int)hb);
+    uint64_t ino_a = et_inode("/proc/self/ns/net"), ino_b = et_inode(path);
+    et_start_opts(&x, false, true);
+    assert_null(strstr(x.banner, "cannot trace"));
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(8080) };
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    /* A (this test's namespace): 2 ports, 2 connects get one, 3 do not. */
+    assert_int_equal(ep_test_write_sysctl("net/ipv4/ip_local_port_range", "43000 43001"), 0);
+    int la = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(bind(la, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(la, 16), 0);
+    et_connects(2, 3);
+    /* B: 1 port, 1 connect gets it, 2 do not. */
+    assert_true(ep_test_ns_enter(hb));
+    assert_int_equal(ep_test_sh("ip link set lo up"), 0);
+    assert_int_equal(ep_test_write_sysctl("net/ipv4/ip_local_port_range", "44000 44000"), 0);
+    int lb = socket(AF_INET, SOCK_STREAM, 0);
+    assert_int_equal(bind(lb, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(lb, 16), 0);
+    et_connects(1, 2);
+    assert_true(ep_test_ns_enter(0));
+    char *m = et_scrape(x.port);
+    if (et_value_ns(m, "ephport_connect_attempts_total", ino_a, dest, &named_a) != 5 ||
+        et_value_ns(m, "ephport_connect_attempts_total", ino_b, dest, &named_b) != 3)
+        fail_msg("attempts per namespace (want 5 in %llu, 3 in %llu):\n%s",
+                 (unsigned long long)ino_a, (unsigned long long)ino_b, m);
+    assert_true(named_a && named_b);
+    char fails[160];
+    snprintf(fails, sizeof fails, "%.*s,reason=\"EADDRNOTAVAIL\"}", (int)strlen(dest) - 1, dest);
+    assert_int_equal(et_value_ns(m, "ephport_connect_failures_total", ino_a, fails, NULL), 3);
+    assert_int_equal(et_value_ns(m, "ephport_connect_failures_total", ino_b, fails, NULL), 2);
+    free(m);
+    et_stop(&x);
+    close(la);
+    ep_test_ns_release(hb);
+}
+
 static void unprivileged_serves_without(void **state)
 {
     struct et_exporter x;
@@ -212,6 +310,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(counters_equal_driven_counts, et_teardown),
+        cmocka_unit_test_teardown(node_counts_labelled_per_namespace, et_teardown),
         cmocka_unit_test_teardown(unprivileged_serves_without, et_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

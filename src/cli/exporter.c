@@ -148,12 +148,6 @@ int ep_cmd_exporter(int argc, char **argv)
         ep_cli_error("exporter", "unexpected argument '%s'", argv[optind]);
         return EP_EXIT_USAGE;
     }
-    if (cfg.all_namespaces && cfg.trace) {
-        ep_cli_error("exporter", "--trace with --all-namespaces is not supported yet: the "
-                                 "traced counts carry no namespace labels; run one exporter "
-                                 "--trace per namespace (--netns)");
-        return EP_EXIT_USAGE;
-    }
     if (cfg.all_namespaces && cfg.netns) {
         ep_cli_error("exporter", "--all-namespaces reads every namespace; leave out --netns");
         return EP_EXIT_USAGE;

@@ -120,6 +120,23 @@ static void ep_exporter_snat_render(ep_exporter *e, ep_strbuf *b)
     ep_snat_free(s);
 }
 
+/* --all-namespaces --trace: a namespace's label set by inode, for the
+ * traced counters (the tracer sees every namespace; the scrape names them). */
+struct ep_exporter_ns_labels {
+    const ep_host_node *node;
+    const ep_strbuf *labels;
+    size_t n;
+};
+
+static const char *ep_exporter_ns_label_of(uint32_t netns, void *arg)
+{
+    const struct ep_exporter_ns_labels *l = arg;
+    for (size_t i = 0; i < l->n; i++)
+        if (ep_host_node_netns(l->node, i)->inode == netns)
+            return l->labels[i].data;
+    return NULL;
+}
+
 /* --all-namespaces: every namespace read (ep_host_node_take), each one's
  * series labelled, the node's top N destinations across all of them. */
 static int ep_exporter_scrape_node(ep_exporter *e, char **text, size_t *len, char *why,
@@ -187,6 +204,12 @@ static int ep_exporter_scrape_node(ep_exporter *e, char **text, size_t *len, cha
     self.scrape_errors = e->errors;
     ep_strbuf_init(&b);
     ep_metrics_render_node(&(ep_metrics_node_input){ .ns = ns, .n = n, .self = &self }, &b);
+    if (e->trace) {
+        struct ep_exporter_ns_labels l = { node, labels, n };
+        ep_exporter_trace_take(e);
+        ep_trace_totals_render(e->totals, e->cfg.top, e->cfg.min_count, ep_exporter_ns_label_of,
+                               &l, &b);
+    }
     if (e->cfg.snat)
         ep_exporter_snat_render(e, &b);
     *text = ep_strbuf_take(&b, len);
@@ -243,7 +266,7 @@ static int ep_exporter_scrape_locked(ep_exporter *e, char **text, size_t *len, c
     ep_metrics_render(&in, &b);
     if (e->trace) {
         ep_exporter_trace_take(e);
-        ep_trace_totals_render(e->totals, e->cfg.top, e->cfg.min_count, &b);
+        ep_trace_totals_render(e->totals, e->cfg.top, e->cfg.min_count, NULL, NULL, &b);
     }
     if (e->cfg.snat)
         ep_exporter_snat_render(e, &b);
@@ -393,7 +416,11 @@ int ep_exporter_start(const ep_exporter_config *cfg, ep_exporter **out, char *wh
         e->cfg.request_memory = 16 * 1024;
     pthread_mutex_init(&e->lock, NULL);
     if (e->cfg.trace) {
-        ep_trace_opts topts = { .netns = e->cfg.netns ? e->cfg.netns : "/proc/self/ns/net" };
+        /* One namespace's, or (--all-namespaces) every one's: then each
+         * count carries its namespace's inode, labelled at the scrape. */
+        ep_trace_opts topts = { .netns = e->cfg.all_namespaces ? NULL
+                                         : e->cfg.netns       ? e->cfg.netns
+                                                              : "/proc/self/ns/net" };
         char twhy[512];
         e->totals = ep_trace_totals_new();
         int trc = e->totals ? ep_trace_open(&topts, &e->trace, twhy, sizeof twhy) : -ENOMEM;

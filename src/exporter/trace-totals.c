@@ -10,6 +10,7 @@
  * destination that drops out of the top N and comes back keeps its total,
  * so its counter never goes down. */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,22 +114,38 @@ static int ep_tt_order(const void *pa, const void *pb)
     return 0;
 }
 
-static void ep_tt_labels(ep_strbuf *b, const char *name, const ep_trace_dest *d)
+struct ep_tt_labeller {
+    ep_trace_totals_labels_fn fn;
+    void *arg;
+};
+
+static void ep_tt_labels(ep_strbuf *b, const char *name, const ep_trace_dest *d,
+                         const struct ep_tt_labeller *ns)
 {
     char local[EP_ADDR_STRLEN], remote[EP_ADDR_STRLEN];
     if (ep_addr_format(&d->local, local, sizeof local) != 0)
         snprintf(local, sizeof local, "*");
     if (ep_addr_format(&d->remote, remote, sizeof remote) != 0)
         snprintf(remote, sizeof remote, "*");
+    ep_strbuf_printf(b, "%s{", name);
+    if (ns->fn) {
+        const char *l = ns->fn(d->netns, ns->arg);
+        if (l)
+            ep_strbuf_printf(b, "%s,", l);
+        else
+            ep_strbuf_printf(b, "netns=\"%" PRIu32 "\",namespace=\"\",container=\"\",pod=\"\",",
+                             d->netns);
+    }
     /* Addresses from ep_addr_format hold no character that needs escaping. */
-    ep_strbuf_printf(b, "%s{proto=\"%s\",local=\"%s\",remote=\"%s\",remote_port=\"%u\"", name,
+    ep_strbuf_printf(b, "proto=\"%s\",local=\"%s\",remote=\"%s\",remote_port=\"%u\"",
                      d->proto == 6 ? "tcp" : d->proto == 17 ? "udp" : "other", local, remote,
                      d->remote_port);
 }
 
 void ep_trace_totals_render(const ep_trace_totals *t, size_t top, uint64_t min_count,
-                            ep_strbuf *b)
+                            ep_trace_totals_labels_fn labels, void *arg, ep_strbuf *b)
 {
+    const struct ep_tt_labeller ns = { labels, arg };
     static const char *const reasons[] = { "EADDRNOTAVAIL", "EAGAIN", "EADDRINUSE", "other" };
     const ep_trace_dest **order = NULL;
     size_t n = 0;
@@ -151,7 +168,7 @@ void ep_trace_totals_render(const ep_trace_totals *t, size_t top, uint64_t min_c
                       "UDP sends per destination since the exporter started (eBPF)\n"
                       "# TYPE ephport_connect_attempts_total counter\n");
     for (size_t i = 0; i < n; i++) {
-        ep_tt_labels(b, "ephport_connect_attempts_total", order[i]);
+        ep_tt_labels(b, "ephport_connect_attempts_total", order[i], &ns);
         ep_strbuf_printf(b, "} %llu\n", (unsigned long long)order[i]->attempts);
     }
     ep_strbuf_puts(b, "# HELP ephport_connect_failures_total those calls that failed, by "
@@ -161,7 +178,7 @@ void ep_trace_totals_render(const ep_trace_totals *t, size_t top, uint64_t min_c
         const uint64_t v[4] = { order[i]->eaddrnotavail, order[i]->eagain, order[i]->eaddrinuse,
                                 order[i]->other };
         for (int r = 0; r < 4; r++) {
-            ep_tt_labels(b, "ephport_connect_failures_total", order[i]);
+            ep_tt_labels(b, "ephport_connect_failures_total", order[i], &ns);
             ep_strbuf_printf(b, ",reason=\"%s\"} %llu\n", reasons[r], (unsigned long long)v[r]);
         }
     }
