@@ -377,7 +377,8 @@ static int ep_nat_log_upgrade(const struct ep_nat_log_args *a)
     uint64_t n = 0;
     struct stat sb;
     int rc;
-    if (stat(a->log, &sb) != 0) {
+    /* a file must exist (a PostgreSQL URI is refused by the library) */
+    if (!strstr(a->log, "://") && stat(a->log, &sb) != 0) {
         ep_cli_error(cmd, "%s: %s", a->log, strerror(errno));
         return EP_EXIT_FAILURE;
     }

@@ -85,7 +85,8 @@ int ep_natlog_open(const char *path, const ep_natlog_options *opt, ep_natlog **o
     log->batch = o.batch ? o.batch : 1000;
     log->track = true;
     log->read_only = o.read_only;
-    rc = ep_natlog_sqlite_open(log, path, &o, err);
+    rc = ep_natlog_is_pg(path) ? ep_natlog_pg_open(log, path, &o, err)
+                               : ep_natlog_sqlite_open(log, path, &o, err);
     if (rc != 0) {
         assert(!log->be);
         ep_natlog_free(log);
