@@ -374,6 +374,14 @@ static const char *ep_pg_row(const PGresult *res, int row, ep_natlog_record *r, 
 
 /* ---- open --------------------------------------------------------------- */
 
+/* The server's notices ("terminating connection due to ...") are not
+ * printed: library code does not write to stderr. */
+static void ep_pg_quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
 static void ep_pg_close(ep_natlog *log)
 {
     struct ep_natlog_pg *pg = ep_pg(log);
@@ -497,6 +505,7 @@ int ep_natlog_pg_open(ep_natlog *log, const char *uri, const ep_natlog_options *
         ep_pg_close(log);
         return EP_ENOMEM;
     }
+    PQsetNoticeProcessor(pg->conn, ep_pg_quiet, NULL);
     if (PQstatus(pg->conn) != CONNECTION_OK) {
         rc = ep_natlog_msg(err, EP_EIO, "%.100s: cannot connect: %.100s", pg->name,
                            ep_pg_firstline(PQerrorMessage(pg->conn), line, sizeof line));
