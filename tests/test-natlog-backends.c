@@ -13,8 +13,8 @@
  * stopped (-m immediate) before a commit (the commit fails, pending lists
  * exactly the unstored events, after the restart the next commit stores
  * them once), the exclusion constraint against overlapping histories and
- * against writes that bypass ephport, and open refusing what is not an
- * ephport log.
+ * against writes that bypass ephport, open refusing what is not an
+ * ephport log, and the command line taking the URI as --log.
  *
  * PostgreSQL needs root (the server runs as `postgres`) and the
  * PostgreSQL 15 binaries; without them its half of each case is a visible
@@ -775,6 +775,53 @@ static void pg_open_refuses_what_is_not_a_log(void **state)
     both(refuse_body, true);
 }
 
+/* The command line takes the URI wherever it takes a log file. */
+static int cli(const struct ctx *c, const char *args, char *out, size_t len)
+{
+    char cmd[900];
+    const char *bin = getenv("EPHPORT_BIN");
+    FILE *f;
+    size_t n;
+    int st;
+    snprintf(cmd, sizeof cmd, "'%s' %s --log '%s' 2>&1", bin ? bin : "ephport", args, c->log);
+    f = popen(cmd, "r");
+    if (!f)
+        return -1;
+    n = fread(out, 1, len - 1, f);
+    out[n] = '\0';
+    st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int cli_body(const struct ctx *c)
+{
+    char out[2048];
+    CHECK_EQ(cli(c, "nat log add --subscriber 100.64.0.7 --ext 203.0.113.3 --ports 1024-2047 "
+                    "--start 2026-11-24T10:00:00Z", out, sizeof out), 0);
+    CHECK_EQ(cli(c, "nat log add --subscriber 100.64.0.8 --ext 203.0.113.3 --ports 1024-2047 "
+                    "--start 2026-11-24T10:30:00Z", out, sizeof out), 1);
+    CHECK(strstr(out, "already assigned") != NULL);
+    CHECK_EQ(cli(c, "nat log release --ext 203.0.113.3 --port 1024 --end 2026-11-24T11:00:00Z",
+                 out, sizeof out), 0);
+    CHECK_EQ(cli(c, "nat whois 203.0.113.3:1500 --at 2026-11-24T10:15:00Z", out, sizeof out), 0);
+    CHECK(strstr(out, "inside 100.64.0.7") != NULL);
+    CHECK_EQ(cli(c, "nat log export", out, sizeof out), 0);
+    CHECK(strstr(out, "100.64.0.7,203.0.113.3,tcp,1024,2047,2026-11-24T10:00:00Z,"
+                      "2026-11-24T11:00:00Z") != NULL);
+    CHECK_EQ(cli(c, "nat log check", out, sizeof out), 0);
+    CHECK_EQ(cli(c, "nat log upgrade", out, sizeof out), 1);
+    CHECK(strstr(out, "PostgreSQL") != NULL);
+    CHECK_EQ(cli(c, "nat log prune --before 2026-11-25T00:00:00Z", out, sizeof out), 0);
+    CHECK_EQ(cli(c, "nat whois 203.0.113.3:1500 --at 2026-11-24T10:15:00Z", out, sizeof out), 1);
+    return 0;
+}
+
+static void pg_command_line(void **state)
+{
+    (void)state;
+    both(cli_body, true);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -786,6 +833,7 @@ int main(void)
         cmocka_unit_test(pg_server_stopped_before_commit),
         cmocka_unit_test(pg_constraint_one_holder),
         cmocka_unit_test(pg_open_refuses_what_is_not_a_log),
+        cmocka_unit_test(pg_command_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
