@@ -767,9 +767,9 @@ static int ep_pg_scan(ep_natlog *log, ep_natlog_row_fn fn, void *arg, uint64_t *
 {
     struct ep_natlog_pg *pg = ep_pg(log);
     PGresult *res;
+    PGresult *failed = NULL;
     uint64_t n = 0;
     int ret = 0, rc;
-    bool failed = false;
     if (!log->in_txn && (rc = ep_pg_alive(log)) != 0)
         return rc;
     if (!PQsendQueryParams(pg->conn, "SELECT " EP_PG_COLS ", id FROM blocks ORDER BY id", 0, NULL,
@@ -785,14 +785,18 @@ static int ep_pg_scan(ep_natlog *log, ep_natlog_row_fn fn, void *arg, uint64_t *
             n++;
             ret = fn(id, &r, why, arg);
         } else if (s != PGRES_SINGLE_TUPLE && s != PGRES_TUPLES_OK && !failed) {
-            failed = true;
-            ep_pg_failed(log, res, "reading the records");
+            failed = res;   /* reported once every result is drained */
+            continue;
         }
         PQclear(res);
     }
     *count = n;
-    if (failed && ret == 0)
-        return EP_EIO;
+    if (failed) {
+        rc = ep_pg_failed(log, failed, "reading the records");
+        PQclear(failed);
+        if (ret == 0)
+            ret = rc;
+    }
     return ret;
 }
 
