@@ -348,6 +348,8 @@ int main(int argc, char **argv)
         bench_big(backends[b]);
     if (opt_pg)
         fresh("postgresql", NULL);
+    fresh("sqlite", "writes.db");   /* unlinks them */
+    fresh("sqlite", "big.db");
     rmdir(tmpdir);
     return 0;
 }
