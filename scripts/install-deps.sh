@@ -12,9 +12,9 @@
 #   scripts/install-deps.sh build|check
 set -eu
 build_pkgs="gcc meson ninja-build pkg-config libmnl-dev libmicrohttpd-dev libjansson-dev
-libsqlite3-dev libncurses-dev scdoc iproute2 clang libbpf-dev bpftool"
+libsqlite3-dev libpq-dev libncurses-dev scdoc iproute2 clang libbpf-dev bpftool"
 check_pkgs="$build_pkgs libcmocka-dev clang libclang-rt-dev nftables
-libxml2-utils curl netcat-openbsd python3 sqlite3 procps dpdk-dev
+libxml2-utils curl netcat-openbsd python3 sqlite3 postgresql procps dpdk-dev
 dpkg-dev debhelper lintian"
 case "${1:-build}" in
 build) want=$build_pkgs ;;

@@ -1,5 +1,5 @@
-/* nat-log.c - `ephport nat log`: write and maintain the SQLite port-block
- * log (add, release, import, export - CSV, IPFIX, SRX and Junos syslog -
+/* nat-log.c - `ephport nat log`: write and maintain the port-block log
+ * (an SQLite file or a PostgreSQL database) (add, release, import, export - CSV, IPFIX, SRX and Junos syslog -
  * prune, check).  The log records
  * subscriber, external address, protocol, port block, start and end; never
  * a destination (RFC 6888 REQ-12). */
@@ -15,7 +15,7 @@
 static void ep_nat_log_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: ephport nat log <action> --log FILE [options]\n"
+            "Usage: ephport nat log <action> --log FILE|URI [options]\n"
             "\n"
             "  add --subscriber ADDR --ext ADDR --ports LO-HI --start TIME [--end TIME]\n"
             "      [--proto P]          record a block assignment (open until released)\n"
@@ -24,16 +24,21 @@ static void ep_nat_log_usage(FILE *f)
             "  import FILE              add every record of a file (- = stdin), all or none\n"
             "  export [FILE]            write every record (default stdout)\n"
             "  prune --before TIME      delete records that ended before TIME\n"
-            "  check                    SQLite integrity check, every record against its\n"
-            "                           checksum and rules (each damaged one named), count\n"
+            "  check                    SQLite integrity check (PostgreSQL: the schema),\n"
+            "                           every record against its checksum and rules (each\n"
+            "                           damaged one named), count\n"
             "  upgrade                  turn a format-1 log (no checksums) into format 2\n"
             "  simulate --inside LIST --outside LIST --block-size N ...\n"
             "                           write a log by driving the dynamic block allocator\n"
             "                           (see ephport nat log simulate --help)\n"
             "\n"
-            "  --log FILE     the log (add, import and simulate create it if missing)\n"
+            "  --log FILE|URI the log (add, import and simulate create it if missing):\n"
+            "                 an SQLite file, or a PostgreSQL database named by a\n"
+            "                 postgresql:// or postgres:// URI (many routers, one log;\n"
+            "                 schema, constraint and privileges: ephport-nat(1))\n"
             "  --proto P      tcp (default), udp or icmp\n"
             "  --sync MODE    full (default: fsync at every commit) or normal\n"
+            "                 (PostgreSQL: synchronous_commit on or off)\n"
             "  --json         check and prune: one JSON object\n"
             "  --format F     import/export: csv (default), ipfix (RFC 7011/8158 NAT44\n"
             "                 port block events), srx (Juniper RT_SRC_NAT_PBA_* lines);\n"
@@ -377,7 +382,8 @@ static int ep_nat_log_upgrade(const struct ep_nat_log_args *a)
     uint64_t n = 0;
     struct stat sb;
     int rc;
-    if (stat(a->log, &sb) != 0) {
+    /* a file must exist (a PostgreSQL URI is refused by the library) */
+    if (!strstr(a->log, "://") && stat(a->log, &sb) != 0) {
         ep_cli_error(cmd, "%s: %s", a->log, strerror(errno));
         return EP_EXIT_FAILURE;
     }

@@ -15,7 +15,7 @@
 static void ep_nat_simulate_usage(FILE *f)
 {
     fprintf(f,
-            "Usage: ephport nat log simulate --log FILE --inside LIST --outside LIST\n"
+            "Usage: ephport nat log simulate --log FILE|URI --inside LIST --outside LIST\n"
             "         --block-size N [--ports LO-HI] [--max-blocks N] [--idle SEC]\n"
             "         [--start TIME] [--duration SEC] [--rate N] [--seed S] [--sync MODE] [--json]\n"
             "\n"

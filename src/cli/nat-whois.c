@@ -14,7 +14,7 @@ static void ep_nat_whois_usage(FILE *f)
     fprintf(f,
             "Usage: ephport nat whois EXT_ADDR:PORT | INSIDE_ADDR  (one source below)\n"
             "         --plan FILE [--at TIME]          a plan history\n"
-            "         --log FILE [--at TIME]           the port-block log (EXT_ADDR:PORT only)\n"
+            "         --log FILE|URI [--at TIME]       the port-block log (EXT_ADDR:PORT only)\n"
             "         --inside LIST --outside LIST [--ports LO-HI] [--ratio N | --block-size N]\n"
             "       [--proto tcp|udp|icmp] [--json]\n"
             "\n"
@@ -23,7 +23,8 @@ static void ep_nat_whois_usage(FILE *f)
             "\n"
             "  --plan FILE     plan history (see ephport nat plan --save); the plan in\n"
             "                  force at --at is used\n"
-            "  --log FILE      SQLite port-block log (see ephport nat log)\n"
+            "  --log FILE|URI  port-block log: an SQLite file or a postgresql:// URI\n"
+            "                  (see ephport nat log)\n"
             "  --at TIME       RFC 3339 UTC (2026-11-24T10:02:00Z) or Unix seconds;\n"
             "                  default now\n"
             "  --proto P       tcp (default), udp or icmp; deterministic plans map all\n"

@@ -1,5 +1,5 @@
 /* ephport/natlog.h - the durable NAT mapping log: libephport-natlog
- * (SQLite).  Port-block records from ep_nat_blocks (ephport/nat.h), who held
+ * (SQLite, or PostgreSQL through libpq).  Port-block records from ep_nat_blocks (ephport/nat.h), who held
  * an external address and port at a time, CSV, IPFIX and syslog import and
  * export, and the
  * `ephport nat log simulate` driver.
@@ -24,10 +24,16 @@
 extern "C" {
 #endif
 
-/* ---- the mapping log (natlog.c, natlog_record.c, natlog_csv.c) ---------
- * An SQLite database (WAL) of port-block records: subscriber, external
- * address, protocol, block, start and end (end open while assigned), each
- * with a checksum (ep_natlog_record_sum).
+/* ---- the mapping log (natlog.c, natlog_sqlite.c, natlog_pg.c,
+ * natlog_record.c, natlog_csv.c) ------------------------------------------
+ * Port-block records: subscriber, external address, protocol, block, start
+ * and end (end open while assigned), each with a checksum
+ * (ep_natlog_record_sum).  The log's name picks the backend: a file path is
+ * an SQLite database (WAL), the embedded default; a libpq URI starting
+ * postgresql:// or postgres:// is a PostgreSQL database that many routers
+ * write at once, each handle its own connection (schema, constraint and
+ * privileges: ephport-nat(1), CENTRAL LOG).  Records, semantics and this
+ * contract are the same; the differences are said where they apply.
  *
  * Durability contract.  An event (an assign or a release) is *accepted*
  * when its call returns 0 and *acknowledged* when a commit containing it
@@ -37,6 +43,10 @@ extern "C" {
  * an acknowledged event survives a crash of the process and of the machine.
  * Without it (synchronous=NORMAL) it survives a crash of the process; a
  * power loss may lose the last transactions, but never corrupts the file.
+ * (PostgreSQL: synchronous_commit on, or off without sync_full; a COMMIT
+ * whose connection broke is resolved by a commit receipt at the next
+ * commit, so its events are neither lost nor written twice; until then
+ * ep_natlog_pending lists them as not known to be stored.)
  * Accepted events not yet acknowledged are kept in memory by the handle
  * (ep_natlog_pending lists them).  When a commit or a write fails (disk
  * full, file size limit, I/O error), the open transaction is rolled back:
@@ -61,10 +71,12 @@ typedef struct ep_natlog_options {
     bool create;          /* create the file if missing */
     bool read_only;
     bool sync_normal;     /* synchronous=NORMAL instead of FULL */
-    bool verify;          /* open also runs PRAGMA quick_check (reads every page) */
+    bool verify;          /* open also runs PRAGMA quick_check (reads every page;
+                             SQLite only, ignored for PostgreSQL) */
     uint32_t batch;       /* events per automatic commit, 0 = 1000 */
     uint32_t cache_kib;   /* SQLite page cache, 0 = SQLite's default (2 MiB);
-                             bulk loads of millions of events want more */
+                             bulk loads of millions of events want more
+                             (SQLite only) */
 } ep_natlog_options;
 
 typedef struct ep_natlog_record {
@@ -92,7 +104,11 @@ EP_API const char *ep_natlog_record_invalid(const ep_natlog_record *rec);
 
 /* Open (and with create, initialise) a log.  A file that is not an ephport
  * NAT log, is damaged, or is a format-1 log (ep_natlog_upgrade) gives -EIO
- * with err saying so; -ENOENT if missing and not create. */
+ * with err saying so; -ENOENT if missing and not create.  PostgreSQL: -EIO
+ * when the server cannot be reached or the database has another format
+ * mark or schema (err says which), -ENOENT when it holds no log and not
+ * create; with create the tables are made (CREATE EXTENSION btree_gist
+ * included) in the connection's current schema. */
 EP_API int ep_natlog_open(const char *path, const ep_natlog_options *opt, ep_natlog **out,
                    ep_parse_error *err);
 /* Commit what is pending and close.  Returns the commit's result; on
@@ -102,7 +118,10 @@ EP_API int ep_natlog_close(ep_natlog *log);
 
 /* Record an assignment (end EP_NATLOG_OPEN_END) or a whole past block.
  * -EINVAL for a bad record (families, ports, end <= start); -EEXIST for an
- * open assignment of a block (ext, proto, port_lo) that is already open;
+ * open assignment of a block (ext, proto, port_lo) that is already open
+ * (PostgreSQL: for any record that shares a port with another holder at an
+ * overlapping time, the exclusion constraint blocks_one_holder; also what
+ * the loser of two writers racing for one block gets);
  * -EIO (ep_natlog_errmsg says why) when the write failed: the event is not
  * accepted, and the contract above tells what became of the pending ones. */
 EP_API int ep_natlog_assign(ep_natlog *log, const ep_natlog_record *rec);
@@ -148,14 +167,17 @@ EP_API int ep_natlog_verify(ep_natlog *log, int (*bad)(int64_t id, const char *w
 
 /* PRAGMA integrity_check, then ep_natlog_verify: 0 when both are clean,
  * else -EIO (integrity) or -EBADMSG (records) with err naming the first
- * problem. */
+ * problem.  PostgreSQL has no integrity_check: the format mark and exact
+ * schema are checked again instead (-EIO), after committing what is
+ * pending. */
 EP_API int ep_natlog_check(ep_natlog *log, ep_parse_error *err);
 
 /* Turn a format-1 log (ephport before record checksums) into the current
  * format in place, in one transaction: refused (-EIO, err says why) unless
  * PRAGMA integrity_check is clean and every record obeys the rules, since
  * the checksums added then vouch for the records as they are.  *records
- * (may be NULL) gets the count.  A current log: 0, nothing changed. */
+ * (may be NULL) gets the count.  A current log: 0, nothing changed.
+ * A PostgreSQL URI: -ENOTSUP (it has no format 1), err says so. */
 EP_API int ep_natlog_upgrade(const char *path, uint64_t *records, ep_parse_error *err);
 
 /* CSV, one record per line, header line first:
