@@ -6,15 +6,27 @@
  * tracer's memory (RSS) over one long run of many intervals; every
  * connect counted (attempts counted = made).  Root only.  EP_TRACE_RAW=1
  * measures the raw-tracepoint fallback.
- * Usage: trace-bench [--json] [--rounds N] [--connects N] */
+ *
+ * --prog-stats also has the kernel time its programs (BPF_ENABLE_STATS, for
+ * as long as the bench runs) and gives the programs' own time per traced
+ * connect, read from the kernel (bpf_prog_info of the programs whose ids
+ * this process's /proc/self/fdinfo lists): a figure the machine's other load hardly moves, where
+ * the wall-clock ratio needs a quiet machine.  Timing the programs costs
+ * itself (two clock reads a run), so the ratio is taken without it.
+ * Usage: trace-bench [--json] [--rounds N] [--connects N] [--prog-stats] */
+#include <dirent.h>
 #include <errno.h>
+#include <linux/bpf.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <jansson.h>
 
 #include <ephport/trace.h>
 
@@ -67,6 +79,65 @@ static double tb_syscalls(long n)
     return (ep_bench_now_s() - t0) * 1e9 / (double)n;
 }
 
+/* The programs this process holds (their ids from /proc/self/fdinfo), their
+ * run time summed (ns) and per program into per (name -> ns), or -1 when
+ * none is found. */
+static double tb_prog_ns(json_t *per)
+{
+    DIR *d = opendir("/proc/self/fdinfo");
+    struct dirent *de;
+    unsigned seen[64];
+    size_t nseen = 0;
+    double sum = 0;
+    bool any = false;
+
+    if (!d)
+        return -1;
+    while ((de = readdir(d)) != NULL) {
+        char path[300], line[128];
+        unsigned id = 0;
+        FILE *f;
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/self/fdinfo/%s", de->d_name);
+        if (!(f = fopen(path, "r")))
+            continue;
+        while (fgets(line, sizeof line, f))
+            if (sscanf(line, "prog_id: %u", &id) == 1)
+                break;
+        fclose(f);
+        /* A program's fd and the link or perf event attaching it both name
+         * it: count each program once. */
+        bool again = false;
+        for (size_t k = 0; k < nseen; k++)
+            again |= seen[k] == id;
+        if (!id || again || nseen == sizeof seen / sizeof seen[0])
+            continue;
+        seen[nseen++] = id;
+        union bpf_attr at;
+        struct bpf_prog_info info;
+        memset(&at, 0, sizeof at);
+        at.prog_id = id;
+        int fd = (int)syscall(SYS_bpf, BPF_PROG_GET_FD_BY_ID, &at, sizeof at);
+        if (fd < 0)
+            continue;
+        memset(&info, 0, sizeof info);
+        memset(&at, 0, sizeof at);
+        at.info.bpf_fd = (unsigned)fd;
+        at.info.info_len = sizeof info;
+        at.info.info = (unsigned long)&info;
+        if (syscall(SYS_bpf, BPF_OBJ_GET_INFO_BY_FD, &at, sizeof at) == 0) {
+            any = true;
+            sum += (double)info.run_time_ns;
+            if (per)
+                json_object_set_new(per, info.name, json_real((double)info.run_time_ns));
+        }
+        close(fd);
+    }
+    closedir(d);
+    return any ? sum : -1;
+}
+
 static int tb_drop(const ep_trace_failure *f, void *arg)
 {
     (void)f;
@@ -76,7 +147,7 @@ static int tb_drop(const ep_trace_failure *f, void *arg)
 
 int main(int argc, char **argv)
 {
-    bool json = false;
+    bool json = false, prog_stats = false;
     long rounds = 7, connects = 20000, syscalls = 2000000, events = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0)
@@ -85,8 +156,11 @@ int main(int argc, char **argv)
             rounds = atol(argv[++i]);
         else if (strcmp(argv[i], "--connects") == 0 && i + 1 < argc)
             connects = atol(argv[++i]);
+        else if (strcmp(argv[i], "--prog-stats") == 0)
+            prog_stats = true;
         else {
-            fprintf(stderr, "usage: trace-bench [--json] [--rounds N] [--connects N]\n");
+            fprintf(stderr, "usage: trace-bench [--json] [--rounds N] [--connects N] "
+                            "[--prog-stats]\n");
             return 2;
         }
     }
@@ -104,6 +178,8 @@ int main(int argc, char **argv)
     }
     double *c_off = calloc((size_t)rounds, sizeof(double)), *c_on = calloc((size_t)rounds, sizeof(double));
     double *s_off = calloc((size_t)rounds, sizeof(double)), *s_on = calloc((size_t)rounds, sizeof(double));
+    double *p_ns = calloc((size_t)rounds, sizeof(double));
+    json_t *p_per = json_object();
     long rss_before = -1, rss_after = -1;
     ep_trace_interval iv;
     uint64_t attempts = 0, lost = 0;
@@ -124,6 +200,37 @@ int main(int argc, char **argv)
             rss_before = tb_rss_kib();
         c_on[r] = tb_connects(lfd, &a, connects);
         s_on[r] = tb_syscalls(syscalls);
+        if (prog_stats) {
+            /* The programs' own time over a further traced batch, timed
+             * apart from the rounds above (timing them costs). */
+            union bpf_attr at = { .enable_stats = { .type = BPF_STATS_RUN_TIME } };
+            int sfd = (int)syscall(SYS_bpf, BPF_ENABLE_STATS, &at, sizeof at);
+            if (sfd < 0) {
+                fprintf(stderr, "trace-bench: BPF_ENABLE_STATS: %s\n", strerror(errno));
+                return 3;
+            }
+            json_t *per0 = json_object(), *per1 = json_object();
+            double t0 = tb_prog_ns(per0);
+            tb_connects(lfd, &a, connects);
+            double t1 = tb_prog_ns(per1);
+            close(sfd);
+            if (t0 < 0 || t1 < 0) {
+                fprintf(stderr, "trace-bench: --prog-stats: no BPF program found among this "
+                                "process's files\n");
+                return 3;
+            }
+            p_ns[r] = (t1 - t0) / (double)connects;
+            if (r == rounds / 2) {
+                const char *k;
+                json_t *v;
+                json_object_foreach(per1, k, v)
+                    json_object_set_new(p_per, k, json_real((json_real_value(v) -
+                                                             json_real_value(json_object_get(per0, k))) /
+                                                            (double)connects));
+            }
+            json_decref(per0);
+            json_decref(per1);
+        }
         ep_trace_poll(t, 0, tb_drop, &events);
         if (ep_trace_interval_take(t, &iv) == 0) {
             for (size_t i = 0; i < iv.ndests; i++)
@@ -157,7 +264,7 @@ int main(int argc, char **argv)
         }
         ep_trace_close(t);
     }
-    long want = rounds * connects + long_rounds * (connects / 4);
+    long want = rounds * connects * (prog_stats ? 2 : 1) + long_rounds * (connects / 4);
     double co = ep_bench_percentile(c_off, (size_t)rounds, 0.5);
     double cn = ep_bench_percentile(c_on, (size_t)rounds, 0.5);
     double so = ep_bench_percentile(s_off, (size_t)rounds, 0.5);
@@ -174,6 +281,11 @@ int main(int argc, char **argv)
         json_object_set_new(row, "long_run_intervals", json_integer(long_rounds));
         json_object_set_new(row, "long_run_rss_first_kib", json_integer(rss_long_first));
         json_object_set_new(row, "long_run_rss_last_kib", json_integer(rss_long_last));
+        if (prog_stats) {
+            json_object_set_new(row, "program_ns_per_connect",
+                                json_real(ep_bench_percentile(p_ns, (size_t)rounds, 0.5)));
+            json_object_set_new(row, "program_ns_per_connect_by_program", json_incref(p_per));
+        }
         ep_bench_emit(row);
     } else {
         printf("%-34s %12s %12s %8s\n", "median over rounds", "untraced", "traced", "ratio");
@@ -186,6 +298,19 @@ int main(int argc, char **argv)
         printf("RSS with the tracer: %ld KiB after the first load, %ld KiB after its round; "
                "long run: %ld KiB after the first interval, %ld KiB after the last\n",
                rss_before, rss_after, rss_long_first, rss_long_last);
+        if (prog_stats) {
+            const char *k;
+            json_t *v;
+            printf("the programs' own time per traced connect+accept+close (bpf_stats, median "
+                   "of rounds): %.1f ns; by program (middle round):",
+                   ep_bench_percentile(p_ns, (size_t)rounds, 0.5));
+            json_object_foreach(p_per, k, v)
+                if (json_real_value(v) > 0.05)
+                    printf(" %s %.1f", k, json_real_value(v));
+            printf("\n");
+        }
     }
+    json_decref(p_per);
+    free(p_ns);
     return 0;
 }
