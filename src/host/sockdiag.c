@@ -69,7 +69,29 @@ int ep_host_sockdiag_parse(const void *buf, size_t len, uint8_t proto, ep_host_a
     return ep_host_diag_walk(buf, len, 0, 0, proto, agg);
 }
 
-int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only)
+/* The given bound-but-inactive sockets of one family, as inet_diag would
+ * have reported them (the same message, so the same reading). */
+static void ep_host_diag_given(const ep_host_bound_given *given, int family, ep_host_agg *agg)
+{
+    for (size_t i = 0; i < given->n; i++) {
+        const ep_host_bound_sock *b = &given->v[i];
+        struct inet_diag_msg m;
+        if (b->family != family)
+            continue;
+        memset(&m, 0, sizeof m);
+        m.idiag_family = (uint8_t)b->family;
+        m.idiag_state = b->state;
+        m.id.idiag_sport = b->sport;
+        m.id.idiag_dport = b->dport;
+        memcpy(m.id.idiag_src, b->src, sizeof m.id.idiag_src);
+        memcpy(m.id.idiag_dst, b->dst, sizeof m.id.idiag_dst);
+        m.idiag_inode = (uint32_t)b->inode;
+        ep_host_diag_msg(&m, 6, agg);
+    }
+}
+
+int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only,
+                          const ep_host_bound_given *given)
 {
     static const int families[2] = { AF_INET, AF_INET6 };
     char *buf;
@@ -95,7 +117,11 @@ int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only)
     agg->listen_pass = listen_only; /* only record listening ports */
     for (int f = 0; f < 2 && rc == 0; f++) {
         uint32_t seq = (uint32_t)time(NULL) + (uint32_t)f;
-        uint32_t states = listen_only ? 1u << EP_HOST_LISTEN : 0xffffffffu;
+        /* TCP_BOUND_INACTIVE (13) walks the host-wide bind hash: left out
+         * when the caller knows those sockets already */
+        uint32_t states = listen_only ? 1u << EP_HOST_LISTEN
+                          : given     ? 0xffffffffu & ~(1u << 13)
+                                      : 0xffffffffu;
         size_t reqlen;
         if (agg->family && agg->family != families[f])
             continue;
@@ -121,6 +147,8 @@ int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only)
             if (r == 0)
                 break;
         }
+        if (rc == 0 && given && !listen_only && proto == 6)
+            ep_host_diag_given(given, families[f], agg);
         /* IPv4 worked but the kernel has no IPv6 (ipv6.disable=1): there
          * are no IPv6 sockets to count, which is not a reason to fall
          * back to /proc. */
