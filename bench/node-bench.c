@@ -24,7 +24,10 @@
  * tables of its own (Linux 6.1+ / 6.2+): each walk covers one namespace.
  *
  *   bench/node-bench [--namespaces N] [--sockets N] [--established N] [--runs N]
- *                    [--child-hash B] [--json]
+ *                    [--child-hash B] [--mode M] [--json]
+ *
+ * --mode M runs one mode only (bpf, bpf-dump13, probes, none, none-dump13):
+ * for `perf record` of one way.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -156,19 +159,20 @@ int main(int argc, char **argv)
         { "established", required_argument, NULL, 'e' },
         { "runs", required_argument, NULL, 'r' },
         { "child-hash", required_argument, NULL, 'H' },
+        { "mode", required_argument, NULL, 'm' },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     long nns = 200, nsock = 500, established = 100, runs = 5, child_hash = 0;
     bool json = false;
-    int ready[2], c, rc = 0;
+    int ready[2], c, rc = 0, only = -1;
     pid_t *kids;
     double *t[EP_NMODES];
     long rss[EP_NMODES] = { 0 };
     size_t nread = 0, ndest = 0;
 
-    while ((c = getopt_long(argc, argv, "n:s:e:r:H:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:s:e:r:H:m:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'n': nns = ep_arg("namespaces", optarg, 2000); break;
         case 's': nsock = ep_arg("sockets", optarg, 30000); break;
@@ -176,10 +180,20 @@ int main(int argc, char **argv)
         case 'r': runs = ep_arg("runs", optarg, 1000); break;
         case 'H': child_hash = ep_arg("child-hash", optarg, 1 << 20); break;
         case 'j': json = true; break;
+        case 'm':
+            for (int m = 0; m < EP_NMODES; m++)
+                if (strcmp(optarg, ep_mode_names[m]) == 0)
+                    only = m;
+            if (only < 0) {
+                fprintf(stderr, "node-bench: --mode is one of bpf, bpf-dump13, probes, none, "
+                                "none-dump13, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
         default:
             fprintf(c == 'h' ? stdout : stderr,
                     "usage: node-bench [--namespaces N] [--sockets N] [--established N] "
-                    "[--runs N] [--child-hash B] [--json]\n");
+                    "[--runs N] [--child-hash B] [--mode M] [--json]\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -202,7 +216,10 @@ int main(int argc, char **argv)
     kids = calloc((size_t)nns, sizeof *kids);
     for (int m = 0; m < EP_NMODES; m++)
         t[m] = calloc((size_t)runs, sizeof *t[m]);
-    if (!kids || !t[0] || !t[1] || !t[2] || pipe(ready) != 0)
+    for (int m = 0; m < EP_NMODES; m++)
+        if (!t[m])
+            return 1;
+    if (!kids || pipe(ready) != 0)
         return 1;
     for (long i = 0; i < nns; i++) {
         char ok;
@@ -224,6 +241,8 @@ int main(int argc, char **argv)
         for (int k = 0; k < EP_NMODES; k++) {
             int m = (int)((r + k) % EP_NMODES); /* rotate which mode goes first */
             long kib;
+            if (only >= 0 && m != only)
+                continue;
             if (ep_read_once(m, &t[m][r], &kib, &nread, &ndest) != 0) {
                 fprintf(stderr, "node-bench: reading the node failed (%s)\n", ep_mode_names[m]);
                 rc = 1;
@@ -240,6 +259,8 @@ int main(int argc, char **argv)
                runs, "mode", "median s", "max s", "RSS MiB");
     for (int m = 0; m < EP_NMODES; m++) {
         double med, max;
+        if (only >= 0 && m != only)
+            continue;
         qsort(t[m], (size_t)runs, sizeof *t[m], ep_bench_cmp_double);
         med = ep_bench_percentile(t[m], (size_t)runs, 0.5);
         max = t[m][runs - 1];
