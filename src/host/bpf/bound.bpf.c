@@ -133,6 +133,10 @@ int ep_bound_sockets(struct bpf_iter__task_file *ctx)
     rec.netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
     rec.inode = BPF_CORE_READ(file, f_inode, i_ino);
     rec.sport = BPF_CORE_READ((struct inet_sock *)sk, inet_sport);
+    if (!rec.sport)
+        return 0;                 /* caught inside bind(), between inet_num
+                                     and inet_sport: a dump would report
+                                     port 0, which no range holds */
     rec.dport = BPF_CORE_READ(sk, __sk_common.skc_dport);
     rec.state = EP_TCP_CLOSE;
     bpf_seq_write(seq, &rec, sizeof rec);
