@@ -7,7 +7,10 @@
  * each child holds --sockets sockets in the range).  Then times
  * ep_host_node_take over the whole host with each way of knowing sticky
  * ports - the BPF iterator (default), TCP_REPAIR probes, none (bounds) -
- * each --runs times in rotation, median and worst wall time, and the peak
+ * and of finding bound-only TCP sockets - one BPF pass over every open file
+ * (default), or the sock_diag state TCP_BOUND_INACTIVE in every namespace's
+ * dump ("-dump13" modes; "probes" uses no BPF at all, so asks the dumps
+ * too) - each --runs times in rotation, median and worst wall time, and the peak
  * RSS of a forked reader per mode (so memory is what one reading took, not
  * the benchmark's own).  The target (issue 13): 200 namespaces of 500
  * sockets under 1 s, memory following destinations, not sockets.
@@ -21,7 +24,10 @@
  * tables of its own (Linux 6.1+ / 6.2+): each walk covers one namespace.
  *
  *   bench/node-bench [--namespaces N] [--sockets N] [--established N] [--runs N]
- *                    [--child-hash B] [--json]
+ *                    [--child-hash B] [--mode M] [--json]
+ *
+ * --mode M runs one mode only (bpf, bpf-dump13, probes, none, none-dump13):
+ * for `perf record` of one way.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -84,8 +90,16 @@ static void ep_child(int ready, long nsock, long established)
         pause();
 }
 
-static const char *const ep_mode_names[] = { "bpf", "probes", "none" };
-static const unsigned ep_mode_flags[] = { 0, EP_HOST_NO_BPF, EP_HOST_NO_PROBE };
+/* Sticky ports by BPF, by probes (no BPF at all: no bound pass either) or
+ * not at all (bounds); "-dump13": the bound-only TCP sockets asked of every
+ * namespace's dump (TCP_BOUND_INACTIVE) instead of the one BPF pass. */
+#define EP_NMODES 5
+static const char *const ep_mode_names[EP_NMODES] = { "bpf", "bpf-dump13", "probes", "none",
+                                                      "none-dump13" };
+static const unsigned ep_mode_flags[EP_NMODES] = {
+    0, EP_HOST_NO_BOUND_PASS, EP_HOST_NO_BPF, EP_HOST_NO_PROBE,
+    EP_HOST_NO_PROBE | EP_HOST_NO_BOUND_PASS,
+};
 
 /* One reading in a forked child: wall seconds, peak RSS, namespaces read. */
 static int ep_read_once(int mode, double *secs, long *rss_kib, size_t *nread, size_t *ndest)
@@ -112,6 +126,12 @@ static int ep_read_once(int mode, double *secs, long *rss_kib, size_t *nread, si
             _exit(1);
         ep_host_node_dests(node, &nd, NULL);
         r.secs = ep_bench_now_s() - t0;
+        {
+            size_t nn;
+            const char *const *notes = ep_host_node_notes(node, &nn);
+            if (nn && !(o.host.flags & (EP_HOST_NO_BOUND_PASS | EP_HOST_NO_BPF)))
+                fprintf(stderr, "node-bench: %s: %s\n", ep_mode_names[mode], notes[0]);
+        }
         r.n = ep_host_node_count(node);
         r.un = ep_host_node_unreadable(node);
         r.nd = nd;
@@ -139,19 +159,20 @@ int main(int argc, char **argv)
         { "established", required_argument, NULL, 'e' },
         { "runs", required_argument, NULL, 'r' },
         { "child-hash", required_argument, NULL, 'H' },
+        { "mode", required_argument, NULL, 'm' },
         { "json", no_argument, NULL, 'j' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     long nns = 200, nsock = 500, established = 100, runs = 5, child_hash = 0;
     bool json = false;
-    int ready[2], c, rc = 0;
+    int ready[2], c, rc = 0, only = -1;
     pid_t *kids;
-    double *t[3];
-    long rss[3] = { 0, 0, 0 };
+    double *t[EP_NMODES];
+    long rss[EP_NMODES] = { 0 };
     size_t nread = 0, ndest = 0;
 
-    while ((c = getopt_long(argc, argv, "n:s:e:r:H:jh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "n:s:e:r:H:m:jh", opts, NULL)) != -1) {
         switch (c) {
         case 'n': nns = ep_arg("namespaces", optarg, 2000); break;
         case 's': nsock = ep_arg("sockets", optarg, 30000); break;
@@ -159,10 +180,20 @@ int main(int argc, char **argv)
         case 'r': runs = ep_arg("runs", optarg, 1000); break;
         case 'H': child_hash = ep_arg("child-hash", optarg, 1 << 20); break;
         case 'j': json = true; break;
+        case 'm':
+            for (int m = 0; m < EP_NMODES; m++)
+                if (strcmp(optarg, ep_mode_names[m]) == 0)
+                    only = m;
+            if (only < 0) {
+                fprintf(stderr, "node-bench: --mode is one of bpf, bpf-dump13, probes, none, "
+                                "none-dump13, not '%s'\n", optarg);
+                return 2;
+            }
+            break;
         default:
             fprintf(c == 'h' ? stdout : stderr,
                     "usage: node-bench [--namespaces N] [--sockets N] [--established N] "
-                    "[--runs N] [--child-hash B] [--json]\n");
+                    "[--runs N] [--child-hash B] [--mode M] [--json]\n");
             return c == 'h' ? 0 : 2;
         }
     }
@@ -183,9 +214,12 @@ int main(int argc, char **argv)
         }
     }
     kids = calloc((size_t)nns, sizeof *kids);
-    for (int m = 0; m < 3; m++)
+    for (int m = 0; m < EP_NMODES; m++)
         t[m] = calloc((size_t)runs, sizeof *t[m]);
-    if (!kids || !t[0] || !t[1] || !t[2] || pipe(ready) != 0)
+    for (int m = 0; m < EP_NMODES; m++)
+        if (!t[m])
+            return 1;
+    if (!kids || pipe(ready) != 0)
         return 1;
     for (long i = 0; i < nns; i++) {
         char ok;
@@ -204,9 +238,11 @@ int main(int argc, char **argv)
         }
     }
     for (long r = 0; r < runs; r++) {
-        for (int k = 0; k < 3; k++) {
-            int m = (int)((r + k) % 3);   /* rotate which mode goes first */
+        for (int k = 0; k < EP_NMODES; k++) {
+            int m = (int)((r + k) % EP_NMODES); /* rotate which mode goes first */
             long kib;
+            if (only >= 0 && m != only)
+                continue;
             if (ep_read_once(m, &t[m][r], &kib, &nread, &ndest) != 0) {
                 fprintf(stderr, "node-bench: reading the node failed (%s)\n", ep_mode_names[m]);
                 rc = 1;
@@ -218,11 +254,13 @@ int main(int argc, char **argv)
     }
     if (!json)
         printf("%ld namespaces x %ld sockets (%ld established), %s socket hash, %zu namespaces "
-               "read, %zu destinations kept (top 10), %ld runs\n\n%-8s %10s %10s %10s\n",
+               "read, %zu destinations kept (top 10), %ld runs\n\n%-11s %10s %10s %10s\n",
                nns, nsock, established, child_hash ? "per-namespace" : "host-wide", nread, ndest,
-               runs, "sticky", "median s", "max s", "RSS MiB");
-    for (int m = 0; m < 3; m++) {
+               runs, "mode", "median s", "max s", "RSS MiB");
+    for (int m = 0; m < EP_NMODES; m++) {
         double med, max;
+        if (only >= 0 && m != only)
+            continue;
         qsort(t[m], (size_t)runs, sizeof *t[m], ep_bench_cmp_double);
         med = ep_bench_percentile(t[m], (size_t)runs, 0.5);
         max = t[m][runs - 1];
@@ -233,7 +271,7 @@ int main(int argc, char **argv)
                                     "runs", (int)runs, "median_s", med,
                                     "max_s", max, "rss_mib", (double)rss[m] / 1024));
         else
-            printf("%-8s %10.3f %10.3f %10.1f\n", ep_mode_names[m], med, max,
+            printf("%-11s %10.3f %10.3f %10.1f\n", ep_mode_names[m], med, max,
                    (double)rss[m] / 1024);
     }
 out:

@@ -127,12 +127,16 @@ static void ep_node_tail(const ep_host_node *node, bool color, const char *bold,
 void ep_status_node_print(const ep_host_node *node, bool color)
 {
     const char *bold = color ? "\033[1m" : "", *off = color ? "\033[0m" : "";
-    size_t un = ep_host_node_unreadable(node);
+    size_t un = ep_host_node_unreadable(node), nn = 0;
+    const char *const *notes = ep_host_node_notes(node, &nn);
 
     printf("%sNode%s: %zu network namespaces", bold, off, ep_host_node_count(node));
     if (un)
         printf(", %zu could not be read (shown with the reason, not as zeros)", un);
-    printf("\n\n");
+    printf("\n");
+    for (size_t k = 0; k < nn; k++)
+        printf("  note: %s\n", notes[k]);
+    printf("\n");
     ep_node_namespaces(node, bold, off);
     ep_node_dests(node, color, bold, off);
     ep_node_tail(node, color, bold, off);

@@ -22,6 +22,25 @@ void ep_diag_addr(int family, const uint32_t raw[4], ep_addr *out)
         ep_addr_from_bytes(family, b, out);
 }
 
+/* The "sport >= lo && sport <= hi" bytecode of both request forms. */
+static void ep_diag_bytecode(struct nlattr *attr, struct inet_diag_bc_op bc[4], uint16_t lo,
+                             uint16_t hi)
+{
+    attr->nla_len = sizeof *attr + 4 * sizeof bc[0];
+    attr->nla_type = INET_DIAG_REQ_BYTECODE;
+    /* At each op, true jumps `yes` bytes and false `no`; landing exactly at
+     * the end accepts, beyond it rejects.  GE/LE take their port in the
+     * `no` field of the op that follows. */
+    bc[0].code = INET_DIAG_BC_S_GE;
+    bc[0].yes = sizeof bc[0] * 2;
+    bc[0].no = 4 * sizeof bc[0] + 4;
+    bc[1].no = lo;
+    bc[2].code = INET_DIAG_BC_S_LE;
+    bc[2].yes = sizeof bc[0] * 2;
+    bc[2].no = sizeof bc[0] * 2 + 4;
+    bc[3].no = hi;
+}
+
 size_t ep_diag_request(void *buf, int family, uint8_t proto, uint32_t states, uint16_t lo,
                        uint16_t hi, uint32_t seq)
 {
@@ -41,19 +60,29 @@ size_t ep_diag_request(void *buf, int family, uint8_t proto, uint32_t states, ui
     r.req.sdiag_family = (uint8_t)family;
     r.req.sdiag_protocol = proto;
     r.req.idiag_states = states;
-    r.attr.nla_len = sizeof r.attr + sizeof r.bc;
-    r.attr.nla_type = INET_DIAG_REQ_BYTECODE;
-    /* At each op, true jumps `yes` bytes and false `no`; landing exactly at
-     * the end accepts, beyond it rejects.  GE/LE take their port in the
-     * `no` field of the op that follows. */
-    r.bc[0].code = INET_DIAG_BC_S_GE;
-    r.bc[0].yes = sizeof r.bc[0] * 2;
-    r.bc[0].no = sizeof r.bc + 4;
-    r.bc[1].no = lo;
-    r.bc[2].code = INET_DIAG_BC_S_LE;
-    r.bc[2].yes = sizeof r.bc[0] * 2;
-    r.bc[2].no = sizeof r.bc[0] * 2 + 4;
-    r.bc[3].no = hi;
+    ep_diag_bytecode(&r.attr, r.bc, lo, hi);
+    memcpy(buf, &r, sizeof r);
+    return sizeof r;
+}
+
+size_t ep_diag_request_compat(void *buf, uint32_t states, uint16_t lo, uint16_t hi, uint32_t seq)
+{
+    struct {
+        struct nlmsghdr nlh;
+        struct inet_diag_req req;
+        struct nlattr attr;
+        struct inet_diag_bc_op bc[4];
+    } r;
+
+    _Static_assert(sizeof r == EP_DIAG_REQUEST_COMPAT_LEN, "the request has no padding");
+    memset(&r, 0, sizeof r);
+    r.nlh.nlmsg_len = sizeof r;
+    r.nlh.nlmsg_type = TCPDIAG_GETSOCK;
+    r.nlh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    r.nlh.nlmsg_seq = seq;
+    r.req.idiag_family = AF_INET; /* the kernel dumps both families for this form */
+    r.req.idiag_states = states;
+    ep_diag_bytecode(&r.attr, r.bc, lo, hi);
     memcpy(buf, &r, sizeof r);
     return sizeof r;
 }
@@ -80,7 +109,7 @@ int ep_diag_walk(const void *buf, size_t len, uint32_t seq, uint32_t portid, ep_
             memcpy(&e, p + NLMSG_HDRLEN, sizeof e);
             if (e.error != 0)
                 return e.error < 0 && e.error > -4096 ? e.error : -EPROTO;
-        } else if (h.nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+        } else if (h.nlmsg_type == SOCK_DIAG_BY_FAMILY || h.nlmsg_type == TCPDIAG_GETSOCK) {
             struct inet_diag_msg m;
             if (payload < sizeof m)
                 return -EBADMSG;

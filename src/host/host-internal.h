@@ -176,10 +176,57 @@ int ep_host_netstat_lookup(const char *text, const char *prefix, const char *fie
 int ep_host_sockstat_lookup(const char *text, const char *prefix, const char *field, int64_t *out);
 void ep_host_read_counters(ep_host_snapshot *s);
 
+/* --- bound-bpf.c --- */
+/* A bound-but-inactive TCP socket (TCP_CLOSE with a local port) as the
+ * pass found it: the fields inet_diag reports for it, in its byte orders
+ * (addresses and ports in network order, IPv4 in src[0..3]). */
+typedef struct ep_host_bound_sock {
+    uint64_t netns;               /* its network namespace's inode */
+    uint64_t inode;               /* its socket inode */
+    uint8_t src[16], dst[16];
+    uint16_t family;              /* AF_INET, AF_INET6 */
+    uint16_t sport, dport;        /* network byte order */
+    uint8_t state;                /* TCP_CLOSE */
+} ep_host_bound_sock;
+
+/* Every such socket of every namespace, one record per socket, sorted by
+ * (netns, inode). */
+typedef struct ep_host_bound_pass {
+    ep_host_bound_sock *v;
+    size_t n;
+} ep_host_bound_pass;
+
+/* One walk of every open file of the host (a BPF iterator).  0 and *p
+ * filled, or -errno with why filled and *p empty: -EPERM (no CAP_BPF +
+ * CAP_PERFMON or CAP_SYS_ADMIN), -ENOTSUP (no kernel BTF, a build without
+ * BPF), or what the kernel said.  Prints nothing. */
+int ep_host_bound_pass_take(ep_host_bound_pass *p, char *why, size_t len);
+void ep_host_bound_pass_free(ep_host_bound_pass *p);
+/* Sort p by (netns, inode) and drop duplicates (what _take does). */
+void ep_host_bound_pass_sort(ep_host_bound_pass *p);
+/* The records of namespace netns (*n of them), or NULL and 0. */
+const ep_host_bound_sock *ep_host_bound_pass_find(const ep_host_bound_pass *p, uint64_t netns,
+                                                  size_t *n);
+
+/* A namespace's bound-but-inactive TCP sockets known in advance: its dump
+ * leaves that state out (see bound-bpf.c) and adds these instead. */
+typedef struct ep_host_bound_given {
+    const ep_host_bound_sock *v;
+    size_t n;
+} ep_host_bound_given;
+
+/* ep_host_snapshot_take, with the namespace's bound-but-inactive TCP
+ * sockets given (NULL: asked of sock_diag as usual). */
+int ep_host_snapshot_take_given(const ep_host_options *opts, const ep_host_bound_given *given,
+                                ep_host_snapshot **out);
+
 /* --- sockdiag.c --- */
 /* Dump one protocol (both families) into agg; the kernel filters on the
- * range.  0 or -errno (netlink unusable: the caller falls back). */
-int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only);
+ * range.  With given (TCP, not listen_only): the dump leaves out the
+ * bound-but-inactive state and each family's given sockets are added after
+ * its dump.  0 or -errno (netlink unusable: the caller falls back). */
+int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only,
+                          const ep_host_bound_given *given);
 /* Parse a buffer of netlink messages as received from a dump.  Returns 1
  * when more messages follow, 0 at NLMSG_DONE, -errno on an error message
  * or malformed input. */

@@ -334,6 +334,12 @@ json_t *ep_host_node_to_json(const ep_host_node *node)
             ok = false;
         }
     }
+    size_t nn = 0;
+    const char *const *notes = ep_host_node_notes(node, &nn);
+    json_t *narr = ok ? json_array() : NULL;
+    ok = ok && narr && ep_json_set(o, "notes", narr);
+    for (size_t i = 0; ok && i < nn; i++)
+        ok = json_array_append_new(narr, json_string(notes[i])) == 0;
     if (ok && ep_json_set(o, "namespaces", list) && ep_json_set(o, "destinations", dests) &&
         ep_json_set(o, "destinations_total", json_integer((json_int_t)total)) &&
         ep_json_set(o, "unreadable", json_integer((json_int_t)ep_host_node_unreadable(node))))

@@ -2,7 +2,16 @@
  * snapshot each (nsenum.c lists and names them), and the destinations of
  * all of them in one list ordered as a snapshot orders its own (pressure,
  * then used).  A namespace that cannot be read keeps its identity and a
- * reason, and contributes nothing to the list: never zeros. */
+ * reason, and contributes nothing to the list: never zeros.
+ *
+ * Bound-but-inactive TCP sockets (bind() alone) are found for every
+ * namespace at once, by one BPF pass over every open file of the host
+ * (bound-bpf.c), and each namespace's TCP dump leaves them out: asking
+ * sock_diag for them walks the host-wide bind hash once per dump (36 ms at
+ * 100,000 bound sockets), which made a node of 200 namespaces take seconds
+ * (docs/BENCHMARKS.md, issue 13).  Without BPF (not privileged, no BTF, a
+ * build without it) each dump asks for them as before, and the node's
+ * notes say so once. */
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
@@ -24,6 +33,10 @@ struct ep_host_node {
     size_t unreadable;
     ep_host_node_dest *dests;
     size_t ndests, total;
+    ep_host_bound_pass bound;     /* the pass's sockets, when bound_ok */
+    bool bound_ok;
+    char *notes[1];               /* why the pass was not used, or none */
+    size_t nnotes;
 };
 
 void ep_host_node_options_init(ep_host_node_options *opts)
@@ -131,7 +144,13 @@ static int ep_node_read_one(ep_node_job *job, size_t i)
     o.netns_inode = e->self ? 0 : e->inode;
     if (!e->self)
         o.flags |= EP_HOST_NO_SOCKETS;
-    rc = ep_host_snapshot_take(&o, &node->snap[i]);
+    if (node->bound_ok) {
+        ep_host_bound_given given;
+        given.v = ep_host_bound_pass_find(&node->bound, e->inode, &given.n);
+        rc = ep_host_snapshot_take_given(&o, &given, &node->snap[i]);
+    } else {
+        rc = ep_host_snapshot_take(&o, &node->snap[i]);
+    }
     if (rc == EP_ENOMEM)
         return rc;
     if (rc != 0) {
@@ -182,6 +201,40 @@ static int ep_node_read_all(ep_host_node *node, const ep_host_node_options *opts
     return atomic_load(&job.oom) ? EP_ENOMEM : 0;
 }
 
+/* The bound-only TCP sockets of every namespace in one pass, when TCP is
+ * read through sock_diag; a note when the pass cannot be used.  -ENOMEM
+ * only. */
+static int ep_node_bound_pass(ep_host_node *node, const ep_host_options *o)
+{
+    char why[300] = "", note[512];
+    int rc;
+
+    if ((o->flags & EP_HOST_NO_TCP) || o->source == EP_HOST_SOURCE_PROC)
+        return 0;                 /* no sock_diag TCP dump to spare */
+    if (o->flags & (EP_HOST_NO_BOUND_PASS | EP_HOST_NO_BPF)) {
+        snprintf(why, sizeof why, "not asked for (%s)",
+                 o->flags & EP_HOST_NO_BOUND_PASS ? "EP_HOST_NO_BOUND_PASS" : "EP_HOST_NO_BPF");
+        rc = -ENOTSUP;
+    } else {
+        rc = ep_host_bound_pass_take(&node->bound, why, sizeof why);
+    }
+    if (rc == 0) {
+        node->bound_ok = true;
+        return 0;
+    }
+    if (rc == -ENOMEM)
+        return EP_ENOMEM;
+    snprintf(note, sizeof note,
+             "bound-only TCP sockets were asked of each namespace's sock_diag dump, which walks "
+             "the host's whole bind table every time (slow on a node of many namespaces): one "
+             "BPF pass over every open file could not be used: %s", why);
+    node->notes[0] = strdup(note);
+    if (!node->notes[0])
+        return EP_ENOMEM;
+    node->nnotes = 1;
+    return 0;
+}
+
 int ep_host_node_take(const ep_host_node_options *opts, ep_host_node **out)
 {
     ep_host_node_options defaults;
@@ -219,7 +272,9 @@ int ep_host_node_take(const ep_host_node_options *opts, ep_host_node **out)
             .path = e->path, .label = e->label,
         };
     }
-    rc = ep_node_read_all(node, opts);
+    rc = ep_node_bound_pass(node, &opts->host);
+    if (rc == 0)
+        rc = ep_node_read_all(node, opts);
     if (rc != 0) {
         ep_host_node_free(node);
         return rc;
@@ -247,6 +302,9 @@ void ep_host_node_free(ep_host_node *node)
     free(node->why);
     free(node->info);
     free(node->dests);
+    ep_host_bound_pass_free(&node->bound);
+    for (size_t i = 0; i < node->nnotes; i++)
+        free(node->notes[i]);
     ep_host_ns_list_free(&node->list);
     free(node);
 }
@@ -285,4 +343,10 @@ const ep_host_node_dest *ep_host_node_dests(const ep_host_node *node, size_t *n,
 size_t ep_host_node_unreadable(const ep_host_node *node)
 {
     return node->unreadable;
+}
+
+const char *const *ep_host_node_notes(const ep_host_node *node, size_t *n)
+{
+    *n = node->nnotes;
+    return (const char *const *)node->notes;
 }

@@ -4,7 +4,9 @@
  *   1. enter --netns if given (netns.c), and always come back;
  *   2. settings (sysctl.c, conntrack.c): the range decides what is dumped;
  *   3. sockets per protocol: sock_diag (sockdiag.c), LISTEN first so that
- *      accepted sockets can be told from outgoing ones, then all states;
+ *      accepted sockets can be told from outgoing ones, then all states
+ *      (but the bound-only TCP ones when the caller gives them: node.c's
+ *      one pass for every namespace, bound-bpf.c);
  *      on failure /proc/net (procnet.c) into a fresh aggregator, noted;
  *      then which connected TCP ports are sticky, for the ports whose answer
  *      changes a free count: a BPF iterator reading every socket's autobind
@@ -156,8 +158,9 @@ static int ep_host_agg_begin(const ep_host_snapshot *s, ep_host_agg *agg, uint16
 }
 
 /* Read one protocol into a fresh aggregator; *src tells where from. */
-static int ep_host_read_proto(ep_host_snapshot *s, const ep_host_options *o, uint8_t proto,
-                              uint16_t lo, uint16_t hi, ep_host_agg *agg, ep_host_source *src)
+static int ep_host_read_proto(ep_host_snapshot *s, const ep_host_options *o,
+                              const ep_host_bound_given *given, uint8_t proto, uint16_t lo,
+                              uint16_t hi, ep_host_agg *agg, ep_host_source *src)
 {
     const char *pname = proto == 6 ? "TCP" : "UDP";
     bool samples = (o->flags & EP_HOST_WITH_PROCESSES) != 0;
@@ -170,9 +173,9 @@ static int ep_host_read_proto(ep_host_snapshot *s, const ep_host_options *o, uin
         if (rc)
             return rc;
         if (proto == 6)
-            rc = ep_host_sockdiag_dump(agg, proto, true);
+            rc = ep_host_sockdiag_dump(agg, proto, true, NULL);
         if (rc == 0)
-            rc = ep_host_sockdiag_dump(agg, proto, false);
+            rc = ep_host_sockdiag_dump(agg, proto, false, proto == 6 ? given : NULL);
         if (rc == 0) {
             *src = EP_HOST_SOURCE_NETLINK;
             return 0;
@@ -348,7 +351,8 @@ static void ep_host_sticky_ask(const ep_host_options *o, const ep_portset *cand,
     }
 }
 
-static int ep_host_read_sockets(ep_host_snapshot *s, const ep_host_options *o)
+static int ep_host_read_sockets(ep_host_snapshot *s, const ep_host_options *o,
+                                const ep_host_bound_given *given)
 {
     ep_host_agg *tcp = calloc(1, sizeof *tcp), *udp = calloc(1, sizeof *udp);
     ep_host_sticky *sticky = NULL;
@@ -367,13 +371,13 @@ static int ep_host_read_sockets(ep_host_snapshot *s, const ep_host_options *o)
     }
     s->source_tcp = s->source_udp = EP_HOST_SOURCE_NONE;
     if (!(o->flags & EP_HOST_NO_TCP))
-        rc = ep_host_read_proto(s, o, 6, lo, hi, tcp, &s->source_tcp);
+        rc = ep_host_read_proto(s, o, given, 6, lo, hi, tcp, &s->source_tcp);
     else
         rc = ep_host_agg_init(tcp, lo, hi, NULL, false, o->family);
     if (rc)
         goto out;
     if (!(o->flags & EP_HOST_NO_UDP))
-        rc = ep_host_read_proto(s, o, 17, lo, hi, udp, &s->source_udp);
+        rc = ep_host_read_proto(s, o, NULL, 17, lo, hi, udp, &s->source_udp);
     else
         rc = ep_host_agg_init(udp, lo, hi, NULL, false, o->family);
     if (rc)
@@ -429,6 +433,7 @@ static void ep_host_settings_unknown(ep_host_settings *st)
 typedef struct ep_host_read_job {
     ep_host_snapshot *snap;
     const ep_host_options *opts;
+    const ep_host_bound_given *given;
 } ep_host_read_job;
 
 static int ep_host_read_namespace(void *arg)
@@ -438,13 +443,19 @@ static int ep_host_read_namespace(void *arg)
 
     ep_host_read_settings(job->snap);
     ep_host_read_conntrack(job->snap);
-    rc = ep_host_read_sockets(job->snap, job->opts);
+    rc = ep_host_read_sockets(job->snap, job->opts, job->given);
     if (rc == 0)
         ep_host_read_counters(job->snap);
     return rc;
 }
 
 int ep_host_snapshot_take(const ep_host_options *opts, ep_host_snapshot **out)
+{
+    return ep_host_snapshot_take_given(opts, NULL, out);
+}
+
+int ep_host_snapshot_take_given(const ep_host_options *opts, const ep_host_bound_given *given,
+                                ep_host_snapshot **out)
 {
     ep_host_options defaults;
     ep_host_snapshot *s;
@@ -467,6 +478,7 @@ int ep_host_snapshot_take(const ep_host_options *opts, ep_host_snapshot **out)
     ep_host_settings_unknown(&s->settings);
     job.snap = s;
     job.opts = opts;
+    job.given = given;
     if (opts->netns) {
         s->netns = strdup(opts->netns);
         if (!s->netns) {

@@ -1,5 +1,6 @@
 /* sockdiag.c - live sockets through NETLINK_SOCK_DIAG (inet_diag) with
- * libmnl.  One dump per (family, protocol), all states, with
+ * libmnl.  One dump per protocol (TCP: both families in one request of
+ * inet_diag's original form; else, and UDP, one per family), all states, with
  * INET_DIAG_REQ_BYTECODE "sport >= lo && sport <= hi" so the kernel skips
  * sockets outside the ephemeral range before copying them.  Messages are
  * parsed straight out of the receive buffer into the aggregator (group.c):
@@ -48,33 +49,86 @@ static void ep_host_diag_msg(const struct inet_diag_msg *m, uint8_t proto, ep_ho
 struct ep_host_diag_ctx {
     uint8_t proto;
     ep_host_agg *agg;
+    size_t seen;
 };
 
 static void ep_host_diag_one(const struct inet_diag_msg *m, void *arg)
 {
-    const struct ep_host_diag_ctx *c = arg;
+    struct ep_host_diag_ctx *c = arg;
     ep_host_diag_msg(m, c->proto, c->agg);
-}
-
-/* Walk one buffer (diag.c); seq / portid 0 skip those checks. */
-static int ep_host_diag_walk(const void *buf, size_t len, uint32_t seq, uint32_t portid,
-                             uint8_t proto, ep_host_agg *agg)
-{
-    struct ep_host_diag_ctx c = { proto, agg };
-    return ep_diag_walk(buf, len, seq, portid, ep_host_diag_one, &c);
+    c->seen++;
 }
 
 int ep_host_sockdiag_parse(const void *buf, size_t len, uint8_t proto, ep_host_agg *agg)
 {
-    return ep_host_diag_walk(buf, len, 0, 0, proto, agg);
+    struct ep_host_diag_ctx c = { proto, agg, 0 };
+    return ep_diag_walk(buf, len, 0, 0, ep_host_diag_one, &c);
 }
 
-int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only)
+/* The given bound-but-inactive sockets of one family, as inet_diag would
+ * have reported them (the same message, so the same reading). */
+static void ep_host_diag_given(const ep_host_bound_given *given, int family, ep_host_agg *agg)
+{
+    for (size_t i = 0; i < given->n; i++) {
+        const ep_host_bound_sock *b = &given->v[i];
+        struct inet_diag_msg m;
+        if (b->family != family)
+            continue;
+        memset(&m, 0, sizeof m);
+        m.idiag_family = (uint8_t)b->family;
+        m.idiag_state = b->state;
+        m.id.idiag_sport = b->sport;
+        m.id.idiag_dport = b->dport;
+        memcpy(m.id.idiag_src, b->src, sizeof m.id.idiag_src);
+        memcpy(m.id.idiag_dst, b->dst, sizeof m.id.idiag_dst);
+        m.idiag_inode = (uint32_t)b->inode;
+        ep_host_diag_msg(&m, 6, agg);
+    }
+}
+
+/* Send one dump request and fold every reply into agg.  *seen counts the
+ * sockets folded (so a failed request that folded none can be retried
+ * another way).  0 or -errno. */
+static int ep_host_diag_run(struct mnl_socket *nl, char *buf, size_t reqlen, uint32_t seq,
+                            uint8_t proto, ep_host_agg *agg, size_t *seen)
+{
+    struct ep_host_diag_ctx c = { proto, agg, 0 };
+    unsigned portid = mnl_socket_get_portid(nl);
+    int rc = 0;
+
+    if (mnl_socket_sendto(nl, buf, reqlen) < 0)
+        return -errno;
+    for (;;) {
+        ssize_t n = mnl_socket_recvfrom(nl, buf, EP_HOST_DIAG_BUF);
+        int r;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            break;
+        }
+        r = ep_diag_walk(buf, (size_t)n, seq, portid, ep_host_diag_one, &c);
+        if (r <= 0) {
+            rc = r;
+            break;
+        }
+    }
+    *seen = c.seen;
+    return rc;
+}
+
+int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only,
+                          const ep_host_bound_given *given)
 {
     static const int families[2] = { AF_INET, AF_INET6 };
+    /* TCP_BOUND_INACTIVE (13) walks the host-wide bind hash: left out when
+     * the caller knows those sockets already */
+    uint32_t states = listen_only ? 1u << EP_HOST_LISTEN
+                      : given     ? 0xffffffffu & ~(1u << 13)
+                                  : 0xffffffffu;
+    bool feed = given && !listen_only && proto == 6, both = false;
     char *buf;
     struct mnl_socket *nl = mnl_socket_open(NETLINK_SOCK_DIAG);
-    unsigned portid;
     int rc = 0, bufsize = 1 << 20;
 
     if (!nl)
@@ -91,36 +145,31 @@ int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only)
         mnl_socket_close(nl);
         return -ENOMEM;
     }
-    portid = mnl_socket_get_portid(nl);
     agg->listen_pass = listen_only; /* only record listening ports */
+    /* TCP of both families: one request of the original inet_diag form,
+     * which the kernel answers with one walk of its tables for both (each
+     * walk of the host-wide established hash costs milliseconds, paid per
+     * namespace by --all-namespaces); a kernel that refuses it before
+     * answering anything is asked family by family. */
+    if (proto == 6 && !agg->family) {
+        uint32_t seq = (uint32_t)time(NULL) + 2;
+        size_t seen = 0, reqlen = ep_diag_request_compat(buf, states, agg->lo, agg->hi, seq);
+        rc = ep_host_diag_run(nl, buf, reqlen, seq, proto, agg, &seen);
+        both = rc == 0;
+        if (rc != 0 && seen == 0 && rc != -ENOMEM)
+            rc = 0;
+    }
     for (int f = 0; f < 2 && rc == 0; f++) {
         uint32_t seq = (uint32_t)time(NULL) + (uint32_t)f;
-        uint32_t states = listen_only ? 1u << EP_HOST_LISTEN : 0xffffffffu;
-        size_t reqlen;
+        size_t seen, reqlen;
         if (agg->family && agg->family != families[f])
             continue;
-        reqlen = ep_diag_request(buf, families[f], proto, states, agg->lo, agg->hi, seq);
-        if (mnl_socket_sendto(nl, buf, reqlen) < 0) {
-            rc = -errno;
-            break;
+        if (!both) {
+            reqlen = ep_diag_request(buf, families[f], proto, states, agg->lo, agg->hi, seq);
+            rc = ep_host_diag_run(nl, buf, reqlen, seq, proto, agg, &seen);
         }
-        for (;;) {
-            ssize_t n = mnl_socket_recvfrom(nl, buf, EP_HOST_DIAG_BUF);
-            int r;
-            if (n < 0) {
-                if (errno == EINTR)
-                    continue;
-                rc = -errno;
-                break;
-            }
-            r = ep_host_diag_walk(buf, (size_t)n, seq, portid, proto, agg);
-            if (r < 0) {
-                rc = r;
-                break;
-            }
-            if (r == 0)
-                break;
-        }
+        if (rc == 0 && feed)
+            ep_host_diag_given(given, families[f], agg);
         /* IPv4 worked but the kernel has no IPv6 (ipv6.disable=1): there
          * are no IPv6 sockets to count, which is not a reason to fall
          * back to /proc. */

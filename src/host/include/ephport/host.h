@@ -99,6 +99,12 @@ enum {
                                          without BPF, bounds.  What
                                          --all-namespaces uses for every
                                          namespace but the caller's */
+    EP_HOST_NO_BOUND_PASS  = 1u << 6, /* node only: ask every namespace's
+                                         sock_diag for its bound-only TCP
+                                         sockets (each dump walks the host's
+                                         whole bind table) instead of one BPF
+                                         pass over every open file (the
+                                         benchmark compares the two) */
 };
 
 typedef struct ep_host_options {

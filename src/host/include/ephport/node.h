@@ -12,6 +12,14 @@
  * (docker's config.v2.json; the kubelet's /var/log/pods and
  * /var/log/containers names), else a pid and command.  Nothing asks a daemon.
  *
+ * Bound-only TCP sockets (bind() without listen() or connect()) of every
+ * namespace are found in one BPF pass over every open file of the host,
+ * and each namespace's sock_diag dump leaves them out (asking for them
+ * walks the host's whole bind table per dump).  The pass cannot see a
+ * socket that no process holds a descriptor of (in flight over a unix
+ * socket, only in io_uring's fixed files).  Without BPF each dump asks for
+ * them, and ep_host_node_notes() says so.
+ *
  * Other namespaces are read without creating sockets in them
  * (EP_HOST_NO_SOCKETS): which connected TCP ports are sticky comes from the
  * BPF iterator, else free TCP ports are bounds, never TCP_REPAIR probes that
@@ -96,6 +104,10 @@ EP_API const ep_host_node_dest *ep_host_node_dests(const ep_host_node *node, siz
                                                    size_t *total);
 /* How many namespaces could not be read. */
 EP_API size_t ep_host_node_unreadable(const ep_host_node *node);
+/* Notes about the whole reading (*n of them, maybe 0): how it was read
+ * when that is not the usual way, e.g. bound-only TCP sockets asked of
+ * every namespace's dump because the one BPF pass could not be used. */
+EP_API const char *const *ep_host_node_notes(const ep_host_node *node, size_t *n);
 
 #ifdef __cplusplus
 }
