@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
-#include <pty.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -31,6 +30,7 @@
 #include <ephport/capacity.h>
 
 #include "netns-util.h"
+#include "tty-util.h"
 
 /* ---- running the binary ---- */
 
@@ -412,71 +412,16 @@ static void bad_command_lines(void **state)
 
 /* ---- the terminal view, driven through a pseudo-terminal ---- */
 
-struct tty_run {
-    int master;
-    pid_t pid;
-    char buf[1 << 18];
-    size_t len;
-};
-
-static void tty_start(struct tty_run *t)
-{
-    const char *bin = getenv("EPHPORT_BIN");
-    struct winsize ws = { .ws_row = 24, .ws_col = 120 };
-    assert_non_null(bin);
-    t->len = 0;
-    t->pid = forkpty(&t->master, NULL, NULL, &ws);
-    assert_true(t->pid >= 0);
-    if (t->pid == 0) {
-        setenv("TERM", "xterm", 1);
-        setenv("NO_COLOR", "1", 1);
-        execl(bin, bin, "top", "--interval", "0.25", (char *)NULL);
-        _exit(127);
-    }
-}
-
-/* Read until `needle` shows up after offset `from` (or EOF); 20 s at most,
- * a guard against hanging, not a timing assertion.  Returns true if seen. */
-static bool tty_wait_for(struct tty_run *t, size_t from, const char *needle)
-{
-    for (int rounds = 0; rounds < 200; rounds++) {
-        struct pollfd p = { .fd = t->master, .events = POLLIN };
-        ssize_t n;
-        t->buf[t->len] = '\0';
-        if (needle && t->len > from && strstr(t->buf + from, needle))
-            return true;
-        if (poll(&p, 1, 100) <= 0)
-            continue;
-        n = read(t->master, t->buf + t->len, sizeof t->buf - 1 - t->len);
-        if (n <= 0)
-            return needle == NULL; /* EOF / EIO: the child has gone */
-        t->len += (size_t)n;
-    }
-    return false;
-}
-
-static int tty_finish(struct tty_run *t, struct termios *after)
-{
-    int st;
-    assert_true(tty_wait_for(t, 0, NULL)); /* drain to EOF */
-    assert_int_equal(waitpid(t->pid, &st, 0), t->pid);
-    /* The pty keeps its settings after the child exits: they must be the
-     * ones ncurses found (canonical mode, echo). */
-    assert_int_equal(tcgetattr(t->master, after), 0);
-    close(t->master);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static void terminal_view_keys_and_restore(void **state)
 {
-    static struct tty_run t;
+    static struct ep_tty t;
     struct termios after;
     size_t mark;
     if (*(bool *)*state)
         skip();
-    tty_start(&t);
-    assert_true(tty_wait_for(&t, 0, "q quit"));
-    assert_true(tty_wait_for(&t, 0, "127.0.0.1:8080"));
+    ep_tty_start(&t, (const char *const[]){ "top", "--interval", "0.25", NULL }, 24, 120);
+    assert_true(ep_tty_wait_for(&t, 0, "q quit"));
+    assert_true(ep_tty_wait_for(&t, 0, "127.0.0.1:8080"));
     /* s, + and - are taken and the view keeps refreshing (their effect on
      * the screen is not asserted here: ncurses sends only changed cells,
      * sometimes as delete-character sequences, so the byte stream holds no
@@ -484,11 +429,11 @@ static void terminal_view_keys_and_restore(void **state)
     for (const char *k = "s+-s"; *k; k++) {
         mark = t.len;
         assert_int_equal(write(t.master, k, 1), 1);
-        assert_true(tty_wait_for(&t, mark, "\033["));
+        assert_true(ep_tty_wait_for(&t, mark, "\033["));
         assert_int_equal(waitpid(t.pid, NULL, WNOHANG), 0); /* still running */
     }
     assert_int_equal(write(t.master, "q", 1), 1);
-    assert_int_equal(tty_finish(&t, &after), 0);
+    assert_int_equal(ep_tty_finish(&t, &after), 0);
     /* xterm's rmcup: the alternate screen was left. */
     t.buf[t.len] = '\0';
     assert_non_null(strstr(t.buf, "\033[?1049l"));
@@ -498,16 +443,16 @@ static void terminal_view_keys_and_restore(void **state)
 
 static void terminal_view_restores_on_sigterm(void **state)
 {
-    static struct tty_run t;
+    static struct ep_tty t;
     struct termios after;
     size_t mark;
     if (*(bool *)*state)
         skip();
-    tty_start(&t);
-    assert_true(tty_wait_for(&t, 0, "q quit"));
+    ep_tty_start(&t, (const char *const[]){ "top", "--interval", "0.25", NULL }, 24, 120);
+    assert_true(ep_tty_wait_for(&t, 0, "q quit"));
     mark = t.len;
     assert_int_equal(kill(t.pid, SIGTERM), 0);
-    assert_int_equal(tty_finish(&t, &after), 0);
+    assert_int_equal(ep_tty_finish(&t, &after), 0);
     t.buf[t.len] = '\0';
     assert_non_null(strstr(t.buf + mark, "\033[?1049l"));
     assert_true(after.c_lflag & ECHO);

@@ -24,12 +24,10 @@
 
 #include <cmocka.h>
 #include <jansson.h>
-#include <poll.h>
-#include <pty.h>
-#include <termios.h>
 
 #include "ep-host-config.h"
 #include "netns-util.h"
+#include "tty-util.h"
 
 struct run {
     char *out, *err;
@@ -302,67 +300,9 @@ static void human_names_the_message(void **state)
 /* The terminal: `trace` on a pseudo-terminal redraws a view in place (no
  * interval separators of the log), shows the failure and its destination,
  * quits on q with the terminal restored; --scroll gives the log there. */
-struct tty_run {
-    pid_t pid;
-    int master;
-    size_t len;
-    char buf[1 << 18];
-};
-
-static void tty_start(struct tty_run *t, const char *const *args)
-{
-    const char *bin = getenv("EPHPORT_BIN");
-    struct winsize ws = { .ws_row = 30, .ws_col = 160 };
-    const char *argv[16] = { bin };
-    size_t n = 1;
-    assert_non_null(bin);
-    for (; args[n - 1] && n < 15; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    t->len = 0;
-    t->pid = forkpty(&t->master, NULL, NULL, &ws);
-    assert_true(t->pid >= 0);
-    if (t->pid == 0) {
-        setenv("TERM", "xterm", 1);
-        setenv("NO_COLOR", "1", 1);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-}
-
-/* Read until needle shows up after offset from (or EOF); 20 s at most, a
- * guard against hanging, not a timing assertion. */
-static bool tty_wait_for(struct tty_run *t, size_t from, const char *needle)
-{
-    for (int rounds = 0; rounds < 200; rounds++) {
-        struct pollfd p = { .fd = t->master, .events = POLLIN };
-        ssize_t n;
-        t->buf[t->len] = '\0';
-        if (needle && t->len > from && strstr(t->buf + from, needle))
-            return true;
-        if (t->len + 1 >= sizeof t->buf || poll(&p, 1, 100) <= 0)
-            continue;
-        n = read(t->master, t->buf + t->len, sizeof t->buf - 1 - t->len);
-        if (n <= 0)
-            return needle == NULL; /* EOF / EIO: the child has gone */
-        t->len += (size_t)n;
-    }
-    return false;
-}
-
-static int tty_finish(struct tty_run *t, struct termios *after)
-{
-    int st;
-    assert_true(tty_wait_for(t, 0, NULL));
-    assert_int_equal(waitpid(t->pid, &st, 0), t->pid);
-    assert_int_equal(tcgetattr(t->master, after), 0);
-    close(t->master);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static void terminal_view_refreshes_in_place(void **state)
 {
-    static struct tty_run t;
+    static struct ep_tty t;
     struct termios after;
     char why[256];
     (void)state;
@@ -376,12 +316,12 @@ static void terminal_view_refreshes_in_place(void **state)
     }
     assert_true(ep_test_enter_private_netns(why, sizeof why));
     assert_int_equal(ep_test_write_sysctl("net/ipv4/ip_local_port_range", "43000 43000"), 0);
-    tty_start(&t, (const char *const[]){ "trace", "--netns", "/proc/self/ns/net", "--interval",
-                                          "0.3", NULL });
-    assert_true(tty_wait_for(&t, 0, "q quit"));
+    ep_tty_start(&t, (const char *const[]){ "trace", "--netns", "/proc/self/ns/net",
+                                             "--interval", "0.3", NULL }, 30, 160);
+    assert_true(ep_tty_wait_for(&t, 0, "q quit"));
     make_one_failure();
-    assert_true(tty_wait_for(&t, 0, "EADDRNOTAVAIL (Cannot assign requested address)"));
-    assert_true(tty_wait_for(&t, 0, "127.0.0.1:8080"));
+    assert_true(ep_tty_wait_for(&t, 0, "EADDRNOTAVAIL (Cannot assign requested address)"));
+    assert_true(ep_tty_wait_for(&t, 0, "127.0.0.1:8080"));
     /* Redrawn in place: cursor addressing, and never the log's separator
      * lines or its table heads printed once per interval. */
     assert_non_null(strstr(t.buf, "\033["));
@@ -389,18 +329,19 @@ static void terminal_view_refreshes_in_place(void **state)
         fail_msg("the log's interval lines on the terminal:\n%s", t.buf);
     assert_int_equal(waitpid(t.pid, NULL, WNOHANG), 0); /* still running */
     assert_int_equal(write(t.master, "q", 1), 1);
-    assert_int_equal(tty_finish(&t, &after), 0);
+    assert_int_equal(ep_tty_finish(&t, &after), 0);
     assert_true(after.c_lflag & ICANON);
     assert_true(after.c_lflag & ECHO);
 
     /* --scroll: the log, even on a terminal. */
-    tty_start(&t, (const char *const[]){ "trace", "--netns", "/proc/self/ns/net", "--interval",
-                                          "0.3", "--duration", "1", "--scroll", NULL });
-    assert_true(tty_wait_for(&t, 0, "tracing"));
+    ep_tty_start(&t, (const char *const[]){ "trace", "--netns", "/proc/self/ns/net",
+                                             "--interval", "0.3", "--duration", "1",
+                                             "--scroll", NULL }, 30, 160);
+    assert_true(ep_tty_wait_for(&t, 0, "tracing"));
     make_one_failure();
-    assert_true(tty_wait_for(&t, 0, "EADDRNOTAVAIL (Cannot assign requested address)"));
-    assert_true(tty_wait_for(&t, 0, "--- "));
-    assert_int_equal(tty_finish(&t, &after), 0);
+    assert_true(ep_tty_wait_for(&t, 0, "EADDRNOTAVAIL (Cannot assign requested address)"));
+    assert_true(ep_tty_wait_for(&t, 0, "--- "));
+    assert_int_equal(ep_tty_finish(&t, &after), 0);
     assert_null(strstr(t.buf, "q quit"));
 }
 

@@ -9,11 +9,8 @@
 #include <curses.h>
 
 #include "cli.h"
+#include "screen.h"
 #include "top.h"
-
-/* Intervals the +/- keys step through. */
-static const double ep_top_steps[] = { 0.25, 0.5, 1, 2, 5, 10, 30, 60 };
-#define EP_TOP_NSTEPS (sizeof ep_top_steps / sizeof ep_top_steps[0])
 
 static bool ep_top_color;
 
@@ -39,15 +36,10 @@ static void ep_top_draw(const struct ep_top_state *st)
     ep_top_widths(st, nshow, &wl, &wr, &wn);
     y++;
     ep_top_fmt_colhead(wl, wr, wn, line, sizeof line);
-    attron(A_REVERSE);
-    mvaddnstr(y, 0, line, cols);
-    for (int x = (int)strlen(line); x < cols; x++)
-        mvaddch(y, x, ' ');
-    attroff(A_REVERSE);
-    y++;
+    ep_screen_colhead(y++, line);
     for (size_t i = 0; i < nshow && y < rows - 1; i++) {
         const ep_host_dest *d = st->rows[i].d;
-        int pair = d->pressure >= 0.95 ? 1 : d->pressure >= 0.80 ? 2 : 0;
+        int pair = d->pressure >= 0.95 ? EP_SCREEN_RED : d->pressure >= 0.80 ? EP_SCREEN_YELLOW : 0;
         ep_top_fmt_row(&st->rows[i], wl, wr, wn, line, sizeof line);
         if (ep_top_color && pair)
             attron(COLOR_PAIR(pair));
@@ -68,23 +60,8 @@ static void ep_top_draw(const struct ep_top_state *st)
     snprintf(line, sizeof line, "q quit  s sort (%s)  +/- interval (%g s)%s",
              ep_top_sort_names[st->o.sort], st->o.interval,
              st->have_prev ? "" : "  rates appear after the second sample");
-    attron(A_BOLD);
-    mvaddnstr(rows - 1, 0, line, cols);
-    attroff(A_BOLD);
+    ep_screen_keys(line);
     refresh();
-}
-
-static void ep_top_step_interval(struct ep_top_opts *o, int dir)
-{
-    size_t i = 0;
-    /* Nearest step at or above the current interval, then move. */
-    while (i < EP_TOP_NSTEPS - 1 && ep_top_steps[i] < o->interval - 1e-9)
-        i++;
-    if (dir > 0 && ep_top_steps[i] <= o->interval + 1e-9 && i < EP_TOP_NSTEPS - 1)
-        i++;
-    else if (dir < 0 && i > 0)
-        i--;
-    o->interval = ep_top_steps[i];
 }
 
 int ep_top_run_screen(struct ep_top_state *st)
@@ -100,24 +77,9 @@ int ep_top_run_screen(struct ep_top_state *st)
         return EP_EXIT_FAILURE;
     }
     last = ep_top_now();
-    scr = newterm(NULL, stdout, stdin);
-    if (!scr) {
-        ep_cli_error("top", "cannot set up the terminal (TERM=%s); try --batch",
-                     getenv("TERM") ? getenv("TERM") : "");
+    scr = ep_screen_open("top", "--batch", &ep_top_color);
+    if (!scr)
         return EP_EXIT_FAILURE;
-    }
-    set_term(scr);
-    cbreak();
-    noecho();
-    keypad(stdscr, TRUE);
-    curs_set(0);
-    ep_top_color = ep_cli_use_color(stdout) && has_colors();
-    if (ep_top_color) {
-        start_color();
-        use_default_colors();
-        init_pair(1, COLOR_RED, -1);
-        init_pair(2, COLOR_YELLOW, -1);
-    }
     ep_top_draw(st);
 
     while (!ep_top_stop) {
@@ -143,14 +105,13 @@ int ep_top_run_screen(struct ep_top_state *st)
             st->o.sort = (enum ep_top_sort)((st->o.sort + 1) % EP_TOP_NSORT);
             ep_top_sort_rows(st);
         } else if (ch == '+' || ch == '=') {
-            ep_top_step_interval(&st->o, +1);
+            st->o.interval = ep_screen_step_interval(st->o.interval, +1);
         } else if (ch == '-' || ch == '_') {
-            ep_top_step_interval(&st->o, -1);
+            st->o.interval = ep_screen_step_interval(st->o.interval, -1);
         }
         ep_top_draw(st); /* also after KEY_RESIZE */
     }
-    endwin();
-    delscreen(scr);
+    ep_screen_close(scr);
     if (result < 0) {
         ep_top_read_error(st, result);
         return EP_EXIT_FAILURE;

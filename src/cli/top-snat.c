@@ -30,6 +30,7 @@
 #include <ephport/snat.h>
 
 #include "cli.h"
+#include "screen.h"
 #include "top.h"
 
 /* A unit's identity across frames (memcmp: ep_addr keeps padding zero). */
@@ -442,16 +443,11 @@ static void ep_ts_draw(const struct ep_ts_state *st, bool color)
     if (st->o.top && nshow > st->o.top)
         nshow = st->o.top;
     ep_ts_fmt_colhead(line, sizeof line);
-    attron(A_REVERSE);
-    mvaddnstr(y, 0, line, cols);
-    for (int x = (int)strlen(line); x < cols; x++)
-        mvaddch(y, x, ' ');
-    attroff(A_REVERSE);
-    y++;
+    ep_screen_colhead(y++, line);
     for (size_t i = 0; i < nshow && y < rows - 1; i++) {
         const ep_snat_unit *u = st->rows[i].u;
-        int pair = u->headroom_pct >= 0 && u->headroom_pct <= 5    ? 1
-                   : u->headroom_pct >= 0 && u->headroom_pct <= 20 ? 2
+        int pair = u->headroom_pct >= 0 && u->headroom_pct <= 5    ? EP_SCREEN_RED
+                   : u->headroom_pct >= 0 && u->headroom_pct <= 20 ? EP_SCREEN_YELLOW
                                                                    : 0;
         ep_ts_fmt_row(&st->rows[i], line, sizeof line);
         if (color && pair)
@@ -472,40 +468,21 @@ static void ep_ts_draw(const struct ep_ts_state *st, bool color)
     }
     snprintf(line, sizeof line, "q quit  s sort (%s)  +/- interval (%g s)",
              ep_top_sort_names[st->o.sort], st->o.interval);
-    attron(A_BOLD);
-    mvaddnstr(rows - 1, 0, line, cols);
-    attroff(A_BOLD);
+    ep_screen_keys(line);
     refresh();
 }
 
 static int ep_ts_run_screen(struct ep_ts_state *st)
 {
-    static const double steps[] = { 0.25, 0.5, 1, 2, 5, 10, 30, 60 };
-    const size_t nsteps = sizeof steps / sizeof steps[0];
     SCREEN *scr;
     bool color;
     int rc = ep_ts_sample(st);
 
     if (rc < 0)
         return ep_ts_fail(st, rc);
-    scr = newterm(NULL, stdout, stdin);
-    if (!scr) {
-        ep_cli_error("top", "cannot set up the terminal (TERM=%s); try --batch",
-                     getenv("TERM") ? getenv("TERM") : "");
+    scr = ep_screen_open("top", "--batch", &color);
+    if (!scr)
         return EP_EXIT_FAILURE;
-    }
-    set_term(scr);
-    cbreak();
-    noecho();
-    keypad(stdscr, TRUE);
-    curs_set(0);
-    color = ep_cli_use_color(stdout) && has_colors();
-    if (color) {
-        start_color();
-        use_default_colors();
-        init_pair(1, COLOR_RED, -1);
-        init_pair(2, COLOR_YELLOW, -1);
-    }
     ep_ts_draw(st, color);
     while (!ep_top_stop) {
         double left = st->t_cur + st->o.interval - ep_top_now();
@@ -526,20 +503,14 @@ static int ep_ts_run_screen(struct ep_ts_state *st)
         if (ch == 's' || ch == 'S') {
             st->o.sort = (enum ep_top_sort)((st->o.sort + 1) % EP_TOP_NSORT);
             ep_ts_sort(st);
-        } else if (ch == '+' || ch == '=' || ch == '-' || ch == '_') {
-            size_t i = 0;
-            while (i + 1 < nsteps && steps[i] < st->o.interval)
-                i++;
-            if ((ch == '+' || ch == '=') && i + 1 < nsteps)
-                i++;
-            else if ((ch == '-' || ch == '_') && i > 0)
-                i--;
-            st->o.interval = steps[i];
+        } else if (ch == '+' || ch == '=') {
+            st->o.interval = ep_screen_step_interval(st->o.interval, +1);
+        } else if (ch == '-' || ch == '_') {
+            st->o.interval = ep_screen_step_interval(st->o.interval, -1);
         }
         ep_ts_draw(st, color); /* also after KEY_RESIZE */
     }
-    endwin();
-    delscreen(scr);
+    ep_screen_close(scr);
     return rc < 0 ? ep_ts_fail(st, rc) : EP_EXIT_OK;
 }
 

@@ -15,6 +15,7 @@
 #include <curses.h>
 
 #include "cli.h"
+#include "screen.h"
 #include "trace.h"
 
 #define EP_TRACE_SCREEN_ROWS 256    /* destination rows kept (the view shows what fits) */
@@ -56,25 +57,12 @@ ep_trace_screen *ep_trace_screen_open(const char *scope, const char *method, dou
         ep_cli_error("trace", "out of memory");
         return NULL;
     }
-    s->term = newterm(NULL, stdout, stdin);
+    s->term = ep_screen_open("trace", "--scroll", &s->color);
     if (!s->term) {
-        ep_cli_error("trace", "cannot set up the terminal (TERM=%s); try --scroll",
-                     getenv("TERM") ? getenv("TERM") : "");
         free(s);
         return NULL;
     }
-    set_term(s->term);
-    cbreak();
-    noecho();
-    keypad(stdscr, TRUE);
-    nodelay(stdscr, TRUE);
-    curs_set(0);
-    s->color = ep_cli_use_color(stdout) && has_colors();
-    if (s->color) {
-        start_color();
-        use_default_colors();
-        init_pair(1, COLOR_RED, -1);
-    }
+    nodelay(stdscr, TRUE); /* keys are read between polls of the kernel */
     snprintf(s->scope, sizeof s->scope, "%s", scope);
     snprintf(s->method, sizeof s->method, "%s", method);
     s->interval = interval;
@@ -165,12 +153,7 @@ void ep_trace_screen_draw(ep_trace_screen *s, bool force)
      * their heads and one row), the rest for failures, the last line keys. */
     room = rows > y + 6 ? (size_t)(rows - y - 4) / 2 : 1;
     ep_trace_fmt_colhead(line, sizeof line);
-    attron(A_REVERSE);
-    mvaddnstr(y, 0, line, cols);
-    for (int x = (int)strlen(line); x < cols; x++)
-        mvaddch(y, x, ' ');
-    attroff(A_REVERSE);
-    y++;
+    ep_screen_colhead(y++, line);
     nshow = s->nrows < room ? s->nrows : room;
     for (size_t i = 0; i < nshow && y < rows - 1; i++)
         mvaddnstr(y++, 0, s->rows[i], cols);
@@ -201,14 +184,12 @@ void ep_trace_screen_draw(ep_trace_screen *s, bool force)
      * the log. */
     for (size_t i = nfail; i-- > 0 && y < rows - 1;) {
         if (s->color)
-            attron(COLOR_PAIR(1));
+            attron(COLOR_PAIR(EP_SCREEN_RED));
         mvaddnstr(y++, 0, ep_trace_screen_line(s, i), cols);
         if (s->color)
-            attroff(COLOR_PAIR(1));
+            attroff(COLOR_PAIR(EP_SCREEN_RED));
     }
-    attron(A_BOLD);
-    mvaddnstr(rows - 1, 0, "q quit", cols);
-    attroff(A_BOLD);
+    ep_screen_keys("q quit");
     refresh();
 }
 
@@ -216,7 +197,6 @@ void ep_trace_screen_close(ep_trace_screen *s)
 {
     if (!s)
         return;
-    endwin();
-    delscreen(s->term);
+    ep_screen_close(s->term);
     free(s);
 }
