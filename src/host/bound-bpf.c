@@ -83,21 +83,9 @@ void ep_host_bound_pass_free(ep_host_bound_pass *p)
 #include <linux/types.h>
 #include <unistd.h>
 
+#include "bpf-iter.h"
 #include "bpf/bound-abi.h"
 #include "bound.lskel.h" /* generated from bpf/bound.bpf.c by bpftool */
-
-#define EP_KERNEL_BTF "/sys/kernel/btf/vmlinux"
-
-static int ep_bound_fail(int err, char *why, size_t len, const char *what)
-{
-    assert(err < 0);
-    if (err == -EPERM || err == -EACCES)
-        snprintf(why, len, "loading a BPF iterator needs CAP_BPF and CAP_PERFMON "
-                           "(or CAP_SYS_ADMIN)");
-    else
-        snprintf(why, len, "%s: %s", what, strerror(-err));
-    return err;
-}
 
 static int ep_bound_push(ep_host_bound_pass *p, size_t *cap, const struct ep_bound_rec *r)
 {
@@ -122,89 +110,55 @@ static int ep_bound_push(ep_host_bound_pass *p, size_t *cap, const struct ep_bou
     return 0;
 }
 
-/* Read the iterator's records into p.  0, -EPROTO for a record that cannot
- * be one (a partial one at the end, an unknown family or state), -errno. */
-static int ep_bound_read(int fd, ep_host_bound_pass *p)
-{
-    enum { CAP = 32768 };         /* the kernel's seq buffer for iterators */
-    unsigned char *buf = malloc(CAP + sizeof(struct ep_bound_rec));
-    size_t have = 0, cap = 0;
-    int rc = 0;
+/* What the iterator wrote, record by record into the pass. */
+struct ep_bound_read {
+    ep_host_bound_pass *p;
+    size_t cap;
+};
 
-    if (!buf)
-        return -ENOMEM;
-    for (;;) {
-        ssize_t got = read(fd, buf + have, CAP);
-        size_t used = 0;
-        if (got < 0) {
-            if (errno == EINTR || errno == EAGAIN)
-                continue;
-            rc = -errno;
-            break;
-        }
-        if (got == 0)
-            break;
-        have += (size_t)got;
-        for (; used + sizeof(struct ep_bound_rec) <= have && rc == 0;
-             used += sizeof(struct ep_bound_rec)) {
-            struct ep_bound_rec r;
-            memcpy(&r, buf + used, sizeof r);
-            if ((r.family != 2 && r.family != 10) || r.state != 7 || r.sport == 0)
-                rc = -EPROTO;
-            else
-                rc = ep_bound_push(p, &cap, &r);
-        }
-        if (rc)
-            break;
-        memmove(buf, buf + used, have - used); /* a record cut by the read */
-        have -= used;
-    }
-    free(buf);
-    if (rc == 0 && have)
-        rc = -EPROTO;
-    return rc;
+static int ep_bound_record(const void *rec, void *arg)
+{
+    struct ep_bound_read *rd = arg;
+    struct ep_bound_rec r;
+
+    memcpy(&r, rec, sizeof r);
+    /* Only a bound TCP socket in CLOSE of either family can be one. */
+    if ((r.family != 2 && r.family != 10) || r.state != 7 || r.sport == 0)
+        return -EPROTO;
+    return ep_bound_push(rd->p, &rd->cap, &r);
 }
 
 int ep_host_bound_pass_take(ep_host_bound_pass *p, char *why, size_t len)
 {
     struct ep_bound *skel;
-    union bpf_attr attr;
+    struct ep_bound_read rd = { .p = p };
     int link = -1, fd = -1, rc;
 
     memset(p, 0, sizeof *p);
-    if (access(EP_KERNEL_BTF, R_OK) != 0) {
-        rc = errno == EACCES ? -EACCES : -ENOTSUP;
-        snprintf(why, len, "the kernel's BTF (" EP_KERNEL_BTF ") is %s",
-                 rc == -EACCES ? "not readable" : "missing: a kernel without CONFIG_DEBUG_INFO_BTF");
+    rc = ep_bpf_btf_check(why, len);
+    if (rc)
         return rc;
-    }
     errno = 0;
     skel = ep_bound__open();
     if (!skel)
-        return ep_bound_fail(errno ? -errno : -ENOMEM, why, len, "preparing the BPF iterator");
+        return ep_bpf_fail(errno ? -errno : -ENOMEM, why, len, "preparing the BPF iterator");
     rc = ep_bound__load(skel);
     if (rc) {
-        rc = ep_bound_fail(rc < 0 ? rc : -EINVAL, why, len,
-                           "loading the BPF file iterator (Linux 5.17 or later relocates it)");
+        rc = ep_bpf_fail(rc < 0 ? rc : -EINVAL, why, len,
+                         "loading the BPF file iterator (Linux 5.17 or later relocates it)");
         goto out;
     }
-    link = skel_link_create(skel->progs.ep_bound_sockets.prog_fd, 0, BPF_TRACE_ITER);
-    if (link < 0) {
-        rc = ep_bound_fail(-errno, why, len, "attaching the BPF file iterator");
-        goto out;
-    }
-    memset(&attr, 0, sizeof attr);
-    attr.iter_create.link_fd = (__u32)link;
-    fd = skel_sys_bpf(BPF_ITER_CREATE, &attr, sizeof attr);
+    fd = ep_bpf_iter_start(skel->progs.ep_bound_sockets.prog_fd, "the BPF file iterator", &link,
+                           why, len);
     if (fd < 0) {
-        rc = ep_bound_fail(-errno, why, len, "creating the BPF file iterator");
+        rc = fd;
         goto out;
     }
-    rc = ep_bound_read(fd, p);
+    rc = ep_bpf_iter_read(fd, sizeof(struct ep_bound_rec), ep_bound_record, &rd);
     if (rc == -EPROTO)
         snprintf(why, len, "the BPF file iterator wrote a record that is not a bound socket");
     else if (rc)
-        rc = ep_bound_fail(rc, why, len, "reading the BPF file iterator");
+        rc = ep_bpf_fail(rc, why, len, "reading the BPF file iterator");
     else
         ep_host_bound_pass_sort(p);
 out:

@@ -40,83 +40,43 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "bpf-iter.h"
 #include "bpf/sticky-abi.h"
 #include "sticky.lskel.h" /* generated from bpf/sticky.bpf.c by bpftool */
 
-#define EP_KERNEL_BTF "/sys/kernel/btf/vmlinux"
+/* What the iterator wrote, port by port (2-byte records). */
+struct ep_sticky_read {
+    uint16_t lo, hi;
+    ep_portset *ports;
+    bool no_marks;
+};
 
-static int ep_bpf_fail(int err, char *why, size_t len, const char *what)
+static int ep_sticky_record(const void *rec, void *arg)
 {
-    assert(err < 0);
-    if (err == -EPERM || err == -EACCES)
-        snprintf(why, len, "loading a BPF iterator needs CAP_BPF and CAP_PERFMON "
-                           "(or CAP_SYS_ADMIN)");
+    struct ep_sticky_read *r = arg;
+    uint16_t port;
+
+    memcpy(&port, rec, sizeof port);
+    if (port == EP_STICKY_NO_MARKS)
+        r->no_marks = true;
+    else if (port >= r->lo && port <= r->hi)
+        ep_portset_add(r->ports, port);
     else
-        snprintf(why, len, "%s: %s", what, strerror(-err));
-    return err;
-}
-
-/* Read the iterator's records into ports.  0, or -ENOTSUP when it said the
- * kernel does not mark autobound sockets, -EPROTO when it wrote something
- * it should not, or -errno. */
-static int ep_bpf_read_ports(int fd, uint16_t lo, uint16_t hi, ep_portset *ports)
-{
-    enum { CAP = 32768 };         /* the kernel's seq buffer for iterators */
-    unsigned char *buf = malloc(CAP + 1);
-    size_t have = 0;
-    bool no_marks = false;
-    ssize_t got;
-    int rc = 0;
-
-    if (!buf)
-        return -ENOMEM;
-    for (;;) {
-        got = read(fd, buf + have, CAP);
-        if (got < 0) {
-            if (errno == EINTR || errno == EAGAIN)
-                continue;
-            rc = -errno;
-            break;
-        }
-        if (got == 0)
-            break;
-        have += (size_t)got;
-        for (size_t i = 0; i + 2 <= have; i += 2) {
-            uint16_t port;
-            memcpy(&port, buf + i, sizeof port);
-            if (port == EP_STICKY_NO_MARKS)
-                no_marks = true;
-            else if (port >= lo && port <= hi)
-                ep_portset_add(ports, port);
-            else
-                rc = -EPROTO;
-        }
-        if (have % 2) /* keep an odd byte for the next read */
-            buf[0] = buf[have - 1];
-        have %= 2;
-    }
-    free(buf);
-    if (rc == 0 && have)
-        rc = -EPROTO;
-    if (rc == 0 && no_marks)
-        rc = -ENOTSUP;
-    return rc;
+        return -EPROTO; /* a port outside the range asked */
+    return 0;
 }
 
 int ep_host_sticky_bpf(uint16_t lo, uint16_t hi, ep_portset *ports, char *why, size_t len)
 {
     struct ep_sticky *skel;
-    union bpf_attr attr;
+    struct ep_sticky_read r = { .lo = lo, .hi = hi, .ports = ports };
     int link = -1, fd = -1, rc;
 
     assert(lo >= 1 && lo <= hi);
     memset(ports, 0, sizeof *ports);
-    if (access(EP_KERNEL_BTF, R_OK) != 0) {
-        rc = errno == EACCES ? -EACCES : -ENOTSUP;
-        snprintf(why, len, "the kernel's BTF (" EP_KERNEL_BTF ") is %s",
-                 rc == -EACCES ? "not readable" : "missing: a kernel without CONFIG_DEBUG_INFO_BTF");
+    rc = ep_bpf_btf_check(why, len);
+    if (rc)
         return rc;
-    }
     errno = 0;
     skel = ep_sticky__open();
     if (!skel)
@@ -129,19 +89,15 @@ int ep_host_sticky_bpf(uint16_t lo, uint16_t hi, ep_portset *ports, char *why, s
                          "loading the BPF iterator (Linux 5.17 or later relocates it)");
         goto out;
     }
-    link = skel_link_create(skel->progs.ep_sticky_ports.prog_fd, 0, BPF_TRACE_ITER);
-    if (link < 0) {
-        rc = ep_bpf_fail(-errno, why, len, "attaching the BPF iterator");
-        goto out;
-    }
-    memset(&attr, 0, sizeof attr);
-    attr.iter_create.link_fd = (__u32)link;
-    fd = skel_sys_bpf(BPF_ITER_CREATE, &attr, sizeof attr);
+    fd = ep_bpf_iter_start(skel->progs.ep_sticky_ports.prog_fd, "the BPF iterator", &link, why,
+                           len);
     if (fd < 0) {
-        rc = ep_bpf_fail(-errno, why, len, "creating the BPF iterator");
+        rc = fd;
         goto out;
     }
-    rc = ep_bpf_read_ports(fd, lo, hi, ports);
+    rc = ep_bpf_iter_read(fd, sizeof(uint16_t), ep_sticky_record, &r);
+    if (rc == 0 && r.no_marks)
+        rc = -ENOTSUP;
     if (rc == -ENOTSUP)
         snprintf(why, len, "this kernel does not mark sockets autobound by connect() "
                            "(tw_connect_bind: Linux 6.18): sockets alone cannot show its "

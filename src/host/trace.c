@@ -46,11 +46,11 @@ const char *ep_trace_call_name(ep_trace_call call)
 #include <time.h>
 #include <unistd.h>
 
+#include "bpf-iter.h"
 #include "host-internal.h"
 #include "trace-internal.h"
 #include "trace.lskel.h" /* generated from bpf/trace.bpf.c by bpftool */
 
-#define EP_KERNEL_BTF "/sys/kernel/btf/vmlinux"
 
 struct ep_trace {
     struct ep_trace_bpf *skel;
@@ -205,12 +205,9 @@ int ep_trace_open(const ep_trace_opts *opts, ep_trace **out, char *why, size_t l
         snprintf(why, len, "pid %d is not a process id", opts->pid);
         return -EINVAL;
     }
-    if (access(EP_KERNEL_BTF, R_OK) != 0) {
-        rc = errno == EACCES ? -EACCES : -ENOTSUP;
-        snprintf(why, len, "the kernel's BTF (" EP_KERNEL_BTF ") is %s",
-                 rc == -EACCES ? "not readable" : "missing: a kernel without CONFIG_DEBUG_INFO_BTF");
+    rc = ep_bpf_btf_check(why, len);
+    if (rc)
         return rc;
-    }
     t = calloc(1, sizeof *t);
     if (!t)
         return -ENOMEM;
