@@ -20,11 +20,11 @@
  * flight over a unix socket, or held by io_uring's fixed files only) is not
  * seen: bound-bpf.c says so.
  *
- * As in sticky.bpf.c, the kernel types are declared here with only the
- * fields read, marked preserve_access_index, and relocated by the kernel
- * against its own BTF when the program is loaded (no vmlinux.h). */
+ * The kernel types are kernel-sock.h's (CO-RE: relocated by the kernel
+ * against its own BTF when the program is loaded, no vmlinux.h). */
 #include "ep-bpf.h"
 #include "bound-abi.h"
+#include "kernel-sock.h"
 
 struct seq_file;
 
@@ -32,61 +32,10 @@ struct bpf_iter_meta {
     struct seq_file *seq;
 } __attribute__((preserve_access_index));
 
-struct inode {
-    unsigned long i_ino;
-} __attribute__((preserve_access_index));
-
-struct file {
-    struct inode *f_inode;
-} __attribute__((preserve_access_index));
-
 struct bpf_iter__task_file {
     struct bpf_iter_meta *meta;
     __u32 fd;
     struct file *file;
-} __attribute__((preserve_access_index));
-
-struct ns_common {
-    unsigned int inum;
-} __attribute__((preserve_access_index));
-
-struct net {
-    struct ns_common ns;
-} __attribute__((preserve_access_index));
-
-typedef struct {
-    struct net *net;
-} possible_net_t;
-
-struct in6_addr {
-    __u8 s6_addr[16];
-};
-
-struct sock_common {
-    __be32 skc_daddr;
-    __be32 skc_rcv_saddr;
-    __be16 skc_dport;
-    __u16 skc_num;
-    unsigned short skc_family;
-    volatile unsigned char skc_state;
-    possible_net_t skc_net;
-    struct in6_addr skc_v6_daddr;
-    struct in6_addr skc_v6_rcv_saddr;
-} __attribute__((preserve_access_index));
-
-struct sock {
-    struct sock_common __sk_common;
-    __u16 sk_protocol;
-    __u16 sk_type;
-} __attribute__((preserve_access_index));
-
-struct inet_sock {
-    struct sock sk;
-    __be16 inet_sport;
-} __attribute__((preserve_access_index));
-
-struct socket {
-    struct sock *sk;
 } __attribute__((preserve_access_index));
 
 enum {

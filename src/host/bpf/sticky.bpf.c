@@ -13,13 +13,14 @@
  * neither, but sock_diag shows them and they are sticky by definition.
  * Request sockets (TCP_NEW_SYN_RECV) hold no bucket and are skipped.
  *
- * The kernel types are declared here with only the fields read, marked
- * preserve_access_index: every access is relocated against the running
- * kernel's BTF when the program is loaded (CO-RE; the light skeleton lets
- * the kernel do it), so no vmlinux.h of the build machine is needed.
+ * The kernel types are kernel-sock.h's, and here the time-wait and
+ * iterator types only this program reads: every access is relocated
+ * against the running kernel's BTF when the program is loaded (CO-RE), so
+ * no vmlinux.h of the build machine is needed.
  * When the running kernel has no tw_connect_bind, the program writes the
  * marker EP_STICKY_NO_MARKS and nothing else. */
 #include "ep-bpf.h"
+#include "kernel-sock.h"
 #include "sticky-abi.h"
 
 struct seq_file;
@@ -30,24 +31,10 @@ struct bpf_iter_meta {
     __u64 seq_num;
 } __attribute__((preserve_access_index));
 
-struct sock_common {
-    unsigned short skc_num;       /* local port, host order */
-    volatile unsigned char skc_state;
-} __attribute__((preserve_access_index));
-
 struct bpf_iter__tcp {
     struct bpf_iter_meta *meta;
     struct sock_common *sk_common;
     __u32 uid;
-} __attribute__((preserve_access_index));
-
-struct sock {
-    struct sock_common __sk_common;
-    __u8 sk_userlocks;
-} __attribute__((preserve_access_index));
-
-struct inet_sock {
-    struct sock sk;
 } __attribute__((preserve_access_index));
 
 struct inet_connection_sock {

@@ -41,12 +41,13 @@
  * FIN_WAIT2 -> CLOSE and one TIME_WAIT socket in sockstat; at the CLOSE the
  * socket's skc_num is already 0, its inet_sport still the port.
  *
- * Kernel types are declared with the fields read, preserve_access_index:
- * CO-RE against the running kernel's BTF, no vmlinux.h from the build
- * machine.  Every map has a fixed size (the task storage grows with the
+ * Kernel types are kernel-sock.h's and, here, those only this program
+ * reads: CO-RE against the running kernel's BTF, no vmlinux.h from the
+ * build machine.  Every map has a fixed size (the task storage grows with the
  * tasks that call, one slot each, freed with the task); what does not fit
  * is counted in ep_lost_* (read by the loader), never dropped silently. */
 #include "ep-bpf.h"
+#include "kernel-sock.h"
 #include "trace-abi.h"
 
 struct bpf_raw_tracepoint_args {
@@ -55,54 +56,6 @@ struct bpf_raw_tracepoint_args {
 
 struct pt_regs {
     unsigned long di, si, dx, r10, r8, r9, orig_ax;
-} __attribute__((preserve_access_index));
-
-struct in6_addr {
-    __u8 u6_addr8[16];
-};
-
-struct ns_common {
-    unsigned int inum;
-} __attribute__((preserve_access_index));
-
-struct net {
-    struct ns_common ns;
-} __attribute__((preserve_access_index));
-
-typedef struct {
-    struct net *net;
-} possible_net_t;
-
-struct sock_common {
-    __be32 skc_daddr;
-    __be32 skc_rcv_saddr;
-    __be16 skc_dport;
-    unsigned short skc_num;
-    unsigned short skc_family;
-    volatile unsigned char skc_state;
-    possible_net_t skc_net;
-    struct in6_addr skc_v6_daddr;
-    struct in6_addr skc_v6_rcv_saddr;
-} __attribute__((preserve_access_index));
-
-struct sock {
-    struct sock_common __sk_common;
-    __u16 sk_protocol;
-    int sk_err;
-} __attribute__((preserve_access_index));
-
-struct inet_sock {
-    struct sock sk;
-    __be16 inet_sport;
-} __attribute__((preserve_access_index));
-
-struct file {
-    void *private_data;
-} __attribute__((preserve_access_index));
-
-struct socket {
-    struct file *file;
-    struct sock *sk;
 } __attribute__((preserve_access_index));
 
 struct fdtable {
