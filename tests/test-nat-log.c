@@ -1,5 +1,6 @@
-/* test-nat-log.c - the SQLite port-block log: interval whois against a
- * brute-force model, release and prune, CSV parse/format/import/export,
+/* test-nat-log.c - the SQLite port-block log: interval whois, release and
+ * prune (whois against a brute-force model is test-natlog-backends.c's, on
+ * both backends), CSV parse/format/import/export,
  * corrupt files, and durability: a writer killed with SIGKILL mid-stream
  * loses no event it had reported committed, and the file stays readable. */
 #include <fcntl.h>
@@ -102,28 +103,6 @@ static void whois_basic_intervals(void **state)
     assert_int_equal(ep_natlog_close(log), 0);
 }
 
-/* The model: every record in an array, whois by linear scan. */
-struct model {
-    ep_natlog_record *r;
-    size_t n;
-};
-
-static int model_whois(const struct model *m, const ep_addr *ext, uint8_t proto, uint16_t port,
-                       int64_t t, ep_natlog_record *out)
-{
-    int found = 0;
-    for (size_t i = 0; i < m->n; i++) {
-        const ep_natlog_record *x = &m->r[i];
-        if (ep_addr_equal(&x->ext, ext) && x->proto == proto && x->port_lo <= port &&
-            port <= x->port_hi && x->start <= t && t < x->end) {
-            *out = *x;
-            found++;
-        }
-    }
-    assert_true(found <= 1);
-    return found ? 0 : EP_ENOENT;
-}
-
 static uint64_t rng = 88172645463325252ull;
 static uint64_t rnd(void)
 {
@@ -131,82 +110,6 @@ static uint64_t rnd(void)
     rng ^= rng >> 7;
     rng ^= rng << 17;
     return rng;
-}
-
-/* A random, consistent history: per (ext, proto), blocks on a grid whose
- * block size varies per external address; each block is assigned, held
- * for a while, released, reassigned.  Then random queries must agree. */
-static void whois_matches_model(void **state)
-{
-    static const char *const exts[] = { "203.0.113.1", "203.0.113.2", "2001:db8::7" };
-    static const uint16_t bsize[] = { 64, 100, 1 };
-    ep_natlog *log = open_new("model.db");
-    struct model m = { calloc(20000, sizeof(ep_natlog_record)), 0 };
-    int64_t now = 1000000;
-    (void)state;
-    assert_non_null(m.r);
-    /* open_at[e][proto][block]: index in m.r of the open record or -1;
-     * busy[e][proto][block]: end of the last closed record there. */
-    ptrdiff_t open_at[3][2][20];
-    int64_t busy[3][2][20];
-    memset(open_at, 0xff, sizeof open_at);
-    memset(busy, 0, sizeof busy);
-    for (int step = 0; step < 8000; step++) {
-        unsigned e = (unsigned)(rnd() % 3), b = (unsigned)(rnd() % 20);
-        unsigned pi = (unsigned)(rnd() % 2);
-        uint8_t proto = pi ? 6 : 17;
-        uint16_t lo = (uint16_t)(1024 + b * bsize[e]);
-        ep_addr ext = A(exts[e]);
-        ptrdiff_t open = open_at[e][pi][b];
-        now += (int64_t)(rnd() % 5);
-        if (open >= 0) {
-            if (now == m.r[open].start)
-                continue;
-            assert_int_equal(ep_natlog_release(log, &ext, proto, lo, now), 0);
-            m.r[open].end = now;
-            busy[e][pi][b] = now;
-            open_at[e][pi][b] = -1;
-        } else {
-            char sub[32];
-            ep_natlog_record r = { .ext = ext, .proto = proto, .port_lo = lo,
-                                   .port_hi = (uint16_t)(lo + bsize[e] - 1), .start = now,
-                                   .end = EP_NATLOG_OPEN_END };
-            /* Some blocks are logged already closed (imported history). */
-            if (rnd() % 4 == 0)
-                r.end = now + 1 + (int64_t)(rnd() % 3);
-            if (busy[e][pi][b] > now)
-                continue;
-            snprintf(sub, sizeof sub, "100.64.%u.%u", (unsigned)(rnd() % 4), (unsigned)(rnd() % 250));
-            r.subscriber = A(sub);
-            assert_int_equal(ep_natlog_assign(log, &r), 0);
-            if (r.end == EP_NATLOG_OPEN_END)
-                open_at[e][pi][b] = (ptrdiff_t)m.n;
-            else
-                busy[e][pi][b] = r.end;
-            m.r[m.n++] = r;
-        }
-    }
-    assert_int_equal(ep_natlog_commit(log), 0);
-    for (int q = 0; q < 6000; q++) {
-        unsigned e = (unsigned)(rnd() % 3);
-        uint8_t proto = rnd() % 2 ? 6 : 17;
-        uint16_t port = (uint16_t)(1000 + rnd() % (20 * bsize[e] + 60));
-        int64_t t = 1000000 + (int64_t)(rnd() % (uint64_t)(now - 1000000 + 10));
-        ep_addr ext = A(exts[e]);
-        ep_natlog_record a, b;
-        int ra = ep_natlog_whois(log, &ext, proto, port, t, &a);
-        int rb = model_whois(&m, &ext, proto, port, t, &b);
-        assert_int_equal(ra, rb);
-        if (ra == 0) {
-            assert_true(ep_addr_equal(&a.subscriber, &b.subscriber));
-            assert_int_equal(a.port_lo, b.port_lo);
-            assert_int_equal(a.port_hi, b.port_hi);
-            assert_int_equal(a.start, b.start);
-            assert_int_equal(a.end, b.end);
-        }
-    }
-    free(m.r);
-    assert_int_equal(ep_natlog_close(log), 0);
 }
 
 static void prune_keeps_open_and_recent(void **state)
@@ -536,7 +439,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(whois_basic_intervals),
-        cmocka_unit_test(whois_matches_model),
         cmocka_unit_test(prune_keeps_open_and_recent),
         cmocka_unit_test(csv_lines),
         cmocka_unit_test(csv_round_trip_and_atomic_import),
