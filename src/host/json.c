@@ -340,8 +340,18 @@ json_t *ep_host_node_to_json(const ep_host_node *node)
     ok = ok && narr && ep_json_set(o, "notes", narr);
     for (size_t i = 0; ok && i < nn; i++)
         ok = json_array_append_new(narr, json_string(notes[i])) == 0;
-    if (ok && ep_json_set(o, "namespaces", list) && ep_json_set(o, "destinations", dests) &&
-        ep_json_set(o, "destinations_total", json_integer((json_int_t)total)) &&
+    if (!ok) {
+        /* Not handed to o yet: theirs to free. */
+        json_decref(list);
+        json_decref(dests);
+        json_decref(o);
+        return NULL;
+    }
+    /* ep_json_set hands each value to o, on failure too: both are set
+     * (or freed) before the result is looked at. */
+    bool lists = ep_json_set(o, "namespaces", list);
+    lists = ep_json_set(o, "destinations", dests) && lists;
+    if (lists && ep_json_set(o, "destinations_total", json_integer((json_int_t)total)) &&
         ep_json_set(o, "unreadable", json_integer((json_int_t)ep_host_node_unreadable(node))))
         return o;
     json_decref(o);
