@@ -2,7 +2,9 @@
  * the real kernel.  In a private namespace with a two-port range, a child
  * with a known pid and name drives every failure the tracer reports -
  * connect() out of ports (EADDRNOTAVAIL), UDP sendto() and sendmsg() that
- * cannot autobind (EAGAIN), bind() to a taken port (EADDRINUSE) - beside
+ * cannot autobind (EAGAIN), a UDP connect() that cannot (EAGAIN: one row with
+ * its success, keyed by the unbound socket), bind() to a taken port
+ * (EADDRINUSE) - beside
  * successes towards two destinations and one active close (TIME_WAIT), and
  * the events and interval counts must be exactly those.  Also: --netns
  * keeps another namespace's failures out (and without it they are seen);
@@ -150,6 +152,18 @@ static int tr_workload(void)
     b = socket(AF_INET, SOCK_STREAM, 0);
     TR_CHECK(bind(b, (struct sockaddr *)&taken, sizeof taken) == -1 && errno == EADDRINUSE,
              "bind: errno %d", errno);
+    /* UDP connect(): a success sets the socket's source address, yet it and
+     * a failure towards the same destination are one row, keyed by what
+     * the socket was bound to before the call (nothing: the wildcard). */
+    {
+        struct sockaddr_in udp2 = tr_sin("127.0.0.1", 9998);
+        int v1 = socket(AF_INET, SOCK_DGRAM, 0), v2 = socket(AF_INET, SOCK_DGRAM, 0);
+        close(u[1]); /* one UDP port free again */
+        TR_CHECK(connect(v1, (struct sockaddr *)&udp2, sizeof udp2) == 0,
+                 "udp connect 1: errno %d", errno);
+        TR_CHECK(connect(v2, (struct sockaddr *)&udp2, sizeof udp2) == -1 && errno == EAGAIN,
+                 "udp connect 2: errno %d", errno);
+    }
     /* c1 closes first: its port goes to TIME_WAIT.  c2's peer closes first:
      * TIME_WAIT on the server side, port 8080, outside the range. */
     a1 = accept(l1, NULL, NULL);
@@ -259,7 +273,7 @@ static int tr_exact(void)
     struct tr_seen s = { .n = 0 };
     ep_trace_interval iv;
     ep_trace *t;
-    int rc, counts[4] = { 0 };
+    int rc, counts[5] = { 0 };
     uint32_t ino;
     pid_t w;
 
@@ -278,14 +292,20 @@ static int tr_exact(void)
     tr_drain(t, &s);
     TR_CHECK(ep_trace_interval_take(t, &iv) == 0, "interval");
 
-    TR_CHECK(s.n == 5, "want 5 failure events, got %d", s.n);
+    TR_CHECK(s.n == 6, "want 6 failure events, got %d", s.n);
     for (int i = 0; i < s.n; i++) {
         const ep_trace_failure *f = &s.f[i];
         TR_CHECK(f->pid == (uint32_t)w && strcmp(f->comm, TR_COMM) == 0 && f->netns == ino,
                  "event %d: pid %u comm %s netns %u", i, f->pid, f->comm, f->netns);
         TR_CHECK(strcmp(f->cgroup, "(null)") != 0 && f->cgroup[0] == '/',
                  "event %d: cgroup %s", i, f->cgroup);
-        if (f->call == EP_TRACE_CALL_CONNECT) {
+        if (f->call == EP_TRACE_CALL_CONNECT && f->proto == IPPROTO_UDP) {
+            TR_CHECK(f->err == EAGAIN && !f->has_local && f->local_port == -1,
+                     "udp connect event: unbound, EAGAIN");
+            TR_CHECK(f->has_remote && tr_is(&f->remote, "127.0.0.1") && f->remote_port == 9998,
+                     "udp connect: the destination");
+            counts[4]++;
+        } else if (f->call == EP_TRACE_CALL_CONNECT) {
             TR_CHECK(f->err == EADDRNOTAVAIL && f->proto == IPPROTO_TCP, "connect event");
             TR_CHECK(f->has_local && tr_is(&f->local, "127.0.0.1") && f->local_port == -1,
                      "connect: the source address chosen, no port");
@@ -306,11 +326,12 @@ static int tr_exact(void)
             counts[3]++;
         }
     }
-    TR_CHECK(counts[0] == 2 && counts[1] == 1 && counts[2] == 1 && counts[3] == 1,
-             "events by call: %d connect, %d sendto, %d sendmsg, %d bind", counts[0], counts[1],
-             counts[2], counts[3]);
+    TR_CHECK(counts[0] == 2 && counts[1] == 1 && counts[2] == 1 && counts[3] == 1 &&
+             counts[4] == 1,
+             "events by call: %d connect, %d sendto, %d sendmsg, %d bind, %d udp connect",
+             counts[0], counts[1], counts[2], counts[3], counts[4]);
 
-    TR_CHECK(iv.ndests == 3, "want 3 destinations, got %zu", iv.ndests);
+    TR_CHECK(iv.ndests == 4, "want 4 destinations, got %zu", iv.ndests);
     TR_CHECK(iv.lost_events == 0 && iv.lost_counts == 0 && iv.lost_calls == 0 &&
              iv.timewait_why == NULL, "nothing lost");
     const ep_trace_dest *d = tr_dest(&iv, IPPROTO_TCP, 8080);
@@ -330,6 +351,13 @@ static int tr_exact(void)
              d->eagain == 2 && d->other == 0 && d->timewait == 0,
              "udp 9999: %lu attempts %lu ok %lu EAGAIN", d ? (unsigned long)d->attempts : 0,
              d ? (unsigned long)d->successes : 0, d ? (unsigned long)d->eagain : 0);
+
+    d = tr_dest(&iv, IPPROTO_UDP, 9998);
+    TR_CHECK(d && tr_is(&d->local, "0.0.0.0") && d->attempts == 2 && d->successes == 1 &&
+             d->eagain == 1 && d->other == 0,
+             "udp 9998 (connect): one row, %lu attempts %lu ok %lu EAGAIN",
+             d ? (unsigned long)d->attempts : 0, d ? (unsigned long)d->successes : 0,
+             d ? (unsigned long)d->eagain : 0);
 
     /* The next interval starts from zero. */
     TR_CHECK(ep_trace_interval_take(t, &iv) == 0 && iv.ndests == 0, "second interval empty");

@@ -297,7 +297,8 @@ static __always_inline int ep_enter(__u8 call, long fd, const void *uaddr, long 
     fam = sk->__sk_common.skc_family;
     if (fam != EP_AF_INET && fam != EP_AF_INET6)
         return 0;
-    if (ep_cfg.netns && ep_sock_netns(sk) != ep_cfg.netns)
+    __u32 netns = ep_sock_netns(sk);
+    if (ep_cfg.netns && netns != ep_cfg.netns)
         return 0;
     p = ep_task_pending(1);
     if (!p) {
@@ -309,6 +310,12 @@ static __always_inline int ep_enter(__u8 call, long fd, const void *uaddr, long 
     p->proto = (__u8)proto;
     p->syn_seen = 0;
     p->local_port = local_port;
+    p->netns = netns;
+    /* What the socket is bound to before the call: a UDP connect() sets
+     * its source address, so read at exit it would key its successes
+     * apart from its failures. */
+    ep_sock_local(sk, p->local);
+    p->has_local = local_port != 0 || !ep_wildcard(p->local);
     p->uaddr = umsg ? umsg : uaddr;
     p->ulen = umsg ? -1 : ulen;
     return 0;
@@ -389,7 +396,7 @@ static __always_inline int ep_exit(long ret)
     if (ret == -EP_EAGAIN && (p->call == EP_TRACE_SENDTO || p->call == EP_TRACE_SENDMSG) &&
         sk->__sk_common.skc_num)
         failure = 0;
-    netns = ep_sock_netns(sk);
+    netns = p->netns;
     local_port = p->local_port;
     /* The address the port was taken on: TCP's source as connect() chose
      * it, else what the socket was bound to (UDP autobinds on its bound
@@ -398,8 +405,8 @@ static __always_inline int ep_exit(long ret)
         __builtin_memcpy(local, p->syn_local, 16);
         has_local = 1;
     } else {
-        ep_sock_local(sk, local);
-        has_local = local_port != 0 || !ep_wildcard(local);
+        __builtin_memcpy(local, p->local, 16);
+        has_local = p->has_local;
     }
     if (p->call == EP_TRACE_BIND) {
         if (ep_call_sockaddr(p, local, &local_port))
