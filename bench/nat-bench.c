@@ -47,20 +47,10 @@ static void emit(json_t *row)
     json_decref(row);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static uint64_t rng = 0x853c49e6748fea9bull;
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return ep_bench_xorshift64(&rng);
 }
 
 
@@ -151,25 +141,25 @@ static void bench_whois(const char *name, const char *inside, const char *outsid
     /* Run 0 is the warm-up; ours and the baseline alternate. */
     for (int r = 0; r <= RUNS; r++) {
         double t0, t1, t2, t3;
-        t0 = now_s();
+        t0 = ep_bench_now_s();
         for (size_t i = 0; i < Q; i++) {
             ep_nat_mapping m;
             if (ep_nat_plan_reverse(plan, &qa[i], qp[i], &m) == 0)
                 sink += m.index;
         }
-        t1 = now_s();
+        t1 = ep_bench_now_s();
         for (size_t i = 0; i < Q; i++) {
             const struct block_row *b = table_lookup(table, in.subscribers, qe[i], qp[i]);
             if (b)
                 sink += b->inside;
         }
-        t2 = now_s();
+        t2 = ep_bench_now_s();
         for (size_t i = 0; i < Q; i++) {
             ep_nat_mapping m;
             if (ep_nat_plan_forward(plan, &fa[i], &m) == 0)
                 sink += m.port_lo;
         }
-        t3 = now_s();
+        t3 = ep_bench_now_s();
         if (r > 0) {
             ours[r - 1] = (double)Q / (t1 - t0);
             base[r - 1] = (double)Q / (t2 - t1);
@@ -262,7 +252,7 @@ static void bench_inserts(const char *dir)
             unlink(path);
             if (ep_natlog_open(path, &o, &log, NULL) != 0)
                 exit(1);
-            t0 = now_s();
+            t0 = ep_bench_now_s();
             /* The realistic mix: 8192 blocks are assigned in turn, then
              * released in turn, and so on (an assignment is an INSERT, a
              * release an UPDATE of the open row). */
@@ -280,7 +270,7 @@ static void bench_inserts(const char *dir)
             if (ep_natlog_close(log) != 0)
                 exit(1);
             if (r > 0)
-                rate[r - 1] = (double)events / (now_s() - t0);
+                rate[r - 1] = (double)events / (ep_bench_now_s() - t0);
             unlink_db(path);
         }
         stats(rate, (size_t)RUNS, &med, &p99);
@@ -330,7 +320,7 @@ static void bench_big_log(const char *dir)
     unlink(path);
     if (ep_natlog_open(path, &o, &log, NULL) != 0)
         exit(1);
-    gen = now_s();
+    gen = ep_bench_now_s();
     for (uint64_t k = 0; k < opt_events; k++) {
         unsigned slot = (unsigned)(rnd() % SLOTS);
         ep_natlog_record r;
@@ -345,7 +335,7 @@ static void bench_big_log(const char *dir)
     }
     if (ep_natlog_close(log) != 0)
         exit(1);
-    gen = now_s() - gen;
+    gen = ep_bench_now_s() - gen;
     horizon = t;
     stat(path, &sb);
     o = (ep_natlog_options){ .read_only = true };
@@ -367,13 +357,13 @@ static void bench_big_log(const char *dir)
         ep_addr ext;
         double t0;
         ep_addr_from_bytes(AF_INET, &e, &ext);
-        t0 = now_s();
+        t0 = ep_bench_now_s();
         if (ep_natlog_whois(log, &ext, (slot / 64) % 2 ? 17 : 6,
                             (uint16_t)(1024 + (slot / 128) * 1008 + rnd() % 1008),
                             1790000000 + (int64_t)(rnd() % (uint64_t)(horizon - 1790000000)),
                             &r) == 0)
             hits++;
-        lat[q] = (now_s() - t0) * 1e6;
+        lat[q] = (ep_bench_now_s() - t0) * 1e6;
     }
     ep_natlog_close(log);
     stats(lat, Q, &med, &p99);

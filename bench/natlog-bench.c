@@ -45,20 +45,10 @@ static size_t opt_queries = 20000;
 static const char *opt_pg;
 static char tmpdir[] = "/tmp/ep-natlog-bench-XXXXXX";
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static uint64_t rng = 0x853c49e6748fea9bull;
 static uint64_t rnd(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return ep_bench_xorshift64(&rng);
 }
 
 /* A fresh, empty log of the backend: its name (path or URI). */
@@ -146,7 +136,7 @@ static void bench_writes(const char *backend)
         for (int run = 0; run < RUNS; run++) {
             ep_natlog_options o = { .create = true, .batch = cfgs[c].batch };
             ep_natlog *log = open_or_die(fresh(backend, "writes.db"), &o);
-            double t0 = now_s();
+            double t0 = ep_bench_now_s();
             for (uint64_t k = 0; k < events; k++) {
                 ep_natlog_record r;
                 record(&r, (unsigned)(k % 8192), k, (int64_t)k, EP_NATLOG_OPEN_END);
@@ -159,7 +149,7 @@ static void bench_writes(const char *backend)
             }
             if (ep_natlog_close(log) != 0)
                 exit(1);
-            rate[run] = (double)events / (now_s() - t0);
+            rate[run] = (double)events / (ep_bench_now_s() - t0);
         }
         slow = rate[0];
         for (int run = 1; run < RUNS; run++)
@@ -195,7 +185,7 @@ static void bench_big(const char *backend)
     size_t hits = 0;
 
     rng = 0x853c49e6748fea9bull;   /* the same log for both backends */
-    gen = now_s();
+    gen = ep_bench_now_s();
     for (uint64_t k = 0; k < opt_events; k++) {
         unsigned slot = (unsigned)(rnd() % SLOTS);
         ep_natlog_record r;
@@ -213,7 +203,7 @@ static void bench_big(const char *backend)
     }
     if (ep_natlog_close(log) != 0)
         exit(1);
-    gen = now_s() - gen;
+    gen = ep_bench_now_s() - gen;
     horizon = t;
     bytes = stored_bytes(backend, name);
     o = (ep_natlog_options){ .read_only = true };
@@ -227,7 +217,7 @@ static void bench_big(const char *backend)
         double t0;
         int rc;
         ep_addr_from_bytes(AF_INET, &e, &ext);
-        t0 = now_s();
+        t0 = ep_bench_now_s();
         rc = ep_natlog_whois(log, &ext, (slot / 64) % 2 ? 17 : 6,
                              (uint16_t)(1024 + ((slot / 128) % 64) * 1008 + rnd() % 1008),
                              1790000000 + (int64_t)(rnd() % (uint64_t)(horizon - 1790000000)),
@@ -237,7 +227,7 @@ static void bench_big(const char *backend)
             exit(1);
         }
         if (q >= Q / 10) {
-            lat[q - Q / 10] = (now_s() - t0) * 1e6;
+            lat[q - Q / 10] = (ep_bench_now_s() - t0) * 1e6;
             hits += rc == 0;
         }
     }

@@ -40,13 +40,6 @@ bool ep_bench_enter_netns(const char *prog)
            ep_bench_sysctl("net/ipv4/tcp_max_tw_buckets", "1000000") == 0;
 }
 
-double ep_bench_now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Make n sockets towards the listeners: the last `keep` stay open. */
 int ep_bench_make_sockets(const char *prog, int *listeners, struct sockaddr_in *addrs, int ndest,
                           long n, long keep)

@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <netinet/in.h>
 
+#include "bench-util.h"
+
 /* unshare(CLONE_NEWNET), lo up, range 1024-65535, tcp_max_tw_buckets high
  * enough.  prog names the program in error messages. */
 bool ep_bench_enter_netns(const char *prog);
@@ -19,8 +21,5 @@ int ep_bench_sysctl(const char *path, const char *value);
  * `keep` end in TIME_WAIT here, and those `keep` stay ESTABLISHED. */
 int ep_bench_make_sockets(const char *prog, int *listeners, struct sockaddr_in *addrs, int ndest,
                           long n, long keep);
-
-/* CLOCK_MONOTONIC in seconds. */
-double ep_bench_now_s(void);
 
 #endif
