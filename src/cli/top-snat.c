@@ -377,17 +377,6 @@ static int ep_ts_print_json(const struct ep_ts_state *st, size_t nshow)
     return bad ? EP_EXIT_FAILURE : EP_EXIT_OK;
 }
 
-static void ep_ts_sleep_until(double deadline)
-{
-    double left = deadline - ep_top_now();
-    struct timespec ts;
-    if (left <= 0 || ep_top_stop)
-        return;
-    ts.tv_sec = (time_t)left;
-    ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
-    nanosleep(&ts, NULL); /* EINTR on SIGINT/SIGTERM: the caller checks the flag */
-}
-
 static int ep_ts_fail(const struct ep_ts_state *st, int rc)
 {
     ep_cli_error("top", "cannot read conntrack%s%s: %s", st->o.netns ? " of " : "",
@@ -407,7 +396,7 @@ static int ep_ts_run_batch(struct ep_ts_state *st)
     next = st->t_cur;
     while (!ep_top_stop) {
         next += st->o.interval;
-        ep_ts_sleep_until(next);
+        ep_top_sleep_until(next);
         if (ep_top_stop)
             break;
         rc = ep_ts_sample(st);

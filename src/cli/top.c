@@ -218,7 +218,7 @@ static int ep_top_parse(int argc, char **argv, struct ep_top_opts *o)
     return 0;
 }
 
-static void ep_top_sleep_until(double deadline)
+void ep_top_sleep_until(double deadline)
 {
     double left = deadline - ep_top_now();
     struct timespec ts;

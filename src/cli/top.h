@@ -94,6 +94,8 @@ struct ep_top_state {
 
 /* Set by SIGINT/SIGTERM (top.c); every loop checks it. */
 extern volatile sig_atomic_t ep_top_stop;
+/* Sleep until the CLOCK_MONOTONIC deadline, or a signal (top.c). */
+void ep_top_sleep_until(double deadline);
 
 /* top-sample.c */
 double ep_top_now(void);                       /* CLOCK_MONOTONIC seconds */
