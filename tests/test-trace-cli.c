@@ -332,6 +332,13 @@ static void terminal_view_refreshes_in_place(void **state)
     assert_int_equal(ep_tty_finish(&t, &after), 0);
     assert_true(after.c_lflag & ICANON);
     assert_true(after.c_lflag & ECHO);
+    /* Once the view is gone (the terminal's own screen back), what it
+     * showed stays: the summary, the table and the failure line. */
+    const char *back = strstr(t.buf, "\033[?1049l");
+    if (!back || !strstr(back, "1 failure since the start") ||
+        !strstr(back, "EADDRNOTAVAIL (Cannot assign requested address)") ||
+        !strstr(back, "127.0.0.1:8080"))
+        fail_msg("nothing left on the terminal after the view:\n%s", back ? back : t.buf);
 
     /* --scroll: the log, even on a terminal. */
     ep_tty_start(&t, (const char *const[]){ "trace", "--netns", "/proc/self/ns/net",

@@ -193,10 +193,41 @@ void ep_trace_screen_draw(ep_trace_screen *s, bool force)
     refresh();
 }
 
+/* What stays on the terminal once the view is gone (most terminals give
+ * the screen back as it was before it): the last interval's table and the
+ * latest failures, as the log prints them. */
+static void ep_trace_screen_leave_summary(const ep_trace_screen *s)
+{
+    char line[EP_TRACE_SCREEN_LINE * 2];
+    size_t nfail = s->nlines < 20 ? s->nlines : 20;
+
+    printf("ephport trace: %s (%s): %" PRIu64 " failure%s since the start", s->scope, s->method,
+           s->failures_total, s->failures_total == 1 ? "" : "s");
+    if (s->have_interval)
+        printf("; the last interval, to %s: %zu destination%s, lost %" PRIu64 " events, %" PRIu64
+               " counts, %" PRIu64 " calls",
+               s->when, s->ndests, s->ndests == 1 ? "" : "s", s->lost_events, s->lost_counts,
+               s->lost_calls);
+    printf("\n");
+    if (s->nrows) {
+        ep_trace_fmt_colhead(line, sizeof line);
+        puts(line);
+        for (size_t i = 0; i < s->nrows && i < 20; i++)
+            puts(s->rows[i]);
+    }
+    if (nfail < s->failures_total)
+        printf("the latest %zu failures (%" PRIu64 " not shown):\n", nfail,
+               s->failures_total - nfail);
+    for (size_t i = nfail; i-- > 0;)
+        puts(ep_trace_screen_line(s, i));
+    fflush(stdout);
+}
+
 void ep_trace_screen_close(ep_trace_screen *s)
 {
     if (!s)
         return;
     ep_screen_close(s->term);
+    ep_trace_screen_leave_summary(s);
     free(s);
 }

@@ -37,7 +37,8 @@ bool ep_trace_screen_keys(ep_trace_screen *s);
  * arriving in a flood redraw a few times a second, not once each), or now
  * with force. */
 void ep_trace_screen_draw(ep_trace_screen *s, bool force);
-/* Give the terminal back as it was. */
+/* Give the terminal back as it was, then print the last interval's table
+ * and the latest failures there, so they outlast the view. */
 void ep_trace_screen_close(ep_trace_screen *s);
 
 #endif
