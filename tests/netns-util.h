@@ -43,6 +43,21 @@ const char *ep_test_nobody_bin(void);
 /* A child's exit code meaning "this kernel cannot run the case": skip. */
 #define EP_TEST_SKIP 77
 
+/* In a cmocka test that drives the eBPF tracer: skip, saying why on stderr
+ * (the skip report lists it), unless root and built with BPF (have_bpf:
+ * EP_HAVE_BPF of ep-host-config.h). */
+#define EP_TEST_NEED_ROOT_BPF(have_bpf)                                                   \
+    do {                                                                                  \
+        if (geteuid() != 0) {                                                             \
+            fprintf(stderr, "SKIP: needs root (a private network namespace, BPF)\n");     \
+            skip();                                                                       \
+        }                                                                                 \
+        if (!(have_bpf)) {                                                                \
+            fprintf(stderr, "SKIP: built with -Dbpf=disabled\n");                         \
+            skip();                                                                       \
+        }                                                                                 \
+    } while (0)
+
 /* Run one integration case in a forked child (so every case can unshare a
  * namespace of its own), with a 60 s alarm, from inside a cmocka test:
  * not root -> "SKIP: needs root (NEEDS)" on stderr and a cmocka skip; the

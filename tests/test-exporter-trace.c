@@ -168,14 +168,7 @@ static void counters_equal_driven_counts(void **state)
     struct et_exporter x;
     char why[256];
     (void)state;
-    if (geteuid() != 0) {
-        fprintf(stderr, "SKIP: needs root (a private network namespace, BPF)\n");
-        skip();
-    }
-    if (!EP_HAVE_BPF) {
-        fprintf(stderr, "SKIP: built with -Dbpf=disabled\n");
-        skip();
-    }
+    EP_TEST_NEED_ROOT_BPF(EP_HAVE_BPF);
     assert_true(ep_test_enter_private_netns(why, sizeof why));
     /* The exporter's own port (bound to port 0) first, outside the two. */
     et_start(&x, false);
@@ -243,14 +236,7 @@ static void node_counts_labelled_per_namespace(void **state)
     char why[256], path[64];
     bool named_a = false, named_b = false;
     (void)state;
-    if (geteuid() != 0) {
-        fprintf(stderr, "SKIP: needs root (private network namespaces, BPF)\n");
-        skip();
-    }
-    if (!EP_HAVE_BPF) {
-        fprintf(stderr, "SKIP: built with -Dbpf=disabled\n");
-        skip();
-    }
+    EP_TEST_NEED_ROOT_BPF(EP_HAVE_BPF);
     assert_true(ep_test_enter_private_netns(why, sizeof why));
     pid_t hb = ep_test_ns_hold();
     assert_true(hb > 0);

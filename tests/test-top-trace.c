@@ -100,14 +100,7 @@ static void rates_within_five_percent(void **state)
     const char *bin = getenv("EPHPORT_BIN");
     char why[256];
     (void)state;
-    if (geteuid() != 0) {
-        fprintf(stderr, "SKIP: needs root (a private network namespace, BPF)\n");
-        skip();
-    }
-    if (!EP_HAVE_BPF) {
-        fprintf(stderr, "SKIP: built with -Dbpf=disabled\n");
-        skip();
-    }
+    EP_TEST_NEED_ROOT_BPF(EP_HAVE_BPF);
     assert_non_null(bin);
     assert_true(ep_test_enter_private_netns(why, sizeof why));
     int ls[3];

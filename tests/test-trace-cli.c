@@ -219,14 +219,7 @@ static void json_schema_and_counts(void **state)
                                         "remote_port", "errno" };
     pid_t failer;
     (void)state;
-    if (geteuid() != 0) {
-        fprintf(stderr, "SKIP: needs root (a private network namespace, BPF)\n");
-        skip();
-    }
-    if (!EP_HAVE_BPF) {
-        fprintf(stderr, "SKIP: built with -Dbpf=disabled\n");
-        skip();
-    }
+    EP_TEST_NEED_ROOT_BPF(EP_HAVE_BPF);
     char *out = trace_one_failure((const char *const[]){ "trace", "--json", "--netns",
                                                          "/proc/self/ns/net", "--duration",
                                                          "2", "--interval", "60", NULL },
@@ -275,14 +268,7 @@ static void human_names_the_message(void **state)
     pid_t failer;
     char want[64];
     (void)state;
-    if (geteuid() != 0) {
-        fprintf(stderr, "SKIP: needs root (a private network namespace, BPF)\n");
-        skip();
-    }
-    if (!EP_HAVE_BPF) {
-        fprintf(stderr, "SKIP: built with -Dbpf=disabled\n");
-        skip();
-    }
+    EP_TEST_NEED_ROOT_BPF(EP_HAVE_BPF);
     char *out = trace_one_failure((const char *const[]){ "trace", "--netns", "/proc/self/ns/net",
                                                          "--duration", "2", "--interval",
                                                          "60", NULL },
@@ -306,14 +292,7 @@ static void terminal_view_refreshes_in_place(void **state)
     struct termios after;
     char why[256];
     (void)state;
-    if (geteuid() != 0) {
-        fprintf(stderr, "SKIP: needs root (a private network namespace, BPF)\n");
-        skip();
-    }
-    if (!EP_HAVE_BPF) {
-        fprintf(stderr, "SKIP: built with -Dbpf=disabled\n");
-        skip();
-    }
+    EP_TEST_NEED_ROOT_BPF(EP_HAVE_BPF);
     assert_true(ep_test_enter_private_netns(why, sizeof why));
     assert_int_equal(ep_test_write_sysctl("net/ipv4/ip_local_port_range", "43000 43000"), 0);
     ep_tty_start(&t, (const char *const[]){ "trace", "--netns", "/proc/self/ns/net",
