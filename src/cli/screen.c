@@ -1,13 +1,16 @@
 /* screen.c - the ncurses plumbing the terminal views share (screen.h):
  * one place that takes the terminal and gives it back as it was, so that
  * every view restores it on every way out. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "screen.h"
 
-SCREEN *ep_screen_open(const char *cmd, const char *hint, bool *color)
+static bool ep_screen_color;
+
+SCREEN *ep_screen_open(const char *cmd, const char *hint)
 {
     SCREEN *scr = newterm(NULL, stdout, stdin);
 
@@ -21,8 +24,8 @@ SCREEN *ep_screen_open(const char *cmd, const char *hint, bool *color)
     noecho();
     keypad(stdscr, TRUE);
     curs_set(0);
-    *color = ep_cli_use_color(stdout) && has_colors();
-    if (*color) {
+    ep_screen_color = ep_cli_use_color(stdout) && has_colors();
+    if (ep_screen_color) {
         start_color();
         use_default_colors();
         init_pair(EP_SCREEN_RED, COLOR_RED, -1);
@@ -37,6 +40,25 @@ void ep_screen_close(SCREEN *scr)
         return;
     endwin();
     delscreen(scr);
+}
+
+void ep_screen_row(int y, const char *line, int pair)
+{
+    bool on = ep_screen_color && pair;
+    if (on)
+        attron(COLOR_PAIR(pair));
+    mvaddnstr(y, 0, line, COLS);
+    if (on)
+        attroff(COLOR_PAIR(pair));
+}
+
+void ep_screen_advice(int y, const ep_host_advice *a, size_t n)
+{
+    char line[512];
+    for (size_t i = 0; i < n && i < 2 && y < LINES - 1; i++) {
+        snprintf(line, sizeof line, "%s: %s", ep_host_severity_name(a[i].severity), a[i].message);
+        mvaddnstr(y++, 0, line, COLS);
+    }
 }
 
 void ep_screen_colhead(int y, const char *line)

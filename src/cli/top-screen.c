@@ -12,8 +12,6 @@
 #include "screen.h"
 #include "top.h"
 
-static bool ep_top_color;
-
 static void ep_top_draw(const struct ep_top_state *st)
 {
     char l1[512], l2[512], l3[512], l4[512], line[512];
@@ -41,22 +39,14 @@ static void ep_top_draw(const struct ep_top_state *st)
         const ep_host_dest *d = st->rows[i].d;
         int pair = d->pressure >= 0.95 ? EP_SCREEN_RED : d->pressure >= 0.80 ? EP_SCREEN_YELLOW : 0;
         ep_top_fmt_row(&st->rows[i], wl, wr, wn, line, sizeof line);
-        if (ep_top_color && pair)
-            attron(COLOR_PAIR(pair));
-        mvaddnstr(y++, 0, line, cols);
-        if (ep_top_color && pair)
-            attroff(COLOR_PAIR(pair));
+        ep_screen_row(y++, line, pair);
     }
     if (st->nrows > nshow && y < rows - 1) {
         snprintf(line, sizeof line, "(%zu more destinations)", st->nrows - nshow);
         mvaddnstr(y++, 0, line, cols);
     }
     y++;
-    for (size_t i = 0; i < nadv && i < 2 && y < rows - 1; i++) {
-        snprintf(line, sizeof line, "%s: %s", ep_host_severity_name(adv[i].severity),
-                 adv[i].message);
-        mvaddnstr(y++, 0, line, cols);
-    }
+    ep_screen_advice(y, adv, nadv);
     snprintf(line, sizeof line, "q quit  s sort (%s)  +/- interval (%g s)%s",
              ep_top_sort_names[st->o.sort], st->o.interval,
              st->have_prev ? "" : "  rates appear after the second sample");
@@ -77,7 +67,7 @@ int ep_top_run_screen(struct ep_top_state *st)
         return EP_EXIT_FAILURE;
     }
     last = ep_top_now();
-    scr = ep_screen_open("top", "--batch", &ep_top_color);
+    scr = ep_screen_open("top", "--batch");
     if (!scr)
         return EP_EXIT_FAILURE;
     ep_top_draw(st);

@@ -414,7 +414,7 @@ static int ep_ts_run_batch(struct ep_ts_state *st)
     return EP_EXIT_OK;
 }
 
-static void ep_ts_draw(const struct ep_ts_state *st, bool color)
+static void ep_ts_draw(const struct ep_ts_state *st)
 {
     char l1[512], l2[512], line[512];
     const ep_host_advice *a;
@@ -439,22 +439,14 @@ static void ep_ts_draw(const struct ep_ts_state *st, bool color)
                    : u->headroom_pct >= 0 && u->headroom_pct <= 20 ? EP_SCREEN_YELLOW
                                                                    : 0;
         ep_ts_fmt_row(&st->rows[i], line, sizeof line);
-        if (color && pair)
-            attron(COLOR_PAIR(pair));
-        mvaddnstr(y++, 0, line, cols);
-        if (color && pair)
-            attroff(COLOR_PAIR(pair));
+        ep_screen_row(y++, line, pair);
     }
     if (st->nrows > nshow && y < rows - 1) {
         snprintf(line, sizeof line, "(%zu more units)", st->nrows - nshow);
         mvaddnstr(y++, 0, line, cols);
     }
     y++;
-    for (size_t i = 0; i < na && i < 2 && y < rows - 1; i++) {
-        snprintf(line, sizeof line, "%s: %s", ep_host_severity_name(a[i].severity),
-                 a[i].message);
-        mvaddnstr(y++, 0, line, cols);
-    }
+    ep_screen_advice(y, a, na);
     snprintf(line, sizeof line, "q quit  s sort (%s)  +/- interval (%g s)",
              ep_top_sort_names[st->o.sort], st->o.interval);
     ep_screen_keys(line);
@@ -464,15 +456,14 @@ static void ep_ts_draw(const struct ep_ts_state *st, bool color)
 static int ep_ts_run_screen(struct ep_ts_state *st)
 {
     SCREEN *scr;
-    bool color;
     int rc = ep_ts_sample(st);
 
     if (rc < 0)
         return ep_ts_fail(st, rc);
-    scr = ep_screen_open("top", "--batch", &color);
+    scr = ep_screen_open("top", "--batch");
     if (!scr)
         return EP_EXIT_FAILURE;
-    ep_ts_draw(st, color);
+    ep_ts_draw(st);
     while (!ep_top_stop) {
         double left = st->t_cur + st->o.interval - ep_top_now();
         int ch;
@@ -480,7 +471,7 @@ static int ep_ts_run_screen(struct ep_ts_state *st)
             rc = ep_ts_sample(st);
             if (rc < 0)
                 break;
-            ep_ts_draw(st, color);
+            ep_ts_draw(st);
             continue;
         }
         timeout((int)ceil(left * 1000.0));
@@ -497,7 +488,7 @@ static int ep_ts_run_screen(struct ep_ts_state *st)
         } else if (ch == '-' || ch == '_') {
             st->o.interval = ep_screen_step_interval(st->o.interval, -1);
         }
-        ep_ts_draw(st, color); /* also after KEY_RESIZE */
+        ep_ts_draw(st); /* also after KEY_RESIZE */
     }
     ep_screen_close(scr);
     return rc < 0 ? ep_ts_fail(st, rc) : EP_EXIT_OK;

@@ -25,7 +25,7 @@
 
 struct ep_trace_screen {
     SCREEN *term;
-    bool color, dirty;
+    bool dirty;
     char scope[160], method[160];
     double interval, last_draw;
     /* The last interval. */
@@ -57,7 +57,7 @@ ep_trace_screen *ep_trace_screen_open(const char *scope, const char *method, dou
         ep_cli_error("trace", "out of memory");
         return NULL;
     }
-    s->term = ep_screen_open("trace", "--scroll", &s->color);
+    s->term = ep_screen_open("trace", "--scroll");
     if (!s->term) {
         free(s);
         return NULL;
@@ -182,13 +182,8 @@ void ep_trace_screen_draw(ep_trace_screen *s, bool force)
     }
     /* Oldest of those shown first, so the newest is at the bottom, as in
      * the log. */
-    for (size_t i = nfail; i-- > 0 && y < rows - 1;) {
-        if (s->color)
-            attron(COLOR_PAIR(EP_SCREEN_RED));
-        mvaddnstr(y++, 0, ep_trace_screen_line(s, i), cols);
-        if (s->color)
-            attroff(COLOR_PAIR(EP_SCREEN_RED));
-    }
+    for (size_t i = nfail; i-- > 0 && y < rows - 1;)
+        ep_screen_row(y++, ep_trace_screen_line(s, i), EP_SCREEN_RED);
     ep_screen_keys("q quit");
     refresh();
 }
