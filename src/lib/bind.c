@@ -39,6 +39,7 @@
 #include "dest.h"
 #include "engine.h"
 #include "owner.h"
+#include "shard.h"
 #include "sockrules.h"
 #include "tuple_table.h"
 #include "chacha.h"
@@ -176,7 +177,7 @@ static bool ep_bind_entries_conflict(const ep_pool *pool, uint8_t proto, const e
     int pi = ep_proto_index(proto);
     for (uint32_t a = 0; a < pool->naddrs; a++) {
         const ep_lstate *ls = ep_ls(pool, a, pi);
-        if (ls->pc[port].conn == 0)
+        if (ep_conn_count_all(pool, a, pi, port) == 0) /* every shard's */
             continue;
         ep_sock_view at = ep_rule_view_addr(pool, a);
         if (!pool->linux_sem) {
@@ -283,7 +284,7 @@ static bool ep_bind_bucket_busy(const ep_pool *pool, uint16_t port)
     if (pool->bhead[EP_PI_TCP][port])
         return true;
     for (uint32_t a = 0; a < pool->naddrs; a++)
-        if (ep_ls(pool, a, EP_PI_TCP)->pc[port].conn)
+        if (ep_pc_conn(&ep_ls(pool, a, EP_PI_TCP)->pc[port]))
             return true;
     return false;
 }
@@ -538,6 +539,7 @@ int ep_bind_connect_do(ep_pool *pool, ep_bind_id id, ep_tuple *t)
 {
     uint32_t bidx = ep_bind_lookup(pool, id), a, chosen = EP_NIL, count = 0, di, e;
     ep_binding *b;
+    ep_pool *sp; /* the shard of the destination (shard.h; global mode) */
     int rc;
 
     if (bidx == EP_NIL)
@@ -545,12 +547,13 @@ int ep_bind_connect_do(ep_pool *pool, ep_bind_id id, ep_tuple *t)
     b = &pool->binds[bidx];
     if (t->remote.family != b->addr.family)
         return -EINVAL;
+    sp = ep_shard_of(pool, b->proto, &t->remote, t->remote_port);
     if (b->state == EP_B_NOPORT) {
         uint16_t port;
         uint8_t opts = b->flags & EP_EF_SOCKOPTS;
         if (pool->linux_sem && b->proto == EP_PROTO_UDP && (b->laddr != EP_NIL || opts))
             return ep_bind_connect_udp_autobind(pool, bidx, t);
-        rc = ep_engine_connect(pool, b->proto, b->laddr, &t->remote, t->remote_port, b->owner,
+        rc = ep_engine_connect(sp, b->proto, b->laddr, &t->remote, t->remote_port, b->owner,
                                opts, &a, &port, NULL);
         if (rc < 0)
             return rc;
@@ -566,31 +569,31 @@ int ep_bind_connect_do(ep_pool *pool, ep_bind_id id, ep_tuple *t)
         if (pool->addrs[a].addr.family != b->addr.family ||
             (b->laddr != EP_NIL && b->laddr != a))
             continue;
-        if (ep_bind_tuple_free(pool, b->proto, a, &t->remote, t->remote_port, b->port) &&
+        if (ep_bind_tuple_free(sp, b->proto, a, &t->remote, t->remote_port, b->port) &&
             ep_rng_below(&pool->rng, ++count) == 0)
             chosen = a; /* reservoir sampling: uniform over the free ones */
     }
     if (chosen == EP_NIL) {
         if (b->laddr != EP_NIL) {
-            di = ep_dest_find(pool, b->proto, b->laddr, &t->remote, t->remote_port);
-            ep_dest_count_failure(pool, di);
+            di = ep_dest_find(sp, b->proto, b->laddr, &t->remote, t->remote_port);
+            ep_dest_count_failure(sp, di);
         }
         return -EADDRNOTAVAIL;
     }
-    if ((rc = ep_tt_reserve(&pool->tt)) < 0 || (rc = ep_dest_reserve(pool)) < 0)
+    if ((rc = ep_tt_reserve(&sp->tt)) < 0 || (rc = ep_dest_reserve(sp)) < 0)
         return rc;
-    di = ep_dest_find(pool, b->proto, chosen, &t->remote, t->remote_port);
+    di = ep_dest_find(sp, b->proto, chosen, &t->remote, t->remote_port);
     if (di == EP_NIL) {
-        di = ep_dest_create(pool, b->proto, chosen, &t->remote, t->remote_port);
+        di = ep_dest_create(sp, b->proto, chosen, &t->remote, t->remote_port);
     } else if (!(pool->linux_sem && b->proto == EP_PROTO_UDP) &&
-               (e = ep_tt_find(&pool->tt, di, b->port)) != EP_NIL) {
-        ep_conn_drop(pool, e, true); /* a TIME_WAIT it may take: take it over */
+               (e = ep_tt_find(&sp->tt, di, b->port)) != EP_NIL) {
+        ep_conn_drop(sp, e, true); /* a TIME_WAIT it may take: take it over */
     }
-    ep_conn_add(pool, di, b->port, 0, bidx, (uint8_t)((b->flags & EP_EF_SOCKOPTS) | EP_EF_EXPLICIT));
+    ep_conn_add(sp, di, b->port, 0, bidx, (uint8_t)((b->flags & EP_EF_SOCKOPTS) | EP_EF_EXPLICIT));
     b = &pool->binds[bidx];
     b->state = EP_B_CONNECTED;
     b->listening = 0;
-    pool->st.allocations++;
+    sp->st.allocations++;
     t->proto = b->proto;
     t->local = pool->addrs[chosen].addr;
     t->local_port = b->port;

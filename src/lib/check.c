@@ -7,7 +7,7 @@
  * entry counts (conn[]) and binding counts (blk[], blocked), each
  * destination's nblk and dense set (membership and the permutation) with
  * its RSS layer (rss.c), owners'
- * charges (against in-use entries and port-holding bindings).
+ * charges.
  * Cost O(addresses * (entries + 65536) + bindings): for tests, not for
  * production paths. */
 #include <errno.h>
@@ -26,6 +26,7 @@
 #include "tuple_table.h"
 #include "lock.h"
 #include "dense.h"
+#include "shard.h"
 
 static int ep_check_fail(char *why, size_t len, const char *fmt, ...)
 {
@@ -74,9 +75,10 @@ static int ep_check_queues(ep_pool *pool, char *why, size_t len)
 static uint32_t ep_check_blk(const ep_pool *pool, uint32_t a, int pi, uint32_t port,
                              const uint32_t *hold_head, const uint32_t *hold_next)
 {
+    const ep_pool *m = pool->route.master; /* bindings are the master's */
     uint32_t n = 0;
-    for (uint32_t s = pool->bhead[pi][port]; s; s = pool->binds[s - 1].pnext) {
-        ep_sock_view v = ep_bind_view(&pool->binds[s - 1]);
+    for (uint32_t s = m->bhead[pi][port]; s; s = m->binds[s - 1].pnext) {
+        ep_sock_view v = ep_bind_view(&m->binds[s - 1]);
         n += ep_rule_hold_blocks(pool, pi, &v, a);
     }
     for (uint32_t i = hold_head[port]; i != EP_NIL; i = hold_next[i]) {
@@ -89,72 +91,15 @@ static uint32_t ep_check_blk(const ep_pool *pool, uint32_t a, int pi, uint32_t p
     return n;
 }
 
-static int ep_check_cmp_u32(const void *a, const void *b)
+/* One shard (the whole pool when it has one): its entries, destinations
+ * and per-address counts against its records and the master's bindings. */
+static int ep_check_shard(ep_pool *pool, char *why, size_t len)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Owners (docs/ENGINE.md section 4): each record's charge is the number of
- * in-use entries it owns plus its bindings holding a port (a connected
- * explicit binding is charged, its entry is not), and every charged entry
- * or binding has a record (the charges then sum to the charged items).
- * O(n log n) in the charged items. */
-static int ep_check_owners(const ep_pool *pool, char *why, size_t len)
-{
-    size_t n = 0;
-    uint32_t *ids = malloc(((size_t)pool->tt.used + pool->binds_used + 1) * sizeof *ids);
-    uint64_t sum = 0;
-    int rc = 0;
-
-    if (!ids)
-        return EP_ENOMEM;
-    for (uint32_t i = 0; i < pool->tt.used; i++)
-        if (pool->tt.e[i].state == EP_ST_INUSE && pool->tt.e[i].u.held.owner)
-            ids[n++] = pool->tt.e[i].u.held.owner;
-    for (uint32_t i = 0; i < pool->binds_used; i++) {
-        const ep_binding *b = &pool->binds[i];
-        if (b->owner && (b->state == EP_B_HOLD || b->state == EP_B_CONNECTED))
-            ids[n++] = b->owner;
-    }
-    qsort(ids, n, sizeof *ids, ep_check_cmp_u32);
-    for (uint32_t i = 0; i < pool->owners.used && rc == 0; i++) {
-        const ep_owner *r = &pool->owners.o[i];
-        size_t lo = 0, hi = n, first;
-        if (r->id == 0)
-            continue; /* a free record */
-        while (lo < hi) { /* the first id >= r->id */
-            size_t mid = lo + (hi - lo) / 2;
-            if (ids[mid] < r->id)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        first = lo;
-        while (lo < n && ids[lo] == r->id)
-            lo++;
-        if (r->held != lo - first)
-            rc = ep_check_fail(why, len, "owner %u charged %u, holds %zu", r->id, r->held,
-                               lo - first);
-        sum += r->held;
-    }
-    if (rc == 0 && sum != n)
-        rc = ep_check_fail(why, len, "owners charged %llu in all, %zu ports held by owners",
-                           (unsigned long long)sum, n);
-    free(ids);
-    return rc;
-}
-
-int ep_pool_check(ep_pool *pool, char *why, size_t len)
-{
+    const ep_pool *m = pool->route.master;
     uint32_t na, *conn = NULL, *nblk = NULL, *cnt = NULL, *hold_head = NULL, *hold_next = NULL;
     uint64_t in_use = 0, tw = 0, quar = 0, binds = 0, ndest = 0, nidle = 0;
     int rc = 0;
 
-    if (!pool)
-        return EP_EINVAL;
-    if (pool->locking)
-        ep_lock_acquire(&pool->lock);
     na = pool->naddrs;
     conn = malloc(65536 * sizeof *conn);
     nblk = calloc((size_t)pool->dt.used + 1, sizeof *nblk);
@@ -181,11 +126,11 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
         hold_head[e->port] = i;
     }
     /* bindings: each holding one is in its chain, and only those are */
-    for (uint32_t i = 0; i < pool->binds_used; i++) {
-        const ep_binding *b = &pool->binds[i];
+    for (uint32_t i = 0; i < m->binds_used; i++) {
+        const ep_binding *b = &m->binds[i];
         int pi = ep_proto_index(b->proto);
         bool holds = b->state == EP_B_HOLD || b->state == EP_B_CONNECTED, chained = false;
-        for (uint32_t s = pool->bhead[pi][b->port]; s && holds; s = pool->binds[s - 1].pnext)
+        for (uint32_t s = m->bhead[pi][b->port]; s && holds; s = m->binds[s - 1].pnext)
             chained |= s - 1 == i;
         if (holds != chained && holds) {
             rc = ep_check_fail(why, len, "binding %u is missing from its port chain", i);
@@ -193,9 +138,12 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
         }
         binds += holds;
     }
+    if (pool != m)
+        binds = 0; /* bindings are counted on the master */
     if (binds != pool->st.binds) {
-        rc = ep_check_fail(why, len, "stats.binds %llu, %llu bindings hold a port",
-                           (unsigned long long)pool->st.binds, (unsigned long long)binds);
+        rc = ep_check_fail(why, len, "shard %u: stats.binds %llu, %llu bindings hold a port",
+                           pool->route.index, (unsigned long long)pool->st.binds,
+                           (unsigned long long)binds);
         goto out;
     }
     /* per address: blk[] and blocked from the chains, conn[] from the entries */
@@ -204,19 +152,27 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
             const ep_lstate *ls = ep_ls(pool, a, pi);
             uint32_t blocked = 0, nd = 0, want = 0;
             uint64_t want_conn = 0;
-            /* conn[] is scratch: zero only the ports entries and bindings use */
-            for (uint32_t i = 0; i < pool->tt.used; i++)
-                conn[pool->tt.e[i].port] = 0;
-            for (uint32_t i = 0; i < pool->binds_used; i++)
-                conn[pool->binds[i].port] = 0;
-            for (uint32_t i = 0; i < pool->tt.used; i++) {
-                const ep_entry *e = &pool->tt.e[i];
-                if (e->state == EP_ST_FREE || e->dest >= pool->dt.used)
-                    continue;
-                const ep_dest *d = &pool->dt.d[e->dest];
-                if (d->proto && d->laddr == a && ep_proto_index(d->proto) == pi) {
-                    conn[e->port]++;
-                    want_conn++;
+            /* conn[] is scratch: zero only the ports entries and bindings
+             * use.  The counts are shared by the shards (pool-t.h): count
+             * every shard's entries. */
+            for (uint32_t s = 0; s < m->route.nshards; s++) {
+                const ep_pool *sp = m->route.shard[s];
+                for (uint32_t i = 0; i < sp->tt.used; i++)
+                    conn[sp->tt.e[i].port] = 0;
+            }
+            for (uint32_t i = 0; i < m->binds_used; i++)
+                conn[m->binds[i].port] = 0;
+            for (uint32_t s = 0; s < m->route.nshards; s++) {
+                const ep_pool *sp = m->route.shard[s];
+                for (uint32_t i = 0; i < sp->tt.used; i++) {
+                    const ep_entry *e = &sp->tt.e[i];
+                    if (e->state == EP_ST_FREE || e->dest >= sp->dt.used)
+                        continue;
+                    const ep_dest *d = &sp->dt.d[e->dest];
+                    if (d->proto && d->laddr == a && ep_proto_index(d->proto) == pi) {
+                        conn[e->port]++;
+                        want_conn++;
+                    }
                 }
             }
             /* Exact per-port comparison on the ports something refers to;
@@ -224,11 +180,11 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
             uint64_t sum_blk = 0, sum_conn = 0, want_blk = 0;
             for (uint32_t p = 0; p < 65536; p++) {
                 sum_blk += ls->pc[p].blk;
-                sum_conn += ls->pc[p].conn;
+                sum_conn += ep_pc_conn(&ls->pc[p]);
                 blocked += ls->pc[p].blk != 0 && ep_port_index(pool, p) != EP_NIL;
             }
-            for (uint32_t i = 0; i < pool->binds_used; i++) {
-                const ep_binding *b = &pool->binds[i];
+            for (uint32_t i = 0; i < m->binds_used; i++) {
+                const ep_binding *b = &m->binds[i];
                 ep_sock_view v = ep_bind_view(b);
                 if ((b->state == EP_B_HOLD || b->state == EP_B_CONNECTED) &&
                     ep_proto_index(b->proto) == pi && ep_rule_hold_blocks(pool, pi, &v, a))
@@ -240,18 +196,18 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
                     want_blk += ep_proto_index(pool->dt.d[pool->tt.e[i].dest].proto) == pi &&
                                 ep_rule_hold_blocks(pool, pi, &v, a);
                 }
-            for (uint32_t i = 0; i < pool->binds_used + pool->tt.used; i++) {
+            for (uint32_t i = 0; i < m->binds_used + pool->tt.used; i++) {
                 uint32_t p;
-                if (i < pool->binds_used)
-                    p = pool->binds[i].port;
-                else if (pool->tt.e[i - pool->binds_used].state != EP_ST_FREE)
-                    p = pool->tt.e[i - pool->binds_used].port;
+                if (i < m->binds_used)
+                    p = m->binds[i].port;
+                else if (pool->tt.e[i - m->binds_used].state != EP_ST_FREE)
+                    p = pool->tt.e[i - m->binds_used].port;
                 else
                     continue;
                 uint32_t b = ep_check_blk(pool, a, pi, p, hold_head, hold_next);
-                if (ls->pc[p].blk != b || ls->pc[p].conn != conn[p]) {
+                if (ls->pc[p].blk != b || ep_pc_conn(&ls->pc[p]) != conn[p]) {
                     rc = ep_check_fail(why, len, "address %u proto %d port %u: blk %u/%u conn %u/%u",
-                                       a, pi, p, ls->pc[p].blk, b, ls->pc[p].conn, conn[p]);
+                                       a, pi, p, ls->pc[p].blk, b, ep_pc_conn(&ls->pc[p]), conn[p]);
                     goto out;
                 }
             }
@@ -446,7 +402,7 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
     if (pool->linux_sem) {
         for (uint32_t p = 0; p < 65536; p++) {
             uint32_t want = 0;
-            for (uint32_t s = pool->bhead[EP_PI_TCP][p]; s; s = pool->binds[s - 1].pnext)
+            for (uint32_t s = m->bhead[EP_PI_TCP][p]; s; s = m->binds[s - 1].pnext)
                 want++;
             for (uint32_t i = hold_head[p]; i != EP_NIL; i = hold_next[i])
                 want += pool->dt.d[pool->tt.e[i].dest].proto == EP_PROTO_TCP;
@@ -458,15 +414,128 @@ int ep_pool_check(ep_pool *pool, char *why, size_t len)
             }
         }
     }
-    if ((rc = ep_check_queues(pool, why, len)) == 0)
-        rc = ep_check_owners(pool, why, len);
+    rc = ep_check_queues(pool, why, len);
 out:
     free(hold_head);
     free(hold_next);
     free(conn);
     free(nblk);
     free(cnt);
-    if (pool->locking)
-        ep_lock_release(&pool->lock);
+    return rc;
+}
+
+static int ep_check_cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Owners (section 4): each record's charge is the number of in-use entries
+ * it owns on every shard plus its bindings holding a port, and every
+ * charged entry or binding has a record. */
+static int ep_check_owners(const ep_pool *m, char *why, size_t len)
+{
+    size_t n = 0, cap = m->binds_used;
+    uint32_t *ids;
+    uint64_t sum = 0;
+    int rc = 0;
+
+    for (uint32_t s = 0; s < m->route.nshards; s++)
+        cap += m->route.shard[s]->tt.used;
+    if (!(ids = malloc((cap + 1) * sizeof *ids)))
+        return EP_ENOMEM;
+    for (uint32_t s = 0; s < m->route.nshards; s++) {
+        const ep_pool *sp = m->route.shard[s];
+        for (uint32_t i = 0; i < sp->tt.used; i++)
+            if (sp->tt.e[i].state == EP_ST_INUSE && sp->tt.e[i].u.held.owner)
+                ids[n++] = sp->tt.e[i].u.held.owner;
+    }
+    for (uint32_t i = 0; i < m->binds_used; i++) {
+        const ep_binding *b = &m->binds[i];
+        if (b->owner && (b->state == EP_B_HOLD || b->state == EP_B_CONNECTED))
+            ids[n++] = b->owner;
+    }
+    qsort(ids, n, sizeof *ids, ep_check_cmp_u32);
+    for (uint32_t i = 0; i < m->owners.used && rc == 0; i++) {
+        const ep_owner *r = &m->owners.o[i];
+        size_t lo = 0, hi = n, first;
+        if (r->id == 0)
+            continue;
+        while (lo < hi) { /* first index with ids[] >= r->id */
+            size_t mid = lo + (hi - lo) / 2;
+            if (ids[mid] < r->id)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        first = lo;
+        while (lo < n && ids[lo] == r->id)
+            lo++;
+        if (r->held != lo - first)
+            rc = ep_check_fail(why, len, "owner %u charged %u, holds %zu", r->id, r->held,
+                               lo - first);
+        sum += r->held;
+    }
+    if (rc == 0 && sum != n)
+        rc = ep_check_fail(why, len, "owners charged %llu in all, %zu ports held by owners",
+                           (unsigned long long)sum, n);
+    free(ids);
+    return rc;
+}
+
+/* The shards agree with the master (shard.h): one route, the same
+ * configuration, tables, addresses and port-count arrays; every destination on the shard its
+ * key hashes to; no shard's clock ahead of the pool's; bindings only on
+ * the master. */
+static int ep_check_shards(ep_pool *m, char *why, size_t len)
+{
+    for (uint32_t s = 0; s < m->route.nshards; s++) {
+        const ep_pool *sp = m->route.shard[s];
+        if (sp->route.master != m || sp->route.shard != m->route.shard ||
+            sp->route.nshards != m->route.nshards || sp->route.index != s ||
+            sp->route.shared != m->route.shared || sp->route.key != m->route.key)
+            return ep_check_fail(why, len, "shard %u: bad route", s);
+        if (sp->neff != m->neff || sp->contiguous != m->contiguous ||
+            sp->idx2port != m->idx2port || sp->port2idx != m->port2idx ||
+            sp->cfg.reserved != m->cfg.reserved || sp->rss != m->rss ||
+            sp->locking != m->locking || sp->reuse_on != m->reuse_on ||
+            memcmp(&sp->reserved, &m->reserved, sizeof sp->reserved) != 0)
+            return ep_check_fail(why, len, "shard %u: configuration differs from the master's", s);
+        if (sp->naddrs != m->naddrs || sp->fam_addr[0] != m->fam_addr[0] ||
+            sp->fam_addr[1] != m->fam_addr[1])
+            return ep_check_fail(why, len, "shard %u: %u addresses, the master %u", s,
+                                 sp->naddrs, m->naddrs);
+        for (uint32_t a = 0; a < sp->naddrs; a++)
+            if (!ep_addr_same(&sp->addrs[a].addr, &m->addrs[a].addr) ||
+                sp->addrs[a].st[0].pc != m->addrs[a].st[0].pc ||
+                sp->addrs[a].st[1].pc != m->addrs[a].st[1].pc)
+                return ep_check_fail(why, len, "shard %u: address %u differs", s, a);
+        if (s > 0 && (sp->binds_used || sp->st.binds || sp->owners.count))
+            return ep_check_fail(why, len, "shard %u holds bindings or owners", s);
+        if (m->route.shared && sp->now > atomic_load(&m->route.shared->now))
+            return ep_check_fail(why, len, "shard %u: clock ahead of the pool's", s);
+        for (uint32_t di = 0; di < sp->dt.used; di++) {
+            const ep_dest *d = &sp->dt.d[di];
+            if (d->proto && ep_shard_of(m, d->proto, &d->remote, d->rport) != sp)
+                return ep_check_fail(why, len, "shard %u holds destination %u of another shard",
+                                     s, di);
+        }
+    }
+    return 0;
+}
+
+int ep_pool_check(ep_pool *pool, char *why, size_t len)
+{
+    int rc;
+
+    if (!pool)
+        return EP_EINVAL;
+    ep_lock_all(pool);
+    rc = ep_check_shards(pool, why, len);
+    for (uint32_t s = 0; s < pool->route.nshards && rc == 0; s++)
+        rc = ep_check_shard(pool->route.shard[s], why, len);
+    if (rc == 0)
+        rc = ep_check_owners(pool, why, len);
+    ep_unlock_all(pool);
     return rc;
 }

@@ -5,6 +5,7 @@
 
 #include "pool-t.h"
 #include "sockrules.h"
+#include "shard.h"
 
 /* Add an in-use entry (dest, port).  Caller did ep_tt_reserve() and made
  * sure the tuple is free.  owner is charged by the caller (0: none);
@@ -27,10 +28,12 @@ void ep_conn_drop(ep_pool *pool, uint32_t idx, bool keep_dest);
 /* Expire every entry due at pool->now (slow path of ep_conn_advance). */
 void ep_conn_expire(ep_pool *pool);
 
-/* Clamp now to the largest time seen and expire what is due; when nothing
- * is due (now < next_due) this is two compares. */
+/* Clamp now to the largest time seen (on any shard) and expire what is
+ * due; when nothing is due (now < next_due) this is two compares, and a
+ * read of the pool-wide clock in a sharded pool. */
 static inline ep_time ep_conn_advance(ep_pool *pool, ep_time now)
 {
+    now = ep_pool_clock(pool, now);
     if (now < pool->now)
         now = pool->now;
     pool->now = now;

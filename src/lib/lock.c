@@ -12,7 +12,8 @@
  * waiter that spins ~this many pause iterations usually gets the lock
  * without a system call.  Bounded, so a preempted holder costs a sleep, not
  * a burnt time slice. */
-#define EP_LOCK_SPINS 100
+#define EP_LOCK_SPIN_BUDGET 65536
+#define EP_LOCK_BACKOFF_MAX 1024
 
 static inline void ep_cpu_relax(void)
 {
@@ -33,8 +34,9 @@ static void ep_futex(_Atomic uint32_t *word, int op, uint32_t val)
 void ep_lock_acquire_slow(ep_lock *l)
 {
     uint32_t c;
+    unsigned backoff = 1;
 
-    for (int i = 0; i < EP_LOCK_SPINS; i++) {
+    for (unsigned spent = 0; spent < EP_LOCK_SPIN_BUDGET; spent += backoff) {
         c = atomic_load_explicit(&l->v, memory_order_relaxed);
         if (c == 0) {
             if (atomic_compare_exchange_weak_explicit(&l->v, &c, 1, memory_order_acquire,
@@ -43,7 +45,10 @@ void ep_lock_acquire_slow(ep_lock *l)
         } else if (c == 2) {
             break; /* others are already asleep: queue behind them */
         }
-        ep_cpu_relax();
+        for (unsigned i = 0; i < backoff; i++)
+            ep_cpu_relax();
+        if (backoff < EP_LOCK_BACKOFF_MAX)
+            backoff <<= 1;
     }
     /* From here on we may have slept, so we may not know whether other
      * waiters remain: always take the lock as "contended" (2), which makes

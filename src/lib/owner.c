@@ -7,12 +7,19 @@
  * cfg.owner_quota unless ep_pool_set_owner_quota() overrode it (0 =
  * unlimited).  Records live in a small chained hash and are dropped when
  * an owner holds nothing and has no override, so the table tracks only
- * active owners. */
+ * active owners.
+ *
+ * The table is the master shard's (shard.h).  In a sharded pool a connect
+ * holds its shard's lock only, so the owner work of connects and closes on
+ * different shards is serialised by a leaf lock (ep_pool_shared.owners):
+ * ep_engine_connect holds it from the quota check to the charge, and a
+ * refund takes it.  Global mode (every shard locked) needs no more. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "owner.h"
+#include "lock.h"
 
 static uint32_t ep_owner_hash(uint32_t id, uint32_t mask)
 {
@@ -52,7 +59,7 @@ static ep_owner *ep_owner_find(const ep_owners *o, uint32_t id)
 
 int ep_owner_reserve_id(ep_pool *pool, uint32_t owner)
 {
-    ep_owners *o = &pool->owners;
+    ep_owners *o = &pool->route.master->owners;
     if (owner == 0 || ep_owner_find(o, owner))
         return 0;
     if (o->free_head == EP_NIL && o->used == o->cap) {
@@ -85,7 +92,7 @@ int ep_owner_reserve_id(ep_pool *pool, uint32_t owner)
 
 static ep_owner *ep_owner_get(ep_pool *pool, uint32_t id)
 {
-    ep_owners *o = &pool->owners;
+    ep_owners *o = &pool->route.master->owners;
     ep_owner *r = ep_owner_find(o, id);
     uint32_t i, h;
 
@@ -111,7 +118,7 @@ static ep_owner *ep_owner_get(ep_pool *pool, uint32_t id)
 
 static void ep_owner_maybe_drop(ep_pool *pool, ep_owner *r)
 {
-    ep_owners *o = &pool->owners;
+    ep_owners *o = &pool->route.master->owners;
     uint32_t i = (uint32_t)(r - o->o), *link;
 
     if (r->held || r->has_cap)
@@ -133,7 +140,7 @@ int ep_owner_check_id(const ep_pool *pool, uint32_t owner)
 
     if (owner == 0)
         return 0;
-    r = ep_owner_find(&pool->owners, owner);
+    r = ep_owner_find(&pool->route.master->owners, owner);
     cap = r && r->has_cap ? r->cap : pool->cfg.owner_quota;
     if (cap && r && r->held >= cap)
         return -EDQUOT;
@@ -151,14 +158,26 @@ int ep_owner_charge_id(ep_pool *pool, uint32_t owner)
     return 0;
 }
 
-void ep_owner_refund_id(ep_pool *pool, uint32_t owner)
+static void ep_owner_refund_locked(ep_pool *pool, uint32_t owner)
 {
     ep_owner *r;
-    if (owner == 0 || !(r = ep_owner_find(&pool->owners, owner)))
+    if (owner == 0 || !(r = ep_owner_find(&pool->route.master->owners, owner)))
         return;
     if (r->held)
         r->held--;
     ep_owner_maybe_drop(pool, r);
+}
+
+__attribute__((noinline)) void ep_owner_refund_id(ep_pool *pool, uint32_t owner)
+{
+    ep_pool_shared *sh = pool->route.shared;
+    if (!sh || !pool->locking) {
+        ep_owner_refund_locked(pool, owner);
+        return;
+    }
+    ep_lock_acquire(&sh->owners);
+    ep_owner_refund_locked(pool, owner);
+    ep_lock_release(&sh->owners);
 }
 
 int ep_owner_set_cap(ep_pool *pool, uint32_t owner, uint32_t cap)

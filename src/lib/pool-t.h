@@ -87,6 +87,7 @@ typedef struct ep_ttable {
     uint32_t mask;          /* buckets - 1 */
     uint32_t shift;         /* 64 - log2(buckets) */
     uint64_t k0, k1;        /* hash key, k1 odd */
+    uint32_t limit;         /* most slots it may grow to (a power of two) */
 } ep_ttable;
 
 typedef struct ep_timeq {
@@ -128,11 +129,17 @@ typedef struct ep_dtable {
 } ep_dtable;
 
 /* Per port of one local address and protocol, side by side so that the
- * availability test of a port reads one cache line. */
+ * availability test of a port reads one cache line.  One array per
+ * address and protocol for the whole pool, shared by its shards
+ * (shard.h): blk changes only in global mode; conn is changed by every
+ * shard, so in a sharded pool with relaxed atomic adds (ep_pc_conn_add)
+ * and read with relaxed atomic loads (ep_pc_conn) - exact in global mode,
+ * where no shard runs; a shard's selection uses it only as a hint ("some
+ * entry may be on this port: ask the tuple table"). */
 typedef struct ep_portcount {
     uint32_t blk;           /* port-holding bindings on this address or on its
                                family's wildcard */
-    uint32_t conn;          /* connect-style entries (any state) */
+    uint32_t conn;          /* connect-style entries (any state, any shard) */
 } ep_portcount;
 
 /* One local address for one protocol. */
@@ -197,8 +204,41 @@ typedef struct ep_owners {
     uint32_t mask;
 } ep_owners;
 
+/* Shards (shard.h, docs/ENGINE.md section 15).  A sharded pool is the
+ * caller's ep_pool (shard 0, "the master") and EP_SHARDS - 1 more ep_pool
+ * records, each owning the destinations whose (protocol, remote address,
+ * remote port) hash to it: their entries, destination records, expiry
+ * queues, per-address entry counts, RNG stream and counters.  Bindings,
+ * owners, the reserved set's index tables and the RSS tables live in the
+ * master only (shards point at the shared tables).  Read-only after
+ * ep_pool_new, alone on its cache line(s), so threads on other shards can
+ * read the master's copy without moving a line another thread writes. */
+#ifndef EP_SHARD_BITS        /* 1..8; -DEP_SHARD_BITS=n to experiment */
+#define EP_SHARD_BITS 4
+#endif
+#define EP_SHARDS (1 << EP_SHARD_BITS)
+#define EP_SHARD_ENTRIES (1u << (32 - EP_SHARD_BITS)) /* slots per shard: a
+                               reference carries the shard in the top bits */
+
+typedef struct ep_pool_shared {
+    _Alignas(64) _Atomic uint64_t now; /* largest time any call passed */
+    _Alignas(64) ep_lock owners;       /* owner quotas, taken inside a shard
+                                          lock only (leaf) */
+} ep_pool_shared;
+
+typedef struct ep_route {
+    _Alignas(64) struct ep_pool *master;
+    struct ep_pool **shard; /* [nshards], shard[0] == master */
+    ep_pool_shared *shared; /* NULL when nshards == 1 */
+    uint32_t nshards;       /* 1 (not sharded) or EP_SHARDS */
+    uint32_t index;         /* this record's shard index */
+    uint64_t key;           /* shard hash multiplier (odd; 0 with one shard,
+                               so every destination hashes to shard 0) */
+} ep_route;
+
 struct ep_pool {
     ep_lock lock;
+    ep_route route;
     bool locking;
     ep_pool_config cfg;
     char *reserved_text;    /* our copy of cfg.reserved */

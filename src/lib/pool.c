@@ -33,6 +33,7 @@
 #include "lock.h"
 #include "chacha.h"
 #include "dense.h"
+#include "shard.h"
 
 #define EP_LOCK(p)                                  \
     do {                                            \
@@ -157,9 +158,11 @@ int ep_pool_new(const ep_pool_config *cfg, ep_pool **out, ep_parse_error *err)
     if ((rc = ep_reserved_parse(cfg->reserved, cfg->lo, cfg->hi, &reserved, err)) < 0)
         return rc;
 
-    pool = calloc(1, sizeof *pool);
+    /* aligned: the routing fields have a cache line of their own */
+    pool = aligned_alloc(64, (sizeof *pool + 63) & ~(size_t)63);
     if (!pool)
         return EP_ENOMEM;
+    memset(pool, 0, sizeof *pool);
     pool->cfg = *cfg;
     pool->reserved = reserved;
     pool->locking = cfg->thread_safe;
@@ -203,6 +206,9 @@ int ep_pool_new(const ep_pool_config *cfg, ep_pool **out, ep_parse_error *err)
     pool->alg3_counter = 0;
     if (pool->locking && ep_lock_init(&pool->lock) != 0)
         goto fail;
+    rc = EP_ENOMEM;
+    if (ep_shards_create(pool) < 0)
+        goto fail;
     *out = pool;
     return 0;
 fail:
@@ -217,6 +223,7 @@ void ep_pool_free(ep_pool *pool)
 {
     if (!pool)
         return;
+    ep_shards_destroy(pool);
     ep_dt_destroy(pool);
     ep_tt_destroy(&pool->tt);
     if (pool->owners.bucket)
@@ -241,8 +248,9 @@ void ep_pool_free(ep_pool *pool)
 
 int ep_pool_add_address(ep_pool *pool, const ep_addr *addr)
 {
+    ep_portcount *pc[2] = { NULL, NULL };
     ep_addr a;
-    ep_laddr *l;
+    uint32_t n;
     int rc = 0;
 
     if (!pool || !addr || (addr->family != AF_INET && addr->family != AF_INET6))
@@ -250,40 +258,49 @@ int ep_pool_add_address(ep_pool *pool, const ep_addr *addr)
     ep_addr_canon(addr, &a);
     if (ep_addr_wild(&a))
         return EP_EINVAL;
-    EP_LOCK(pool);
+    ep_lock_all(pool);
+    n = pool->route.nshards;
     if (ep_pool_addr_index(pool, &a) != EP_NIL) {
         rc = EP_EEXIST;
         goto out;
     }
-    if (pool->naddrs == pool->addrs_cap) {
-        uint32_t ncap = pool->addrs_cap ? pool->addrs_cap * 2 : 4;
-        ep_laddr *n = realloc(pool->addrs, (size_t)ncap * sizeof *n);
-        if (!n) {
-            rc = EP_ENOMEM;
-            goto out;
-        }
-        pool->addrs = n;
-        pool->addrs_cap = ncap;
-    }
-    l = &pool->addrs[pool->naddrs];
-    memset(l, 0, sizeof *l);
-    l->addr = a;
-    for (int pi = 0; pi < 2; pi++) {
-        l->st[pi].pc = calloc(65536, sizeof *l->st[pi].pc);
-        l->st[pi].dests = EP_NIL;
-        if (!l->st[pi].pc) {
-            for (int j = 0; j < pi; j++)
-                free(l->st[j].pc);
-            rc = EP_ENOMEM;
-            goto out;
+    /* every shard gets the address, all sharing its port counts (pool-t.h);
+     * room and arrays first, so a failure changes nothing */
+    for (uint32_t s = 0; s < n && rc == 0; s++) {
+        ep_pool *sh = pool->route.shard[s];
+        if (sh->naddrs == sh->addrs_cap) {
+            uint32_t ncap = sh->addrs_cap ? sh->addrs_cap * 2 : 4;
+            ep_laddr *grown = realloc(sh->addrs, (size_t)ncap * sizeof *grown);
+            if (!grown)
+                rc = EP_ENOMEM;
+            else
+                sh->addrs = grown, sh->addrs_cap = ncap;
         }
     }
-    pool->naddrs++;
-    uint32_t *fam = &pool->fam_addr[ep_family_index(a.family)];
-    *fam = *fam == EP_NIL ? pool->naddrs - 1 : EP_MANY;
+    for (int pi = 0; pi < 2 && rc == 0; pi++)
+        if (!(pc[pi] = calloc(65536, sizeof *pc[pi])))
+            rc = EP_ENOMEM;
+    if (rc < 0) {
+        free(pc[0]);
+        free(pc[1]);
+        goto out;
+    }
+    for (uint32_t s = 0; s < n; s++) {
+        ep_pool *sh = pool->route.shard[s];
+        ep_laddr *l = &sh->addrs[sh->naddrs];
+        memset(l, 0, sizeof *l);
+        l->addr = a;
+        for (int pi = 0; pi < 2; pi++) {
+            l->st[pi].pc = pc[pi];
+            l->st[pi].dests = EP_NIL;
+        }
+        sh->naddrs++;
+        uint32_t *fam = &sh->fam_addr[ep_family_index(a.family)];
+        *fam = *fam == EP_NIL ? sh->naddrs - 1 : EP_MANY;
+    }
     ep_bind_new_address(pool, pool->naddrs - 1);
 out:
-    EP_UNLOCK(pool);
+    ep_unlock_all(pool);
     return rc;
 }
 
@@ -299,7 +316,7 @@ int ep_pool_set_reserved(ep_pool *pool, const char *text, ep_parse_error *err)
         return rc;
     if (!(copy = ep_strdup(text ? text : "")))
         return EP_ENOMEM;
-    EP_LOCK(pool);
+    ep_lock_all(pool);
     free(pool->reserved_text);
     pool->reserved_text = copy;
     pool->cfg.reserved = copy;
@@ -309,7 +326,8 @@ int ep_pool_set_reserved(ep_pool *pool, const char *text, ep_parse_error *err)
     pool->alg5_next %= pool->neff;
     ep_dest_recount(pool);
     ep_rss_reindex(pool);
-    EP_UNLOCK(pool);
+    ep_shards_reserved_changed(pool);
+    ep_unlock_all(pool);
     return 0;
 }
 
@@ -318,9 +336,9 @@ int ep_pool_set_owner_quota(ep_pool *pool, uint32_t owner, uint32_t cap)
     int rc;
     if (!pool || owner == 0)
         return EP_EINVAL;
-    EP_LOCK(pool);
+    ep_lock_all(pool);
     rc = ep_owner_set_cap(pool, owner, cap);
-    EP_UNLOCK(pool);
+    ep_unlock_all(pool);
     return rc;
 }
 
@@ -380,9 +398,10 @@ static int ep_engine_connect_core(ep_pool *pool, uint8_t proto, uint32_t lidx,
                                   uint8_t eflags, uint32_t *lidx_out, uint16_t *port,
                                   uint32_t *entry_out);
 
-int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr *remote,
-                      uint16_t rport, uint32_t owner, uint8_t eflags, uint32_t *lidx_out,
-                      uint16_t *port, uint32_t *entry_out)
+static inline int ep_engine_connect_plain(ep_pool *pool, uint8_t proto, uint32_t lidx,
+                                          const ep_addr *remote, uint16_t rport, uint32_t owner,
+                                          uint8_t eflags, uint32_t *lidx_out, uint16_t *port,
+                                          uint32_t *entry_out)
 {
     int rc;
 
@@ -396,6 +415,35 @@ int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr
     }
     return ep_engine_connect_core(pool, proto, lidx, remote, rport, owner, eflags, lidx_out,
                                   port, entry_out);
+}
+
+/* An owner's quota spans the shards: in a sharded pool the owners' leaf
+ * lock is held from the quota check to the charge (owner.c).  Apart, so
+ * that the common path (owner 0) pays one test. */
+__attribute__((noinline)) static int
+ep_engine_connect_owned(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr *remote,
+                        uint16_t rport, uint32_t owner, uint8_t eflags, uint32_t *lidx_out,
+                        uint16_t *port, uint32_t *entry_out)
+{
+    ep_pool_shared *sh = pool->route.shared;
+    int rc;
+
+    ep_lock_acquire(&sh->owners);
+    rc = ep_engine_connect_plain(pool, proto, lidx, remote, rport, owner, eflags, lidx_out, port,
+                                 entry_out);
+    ep_lock_release(&sh->owners);
+    return rc;
+}
+
+int ep_engine_connect(ep_pool *pool, uint8_t proto, uint32_t lidx, const ep_addr *remote,
+                      uint16_t rport, uint32_t owner, uint8_t eflags, uint32_t *lidx_out,
+                      uint16_t *port, uint32_t *entry_out)
+{
+    if (owner != 0 && pool->route.shared && pool->locking)
+        return ep_engine_connect_owned(pool, proto, lidx, remote, rport, owner, eflags, lidx_out,
+                                       port, entry_out);
+    return ep_engine_connect_plain(pool, proto, lidx, remote, rport, owner, eflags, lidx_out,
+                                   port, entry_out);
 }
 
 static int ep_engine_connect_core(ep_pool *pool, uint8_t proto, uint32_t lidx,
@@ -441,48 +489,54 @@ static int ep_engine_connect_core(ep_pool *pool, uint8_t proto, uint32_t lidx,
 }
 
 /* ep_pool_connect, or with want_ref ep_pool_connect_ref (ref must then be
- * given); queue >= 0: ep_pool_connect_rss. */
+ * given); queue >= 0: ep_pool_connect_rss.  Runs on the destination's shard
+ * (shard.h); a call refused before its destination is known is counted on
+ * the master. */
 static int ep_pool_connect_do(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_time now,
                               ep_conn_ref *ref, bool want_ref, int32_t queue)
 {
     ep_addr remote, local;
     uint32_t lidx = EP_NIL, entry;
     uint16_t port;
+    ep_pool *sp = pool;
     int rc;
 
     if (!pool)
         return EP_EINVAL;
-    EP_LOCK(pool);
-    ep_conn_advance(pool, now);
-    if (!t || (want_ref && !ref)) {
+    if (!t || (want_ref && !ref))
         rc = EP_EINVAL;
+    else if ((rc = ep_tuple_check(t, &remote)) == 0)
+        sp = ep_shard_of(pool, t->proto, &remote, t->remote_port);
+    EP_LOCK(sp);
+    ep_conn_advance(sp, now);
+    if (rc < 0)
         goto out;
-    }
-    if ((rc = ep_tuple_check(t, &remote)) < 0)
-        goto out;
-    if (queue >= 0 && !ep_rss_queue_ok(pool, queue)) {
+    if (queue >= 0 && !ep_rss_queue_ok(sp, queue)) {
         rc = EP_EINVAL;
         goto out;
     }
     ep_addr_canon(&t->local, &local);
     if (local.family != 0 && !ep_addr_wild(&local) &&
-        (lidx = ep_pool_addr_index(pool, &local)) == EP_NIL) {
+        (lidx = ep_pool_addr_index(sp, &local)) == EP_NIL) {
         rc = EP_ENOENT;
         goto out;
     }
-    pool->rss_queue = queue;
-    rc = ep_engine_connect(pool, t->proto, lidx, &remote, t->remote_port, owner, 0, &lidx, &port,
+    sp->rss_queue = queue;
+    rc = ep_engine_connect(sp, t->proto, lidx, &remote, t->remote_port, owner, 0, &lidx, &port,
                            &entry);
-    pool->rss_queue = -1;
+    sp->rss_queue = -1;
     if (rc == 0) {
-        t->local = pool->addrs[lidx].addr;
+        t->local = sp->addrs[lidx].addr;
         t->local_port = port;
+        /* a shard's entries are below EP_SHARD_ENTRIES (its table's limit):
+         * the top bits name the shard */
         if (want_ref)
-            *ref = (uint64_t)pool->tt.e[entry].nonce << 32 | entry;
+            *ref = (uint64_t)sp->tt.e[entry].nonce << 32 |
+                   (sp->route.index << (32 - EP_SHARD_BITS) | entry);
     }
 out:
-    ep_pool_count(pool, rc);
-    EP_UNLOCK(pool);
+    ep_pool_count(sp, rc);
+    EP_UNLOCK(sp);
     return rc;
 }
 
@@ -510,57 +564,103 @@ int ep_pool_set_rss(ep_pool *pool, const ep_rss_config *cfg)
 
     if (!pool)
         return EP_EINVAL;
-    EP_LOCK(pool);
-    if ((rc = ep_rss_configure(pool, cfg, &r)) == 0)
+    ep_lock_all(pool);
+    if ((rc = ep_rss_configure(pool, cfg, &r)) == 0) {
         ep_rss_install(pool, r);
-    EP_UNLOCK(pool);
+        for (uint32_t s = 1; s < pool->route.nshards; s++)
+            ep_rss_share(pool->route.shard[s], r);
+    }
+    ep_unlock_all(pool);
     return rc;
 }
 
-/* The entry of a fully specified tuple, or a negative error. */
-static int ep_pool_find_tuple(ep_pool *pool, const ep_tuple *t, uint32_t *idx)
+/* A fully specified tuple's key: the canonical remote and local addresses,
+ * or -EINVAL.  Checked before any lock, as it also names the shard. */
+static inline int ep_tuple_key(const ep_tuple *t, ep_addr *remote, ep_addr *local)
 {
-    ep_addr remote, local;
-    uint32_t lidx, di;
     int rc;
-
-    if ((rc = ep_tuple_check(t, &remote)) < 0)
+    if ((rc = ep_tuple_check(t, remote)) < 0)
         return rc;
-    ep_addr_canon(&t->local, &local);
-    if (local.family == 0 || ep_addr_wild(&local) || t->local_port == 0)
+    ep_addr_canon(&t->local, local);
+    if (local->family == 0 || ep_addr_wild(local) || t->local_port == 0)
         return EP_EINVAL;
-    if ((lidx = ep_pool_addr_index(pool, &local)) == EP_NIL)
+    return 0;
+}
+
+/* The entry of a tuple with a checked key, or -ENOENT. */
+static inline __attribute__((always_inline)) int
+ep_pool_find_tuple(ep_pool *pool, const ep_tuple *t, const ep_addr *remote,
+                              const ep_addr *local, uint32_t *idx)
+{
+    uint32_t lidx, di;
+
+    if ((lidx = ep_pool_addr_index(pool, local)) == EP_NIL)
         return EP_ENOENT;
-    if ((di = ep_dest_find(pool, t->proto, lidx, &remote, t->remote_port)) == EP_NIL)
+    if ((di = ep_dest_find(pool, t->proto, lidx, remote, t->remote_port)) == EP_NIL)
         return EP_ENOENT;
     if ((*idx = ep_tt_find(&pool->tt, di, t->local_port)) == EP_NIL)
         return EP_ENOENT;
     return 0;
 }
 
+/* The entry found under its shard's lock came from bind-then-connect: its
+ * close ends its binding, which changes every shard's binding counts.
+ * Drop the shard's lock, take every shard's (global mode) and find the
+ * entry again (another thread may have closed it in between). */
+__attribute__((noinline)) static int ep_close_relock(ep_pool *pool, ep_pool *sp,
+                                                     const ep_tuple *t, ep_time now,
+                                                     uint32_t *idx)
+{
+    ep_addr remote, local;
+    int rc;
+
+    EP_UNLOCK(sp);
+    ep_lock_all(pool);
+    ep_conn_advance(sp, now);
+    if ((rc = ep_tuple_key(t, &remote, &local)) < 0 ||
+        (rc = ep_pool_find_tuple(sp, t, &remote, &local, idx)) < 0)
+        return rc;
+    return sp->tt.e[*idx].state != EP_ST_INUSE ? EP_EALREADY : 0;
+}
+
+/* Close by tuple on the tuple's shard (global mode for an entry made by
+ * bind-then-connect, rare). */
 int ep_pool_close(ep_pool *pool, const ep_tuple *t, ep_close_how how, ep_time now)
 {
+    ep_addr remote, local;
+    ep_pool *sp = pool;
     uint32_t idx;
     int rc;
+    bool global = false;
 
     if (!pool)
         return EP_EINVAL;
-    EP_LOCK(pool);
-    ep_conn_advance(pool, now);
-    if (!t || (how != EP_CLOSE_ACTIVE && how != EP_CLOSE_PASSIVE)) {
+    if (!t || (how != EP_CLOSE_ACTIVE && how != EP_CLOSE_PASSIVE))
         rc = EP_EINVAL;
+    else if ((rc = ep_tuple_key(t, &remote, &local)) == 0)
+        sp = ep_shard_of(pool, t->proto, &remote, t->remote_port);
+    EP_LOCK(sp);
+    ep_conn_advance(sp, now);
+    if (rc < 0)
         goto out;
-    }
-    if ((rc = ep_pool_find_tuple(pool, t, &idx)) < 0)
+    if ((rc = ep_pool_find_tuple(sp, t, &remote, &local, &idx)) < 0)
         goto out;
-    if (pool->tt.e[idx].state != EP_ST_INUSE) {
+    if (sp->tt.e[idx].state != EP_ST_INUSE) {
         rc = EP_EALREADY;
         goto out;
     }
-    ep_conn_close(pool, idx, how);
+    if (sp->tt.e[idx].u.held.bind != EP_NIL && ep_sharded(pool)) {
+        global = true;
+        if ((rc = ep_close_relock(pool, sp, t, now, &idx)) < 0)
+            goto out;
+    }
+    ep_conn_close(sp, idx, how);
 out:
-    ep_pool_count(pool, rc);
-    EP_UNLOCK(pool);
+    ep_pool_count(sp, rc);
+    if (global)
+        ep_unlock_all(pool);
+    else
+        EP_UNLOCK(sp);
     return rc;
 }
 
@@ -568,29 +668,56 @@ out:
  * with nonce (ref >> 32): every connect gives its entry a new nonce, and a
  * closed entry's field holds a queue link or nothing, so a stale reference
  * is refused (until the 32-bit nonce counter comes round to the same slot,
- * 2^32 connects later). */
+ * 2^32 connects later).  In a sharded pool the entry's top EP_SHARD_BITS
+ * bits are its shard. */
 int ep_pool_close_ref(ep_pool *pool, ep_conn_ref ref, ep_close_how how, ep_time now)
 {
     uint32_t idx = (uint32_t)ref, nonce = (uint32_t)(ref >> 32);
+    ep_pool *sp = pool;
     int rc = 0;
+    bool global = false;
 
     if (!pool)
         return EP_EINVAL;
-    EP_LOCK(pool);
-    ep_conn_advance(pool, now);
-    if (how != EP_CLOSE_ACTIVE && how != EP_CLOSE_PASSIVE)
-        rc = EP_EINVAL;
-    else if (nonce == 0 || idx >= pool->tt.used || pool->tt.e[idx].state != EP_ST_INUSE ||
-             pool->tt.e[idx].nonce != nonce)
-        rc = EP_ENOENT;
+    if (ep_sharded(pool)) {
+        sp = pool->route.shard[idx >> (32 - EP_SHARD_BITS)];
+        idx &= EP_SHARD_ENTRIES - 1;
+    }
+again:
+    if (global)
+        ep_lock_all(pool);
     else
-        ep_conn_close(pool, idx, how);
-    ep_pool_count(pool, rc);
-    EP_UNLOCK(pool);
+        EP_LOCK(sp);
+    ep_conn_advance(sp, now);
+    if (how != EP_CLOSE_ACTIVE && how != EP_CLOSE_PASSIVE) {
+        rc = EP_EINVAL;
+    } else if (nonce == 0 || idx >= sp->tt.used || sp->tt.e[idx].state != EP_ST_INUSE ||
+               sp->tt.e[idx].nonce != nonce) {
+        rc = EP_ENOENT;
+    } else if (sp->tt.e[idx].u.held.bind != EP_NIL && !global && ep_sharded(pool)) {
+        /* a connected explicit binding: its close ends the binding */
+        EP_UNLOCK(sp);
+        global = true;
+        goto again;
+    } else {
+        ep_conn_close(sp, idx, how);
+    }
+    ep_pool_count(sp, rc);
+    if (global)
+        ep_unlock_all(pool);
+    else
+        EP_UNLOCK(sp);
     return rc;
 }
 
 /* ---- bind-style --------------------------------------------------------- */
+
+/* Global mode (every shard locked): expire what is due on every shard. */
+static void ep_advance_all(ep_pool *pool, ep_time now)
+{
+    for (uint32_t s = 0; s < pool->route.nshards; s++)
+        ep_conn_advance(pool->route.shard[s], now);
+}
 
 int ep_pool_bind(ep_pool *pool, const ep_bind_req *req, ep_time now, ep_bind_id *id,
                  uint16_t *port_out)
@@ -598,11 +725,11 @@ int ep_pool_bind(ep_pool *pool, const ep_bind_req *req, ep_time now, ep_bind_id 
     int rc;
     if (!pool)
         return EP_EINVAL;
-    EP_LOCK(pool);
-    ep_conn_advance(pool, now);
+    ep_lock_all(pool);
+    ep_advance_all(pool, now);
     rc = (!req || !id) ? EP_EINVAL : ep_bind_do(pool, req, id, port_out);
     ep_pool_count(pool, rc);
-    EP_UNLOCK(pool);
+    ep_unlock_all(pool);
     return rc;
 }
 
@@ -611,9 +738,9 @@ int ep_pool_listen(ep_pool *pool, ep_bind_id id)
     int rc;
     if (!pool)
         return EP_EINVAL;
-    EP_LOCK(pool);
+    ep_lock_all(pool);
     rc = ep_pool_count(pool, ep_bind_listen_do(pool, id));
-    EP_UNLOCK(pool);
+    ep_unlock_all(pool);
     return rc;
 }
 
@@ -622,10 +749,10 @@ int ep_pool_unbind(ep_pool *pool, ep_bind_id id, ep_time now)
     int rc;
     if (!pool)
         return EP_EINVAL;
-    EP_LOCK(pool);
-    ep_conn_advance(pool, now);
+    ep_lock_all(pool);
+    ep_advance_all(pool, now);
     rc = ep_pool_count(pool, ep_bind_unbind_do(pool, id));
-    EP_UNLOCK(pool);
+    ep_unlock_all(pool);
     return rc;
 }
 
@@ -636,8 +763,8 @@ int ep_pool_connect_bound(ep_pool *pool, ep_bind_id id, ep_tuple *t, ep_time now
 
     if (!pool)
         return EP_EINVAL;
-    EP_LOCK(pool);
-    ep_conn_advance(pool, now);
+    ep_lock_all(pool);
+    ep_advance_all(pool, now);
     if (!t) {
         rc = EP_EINVAL;
         goto out;
@@ -651,17 +778,21 @@ int ep_pool_connect_bound(ep_pool *pool, ep_bind_id id, ep_tuple *t, ep_time now
         *t = in;
 out:
     ep_pool_count(pool, rc);
-    EP_UNLOCK(pool);
+    ep_unlock_all(pool);
     return rc;
 }
 
+/* One shard after the other: nothing here looks at two shards at once. */
 void ep_pool_advance(ep_pool *pool, ep_time now)
 {
     if (!pool)
         return;
-    EP_LOCK(pool);
-    ep_conn_advance(pool, now);
-    EP_UNLOCK(pool);
+    for (uint32_t s = 0; s < pool->route.nshards; s++) {
+        ep_pool *sp = pool->route.shard[s];
+        EP_LOCK(sp);
+        ep_conn_advance(sp, now);
+        EP_UNLOCK(sp);
+    }
 }
 
 /* ---- statistics --------------------------------------------------------- */
@@ -670,13 +801,26 @@ int ep_pool_stats_get(ep_pool *pool, ep_time now, ep_pool_stats *out)
 {
     if (!pool || !out)
         return EP_EINVAL;
-    EP_LOCK(pool);
-    ep_conn_advance(pool, now);
+    ep_lock_all(pool);
+    ep_advance_all(pool, now);
     *out = pool->st;
+    out->destinations = pool->dt.count;
+    /* the shards' counters, summed (bindings are the master's) */
+    for (uint32_t s = 1; s < pool->route.nshards; s++) {
+        const ep_pool *sp = pool->route.shard[s];
+        out->in_use += sp->st.in_use;
+        out->time_wait += sp->st.time_wait;
+        out->quarantine += sp->st.quarantine;
+        out->binds += sp->st.binds;
+        out->allocations += sp->st.allocations;
+        out->releases += sp->st.releases;
+        for (int f = 0; f < EP_FAIL__COUNT; f++)
+            out->failures[f] += sp->st.failures[f];
+        out->destinations += sp->dt.count;
+    }
     out->range_ports = (uint32_t)pool->cfg.hi - pool->cfg.lo + 1;
     out->effective_ports = pool->neff;
-    out->destinations = pool->dt.count;
-    EP_UNLOCK(pool);
+    ep_unlock_all(pool);
     return 0;
 }
 
@@ -715,15 +859,16 @@ int ep_pool_dest_stats(ep_pool *pool, const ep_tuple *t, ep_time now, ep_dest_st
     ep_addr_canon(&t->local, &local);
     if (local.family == 0 || ep_addr_wild(&local))
         return EP_EINVAL;
-    EP_LOCK(pool);
-    ep_conn_advance(pool, now);
-    if ((lidx = ep_pool_addr_index(pool, &local)) == EP_NIL) {
+    ep_pool *sp = ep_shard_of(pool, t->proto, &remote, t->remote_port);
+    EP_LOCK(sp);
+    ep_conn_advance(sp, now);
+    if ((lidx = ep_pool_addr_index(sp, &local)) == EP_NIL) {
         rc = EP_ENOENT;
     } else {
-        uint32_t di = ep_dest_find(pool, t->proto, lidx, &remote, t->remote_port);
-        ep_dest_fill(pool, t->proto, lidx, &remote, t->remote_port, di, out);
+        uint32_t di = ep_dest_find(sp, t->proto, lidx, &remote, t->remote_port);
+        ep_dest_fill(sp, t->proto, lidx, &remote, t->remote_port, di, out);
     }
-    EP_UNLOCK(pool);
+    EP_UNLOCK(sp);
     return rc;
 }
 
@@ -753,20 +898,26 @@ int ep_pool_top_destinations(ep_pool *pool, ep_time now, ep_dest_stats *out, siz
 
     if (!pool || (!out && max > 0))
         return EP_EINVAL;
-    EP_LOCK(pool);
-    ep_conn_advance(pool, now);
-    all = malloc(((size_t)pool->dt.count + 1) * sizeof *all);
+    size_t count = 0;
+    ep_lock_all(pool);
+    ep_advance_all(pool, now);
+    for (uint32_t s = 0; s < pool->route.nshards; s++)
+        count += pool->route.shard[s]->dt.count;
+    all = malloc((count + 1) * sizeof *all);
     if (!all) {
-        EP_UNLOCK(pool);
+        ep_unlock_all(pool);
         return EP_ENOMEM;
     }
-    for (uint32_t di = 0; di < pool->dt.used; di++) {
-        const ep_dest *d = &pool->dt.d[di];
-        if (!d->proto || d->idle)
-            continue;
-        ep_dest_fill(pool, d->proto, d->laddr, &d->remote, d->rport, di, &all[n++]);
+    for (uint32_t s = 0; s < pool->route.nshards; s++) {
+        const ep_pool *sp = pool->route.shard[s];
+        for (uint32_t di = 0; di < sp->dt.used; di++) {
+            const ep_dest *d = &sp->dt.d[di];
+            if (!d->proto || d->idle)
+                continue;
+            ep_dest_fill(sp, d->proto, d->laddr, &d->remote, d->rport, di, &all[n++]);
+        }
     }
-    EP_UNLOCK(pool);
+    ep_unlock_all(pool);
     qsort(all, n, sizeof *all, ep_dest_cmp);
     w = n < max ? n : max;
     if (w)

@@ -227,6 +227,12 @@ void ep_rss_install(ep_pool *pool, struct ep_rss *r)
     pool->rss = r;
 }
 
+void ep_rss_share(ep_pool *shard, struct ep_rss *r)
+{
+    ep_rss_drop_layers(shard);
+    shard->rss = r;
+}
+
 void ep_rss_destroy(ep_pool *pool)
 {
     ep_rss_free(pool->rss);

@@ -16,6 +16,9 @@ int ep_rss_configure(ep_pool *pool, const ep_rss_config *cfg, struct ep_rss **ou
 /* Make r (may be NULL) the pool's configuration, dropping the old one and
  * every destination's RSS layer. */
 void ep_rss_install(ep_pool *pool, struct ep_rss *r);
+/* A shard other than the master (shard.h) uses the master's r, which it
+ * does not own: its layers dropped, the pointer set. */
+void ep_rss_share(ep_pool *shard, struct ep_rss *r);
 void ep_rss_destroy(ep_pool *pool);
 /* The effective range changed (dense sets already dropped): re-sort. */
 void ep_rss_reindex(ep_pool *pool);

@@ -27,6 +27,7 @@ int ep_tt_init(ep_ttable *t, uint64_t k0, uint64_t k1)
     t->k0 = k0;
     t->k1 = k1 | 1;
     t->free_head = EP_NIL;
+    t->limit = 1u << 31;
     t->bucket = malloc(EP_TT_MIN_BUCKETS * sizeof *t->bucket);
     if (!t->bucket)
         return -ENOMEM;
@@ -69,7 +70,7 @@ int ep_tt_reserve_slow(ep_ttable *t)
     if (t->free_head == EP_NIL && t->used == t->cap) {
         uint32_t ncap = t->cap ? t->cap * 2 : 64;
         ep_entry *ne;
-        if (t->cap >= (1u << 31))
+        if (t->cap >= t->limit)
             return -ENOMEM;
         ne = realloc(t->e, (size_t)ncap * sizeof *ne);
         if (!ne)

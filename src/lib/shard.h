@@ -1,0 +1,108 @@
+/* shard.h - a pool cut into shards by destination (docs/ENGINE.md section
+ * 15): which shard owns a destination, the pool-wide clock, and the
+ * helpers the engine's files use where a question spans every shard.
+ * Private to libephport.
+ *
+ * A destination's shard is a keyed hash of (protocol, remote address,
+ * remote port), without the local address, so that choosing the local
+ * address (section 2) weighs every address's free count inside one shard.
+ * A shard owns its destinations' entries, records, expiry queues, counters
+ * and RNG stream; the per-address port counts (pc[]) are shared: conn by
+ * relaxed atomic adds, blk in global mode only.  Connect, close
+ * and a destination's statistics take its lock only.  Everything that
+ * looks at several destinations (bindings, addresses, the reserved set,
+ * RSS, pool statistics, top, check) takes every shard's lock in index
+ * order ("global mode"): then a binding's count changes once and every
+ * shard fixes its own destinations and blocked count. */
+#ifndef EP_SHARD_H
+#define EP_SHARD_H
+
+#include <stdatomic.h>
+#include <string.h>
+
+#include "engine.h"
+#include "lock.h"
+
+static inline ep_pool *ep_master(const ep_pool *pool)
+{
+    return pool->route.master;
+}
+
+static inline bool ep_sharded(const ep_pool *pool)
+{
+    return pool->route.nshards > 1;
+}
+
+/* The shard that owns (proto, remote, rport); remote canonical.  The
+ * address's words and the port folded into one word, then multiply-shift
+ * under the pool's random odd multiplier (its top bits depend on every bit
+ * of the word): a few instructions on every connect and close.  (The
+ * protocol is left out: TCP and UDP towards one remote share a shard.) */
+static inline ep_pool *ep_shard_of(const ep_pool *pool, uint8_t proto, const ep_addr *remote,
+                                   uint16_t rport)
+{
+    uint64_t w[2];
+    (void)proto;
+    /* one shard: the key is 0, so x is 0 and shard[0] the master (no
+     * branch) */
+    memcpy(w, remote->u.bytes, 16);
+    uint64_t x = (w[0] ^ w[1] ^ rport) * pool->route.key;
+    return pool->route.shard[x >> (64 - EP_SHARD_BITS)];
+}
+
+/* The time a call on this pool works at: the largest of now and every time
+ * passed before on any shard (section 3: a time below the largest seen
+ * counts as the largest seen).  The pool-wide word is written only by a
+ * call whose time exceeds it. */
+static inline ep_time ep_pool_clock(ep_pool *pool, ep_time now)
+{
+    ep_pool_shared *sh = pool->route.shared;
+    if (!sh)
+        return now;
+    uint64_t seen = atomic_load_explicit(&sh->now, memory_order_relaxed);
+    if (now <= seen)
+        return seen;
+    /* a failed exchange loads the newer value into seen */
+    while (!atomic_compare_exchange_weak_explicit(&sh->now, &seen, now, memory_order_relaxed,
+                                                  memory_order_relaxed))
+        if (now <= seen)
+            return seen;
+    return now;
+}
+
+/* Connect-style entries on (address a, protocol pi, port), over every
+ * shard (the bind rules' question; the shards share the counts, exact in
+ * global mode). */
+static inline uint32_t ep_conn_count_all(const ep_pool *pool, uint32_t a, int pi, uint16_t port)
+{
+    return __atomic_load_n(&pool->addrs[a].st[pi].pc[port].conn, __ATOMIC_RELAXED);
+}
+
+/* Global mode: every shard's lock, in index order; released in reverse. */
+static inline void ep_lock_all(ep_pool *master)
+{
+    if (!master->locking)
+        return;
+    for (uint32_t s = 0; s < master->route.nshards; s++)
+        ep_lock_acquire(&master->route.shard[s]->lock);
+}
+
+static inline void ep_unlock_all(ep_pool *master)
+{
+    if (!master->locking)
+        return;
+    for (uint32_t s = master->route.nshards; s-- > 0;)
+        ep_lock_release(&master->route.shard[s]->lock);
+}
+
+/* Make the other shards of a new pool (master fully built, with its RNG):
+ * only for thread-safe pools with stack semantics and the random
+ * algorithm; otherwise the master is the only shard.  -ENOMEM. */
+int ep_shards_create(ep_pool *master);
+/* Free the shards other than the master, and the routing tables. */
+void ep_shards_destroy(ep_pool *master);
+/* Global mode: after the master's reserved set and index tables changed,
+ * give every other shard the new effective range and recount it. */
+void ep_shards_reserved_changed(ep_pool *master);
+
+#endif
