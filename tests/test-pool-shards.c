@@ -7,6 +7,8 @@
  * each case crosses shards by construction (the test links the static
  * library and reads the pool's private types). */
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 
 #include "test-pool-util.h"
@@ -28,10 +30,10 @@ static ep_pool *shard_pool(uint16_t lo, uint16_t hi)
 }
 
 /* Tuples from 10.0.0.1 towards one destination on each shard:
- * out[s] is on shard s. */
+ * out[s] is on shard s.  Each destination's directory slot is given to
+ * its shard here, before any connect could claim it for this thread's. */
 static void per_shard(ep_pool *p, ep_tuple out[EP_SHARDS])
 {
-    bool have[EP_SHARDS] = { false };
     unsigned found = 0;
     for (unsigned i = 0; found < EP_SHARDS && i < 65536; i++) {
         char rs[32];
@@ -39,12 +41,12 @@ static void per_shard(ep_pool *p, ep_tuple out[EP_SHARDS])
         ep_tuple t = tp_tuple(EP_PROTO_TCP, "10.0.0.1", rs, 80);
         ep_addr canon;
         ep_addr_canon(&t.remote, &canon);
-        uint32_t s = ep_shard_of(p, EP_PROTO_TCP, &canon, 80)->route.index;
-        if (!have[s]) {
-            have[s] = true;
-            out[s] = t;
-            found++;
-        }
+        uint32_t slot = ep_dir_slot(p, &canon, 80);
+        if (atomic_load(&p->route.shared->dir[slot]) != 0)
+            continue;
+        atomic_store(&p->route.shared->dir[slot], (uint8_t)(found + 1));
+        assert_ptr_equal(ep_shard_of(p, EP_PROTO_TCP, &canon, 80), p->route.shard[found]);
+        out[found++] = t;
     }
     assert_int_equal(found, EP_SHARDS);
 }
@@ -261,13 +263,83 @@ static void test_check_finds_shard_damage(void **state)
     assert_int_equal(ep_pool_check(p, why, sizeof why), EP_EIO);
     assert_non_null(strstr(why, "configuration"));
     s3->neff++;
-    uint64_t k = p->route.key;
-    for (int s = 0; s < EP_SHARDS; s++)
-        p->route.shard[s]->route.key = k * 3;
+    /* a directory slot moved to another shard while it has a destination */
+    ep_addr canon;
+    ep_addr_canon(&d[3].remote, &canon);
+    uint32_t slot = ep_dir_slot(p, &canon, 80);
+    assert_int_equal(atomic_load(&p->route.shared->dir[slot]), 4);
+    atomic_store(&p->route.shared->dir[slot], 5);
     assert_int_equal(ep_pool_check(p, why, sizeof why), EP_EIO);
     assert_non_null(strstr(why, "another shard"));
-    for (int s = 0; s < EP_SHARDS; s++)
-        p->route.shard[s]->route.key = k;
+    atomic_store(&p->route.shared->dir[slot], 0); /* unclaimed: also damage */
+    assert_int_equal(ep_pool_check(p, why, sizeof why), EP_EIO);
+    atomic_store(&p->route.shared->dir[slot], 4);
+    tp_check(p);
+    ep_pool_free(p);
+}
+
+/* Threads with destinations of their own get shards of their own: each
+ * thread's first connect towards a slot gives the slot to its home shard,
+ * and a question about a destination (its statistics) claims nothing. */
+struct own_arg {
+    ep_pool *p;
+    unsigned id;
+    uint32_t shard[16];
+};
+
+static void *own_thread(void *arg)
+{
+    struct own_arg *a = arg;
+    for (unsigned i = 0; i < 16; i++) {
+        char rs[32];
+        snprintf(rs, sizeof rs, "12.%u.0.%u", a->id, i);
+        ep_tuple t = tp_tuple(EP_PROTO_TCP, "10.0.0.1", rs, 80);
+        ep_addr canon;
+        ep_addr_canon(&t.remote, &canon);
+        if (ep_pool_connect(a->p, &t, 0, 0) != 0)
+            return NULL;
+        a->shard[i] = ep_shard_find(a->p, &canon, 80)->route.index;
+    }
+    return a;
+}
+
+static void test_threads_claim_own_shards(void **state)
+{
+    (void)state;
+    ep_pool *p = shard_pool(R_LO, R_HI);
+    struct own_arg a[2] = { { .p = p, .id = 1 }, { .p = p, .id = 2 } };
+    pthread_t th[2];
+    void *ok;
+    ep_tuple probe = tp_tuple(EP_PROTO_TCP, "10.0.0.1", "13.0.0.1", 80);
+    ep_dest_stats ds;
+    ep_addr canon;
+
+    /* the two threads' 32 destinations fall in distinct slots (checked, so
+     * a collision of the random key cannot make the case pass or fail) */
+    unsigned claimed_before = 0;
+    for (uint32_t i = 0; i < EP_DIR_SLOTS; i++)
+        claimed_before += atomic_load(&p->route.shared->dir[i]) != 0;
+    assert_int_equal(claimed_before, 0);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, own_thread, &a[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(pthread_join(th[i], &ok), 0);
+        assert_non_null(ok);
+    }
+    unsigned claimed = 0;
+    for (uint32_t i = 0; i < EP_DIR_SLOTS; i++)
+        claimed += atomic_load(&p->route.shared->dir[i]) != 0;
+    if (claimed == 32) { /* no two destinations share a slot */
+        for (int i = 0; i < 16; i++) {
+            assert_int_equal(a[0].shard[i], a[0].shard[0]);
+            assert_int_equal(a[1].shard[i], a[1].shard[0]);
+        }
+        assert_int_not_equal(a[0].shard[0], a[1].shard[0]);
+    }
+    assert_int_equal(ep_pool_dest_stats(p, &probe, 0, &ds), 0);
+    assert_int_equal(ds.in_use, 0);
+    ep_addr_canon(&probe.remote, &canon);
+    assert_null(ep_shard_find(p, &canon, 80));
     tp_check(p);
     ep_pool_free(p);
 }
@@ -283,6 +355,7 @@ int main(void)
         cmocka_unit_test(test_refs_name_their_shard),
         cmocka_unit_test(test_clock_spans_shards),
         cmocka_unit_test(test_check_finds_shard_damage),
+        cmocka_unit_test(test_threads_claim_own_shards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -485,7 +485,7 @@ static int ep_check_owners(const ep_pool *m, char *why, size_t len)
 
 /* The shards agree with the master (shard.h): one route, the same
  * configuration, tables, addresses and port-count arrays; every destination on the shard its
- * key hashes to; no shard's clock ahead of the pool's; bindings only on
+ * directory slot names (so its slot is claimed); no shard's clock ahead of the pool's; bindings only on
  * the master. */
 static int ep_check_shards(ep_pool *m, char *why, size_t len)
 {
@@ -516,7 +516,7 @@ static int ep_check_shards(ep_pool *m, char *why, size_t len)
             return ep_check_fail(why, len, "shard %u: clock ahead of the pool's", s);
         for (uint32_t di = 0; di < sp->dt.used; di++) {
             const ep_dest *d = &sp->dt.d[di];
-            if (d->proto && ep_shard_of(m, d->proto, &d->remote, d->rport) != sp)
+            if (d->proto && ep_shard_find(m, &d->remote, d->rport) != sp)
                 return ep_check_fail(why, len, "shard %u holds destination %u of another shard",
                                      s, di);
         }

@@ -206,8 +206,8 @@ typedef struct ep_owners {
 
 /* Shards (shard.h, docs/ENGINE.md section 15).  A sharded pool is the
  * caller's ep_pool (shard 0, "the master") and EP_SHARDS - 1 more ep_pool
- * records, each owning the destinations whose (protocol, remote address,
- * remote port) hash to it: their entries, destination records, expiry
+ * records, each owning the destinations of the directory slots (a hash of
+ * remote address and port) that the directory gives it: their entries, destination records, expiry
  * queues, per-address entry counts, RNG stream and counters.  Bindings,
  * owners, the reserved set's index tables and the RSS tables live in the
  * master only (shards point at the shared tables).  Read-only after
@@ -219,11 +219,18 @@ typedef struct ep_owners {
 #define EP_SHARDS (1 << EP_SHARD_BITS)
 #define EP_SHARD_ENTRIES (1u << (32 - EP_SHARD_BITS)) /* slots per shard: a
                                reference carries the shard in the top bits */
+#define EP_DIR_BITS 12       /* directory slots: 4096 bytes per sharded pool */
+#define EP_DIR_SLOTS (1u << EP_DIR_BITS)
 
 typedef struct ep_pool_shared {
     _Alignas(64) _Atomic uint64_t now; /* largest time any call passed */
     _Alignas(64) ep_lock owners;       /* owner quotas, taken inside a shard
                                           lock only (leaf) */
+    /* The directory: slot -> 1 + the shard that owns every destination
+     * hashing to the slot, 0 while no call has needed it.  Written once per
+     * slot (compare-and-swap from 0, by the first connect towards it), so
+     * after warm-up its lines are read-only and shared by every core. */
+    _Alignas(64) _Atomic uint8_t dir[EP_DIR_SLOTS];
 } ep_pool_shared;
 
 typedef struct ep_route {
@@ -232,8 +239,8 @@ typedef struct ep_route {
     ep_pool_shared *shared; /* NULL when nshards == 1 */
     uint32_t nshards;       /* 1 (not sharded) or EP_SHARDS */
     uint32_t index;         /* this record's shard index */
-    uint64_t key;           /* shard hash multiplier (odd; 0 with one shard,
-                               so every destination hashes to shard 0) */
+    uint64_t key;           /* directory hash multiplier (odd; 0 with one
+                               shard) */
 } ep_route;
 
 struct ep_pool {

@@ -859,7 +859,11 @@ int ep_pool_dest_stats(ep_pool *pool, const ep_tuple *t, ep_time now, ep_dest_st
     ep_addr_canon(&t->local, &local);
     if (local.family == 0 || ep_addr_wild(&local))
         return EP_EINVAL;
-    ep_pool *sp = ep_shard_of(pool, t->proto, &remote, t->remote_port);
+    /* an unclaimed slot has no destination yet: any shard answers "none"
+     * (their binding counts are equal), so ask the master */
+    ep_pool *sp = ep_shard_find(pool, &remote, t->remote_port);
+    if (!sp)
+        sp = pool;
     EP_LOCK(sp);
     ep_conn_advance(sp, now);
     if ((lidx = ep_pool_addr_index(sp, &local)) == EP_NIL) {

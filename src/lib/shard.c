@@ -8,10 +8,17 @@
  * without a lock there is nothing to split.  Those pools keep one shard,
  * the master itself, and take the single-lock paths.
  *
+ * The directory (shard.h) is claimed slot by slot: a thread's home shard
+ * is its place in the order in which threads first claimed a slot in any
+ * pool, modulo the shard count, so up to EP_SHARDS threads get shards of
+ * their own.
+ *
  * Each shard record is allocated on its own cache lines (64-byte aligned)
  * so that two threads on two shards write no common line; the pool-wide
  * clock and the owners' lock have lines of their own (ep_pool_shared). */
+#include <assert.h>
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,6 +28,28 @@
 #include "rsspool.h"
 #include "timeq.h"
 #include "tuple_table.h"
+
+static _Atomic uint32_t ep_threads_seen;
+/* initial-exec: a fixed offset from the thread pointer, no __tls_get_addr
+ * (and no dependency on the dynamic loader's TLS resolver) */
+static _Thread_local uint32_t ep_thread_home __attribute__((tls_model("initial-exec")));
+/* ep_thread_home: 1 + the thread's order of first claim; 0 not yet */
+
+uint8_t ep_dir_claim(const ep_pool *pool, uint32_t slot)
+{
+    ep_pool_shared *sh = pool->route.shared;
+    uint8_t want, seen = 0;
+
+    assert(sh && slot < EP_DIR_SLOTS);
+    if (ep_thread_home == 0)
+        ep_thread_home = atomic_fetch_add_explicit(&ep_threads_seen, 1, memory_order_relaxed) + 1;
+    want = (uint8_t)(1 + (ep_thread_home - 1) % pool->route.nshards);
+    /* another thread may claim it first: then its choice holds */
+    if (!atomic_compare_exchange_strong_explicit(&sh->dir[slot], &seen, want,
+                                                 memory_order_relaxed, memory_order_relaxed))
+        return seen;
+    return want;
+}
 
 static bool ep_shards_wanted(const ep_pool *m)
 {
@@ -109,6 +138,8 @@ int ep_shards_create(ep_pool *m)
     if (!m->route.shared)
         return -ENOMEM;
     atomic_init(&m->route.shared->now, 0);
+    for (uint32_t i = 0; i < EP_DIR_SLOTS; i++)
+        atomic_init(&m->route.shared->dir[i], 0);
     ep_lock_init(&m->route.shared->owners);
     m->route.key = ep_rng_u64(&m->rng) | 1;
     m->tt.limit = EP_SHARD_ENTRIES;

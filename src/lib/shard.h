@@ -3,9 +3,12 @@
  * helpers the engine's files use where a question spans every shard.
  * Private to libephport.
  *
- * A destination's shard is a keyed hash of (protocol, remote address,
- * remote port), without the local address, so that choosing the local
- * address (section 2) weighs every address's free count inside one shard.
+ * A destination's shard is found in a directory indexed by a keyed hash
+ * of (remote address, remote port), without the local address, so that
+ * choosing the local address (section 2) weighs every address's free
+ * count inside one shard.  A directory slot belongs to the shard of the
+ * first thread that connected towards it (each thread has a home shard),
+ * so threads with destinations of their own stay on shards of their own.
  * A shard owns its destinations' entries, records, expiry queues, counters
  * and RNG stream; the per-address port counts (pc[]) are shared: conn by
  * relaxed atomic adds, blk in global mode only.  Connect, close
@@ -33,21 +36,51 @@ static inline bool ep_sharded(const ep_pool *pool)
     return pool->route.nshards > 1;
 }
 
-/* The shard that owns (proto, remote, rport); remote canonical.  The
+/* The directory slot of (remote, rport); remote canonical.  The
  * address's words and the port folded into one word, then multiply-shift
  * under the pool's random odd multiplier (its top bits depend on every bit
- * of the word): a few instructions on every connect and close.  (The
- * protocol is left out: TCP and UDP towards one remote share a shard.) */
+ * of the word).  The protocol is left out: TCP and UDP towards one remote
+ * share a slot. */
+static inline uint32_t ep_dir_slot(const ep_pool *pool, const ep_addr *remote, uint16_t rport)
+{
+    uint64_t w[2];
+    memcpy(w, remote->u.bytes, 16);
+    return (uint32_t)(((w[0] ^ w[1] ^ rport) * pool->route.key) >> (64 - EP_DIR_BITS));
+}
+
+/* The first call towards an unclaimed slot gives it to the calling
+ * thread's home shard (shard.c). */
+uint8_t ep_dir_claim(const ep_pool *pool, uint32_t slot);
+
+/* The shard that owns (proto, remote, rport), claiming the directory slot
+ * for the calling thread's shard if no call has claimed it yet: so the
+ * destinations a thread opens first live on its own shard, and two
+ * threads with destinations of their own write disjoint shards.  A slot
+ * never changes owner, so connect and close always meet on one shard. */
 static inline ep_pool *ep_shard_of(const ep_pool *pool, uint8_t proto, const ep_addr *remote,
                                    uint16_t rport)
 {
-    uint64_t w[2];
+    const ep_pool_shared *sh = pool->route.shared;
     (void)proto;
-    /* one shard: the key is 0, so x is 0 and shard[0] the master (no
-     * branch) */
-    memcpy(w, remote->u.bytes, 16);
-    uint64_t x = (w[0] ^ w[1] ^ rport) * pool->route.key;
-    return pool->route.shard[x >> (64 - EP_SHARD_BITS)];
+    if (!sh)
+        return (ep_pool *)pool;
+    uint32_t slot = ep_dir_slot(pool, remote, rport);
+    uint8_t v = atomic_load_explicit(&sh->dir[slot], memory_order_relaxed);
+    if (__builtin_expect(v == 0, 0))
+        v = ep_dir_claim(pool, slot);
+    return pool->route.shard[v - 1];
+}
+
+/* The shard that owns (remote, rport) if its slot is claimed, else NULL:
+ * for questions that must not claim (check, a destination's statistics). */
+static inline ep_pool *ep_shard_find(const ep_pool *pool, const ep_addr *remote, uint16_t rport)
+{
+    const ep_pool_shared *sh = pool->route.shared;
+    if (!sh)
+        return (ep_pool *)pool;
+    uint8_t v = atomic_load_explicit(&sh->dir[ep_dir_slot(pool, remote, rport)],
+                                     memory_order_relaxed);
+    return v ? pool->route.shard[v - 1] : NULL;
 }
 
 /* The time a call on this pool works at: the largest of now and every time
