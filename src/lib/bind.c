@@ -284,7 +284,7 @@ static bool ep_bind_bucket_busy(const ep_pool *pool, uint16_t port)
     if (pool->bhead[EP_PI_TCP][port])
         return true;
     for (uint32_t a = 0; a < pool->naddrs; a++)
-        if (ep_pc_conn(&ep_ls(pool, a, EP_PI_TCP)->pc[port]))
+        if (ep_ls(pool, a, EP_PI_TCP)->pc[port].conn)
             return true;
     return false;
 }

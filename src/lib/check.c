@@ -152,27 +152,19 @@ static int ep_check_shard(ep_pool *pool, char *why, size_t len)
             const ep_lstate *ls = ep_ls(pool, a, pi);
             uint32_t blocked = 0, nd = 0, want = 0;
             uint64_t want_conn = 0;
-            /* conn[] is scratch: zero only the ports entries and bindings
-             * use.  The counts are shared by the shards (pool-t.h): count
-             * every shard's entries. */
-            for (uint32_t s = 0; s < m->route.nshards; s++) {
-                const ep_pool *sp = m->route.shard[s];
-                for (uint32_t i = 0; i < sp->tt.used; i++)
-                    conn[sp->tt.e[i].port] = 0;
-            }
+            /* conn[] is scratch: zero only the ports entries and bindings use */
+            for (uint32_t i = 0; i < pool->tt.used; i++)
+                conn[pool->tt.e[i].port] = 0;
             for (uint32_t i = 0; i < m->binds_used; i++)
                 conn[m->binds[i].port] = 0;
-            for (uint32_t s = 0; s < m->route.nshards; s++) {
-                const ep_pool *sp = m->route.shard[s];
-                for (uint32_t i = 0; i < sp->tt.used; i++) {
-                    const ep_entry *e = &sp->tt.e[i];
-                    if (e->state == EP_ST_FREE || e->dest >= sp->dt.used)
-                        continue;
-                    const ep_dest *d = &sp->dt.d[e->dest];
-                    if (d->proto && d->laddr == a && ep_proto_index(d->proto) == pi) {
-                        conn[e->port]++;
-                        want_conn++;
-                    }
+            for (uint32_t i = 0; i < pool->tt.used; i++) {
+                const ep_entry *e = &pool->tt.e[i];
+                if (e->state == EP_ST_FREE || e->dest >= pool->dt.used)
+                    continue;
+                const ep_dest *d = &pool->dt.d[e->dest];
+                if (d->proto && d->laddr == a && ep_proto_index(d->proto) == pi) {
+                    conn[e->port]++;
+                    want_conn++;
                 }
             }
             /* Exact per-port comparison on the ports something refers to;
@@ -180,7 +172,7 @@ static int ep_check_shard(ep_pool *pool, char *why, size_t len)
             uint64_t sum_blk = 0, sum_conn = 0, want_blk = 0;
             for (uint32_t p = 0; p < 65536; p++) {
                 sum_blk += ls->pc[p].blk;
-                sum_conn += ep_pc_conn(&ls->pc[p]);
+                sum_conn += ls->pc[p].conn;
                 blocked += ls->pc[p].blk != 0 && ep_port_index(pool, p) != EP_NIL;
             }
             for (uint32_t i = 0; i < m->binds_used; i++) {
@@ -205,9 +197,9 @@ static int ep_check_shard(ep_pool *pool, char *why, size_t len)
                 else
                     continue;
                 uint32_t b = ep_check_blk(pool, a, pi, p, hold_head, hold_next);
-                if (ls->pc[p].blk != b || ep_pc_conn(&ls->pc[p]) != conn[p]) {
+                if (ls->pc[p].blk != b || ls->pc[p].conn != conn[p]) {
                     rc = ep_check_fail(why, len, "address %u proto %d port %u: blk %u/%u conn %u/%u",
-                                       a, pi, p, ls->pc[p].blk, b, ep_pc_conn(&ls->pc[p]), conn[p]);
+                                       a, pi, p, ls->pc[p].blk, b, ls->pc[p].conn, conn[p]);
                     goto out;
                 }
             }
@@ -484,7 +476,7 @@ static int ep_check_owners(const ep_pool *m, char *why, size_t len)
 }
 
 /* The shards agree with the master (shard.h): one route, the same
- * configuration, tables, addresses and port-count arrays; every destination on the shard its
+ * configuration, tables and addresses; every destination on the shard its
  * directory slot names (so its slot is claimed); no shard's clock ahead of the pool's; bindings only on
  * the master. */
 static int ep_check_shards(ep_pool *m, char *why, size_t len)
@@ -506,9 +498,7 @@ static int ep_check_shards(ep_pool *m, char *why, size_t len)
             return ep_check_fail(why, len, "shard %u: %u addresses, the master %u", s,
                                  sp->naddrs, m->naddrs);
         for (uint32_t a = 0; a < sp->naddrs; a++)
-            if (!ep_addr_same(&sp->addrs[a].addr, &m->addrs[a].addr) ||
-                sp->addrs[a].st[0].pc != m->addrs[a].st[0].pc ||
-                sp->addrs[a].st[1].pc != m->addrs[a].st[1].pc)
+            if (!ep_addr_same(&sp->addrs[a].addr, &m->addrs[a].addr))
                 return ep_check_fail(why, len, "shard %u: address %u differs", s, a);
         if (s > 0 && (sp->binds_used || sp->st.binds || sp->owners.count))
             return ep_check_fail(why, len, "shard %u holds bindings or owners", s);

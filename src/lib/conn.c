@@ -71,7 +71,7 @@ uint32_t ep_conn_add(ep_pool *pool, uint32_t di, uint16_t port, uint32_t owner, 
     ep_dest_few_add(d, port);
     d->in_use++;
     pool->st.in_use++;
-    ep_pc_conn_add(pool, &ep_ls(pool, d->laddr, ep_proto_index(d->proto))->pc[port], +1);
+    ep_ls(pool, d->laddr, ep_proto_index(d->proto))->pc[port].conn++;
     ep_dest_nr_change(pool, di, port, +1);
     total = d->in_use + d->time_wait + d->quarantine;
     if (total > d->high_water)
@@ -181,7 +181,7 @@ void ep_conn_drop(ep_pool *pool, uint32_t idx, bool keep_dest)
         break;
     }
     ep_dest_few_remove(d, e->port);
-    ep_pc_conn_add(pool, &ep_ls(pool, d->laddr, ep_proto_index(d->proto))->pc[e->port], -1);
+    ep_ls(pool, d->laddr, ep_proto_index(d->proto))->pc[e->port].conn--;
     if (nr)
         ep_dest_nr_change(pool, di, e->port, -1);
     uint8_t eflags = e->eflags;

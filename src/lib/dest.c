@@ -305,7 +305,7 @@ static void ep_lstate_block_change(ep_pool *pool, uint32_t laddr, int pi, uint16
         else
             ep_dense_clear(ls->own, i);
     }
-    if (ep_pc_conn(&ls->pc[port])) { /* maybe another shard's entries */
+    if (ls->pc[port].conn) {
         for (uint32_t di = ls->dests; di != EP_NIL; di = pool->dt.d[di].lnext) {
             ep_dest *d = &pool->dt.d[di];
             uint32_t e = ep_tt_find(&pool->tt, di, port);
@@ -331,23 +331,27 @@ static void ep_lstate_block_change(ep_pool *pool, uint32_t laddr, int pi, uint16
     }
 }
 
-/* A binding's count is in the array the shards share (pool-t.h; bindings
- * change in global mode only); when the port becomes blocked or unblocked,
- * each shard fixes its own destinations and blocked count. */
+/* A binding's count changes on every shard's copy (shard.h: bindings
+ * change in global mode only, so the copies stay equal); each shard fixes
+ * its own destinations. */
 void ep_lstate_blk_inc(ep_pool *pool, uint32_t laddr, int pi, uint16_t port)
 {
-    ep_lstate *ls = ep_ls(pool, laddr, pi);
-    if (ls->pc[port].blk++ == 0)
-        for (uint32_t s = 0; s < pool->route.nshards; s++)
-            ep_lstate_block_change(pool->route.shard[s], laddr, pi, port, true);
+    for (uint32_t s = 0; s < pool->route.nshards; s++) {
+        ep_pool *sh = pool->route.shard[s];
+        ep_lstate *ls = ep_ls(sh, laddr, pi);
+        if (ls->pc[port].blk++ == 0)
+            ep_lstate_block_change(sh, laddr, pi, port, true);
+    }
 }
 
 void ep_lstate_blk_dec(ep_pool *pool, uint32_t laddr, int pi, uint16_t port)
 {
-    ep_lstate *ls = ep_ls(pool, laddr, pi);
-    if (--ls->pc[port].blk == 0)
-        for (uint32_t s = 0; s < pool->route.nshards; s++)
-            ep_lstate_block_change(pool->route.shard[s], laddr, pi, port, false);
+    for (uint32_t s = 0; s < pool->route.nshards; s++) {
+        ep_pool *sh = pool->route.shard[s];
+        ep_lstate *ls = ep_ls(sh, laddr, pi);
+        if (--ls->pc[port].blk == 0)
+            ep_lstate_block_change(sh, laddr, pi, port, false);
+    }
 }
 
 int ep_dest_make_dense(ep_pool *pool, uint32_t di)
@@ -365,7 +369,7 @@ int ep_dest_make_dense(ep_pool *pool, uint32_t di)
         uint16_t port = pool->idx2port[i];
         if (ls->pc[port].blk) {
             ep_dense_set(dn, i);
-        } else if (ep_pc_conn(&ls->pc[port])) {
+        } else if (ls->pc[port].conn) {
             uint32_t e = ep_tt_find(&pool->tt, di, port);
             if (e != EP_NIL && ep_entry_nr(pool, &pool->tt.e[e]))
                 ep_dense_set(dn, i);

@@ -89,20 +89,6 @@ static inline ep_lstate *ep_ls(const ep_pool *pool, uint32_t laddr, int pi)
     return &pool->addrs[laddr].st[pi];
 }
 
-/* A port's connect-style entry count (pool-t.h: shared by the shards). */
-static inline uint32_t ep_pc_conn(const ep_portcount *pc)
-{
-    return __atomic_load_n(&pc->conn, __ATOMIC_RELAXED);
-}
-
-static inline void ep_pc_conn_add(const ep_pool *pool, ep_portcount *pc, int32_t delta)
-{
-    if (pool->route.nshards > 1)
-        __atomic_fetch_add(&pc->conn, (uint32_t)delta, __ATOMIC_RELAXED);
-    else
-        pc->conn += (uint32_t)delta; /* one lock: no other writer */
-}
-
 /* Does this entry keep its port from being taken towards its destination?
  * Everything but a TIME_WAIT entry old enough for tw_reuse. */
 static inline bool ep_entry_nr(const ep_pool *pool, const ep_entry *e)

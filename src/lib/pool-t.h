@@ -129,17 +129,11 @@ typedef struct ep_dtable {
 } ep_dtable;
 
 /* Per port of one local address and protocol, side by side so that the
- * availability test of a port reads one cache line.  One array per
- * address and protocol for the whole pool, shared by its shards
- * (shard.h): blk changes only in global mode; conn is changed by every
- * shard, so in a sharded pool with relaxed atomic adds (ep_pc_conn_add)
- * and read with relaxed atomic loads (ep_pc_conn) - exact in global mode,
- * where no shard runs; a shard's selection uses it only as a hint ("some
- * entry may be on this port: ask the tuple table"). */
+ * availability test of a port reads one cache line. */
 typedef struct ep_portcount {
     uint32_t blk;           /* port-holding bindings on this address or on its
                                family's wildcard */
-    uint32_t conn;          /* connect-style entries (any state, any shard) */
+    uint32_t conn;          /* connect-style entries (any state) */
 } ep_portcount;
 
 /* One local address for one protocol. */

@@ -248,7 +248,7 @@ void ep_pool_free(ep_pool *pool)
 
 int ep_pool_add_address(ep_pool *pool, const ep_addr *addr)
 {
-    ep_portcount *pc[2] = { NULL, NULL };
+    ep_portcount *pc[EP_SHARDS][2];
     ep_addr a;
     uint32_t n;
     int rc = 0;
@@ -264,9 +264,10 @@ int ep_pool_add_address(ep_pool *pool, const ep_addr *addr)
         rc = EP_EEXIST;
         goto out;
     }
-    /* every shard gets the address, all sharing its port counts (pool-t.h);
-     * room and arrays first, so a failure changes nothing */
-    for (uint32_t s = 0; s < n && rc == 0; s++) {
+    /* every shard gets the address (its own entry counts, a copy of the
+     * binding counts); room and arrays first, so a failure changes nothing */
+    memset(pc, 0, sizeof pc);
+    for (uint32_t s = 0; s < n; s++) {
         ep_pool *sh = pool->route.shard[s];
         if (sh->naddrs == sh->addrs_cap) {
             uint32_t ncap = sh->addrs_cap ? sh->addrs_cap * 2 : 4;
@@ -276,13 +277,15 @@ int ep_pool_add_address(ep_pool *pool, const ep_addr *addr)
             else
                 sh->addrs = grown, sh->addrs_cap = ncap;
         }
+        for (int pi = 0; pi < 2 && rc == 0; pi++)
+            if (!(pc[s][pi] = calloc(65536, sizeof *pc[s][pi])))
+                rc = EP_ENOMEM;
+        if (rc < 0)
+            break;
     }
-    for (int pi = 0; pi < 2 && rc == 0; pi++)
-        if (!(pc[pi] = calloc(65536, sizeof *pc[pi])))
-            rc = EP_ENOMEM;
     if (rc < 0) {
-        free(pc[0]);
-        free(pc[1]);
+        for (uint32_t s = 0; s < n; s++)
+            free(pc[s][0]), free(pc[s][1]);
         goto out;
     }
     for (uint32_t s = 0; s < n; s++) {
@@ -291,7 +294,7 @@ int ep_pool_add_address(ep_pool *pool, const ep_addr *addr)
         memset(l, 0, sizeof *l);
         l->addr = a;
         for (int pi = 0; pi < 2; pi++) {
-            l->st[pi].pc = pc[pi];
+            l->st[pi].pc = pc[s][pi];
             l->st[pi].dests = EP_NIL;
         }
         sh->naddrs++;

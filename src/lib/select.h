@@ -18,7 +18,7 @@ static inline bool ep_eff_port_available(const ep_pool *pool, uint32_t lidx, int
 
     if (pc->blk)
         return false;
-    if (di == EP_NIL || ep_pc_conn(pc) == 0 || ep_dest_surely_not_on(&pool->dt.d[di], port))
+    if (di == EP_NIL || pc->conn == 0 || ep_dest_surely_not_on(&pool->dt.d[di], port))
         return true;
     e = ep_tt_find(&pool->tt, di, port);
     return e == EP_NIL || !ep_entry_nr(pool, &pool->tt.e[e]);

@@ -61,8 +61,10 @@ static void ep_shard_free(ep_pool *sh)
     ep_dt_destroy(sh);
     ep_tt_destroy(&sh->tt);
     for (uint32_t a = 0; a < sh->naddrs; a++)
-        for (int pi = 0; pi < 2; pi++)
-            ep_dense_free(sh->addrs[a].st[pi].own); /* pc: the master's */
+        for (int pi = 0; pi < 2; pi++) {
+            free(sh->addrs[a].st[pi].pc);
+            ep_dense_free(sh->addrs[a].st[pi].own);
+        }
     free(sh->addrs);
     if (sh->locking)
         ep_lock_destroy(&sh->lock);

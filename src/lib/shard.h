@@ -9,14 +9,13 @@
  * count inside one shard.  A directory slot belongs to the shard of the
  * first thread that connected towards it (each thread has a home shard),
  * so threads with destinations of their own stay on shards of their own.
- * A shard owns its destinations' entries, records, expiry queues, counters
- * and RNG stream; the per-address port counts (pc[]) are shared: conn by
- * relaxed atomic adds, blk in global mode only.  Connect, close
+ * A shard owns its destinations' entries, records, expiry queues, per-
+ * address entry counts (pc[].conn), counters and RNG stream; connect, close
  * and a destination's statistics take its lock only.  Everything that
  * looks at several destinations (bindings, addresses, the reserved set,
  * RSS, pool statistics, top, check) takes every shard's lock in index
- * order ("global mode"): then a binding's count changes once and every
- * shard fixes its own destinations and blocked count. */
+ * order ("global mode"): then the shards' copies of the per-address
+ * binding counts (pc[].blk, blocked) change together and stay equal. */
 #ifndef EP_SHARD_H
 #define EP_SHARD_H
 
@@ -104,11 +103,13 @@ static inline ep_time ep_pool_clock(ep_pool *pool, ep_time now)
 }
 
 /* Connect-style entries on (address a, protocol pi, port), over every
- * shard (the bind rules' question; the shards share the counts, exact in
- * global mode). */
+ * shard (the bind rules' question). */
 static inline uint32_t ep_conn_count_all(const ep_pool *pool, uint32_t a, int pi, uint16_t port)
 {
-    return __atomic_load_n(&pool->addrs[a].st[pi].pc[port].conn, __ATOMIC_RELAXED);
+    uint32_t n = 0;
+    for (uint32_t s = 0; s < pool->route.nshards; s++)
+        n += pool->route.shard[s]->addrs[a].st[pi].pc[port].conn;
+    return n;
 }
 
 /* Global mode: every shard's lock, in index order; released in reverse. */
