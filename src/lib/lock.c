@@ -1,6 +1,6 @@
 /* lock.c - the contended half of the pool's futex mutex (lock.h): spinning
- * a little, sleeping in FUTEX_WAIT, waking in FUTEX_WAKE.  The uncontended
- * path is inline in lock.h. */
+ * with exponential backoff, sleeping in FUTEX_WAIT, waking in FUTEX_WAKE.
+ * The uncontended path is inline in lock.h. */
 #include "lock.h"
 
 #ifdef __linux__
@@ -8,11 +8,22 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* Spins before sleeping: a pool call holds the lock for ~100 ns, so a
- * waiter that spins ~this many pause iterations usually gets the lock
- * without a system call.  Bounded, so a preempted holder costs a sleep, not
- * a burnt time slice. */
-#define EP_LOCK_SPIN_BUDGET 65536
+/* How a waiter spins.  A pool call holds the lock for 20-50 ns, and the
+ * holder's next call usually follows at once, so what costs is not the
+ * wait but the hand-over: every time the lock changes core, the pool's hot
+ * lines (the lock, the shard's records and tables) move with it, ~10x a
+ * call.  A waiter that looks at the word often also pulls the lock's line
+ * away from the holder at each look.  So it looks with exponential backoff
+ * (1, 2, 4 ... pause instructions between looks, up to EP_LOCK_BACKOFF_MAX:
+ * ~26 us with the 26 ns pause measured on this AMD EPYC), which lets the
+ * holder run long bursts with warm caches: two threads on one destination
+ * then keep about one thread's throughput instead of collapsing to a
+ * quarter of it in wake-ups (docs/ENGINE.md section 15, BENCHMARKS.md
+ * "Threads").  The price is latency under contention and no fairness: a
+ * waiter may wait many holder calls.  After EP_LOCK_SPIN_BUDGET pauses
+ * (~0.4 ms) it sleeps in FUTEX_WAIT, so a holder preempted by the
+ * scheduler costs a sleep, not a burnt time slice. */
+#define EP_LOCK_SPIN_BUDGET 16384
 #define EP_LOCK_BACKOFF_MAX 1024
 
 static inline void ep_cpu_relax(void)

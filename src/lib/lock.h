@@ -9,7 +9,7 @@
  * On Linux it is the three-state futex mutex of Drepper's "Futexes Are
  * Tricky" (mutex 3), the design Rust's std and musl also use: 0 unlocked,
  * 1 locked, 2 locked with possible waiters.  Acquire: compare-and-swap 0 -> 1;
- * on failure spin briefly (the holder's critical section is ~100 ns), then
+ * on failure spin with exponential backoff (lock.c says why), then
  * mark the word 2 and sleep in FUTEX_WAIT until an exchange finds it 0.
  * Release: exchange with 0; if the old value was 2, FUTEX_WAKE one waiter.
  * It is not recursive and not robust, as the pool never needs either.
