@@ -20,8 +20,13 @@
  * for live use).  Time never goes backwards inside a pool: a `now` smaller
  * than the largest seen so far is treated as that largest value.
  *
- * All functions are thread-safe on one pool (an internal lock), unless the
- * pool was created with thread_safe = false.
+ * All functions are thread-safe on one pool (internal locks), unless the
+ * pool was created with thread_safe = false.  A thread-safe pool with stack
+ * semantics and the random algorithm is split by destination: the first
+ * thread to connect towards a destination places it on a shard of its
+ * own, so threads working towards different destinations scale across
+ * cores (docs/ENGINE.md section 15).  A pool used by one thread is fastest
+ * with thread_safe = false.
  *
  * Errors are negative errno values (see ephport/error.h).
  */
@@ -104,7 +109,8 @@ typedef struct ep_pool_config {
     bool seeded;               /* true: derive every secret from seed
                                   (reproducible); false: getrandom(2) */
     uint64_t seed;
-    bool thread_safe;          /* default true: an internal lock */
+    bool thread_safe;          /* default true: internal locks (and shards,
+                                  see the top of this file) */
     ep_semantics semantics;    /* default EP_SEM_STACK */
     bool tw_reuse_loopback;    /* with tw_reuse: only TIME_WAIT entries whose
                                   local or remote address is loopback (127/8,
