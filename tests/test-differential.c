@@ -20,6 +20,12 @@
  * not reserved, free for that 4-tuple or bind, and for EP_ALG_SEQUENTIAL the
  * exact port) and then adopted, so the two stay in lockstep.
  *
+ * A thread-safe pool with the random algorithm is cut into shards
+ * (docs/ENGINE.md section 15); its directory is scattered at random before
+ * the run, so the destinations of one sequence live on many shards and
+ * every cross-shard rule (bind conflicts, bindings blocking ports, owner
+ * quotas, summed statistics, top destinations) meets the model.
+ *
  * A mismatch prints the seed and the operation index; EP_DIFF_SEED=<n> runs
  * that one seed with a trace of every operation, EP_DIFF_SEEDS=<n> changes
  * how many seeds run (default 1000) and EP_DIFF_OPS=<n> how many operations
@@ -37,6 +43,8 @@
 #include <cmocka.h>
 
 #include <ephport/ephport.h>
+
+#include "pool-t.h" /* the shard directory, scattered below */
 
 #include "refmodel.h"
 
@@ -643,6 +651,11 @@ static void advance_time(run *r)
 
 /* ---- one seed ---------------------------------------------------------------- */
 
+static unsigned g_sharded;     /* seeds whose pool was sharded */
+/* Seeds above this one make sharded pools (random algorithm, thread-safe),
+ * so EP_DIFF_SEED=<n> replays a sharded seed too. */
+#define EP_DIFF_SHARDED 1000000u
+
 static void random_config(run *r, ep_pool_config *cfg, char *reserved, size_t rlen)
 {
     static const uint16_t sizes[] = { 8, 8, 13, 16, 16, 32, 64, 256 };
@@ -665,7 +678,32 @@ static void random_config(run *r, ep_pool_config *cfg, char *reserved, size_t rl
     cfg->seeded = true;
     cfg->seed = r->seed;
     cfg->thread_safe = chance(r, 50);
+    if (r->seed > EP_DIFF_SHARDED) { /* differential_sharded_sequences */
+        cfg->algorithm = EP_ALG_RANDOM;
+        cfg->thread_safe = true;
+    }
 }
+
+/* Give every directory slot of a sharded pool a random shard (as if many
+ * threads had claimed them), from a generator of its own so the operation
+ * sequence does not change.  Returns the number of shards used. */
+static unsigned scatter_shards(ep_pool *pool, uint64_t seed)
+{
+    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 7;
+    bool used[256] = { false };
+    unsigned n = 0;
+    if (!pool->route.shared)
+        return 1;
+    for (uint32_t i = 0; i < EP_DIR_SLOTS; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        uint8_t s = (uint8_t)(x % pool->route.nshards);
+        atomic_store(&pool->route.shared->dir[i], (uint8_t)(s + 1));
+        n += !used[s];
+        used[s] = true;
+    }
+    return n;
+}
+
 
 static void run_seed(uint64_t seed, bool tr)
 {
@@ -688,6 +726,10 @@ static void run_seed(uint64_t seed, bool tr)
           (unsigned long long)(cfg.quarantine / EP_NSEC_PER_SEC), cfg.owner_quota);
     int rc = ep_pool_new(&cfg, &r->pool, NULL);
     CHECK(r, rc == 0, "ep_pool_new: %d", rc);
+    if (scatter_shards(r->pool, seed) > 1) {
+        g_sharded++;
+        trace(r, "sharded: %u shards, directory scattered", r->pool->route.nshards);
+    }
     rm_init(r->model, &cfg);
 
     for (int i = 0; i < NREMOTE; i++)
@@ -758,8 +800,8 @@ static void differential_random_sequences(void **state)
     uint64_t seeds = n ? strtoull(n, NULL, 10) : 1000;
     for (uint64_t s = 1; s <= seeds; s++)
         run_seed(s, false);
-    print_message("differential: %llu seeds x %d operations agree\n", (unsigned long long)seeds,
-                  g_ops);
+    print_message("differential: %llu seeds x %d operations agree (%u on sharded pools)\n",
+                  (unsigned long long)seeds, g_ops, g_sharded);
     for (int k = 0; k < K__COUNT; k++) {
         print_message("  %-16s", kind_name[k]);
         for (int e = 0; e < 160; e++)
@@ -770,9 +812,28 @@ static void differential_random_sequences(void **state)
     /* The interesting outcomes must all have happened. */
     assert_true(g_outcome[K_CONNECT][0] > 0 && g_outcome[K_CONNECT][EADDRNOTAVAIL] > 0);
     assert_true(g_outcome[K_CONNECT][EDQUOT] > 0);
+    assert_true(seeds < 20 || g_sharded > 0);
     assert_true(g_outcome[K_BIND][0] > 0 && g_outcome[K_BIND][EADDRINUSE] > 0);
     assert_true(g_outcome[K_CONNECT_BOUND][0] > 0 && g_outcome[K_LISTEN][0] > 0);
     assert_true(g_outcome[K_BAD_CLOSE][EALREADY] > 0 && g_outcome[K_BAD_CLOSE][ENOENT] > 0);
+}
+
+/* The same sequences on sharded pools only, their directories scattered
+ * over all 16 shards: the rules that span shards against the model.
+ * EP_DIFF_SEEDS / 3 seeds (default 333), numbered from EP_DIFF_SHARDED + 1. */
+static void differential_sharded_sequences(void **state)
+{
+    (void)state;
+    const char *n = getenv("EP_DIFF_SEEDS");
+    uint64_t seeds = (n ? strtoull(n, NULL, 10) : 1000) / 3;
+    unsigned before = g_sharded;
+    if (getenv("EP_DIFF_SEED"))
+        skip(); /* one seed asked for: the test above runs it */
+    for (uint64_t s = 1; s <= seeds; s++)
+        run_seed(EP_DIFF_SHARDED + s, false);
+    print_message("differential: %llu sharded seeds x %d operations agree\n",
+                  (unsigned long long)seeds, g_ops);
+    assert_int_equal(g_sharded - before, seeds);
 }
 
 /* Directed case found by the differential run (seed 26): whatever the
@@ -830,6 +891,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(differential_random_sequences),
+        cmocka_unit_test(differential_sharded_sequences),
         cmocka_unit_test(every_algorithm_finds_the_last_free_port),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
