@@ -19,7 +19,9 @@
  * dumps taken before and after); the states above are all seen; and
  * ep_host_node_take gives the same snapshots (totals, bound sockets,
  * destinations with their counts) with the walk and without it
- * (EP_HOST_NO_EHASH_WALK, whose note says so). */
+ * (EP_HOST_NO_EHASH_WALK, whose note says so), sticky ports included
+ * (explicitly bound clients: the walk's autobind marks against each
+ * namespace's sticky iterator). */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -112,20 +114,32 @@ static int listener(int family, const char *addr, uint16_t port)
     return s;
 }
 
-/* A non-blocking connect; wait: until it is connected (2 s at most). */
-static int dial(int family, const char *addr, uint16_t port, bool wait)
+/* A non-blocking connect, from port `from` bound explicitly first (0:
+ * connect()'s autobind); wait: until it is connected (2 s at most). */
+static int dial_from(int family, const char *addr, uint16_t port, uint16_t from, bool wait)
 {
     struct sockaddr_storage ss;
-    socklen_t len = addr_of(family, addr, port, &ss);
+    socklen_t len;
     int s = socket(family, SOCK_STREAM | SOCK_NONBLOCK, 0);
     struct pollfd p = { .fd = s, .events = POLLOUT };
     if (s < 0)
         die("socket");
+    if (from) {
+        len = addr_of(family, addr, from, &ss);
+        if (bind(s, (struct sockaddr *)&ss, len) != 0)
+            die("bind");
+    }
+    len = addr_of(family, addr, port, &ss);
     if (connect(s, (struct sockaddr *)&ss, len) != 0 && errno != EINPROGRESS)
         die("connect");
     if (wait && (poll(&p, 1, 2000) != 1 || (p.revents & (POLLERR | POLLHUP))))
         die("connect wait");
     return s;
+}
+
+static int dial(int family, const char *addr, uint16_t port, bool wait)
+{
+    return dial_from(family, addr, port, 0, wait);
 }
 
 static int take(int l)
@@ -190,6 +204,15 @@ static void hold_states(int family, const char *listen_addr, const char *addr,
     shutdown(c, SHUT_WR);
     wait_eof(a);
     sh("nft add rule inet ep out tcp dport %u drop", base + 4);
+    close(a);
+    /* sticky ports: clients bound explicitly (base+8 kept, base+9 in
+     * TIME_WAIT): connect() skips them for every destination */
+    dial_from(family, addr, base + 1, base + 8, true);
+    take(l1);
+    c = dial_from(family, addr, base + 1, base + 9, true);
+    a = take(l1);
+    close(c);
+    wait_eof(a);
     close(a);
     /* SYN_SENT: to an address nftables drops */
     dial(family, nowhere, base + 5, false);
@@ -357,9 +380,15 @@ static int dump_ehash(void *arg)
     return set->error;
 }
 
+struct covers_arg {
+    const ep_host_ehash_walk *w;
+    uint64_t netns;
+};
+
 static int covers_here(void *arg)
 {
-    return ep_host_ehash_walk_covers(arg, 0) ? 1 : 0;
+    const struct covers_arg *c = arg;
+    return ep_host_ehash_walk_covers(c->w, c->netns) ? 1 : 0;
 }
 
 /* Order by everything but the timer. */
@@ -447,7 +476,8 @@ static void walk_equals_the_dump_in_every_namespace(void **state)
                 fail_msg("the walk failed: %s", why);
             assert_int_equal(ep_host_in_netns_inode(path, want, dump_ehash, &after, why,
                                                     sizeof why), 0);
-            covers = ep_host_in_netns_inode(path, want, covers_here, &w, why, sizeof why);
+            struct covers_arg ca = { &w, e->inode };
+            covers = ep_host_in_netns_inode(path, want, covers_here, &ca, why, sizeof why);
             assert_true(covers == 0 || covers == 1);
             walked.n = 0;
             part = ep_host_ehash_walk_find(&w, e->inode);
@@ -545,7 +575,7 @@ static ep_host_node *take_node(unsigned flags)
     ep_host_node_options o;
     ep_host_node *node;
     ep_host_node_options_init(&o);
-    o.host.flags = EP_HOST_NO_PROBE | flags;
+    o.host.flags = flags;
     assert_int_equal(ep_host_node_take(&o, &node), 0);
     return node;
 }
@@ -564,16 +594,14 @@ static const ep_host_snapshot *snap_of(const ep_host_node *node, uint64_t ino)
     return NULL;
 }
 
-static void node_is_the_same_with_and_without_the_walk(void **state)
+static void node_is_the_same(unsigned flags)
 {
     ep_host_node *with, *without;
     const char *const *notes;
     size_t nn = 9;
 
-    (void)state;
-    NEED_ROOT();
-    with = take_node(0);
-    without = take_node(EP_HOST_NO_EHASH_WALK);
+    with = take_node(flags);
+    without = take_node(flags | EP_HOST_NO_EHASH_WALK);
     notes = ep_host_node_notes(with, &nn);
 #if EP_HAVE_BPF
     assert_int_equal(nn, 0);      /* the bound pass and the walk were used */
@@ -599,6 +627,15 @@ static void node_is_the_same_with_and_without_the_walk(void **state)
          * the LAST_ACK pair's client, now TIME_WAIT) */
         assert_true(t->tcp[EP_HOST_ESTABLISHED] >= (k == NS_D ? 4 : 12));
         assert_true(t->tcp[EP_HOST_TIME_WAIT] >= (k == NS_D ? 2 : 6));
+        if (!(flags & EP_HOST_NO_PROBE)) {
+            /* the explicitly bound clients' ports were found sticky */
+            const ep_host_bound *bd = ep_host_snapshot_bound(a);
+            if (!bd->sticky_known)
+                fprintf(stderr, "namespace %d: sticky unknown: %s\n", k, bd->sticky_why);
+            assert_true(bd->sticky_known);
+            assert_string_equal(bd->sticky_method, "bpf");
+            assert_true(bd->sticky_ports >= bd->tcp_ports + (k == NS_D ? 2 : 6));
+        }
         json_decref(ja);
         json_decref(jb);
     }
@@ -606,11 +643,32 @@ static void node_is_the_same_with_and_without_the_walk(void **state)
     ep_host_node_free(without);
 }
 
+static void node_is_the_same_with_and_without_the_walk(void **state)
+{
+    (void)state;
+    NEED_ROOT();
+    node_is_the_same(EP_HOST_NO_PROBE);
+}
+
+/* Sticky ports from the walk's autobind marks, against the sticky
+ * iterator of each namespace. */
+static void sticky_ports_are_the_same_with_and_without_the_walk(void **state)
+{
+    (void)state;
+    NEED_ROOT();
+#if !EP_HAVE_BPF
+    fprintf(stderr, "SKIP: built without BPF (-Dbpf=disabled)\n");
+    skip();
+#endif
+    node_is_the_same(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(walk_equals_the_dump_in_every_namespace),
         cmocka_unit_test(node_is_the_same_with_and_without_the_walk),
+        cmocka_unit_test(sticky_ports_are_the_same_with_and_without_the_walk),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -34,7 +34,10 @@
  * (up to the reading's duration earlier than its dump would have).
  * TIME_WAIT timers are turned into milliseconds as the dump does, with the
  * kernel's HZ found from tcp_keepalive_time (kept in jiffies, shown in
- * seconds).
+ * seconds).  Each socket also says whether its port is sticky (not from
+ * connect()'s autobind, Linux 6.18's mark, as sticky.bpf.c reads it), so
+ * that a covered namespace's sticky ports need no iterator of their own
+ * either (snapshot.c).
  *
  * Like bound-bpf.c: loaded per call from a light skeleton, dropped after
  * the walk, nothing left in the kernel.  Prints nothing. */
@@ -50,6 +53,7 @@
 
 #define EP_EHASH_V6 1u            /* packed: first byte's flags */
 #define EP_EHASH_TIMER 2u         /* extra is ms to the TIME_WAIT timer */
+#define EP_EHASH_STICKY_BIT 4u    /* its port is sticky */
 
 int ep_host_ehash_part_add(ep_host_ehash_part *p, const ep_host_ehash_sock *s)
 {
@@ -70,7 +74,8 @@ int ep_host_ehash_part_add(ep_host_ehash_part *p, const ep_host_ehash_sock *s)
     }
     o = p->buf + p->len;
     o[0] = (unsigned char)((s->family == AF_INET6 ? EP_EHASH_V6 : 0) |
-                           (s->expires_ms >= 0 ? EP_EHASH_TIMER : 0));
+                           (s->expires_ms >= 0 ? EP_EHASH_TIMER : 0) |
+                           (s->sticky ? EP_EHASH_STICKY_BIT : 0));
     o[1] = s->state;
     memcpy(o + 2, &s->sport, 2);
     memcpy(o + 4, &s->dport, 2);
@@ -102,6 +107,7 @@ int ep_host_ehash_part_next(const ep_host_ehash_part *p, size_t *off, ep_host_eh
     memcpy(&extra, o + 6, 4);
     out->expires_ms = (o[0] & EP_EHASH_TIMER) ? (int32_t)extra : -1;
     out->inode = (o[0] & EP_EHASH_TIMER) ? 0 : extra;
+    out->sticky = (o[0] & EP_EHASH_STICKY_BIT) != 0;
     memcpy(out->src, o + 10, alen);
     memcpy(out->dst, o + 10 + alen, alen);
     *off += 10 + 2 * alen;
@@ -198,6 +204,7 @@ static int ep_ehash_record(const void *buf, void *arg)
         w->owner = r.netns;
         w->buckets = r.timer;
         w->hz = (uint32_t)(r.inode / rd->keepalive_s);
+        w->marks = (r.flags & EP_EHASH_MARKS) != 0;
         return 0;
     }
     if (!rd->info || r.kind > EP_EHASH_REQ || (r.family != AF_INET && r.family != AF_INET6) ||
@@ -216,6 +223,7 @@ static int ep_ehash_record(const void *buf, void *arg)
     memcpy(s.src, r.src, sizeof s.src);
     memcpy(s.dst, r.dst, sizeof s.dst);
     s.inode = r.kind == EP_EHASH_SOCK ? r.inode : 0;
+    s.sticky = w->marks && (r.flags & EP_EHASH_STICKY);
     /* as the dump's jiffies_delta_to_msecs: rounded up */
     s.expires_ms = r.kind == EP_EHASH_TW
                        ? (int32_t)(((uint64_t)r.timer * 1000 + w->hz - 1) / w->hz)

@@ -78,6 +78,10 @@ typedef struct ep_host_agg {
     size_t nblocks, cap_blocks;
     uint32_t *port_blockers;      /* [65536] destinations blocking each port */
     uint32_t next_id;
+    const struct ep_host_ehash_part *walked; /* TCP: the established hash came
+                                     from node.c's walk (this part; NULL: from
+                                     the dump) */
+    bool walk_used;
     int error;                    /* first -ENOMEM etc. */
 } ep_host_agg;
 
@@ -228,6 +232,8 @@ typedef struct ep_host_ehash_walk {
     size_t sockets, others;       /* kept; of namespaces not asked about */
     uint32_t buckets;             /* the table's size */
     uint32_t hz;                  /* the kernel's jiffies per second */
+    bool marks;                   /* the kernel marks connect()-autobound
+                                     sockets (6.18): sticky is known */
 } ep_host_ehash_walk;
 
 /* One socket of a part, as inet_diag reports it (ports and addresses in
@@ -237,6 +243,8 @@ typedef struct ep_host_ehash_sock {
     uint16_t sport, dport;
     uint32_t inode;               /* 0 for TIME_WAIT and request sockets */
     int32_t expires_ms;           /* TIME_WAIT: ms to its timer; else -1 */
+    bool sticky;                  /* not a request, and its port did not come
+                                     from connect()'s autobind (walk->marks) */
     uint8_t src[16], dst[16];
 } ep_host_ehash_sock;
 

@@ -170,8 +170,11 @@ int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only,
     struct mnl_socket *nl = mnl_socket_open(NETLINK_SOCK_DIAG);
     int rc = 0, bufsize = 1 << 20;
 
-    if (walk)
+    if (walk) {
         walked = ep_host_ehash_walk_find(given->walk, given->netns);
+        agg->walked = walked;
+        agg->walk_used = true;
+    }
     if (!nl)
         return -errno;
     if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {

@@ -17,7 +17,9 @@ enum ep_ehash_kind {
     EP_EHASH_INFO = 3,            /* first record: netns = the table owner's
                                      (init_net) inode, inode = the reader's
                                      tcp_keepalive_time in jiffies (HZ),
-                                     timer = the number of buckets */
+                                     timer = the number of buckets, flags =
+                                     EP_EHASH_MARKS when the kernel marks
+                                     connect()-autobound sockets */
     EP_EHASH_FAIL = 4,            /* the walk is not complete: timer = the
                                      bucket, state = why (enum below) */
 };
@@ -30,6 +32,14 @@ enum ep_ehash_fail {
     EP_EHASH_FAIL_SIZE = 4,       /* a table of 2^31 buckets or more */
 };
 
+/* ep_ehash_rec.flags */
+#define EP_EHASH_STICKY 1         /* a socket (not a request) whose port did
+                                     not come from connect()'s autobind: no
+                                     SOCK_CONNECT_BIND (tw_connect_bind),
+                                     what sticky.bpf.c reads */
+#define EP_EHASH_MARKS 2          /* INFO: the kernel has those marks (6.18) */
+#define EP_EHASH_CONNECT_BIND 16  /* sk_userlocks' SOCK_CONNECT_BIND */
+
 /* One socket of the established hash as inet_diag reports it: state as the
  * dump reports it (a TIME_WAIT socket's substate, TCP_SYN_RECV for a
  * request), addresses and ports in network byte order (an IPv4 address in
@@ -39,7 +49,8 @@ struct ep_ehash_rec {
     __u32 inode;                  /* full socket: its inode (0: none) */
     __u32 timer;                  /* TIME_WAIT: jiffies to its timer (>= 0) */
     __u8 src[16], dst[16];        /* local and remote address */
-    __u16 family;                 /* AF_INET or AF_INET6 */
+    __u8 family;                  /* AF_INET or AF_INET6 */
+    __u8 flags;                   /* EP_EHASH_STICKY, EP_EHASH_MARKS */
     __be16 sport, dport;          /* local and remote port */
     __u8 state;                   /* as inet_diag reports it */
     __u8 kind;                    /* enum ep_ehash_kind */

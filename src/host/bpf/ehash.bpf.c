@@ -13,7 +13,10 @@
  * (a TIME_WAIT socket's substate, TCP_SYN_RECV for a request socket), the
  * family, addresses and ports from the sock_common all three kinds share,
  * the socket inode of a full socket, and a TIME_WAIT socket's time to its
- * timer in jiffies (the reader turns it into milliseconds as the dump does).
+ * timer in jiffies (the reader turns it into milliseconds as the dump does);
+ * and whether the socket's port is sticky - it did not come from connect()'s
+ * autobind (Linux 6.18 marks those: sticky.bpf.c) - so that no namespace
+ * needs a sticky walk of its own either.
  *
  * How: a task iterator (iter/task) used only for its calls: each call
  * walks buckets on from a cursor kept in the program's global data, as many
@@ -103,6 +106,7 @@ struct timer_list {
 struct inet_timewait_sock {
     struct sock_common __tw_common;
     unsigned char tw_substate;
+    unsigned int tw_connect_bind : 1;
     struct timer_list tw_timer;
 } __attribute__((preserve_access_index));
 
@@ -161,6 +165,9 @@ __noinline int ep_read_sock(__u64 slot, __u64 addr, __u64 now)
         long left = (long)(BPF_CORE_READ(tw, tw_timer.expires) - now);
         rec->kind = EP_EHASH_TW;
         rec->state = BPF_CORE_READ(tw, tw_substate);
+        if (bpf_core_field_exists(struct inet_timewait_sock, tw_connect_bind) &&
+            !BPF_CORE_READ_BITFIELD_PROBED(tw, tw_connect_bind))
+            rec->flags = EP_EHASH_STICKY;
         rec->timer = left <= 0 ? 0 : left > 0x7fffffffL ? 0x7fffffff : (__u32)left;
     } else if (state == EP_TCP_NEW_SYN_RECV) {
         rec->kind = EP_EHASH_REQ;
@@ -168,6 +175,8 @@ __noinline int ep_read_sock(__u64 slot, __u64 addr, __u64 now)
     } else {
         rec->kind = EP_EHASH_SOCK;
         rec->state = state;
+        if (!(BPF_CORE_READ(sk, sk_userlocks) & EP_EHASH_CONNECT_BIND))
+            rec->flags = EP_EHASH_STICKY;
         if (bpf_core_field_exists(sk->sk_ino)) {
             rec->inode = (__u32)BPF_CORE_READ(sk, sk_ino);
         } else {
@@ -240,7 +249,7 @@ static long ep_step(__u32 i, void *arg)
 }
 
 static long ep_write_meta(struct seq_file *seq, __u8 kind, __u8 why, __u32 netns, __u32 inode,
-                          __u32 timer)
+                          __u32 timer, __u8 flags)
 {
     struct ep_ehash_rec rec;
 
@@ -250,6 +259,7 @@ static long ep_write_meta(struct seq_file *seq, __u8 kind, __u8 why, __u32 netns
     rec.netns = netns;
     rec.inode = inode;
     rec.timer = timer;
+    rec.flags = flags;
     return bpf_seq_write(seq, &rec, sizeof rec);
 }
 
@@ -283,33 +293,36 @@ int ep_ehash_walk(struct bpf_iter__task *ctx)
         return 0;                 /* done: the calls left do nothing */
     bpf_loop(EP_TASK_DEPTH, ep_parent, &task, 0);
     if (!task || BPF_CORE_READ(task, pid) != 0) {
-        ep_write_meta(seq, EP_EHASH_FAIL, EP_EHASH_FAIL_TABLE, 0, 0, 0);
+        ep_write_meta(seq, EP_EHASH_FAIL, EP_EHASH_FAIL_TABLE, 0, 0, 0, 0);
         return 0;
     }
     init_net = BPF_CORE_READ(task, nsproxy, net_ns);
     table = BPF_CORE_READ(init_net, ipv4.tcp_death_row.hashinfo);
     ehash = (__u64)BPF_CORE_READ(table, ehash);
     if (!table || !ehash) {
-        ep_write_meta(seq, EP_EHASH_FAIL, EP_EHASH_FAIL_TABLE, 0, 0, 0);
+        ep_write_meta(seq, EP_EHASH_FAIL, EP_EHASH_FAIL_TABLE, 0, 0, 0, 0);
         return 0;
     }
     nb = (__u64)BPF_CORE_READ(table, ehash_mask) + 1;
     if (nb > (1ULL << 31)) {
-        ep_write_meta(seq, EP_EHASH_FAIL, EP_EHASH_FAIL_SIZE, 0, 0, 0);
+        ep_write_meta(seq, EP_EHASH_FAIL, EP_EHASH_FAIL_SIZE, 0, 0, 0, 0);
         return 0;
     }
     if (!ep_info_written) {
         /* a call of its own, so that it is written exactly once */
         if (ep_write_meta(seq, EP_EHASH_INFO, 0, BPF_CORE_READ(init_net, ns.inum),
                           BPF_CORE_READ(me, nsproxy, net_ns, ipv4.sysctl_tcp_keepalive_time),
-                          (__u32)nb) == 0) {
+                          (__u32)nb,
+                          bpf_core_field_exists(struct inet_timewait_sock, tw_connect_bind)
+                              ? EP_EHASH_MARKS
+                              : 0) == 0) {
             ep_info_written = 1;
             ep_buckets = (__u32)nb;
         }
         return 0;
     }
     if ((__u32)nb != ep_buckets) {
-        ep_write_meta(seq, EP_EHASH_FAIL, EP_EHASH_FAIL_TABLE, 0, 0, 0);
+        ep_write_meta(seq, EP_EHASH_FAIL, EP_EHASH_FAIL_TABLE, 0, 0, 0, 0);
         return 0;
     }
     __builtin_memset(w, 0, sizeof *w);
@@ -326,7 +339,7 @@ int ep_ehash_walk(struct bpf_iter__task *ctx)
     bpf_loop(EP_STEPS, ep_step, NULL, 0);
     w->n = w->nstart;               /* whole buckets only */
     if (w->fail) {
-        ep_write_meta(seq, EP_EHASH_FAIL, (__u8)w->fail, 0, 0, w->fail_bucket);
+        ep_write_meta(seq, EP_EHASH_FAIL, (__u8)w->fail, 0, 0, w->fail_bucket, 0);
         return 0;
     }
     if (w->done == 0 && w->full) {
