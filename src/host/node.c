@@ -255,7 +255,7 @@ static int ep_node_bound_pass(ep_host_node *node, const ep_host_options *o)
  * -ENOMEM only. */
 static int ep_node_ehash_walk(ep_host_node *node, const ep_host_options *o)
 {
-    char why[300] = "", note[512];
+    char why[300] = "", note[600];
     uint64_t *inodes;
     int rc;
 
