@@ -126,6 +126,7 @@ enum {
     EP_RETRIES = 4,
     EP_BUDGET = 65536,            /* buckets one call walks at most */
     EP_STEPS = 1 << 18,           /* enough for them and EP_STAGE sockets */
+    EP_HEADS = 16,                /* bucket heads read at once */
 };
 
 /* The records of the buckets this call walks, written at its end. */
@@ -188,6 +189,9 @@ __noinline int ep_read_sock(__u64 slot, __u64 addr, __u64 now)
     return 0;
 }
 
+/* A batch of bucket heads (each bucket is one pointer). */
+__u64 ep_heads[EP_HEADS];
+
 /* In global data, not on the stack: the verifier then knows none of its
  * values, and checks the loop body once instead of value by value. */
 struct ep_walk ep_w;
@@ -195,28 +199,45 @@ struct ep_walk ep_w;
 static long ep_step(__u32 i, void *arg)
 {
     struct ep_walk *w = &ep_w;
-    struct inet_ehash_bucket *head;
     struct hlist_nulls_node *node;
 
     (void)i;
     (void)arg;
-    if (w->node == 0) {           /* a bucket's head; empty ones (most
-                                     are) up to 16 in one step */
-        for (int k = 0; k < 16; k++) {
-            if (w->b >= w->end)
-                return 1;
-            head = (void *)(w->ehash +
-                            (__u64)w->b * bpf_core_type_size(struct inet_ehash_bucket));
-            w->node = (__u64)BPF_CORE_READ(head, chain.first);
+    if (w->node == 0) {           /* the heads of up to 16 buckets in one
+                                     read; the empty ones (most are) done
+                                     here, the first other one followed */
+        __u32 left, cnt;
+        __u64 bytes;
+
+        if (w->b >= w->end)
+            return 1;
+        left = w->end - w->b;
+        cnt = left < EP_HEADS ? left : EP_HEADS;
+        bytes = (__u64)cnt * sizeof(__u64);
+        barrier_var(bytes);       /* checked below in the register used */
+        if (bpf_core_type_size(struct inet_ehash_bucket) != sizeof(__u64) || bytes == 0 ||
+            bytes > sizeof ep_heads ||
+            bpf_probe_read_kernel(ep_heads, bytes,
+                                  (void *)(w->ehash + (__u64)w->b * sizeof(__u64))) != 0) {
+            w->fail = EP_EHASH_FAIL_TABLE;
+            w->fail_bucket = w->b;
+            return 1;
+        }
+        for (int k = 0; k < EP_HEADS; k++) {
+            __u64 first;
+            if ((__u32)k >= cnt)
+                break;
+            first = ep_heads[k];
             w->chain = 0;
-            if (w->node == 0) {
+            if (first == 0) {
                 w->fail = EP_EHASH_FAIL_TABLE;
                 w->fail_bucket = w->b;
                 return 1;
             }
-            if (w->node != (((__u64)w->b << 1) | 1))
+            if (first != (((__u64)w->b << 1) | 1)) {
+                w->node = first;
                 return 0;
-            w->node = 0;
+            }
             w->done++;
             w->b++;
             w->nstart = w->n;
