@@ -122,7 +122,7 @@ enum {
     EP_TCP_TIME_WAIT = 6,
     EP_TCP_NEW_SYN_RECV = 12,
     EP_TASK_DEPTH = 256,          /* real_parent links to init_task, at most */
-    EP_STAGE = 600,               /* records of one piece: 31,200 bytes */
+    EP_STAGE = 600,               /* records of one call: 31,200 bytes */
     EP_RETRIES = 4,
     EP_BUDGET = 65536,            /* buckets one call walks at most */
     EP_STEPS = 1 << 18,           /* enough for them and EP_STAGE sockets */
