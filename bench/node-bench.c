@@ -10,7 +10,9 @@
  * and of finding bound-only TCP sockets - one BPF pass over every open file
  * (default), or the sock_diag state TCP_BOUND_INACTIVE in every namespace's
  * dump ("-dump13" modes; "probes" uses no BPF at all, so asks the dumps
- * too) - each --runs times in rotation, median and worst wall time, and the peak
+ * too) - and of reading the host-wide TCP established hash - one BPF walk
+ * for every namespace (default) or each namespace's dump ("-nowalk") -
+ * each --runs times in rotation, median and worst wall time, and the peak
  * RSS of a forked reader per mode (so memory is what one reading took, not
  * the benchmark's own).  The target (issue 13): 200 namespaces of 500
  * sockets under 1 s, memory following destinations, not sockets.
@@ -26,7 +28,8 @@
  *   bench/node-bench [--namespaces N] [--sockets N] [--established N] [--runs N]
  *                    [--child-hash B] [--mode M] [--json]
  *
- * --mode M runs one mode only (bpf, bpf-dump13, probes, none, none-dump13):
+ * --mode M runs one mode only (bpf, bpf-dump13, probes, none, none-dump13,
+ * bpf-nowalk, none-nowalk):
  * for `perf record` of one way.
  */
 #include <arpa/inet.h>
@@ -90,15 +93,19 @@ static void ep_child(int ready, long nsock, long established)
         pause();
 }
 
-/* Sticky ports by BPF, by probes (no BPF at all: no bound pass either) or
- * not at all (bounds); "-dump13": the bound-only TCP sockets asked of every
- * namespace's dump (TCP_BOUND_INACTIVE) instead of the one BPF pass. */
-#define EP_NMODES 5
-static const char *const ep_mode_names[EP_NMODES] = { "bpf", "bpf-dump13", "probes", "none",
-                                                      "none-dump13" };
+/* Sticky ports by BPF, by probes (no BPF at all: no bound pass or walk
+ * either) or not at all (bounds); "-dump13": the bound-only TCP sockets
+ * asked of every namespace's dump (TCP_BOUND_INACTIVE) instead of the one
+ * BPF pass; "-nowalk": every namespace's dump walks the host-wide TCP
+ * established hash instead of the one BPF walk of it. */
+#define EP_NMODES 7
+static const char *const ep_mode_names[EP_NMODES] = { "bpf",         "bpf-dump13", "probes",
+                                                      "none",        "none-dump13", "bpf-nowalk",
+                                                      "none-nowalk" };
 static const unsigned ep_mode_flags[EP_NMODES] = {
     0, EP_HOST_NO_BOUND_PASS, EP_HOST_NO_BPF, EP_HOST_NO_PROBE,
-    EP_HOST_NO_PROBE | EP_HOST_NO_BOUND_PASS,
+    EP_HOST_NO_PROBE | EP_HOST_NO_BOUND_PASS, EP_HOST_NO_EHASH_WALK,
+    EP_HOST_NO_PROBE | EP_HOST_NO_EHASH_WALK,
 };
 
 /* One reading in a forked child: wall seconds, peak RSS, namespaces read. */
@@ -129,7 +136,8 @@ static int ep_read_once(int mode, double *secs, long *rss_kib, size_t *nread, si
         {
             size_t nn;
             const char *const *notes = ep_host_node_notes(node, &nn);
-            if (nn && !(o.host.flags & (EP_HOST_NO_BOUND_PASS | EP_HOST_NO_BPF)))
+            if (nn && !(o.host.flags &
+                        (EP_HOST_NO_BOUND_PASS | EP_HOST_NO_BPF | EP_HOST_NO_EHASH_WALK)))
                 fprintf(stderr, "node-bench: %s: %s\n", ep_mode_names[mode], notes[0]);
         }
         r.n = ep_host_node_count(node);
@@ -186,7 +194,7 @@ int main(int argc, char **argv)
                     only = m;
             if (only < 0) {
                 fprintf(stderr, "node-bench: --mode is one of bpf, bpf-dump13, probes, none, "
-                                "none-dump13, not '%s'\n", optarg);
+                                "none-dump13, bpf-nowalk, none-nowalk, not '%s'\n", optarg);
                 return 2;
             }
             break;

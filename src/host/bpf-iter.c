@@ -1,6 +1,6 @@
 /* bpf-iter.c - see bpf-iter.h: the plumbing the BPF loaders share, one
  * copy.  The programs themselves and what their records mean stay with
- * their owners (sticky-bpf.c, bound-bpf.c, trace.c). */
+ * their owners (sticky-bpf.c, bound-bpf.c, ehash-bpf.c, trace.c). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* bpf-iter.h - what the loaders of ephport's BPF programs share
  * (bpf-iter.c): the kernel-BTF check every CO-RE program needs, the
- * sentence for a failure, and, for iterators (sticky-bpf.c, bound-bpf.c),
+ * sentence for a failure, and, for iterators (sticky-bpf.c, bound-bpf.c, ehash-bpf.c),
  * attaching one and reading its fixed-size records.  Internal to
  * libephport-host; only built with BPF. */
 #ifndef EP_HOST_BPF_ITER_H

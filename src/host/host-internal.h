@@ -78,6 +78,10 @@ typedef struct ep_host_agg {
     size_t nblocks, cap_blocks;
     uint32_t *port_blockers;      /* [65536] destinations blocking each port */
     uint32_t next_id;
+    const struct ep_host_ehash_part *walked; /* TCP: the established hash came
+                                     from node.c's walk (this part; NULL: from
+                                     the dump) */
+    bool walk_used;
     int error;                    /* first -ENOMEM etc. */
 } ep_host_agg;
 
@@ -208,11 +212,76 @@ void ep_host_bound_pass_sort(ep_host_bound_pass *p);
 const ep_host_bound_sock *ep_host_bound_pass_find(const ep_host_bound_pass *p, uint64_t netns,
                                                   size_t *n);
 
-/* A namespace's bound-but-inactive TCP sockets known in advance: its dump
- * leaves that state out (see bound-bpf.c) and adds these instead. */
+/* --- ehash-bpf.c --- */
+/* One namespace's sockets from the walk of the host-wide TCP established
+ * hash, packed in the order the walk met them (bucket order, as a dump
+ * reports them): about 18 bytes an IPv4 socket, 42 an IPv6 one. */
+typedef struct ep_host_ehash_part {
+    unsigned char *buf;
+    size_t len, cap;
+    size_t n;                     /* sockets */
+} ep_host_ehash_part;
+
+/* What one walk found, for the namespaces asked about. */
+typedef struct ep_host_ehash_walk {
+    uint64_t owner;               /* inode of the namespace that owns the table
+                                     walked (the initial one) */
+    size_t nns;
+    uint64_t *netns;              /* [nns], sorted: the namespaces kept */
+    ep_host_ehash_part *part;     /* [nns] */
+    size_t sockets, others;       /* kept; of namespaces not asked about */
+    uint32_t buckets;             /* the table's size */
+    uint32_t hz;                  /* the kernel's jiffies per second */
+    bool marks;                   /* the kernel marks connect()-autobound
+                                     sockets (6.18): sticky is known */
+} ep_host_ehash_walk;
+
+/* One socket of a part, as inet_diag reports it (ports and addresses in
+ * network order, IPv4 in src[0..3]). */
+typedef struct ep_host_ehash_sock {
+    uint8_t family, state;
+    uint16_t sport, dport;
+    uint32_t inode;               /* 0 for TIME_WAIT and request sockets */
+    int32_t expires_ms;           /* TIME_WAIT: ms to its timer; else -1 */
+    bool sticky;                  /* not a request, and its port did not come
+                                     from connect()'s autobind (walk->marks) */
+    uint8_t src[16], dst[16];
+} ep_host_ehash_sock;
+
+/* Walk the host-wide TCP established hash once (a BPF iterator) and keep
+ * the sockets of the namespaces netns[0..n).  0 and *w filled, or -errno
+ * with why filled and *w empty: -EPERM (no CAP_BPF + CAP_PERFMON or
+ * CAP_SYS_ADMIN), -ENOTSUP (no kernel BTF, a build without BPF, the
+ * kernel's HZ unknown), -EAGAIN (the table changed under the walk: a chain
+ * kept moving, or the walk stopped), -E2BIG (a chain of more than 128
+ * sockets), -ENOMEM, or what the kernel said.  Prints nothing. */
+int ep_host_ehash_walk_take(ep_host_ehash_walk *w, const uint64_t *netns, size_t n, char *why,
+                            size_t len);
+void ep_host_ehash_walk_free(ep_host_ehash_walk *w);
+/* Namespace netns's part, or NULL (not asked about, or no socket). */
+const ep_host_ehash_part *ep_host_ehash_walk_find(const ep_host_ehash_walk *w, uint64_t netns);
+/* The socket at *off of p into *out and *off past it: 1, or 0 at the end. */
+int ep_host_ehash_part_next(const ep_host_ehash_part *p, size_t *off, ep_host_ehash_sock *out);
+/* Append one socket to p (what the walk does; tests build parts too).
+ * 0 or -ENOMEM. */
+int ep_host_ehash_part_add(ep_host_ehash_part *p, const ep_host_ehash_sock *s);
+/* Whether the namespace the calling thread is in keeps its established
+ * TCP sockets in the table the walk read: the owner itself, or a namespace
+ * without a table of its own (tcp_ehash_entries negative, or absent: a
+ * kernel before 6.1 has one table).  netns: its inode. */
+bool ep_host_ehash_walk_covers(const ep_host_ehash_walk *w, uint64_t netns);
+
+/* What a namespace's TCP dump is given in advance by node.c's passes over
+ * the whole host.  Bound-but-inactive sockets: v[0..n) (the dump leaves
+ * that state out, see bound-bpf.c), unless ask_bound.  Established-hash
+ * sockets: walk's share for netns, when walk is set and covers the
+ * namespace (the dump then asks for LISTEN only). */
 typedef struct ep_host_bound_given {
     const ep_host_bound_sock *v;
     size_t n;
+    bool ask_bound;               /* the bound pass did not run: ask state 13 */
+    const ep_host_ehash_walk *walk; /* NULL: no walk */
+    uint64_t netns;               /* the namespace's inode (for walk) */
 } ep_host_bound_given;
 
 /* ep_host_snapshot_take, with the namespace's bound-but-inactive TCP

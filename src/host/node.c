@@ -11,7 +11,15 @@
  * 100,000 bound sockets), which made a node of 200 namespaces take seconds
  * (docs/BENCHMARKS.md, issue 13).  Without BPF (not privileged, no BTF, a
  * build without it) each dump asks for them as before, and the node's
- * notes say so once. */
+ * notes say so once.
+ *
+ * Likewise the host-wide TCP established hash (every connected, closing,
+ * TIME_WAIT and request socket of the namespaces without tables of their
+ * own) is walked once for every namespace by a BPF program (ehash-bpf.c),
+ * and the dumps of the namespaces it covers ask for LISTEN only: each dump
+ * walked that whole table (262,144 buckets, every socket of the host) to
+ * keep its own.  Without it, each dump walks the table as before, with a
+ * note.  EP_HOST_NO_EHASH_WALK asks for the old way (tests compare). */
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
@@ -35,7 +43,9 @@ struct ep_host_node {
     size_t ndests, total;
     ep_host_bound_pass bound;     /* the pass's sockets, when bound_ok */
     bool bound_ok;
-    char *notes[1];               /* why the pass was not used, or none */
+    ep_host_ehash_walk walk;      /* the walk's sockets, when walk_ok */
+    bool walk_ok;
+    char *notes[2];               /* why a pass was not used, or none */
     size_t nnotes;
 };
 
@@ -144,9 +154,14 @@ static int ep_node_read_one(ep_node_job *job, size_t i)
     o.netns_inode = e->self ? 0 : e->inode;
     if (!e->self)
         o.flags |= EP_HOST_NO_SOCKETS;
-    if (node->bound_ok) {
+    if (node->bound_ok || node->walk_ok) {
         ep_host_bound_given given;
-        given.v = ep_host_bound_pass_find(&node->bound, e->inode, &given.n);
+        memset(&given, 0, sizeof given);
+        if (node->bound_ok)
+            given.v = ep_host_bound_pass_find(&node->bound, e->inode, &given.n);
+        given.ask_bound = !node->bound_ok;
+        given.walk = node->walk_ok ? &node->walk : NULL;
+        given.netns = e->inode;
         rc = ep_host_snapshot_take_given(&o, &given, &node->snap[i]);
     } else {
         rc = ep_host_snapshot_take(&o, &node->snap[i]);
@@ -228,10 +243,51 @@ static int ep_node_bound_pass(ep_host_node *node, const ep_host_options *o)
              "bound-only TCP sockets were asked of each namespace's sock_diag dump, which walks "
              "the host's whole bind table every time (slow on a node of many namespaces): one "
              "BPF pass over every open file could not be used: %s", why);
-    node->notes[0] = strdup(note);
-    if (!node->notes[0])
+    node->notes[node->nnotes] = strdup(note);
+    if (!node->notes[node->nnotes])
         return EP_ENOMEM;
-    node->nnotes = 1;
+    node->nnotes++;
+    return 0;
+}
+
+/* The host-wide TCP established hash in one walk for every namespace, when
+ * TCP is read through sock_diag; a note when the walk cannot be used.
+ * -ENOMEM only. */
+static int ep_node_ehash_walk(ep_host_node *node, const ep_host_options *o)
+{
+    char why[300] = "", note[600];
+    uint64_t *inodes;
+    int rc;
+
+    if ((o->flags & EP_HOST_NO_TCP) || o->source == EP_HOST_SOURCE_PROC)
+        return 0;                 /* no sock_diag TCP dump to spare */
+    if (o->flags & (EP_HOST_NO_EHASH_WALK | EP_HOST_NO_BPF)) {
+        snprintf(why, sizeof why, "not asked for (%s)",
+                 o->flags & EP_HOST_NO_EHASH_WALK ? "EP_HOST_NO_EHASH_WALK" : "EP_HOST_NO_BPF");
+        rc = -ENOTSUP;
+    } else {
+        inodes = malloc((node->list.n ? node->list.n : 1) * sizeof *inodes);
+        if (!inodes)
+            return EP_ENOMEM;
+        for (size_t i = 0; i < node->list.n; i++)
+            inodes[i] = node->list.v[i].inode;
+        rc = ep_host_ehash_walk_take(&node->walk, inodes, node->list.n, why, sizeof why);
+        free(inodes);
+    }
+    if (rc == 0) {
+        node->walk_ok = true;
+        return 0;
+    }
+    if (rc == -ENOMEM)
+        return EP_ENOMEM;
+    snprintf(note, sizeof note,
+             "established TCP sockets were asked of each namespace's sock_diag dump, which walks "
+             "the host's whole established hash every time (slow on a node of many namespaces "
+             "without hash tables of their own): one BPF walk of it could not be used: %s", why);
+    node->notes[node->nnotes] = strdup(note);
+    if (!node->notes[node->nnotes])
+        return EP_ENOMEM;
+    node->nnotes++;
     return 0;
 }
 
@@ -274,6 +330,8 @@ int ep_host_node_take(const ep_host_node_options *opts, ep_host_node **out)
     }
     rc = ep_node_bound_pass(node, &opts->host);
     if (rc == 0)
+        rc = ep_node_ehash_walk(node, &opts->host);
+    if (rc == 0)
         rc = ep_node_read_all(node, opts);
     if (rc != 0) {
         ep_host_node_free(node);
@@ -303,6 +361,7 @@ void ep_host_node_free(ep_host_node *node)
     free(node->info);
     free(node->dests);
     ep_host_bound_pass_free(&node->bound);
+    ep_host_ehash_walk_free(&node->walk);
     for (size_t i = 0; i < node->nnotes; i++)
         free(node->notes[i]);
     ep_host_ns_list_free(&node->list);

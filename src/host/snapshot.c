@@ -10,8 +10,9 @@
  *      on failure /proc/net (procnet.c) into a fresh aggregator, noted;
  *      then which connected TCP ports are sticky, for the ports whose answer
  *      changes a free count: a BPF iterator reading every socket's autobind
- *      mark (sticky-bpf.c), else the kernel asked port by port (sticky.c),
- *      else bounds, noted;
+ *      mark (sticky-bpf.c; or the same marks from node.c's walk of the
+ *      established hash, when it gave this namespace its sockets), else the
+ *      kernel asked port by port (sticky.c), else bounds, noted;
  *   4. counters (netstat.c);
  *   5. outside the namespace: sort and cut destinations, owners
  *      (procs.c) and advice (advice.c).
@@ -22,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 
 #include "host-internal.h"
@@ -306,8 +308,26 @@ static int ep_host_merge(ep_host_snapshot *s, ep_host_agg *tcp, ep_host_agg *udp
  * kernel allows it (exact: it reads every socket's autobind mark), else the
  * kernel asked port by port; what neither can answer stays unsure.  Nothing
  * to ask, nothing asked. */
-static void ep_host_sticky_ask(const ep_host_options *o, const ep_portset *cand, uint16_t lo, uint16_t hi,
-                               ep_host_sticky *sticky)
+/* The sticky ports node.c's walk of the established hash saw for this
+ * namespace (each socket's autobind mark, as sticky.bpf.c reads it), and
+ * its listening ports: what the sticky iterator would have written. */
+static void ep_host_sticky_walked(const ep_host_agg *tcp, uint16_t lo, uint16_t hi,
+                                  ep_portset *found)
+{
+    ep_host_ehash_sock e;
+    size_t off = 0;
+
+    *found = tcp->listen_set;
+    while (ep_host_ehash_part_next(tcp->walked, &off, &e)) {
+        uint16_t port = ntohs(e.sport);
+        if (e.sticky && port >= lo && port <= hi)
+            ep_portset_add(found, port);
+    }
+}
+
+static void ep_host_sticky_ask(const ep_host_options *o, const ep_host_agg *tcp,
+                               const ep_host_bound_given *given, const ep_portset *cand,
+                               uint16_t lo, uint16_t hi, ep_host_sticky *sticky)
 {
     char bpf_why[240] = "";
     int rc = -ENOTSUP;
@@ -319,7 +339,12 @@ static void ep_host_sticky_ask(const ep_host_options *o, const ep_portset *cand,
     }
     if (!(o->flags & EP_HOST_NO_BPF)) {
         ep_portset *found = malloc(sizeof *found);
-        rc = found ? ep_host_sticky_bpf(lo, hi, found, bpf_why, sizeof bpf_why) : -ENOMEM;
+        if (found && tcp->walk_used && given && given->walk && given->walk->marks) {
+            ep_host_sticky_walked(tcp, lo, hi, found);
+            rc = 0;
+        } else {
+            rc = found ? ep_host_sticky_bpf(lo, hi, found, bpf_why, sizeof bpf_why) : -ENOMEM;
+        }
         if (rc == 0) {
             memset(sticky, 0, sizeof *sticky);
             sticky->known = true;
@@ -397,7 +422,7 @@ static int ep_host_read_sockets(ep_host_snapshot *s, const ep_host_options *o,
             sticky->unsure = *cand;
             snprintf(sticky->why, sizeof sticky->why, "the kernel was not asked (--no-probe)");
         } else {
-            ep_host_sticky_ask(o, cand, lo, hi, sticky);
+            ep_host_sticky_ask(o, tcp, given, cand, lo, hi, sticky);
         }
         if (!sticky->known)
             ep_host_note(s, "which connected TCP ports were bound explicitly (sticky: skipped by "

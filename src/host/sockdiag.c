@@ -1,6 +1,9 @@
 /* sockdiag.c - live sockets through NETLINK_SOCK_DIAG (inet_diag) with
  * libmnl.  One dump per protocol (TCP: both families in one request of
- * inet_diag's original form; else, and UDP, one per family), all states, with
+ * inet_diag's original form; else, and UDP, one per family), all states
+ * (but, for --all-namespaces, those node.c's passes over the whole host
+ * found already: bound-only sockets, and the established hash's, which are
+ * then added as the messages the dump would have sent), with
  * INET_DIAG_REQ_BYTECODE "sport >= lo && sport <= hi" so the kernel skips
  * sockets outside the ephemeral range before copying them.  Messages are
  * parsed straight out of the receive buffer into the aggregator (group.c):
@@ -86,6 +89,34 @@ static void ep_host_diag_given(const ep_host_bound_given *given, int family, ep_
     }
 }
 
+/* One family's share of the walk of the host-wide established hash
+ * (ehash-bpf.c), as inet_diag would have reported those sockets: the same
+ * message, so the same reading. */
+static void ep_host_diag_walked(const ep_host_ehash_part *part, int family, ep_host_agg *agg)
+{
+    ep_host_ehash_sock e;
+    size_t off = 0;
+
+    while (ep_host_ehash_part_next(part, &off, &e)) {
+        struct inet_diag_msg m;
+        if (e.family != family)
+            continue;
+        memset(&m, 0, sizeof m);
+        m.idiag_family = e.family;
+        m.idiag_state = e.state;
+        m.id.idiag_sport = e.sport;
+        m.id.idiag_dport = e.dport;
+        memcpy(m.id.idiag_src, e.src, sizeof m.id.idiag_src);
+        memcpy(m.id.idiag_dst, e.dst, sizeof m.id.idiag_dst);
+        m.idiag_inode = e.inode;
+        if (e.expires_ms >= 0) {
+            m.idiag_timer = 3;
+            m.idiag_expires = (uint32_t)e.expires_ms;
+        }
+        ep_host_diag_msg(&m, 6, agg);
+    }
+}
+
 /* Send one dump request and fold every reply into agg.  *seen counts the
  * sockets folded (so a failed request that folded none can be retried
  * another way).  0 or -errno. */
@@ -121,16 +152,29 @@ int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only,
                           const ep_host_bound_given *given)
 {
     static const int families[2] = { AF_INET, AF_INET6 };
+    bool tcp_all = !listen_only && proto == 6;
     /* TCP_BOUND_INACTIVE (13) walks the host-wide bind hash: left out when
      * the caller knows those sockets already */
+    bool feed = given && !given->ask_bound && tcp_all, both = false;
+    /* every other state but LISTEN lives in the established hash, which a
+     * dump walks whole: left out when the walk of it covers this
+     * namespace (the kernel then reads its listening hash only) */
+    const ep_host_ehash_part *walked = NULL;
+    bool walk = given && given->walk && tcp_all &&
+                ep_host_ehash_walk_covers(given->walk, given->netns);
     uint32_t states = listen_only ? 1u << EP_HOST_LISTEN
-                      : given     ? 0xffffffffu & ~(1u << 13)
+                      : walk      ? (1u << EP_HOST_LISTEN) | (feed ? 0 : 1u << 13)
+                      : feed      ? 0xffffffffu & ~(1u << 13)
                                   : 0xffffffffu;
-    bool feed = given && !listen_only && proto == 6, both = false;
     char *buf;
     struct mnl_socket *nl = mnl_socket_open(NETLINK_SOCK_DIAG);
     int rc = 0, bufsize = 1 << 20;
 
+    if (walk) {
+        walked = ep_host_ehash_walk_find(given->walk, given->netns);
+        agg->walked = walked;
+        agg->walk_used = true;
+    }
     if (!nl)
         return -errno;
     if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
@@ -168,6 +212,8 @@ int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only,
             reqlen = ep_diag_request(buf, families[f], proto, states, agg->lo, agg->hi, seq);
             rc = ep_host_diag_run(nl, buf, reqlen, seq, proto, agg, &seen);
         }
+        if (rc == 0 && walked)
+            ep_host_diag_walked(walked, families[f], agg);
         if (rc == 0 && feed)
             ep_host_diag_given(given, families[f], agg);
         /* IPv4 worked but the kernel has no IPv6 (ipv6.disable=1): there

@@ -4,7 +4,8 @@
  * the running kernel's BTF when the program is loaded (CO-RE; the light
  * skeleton lets the kernel do it) and no vmlinux.h of the build machine is
  * needed.  A field declared here and not read costs nothing: only accesses
- * are relocated.  One copy for trace.bpf.c, bound.bpf.c and sticky.bpf.c;
+ * are relocated.  One copy for trace.bpf.c, bound.bpf.c, sticky.bpf.c and
+ * ehash.bpf.c;
  * types only one program reads stay in it. */
 #ifndef EP_BPF_KERNEL_SOCK_H
 #define EP_BPF_KERNEL_SOCK_H
@@ -27,6 +28,12 @@ typedef struct {
     struct net *net;
 } possible_net_t;
 
+struct hlist_nulls_node {
+    struct hlist_nulls_node *next;
+} __attribute__((preserve_access_index));
+
+struct socket;
+
 struct sock_common {
     __be32 skc_daddr;
     __be32 skc_rcv_saddr;
@@ -37,6 +44,7 @@ struct sock_common {
     possible_net_t skc_net;
     struct in6_addr skc_v6_daddr;
     struct in6_addr skc_v6_rcv_saddr;
+    struct hlist_nulls_node skc_nulls_node; /* its link in the established hash */
 } __attribute__((preserve_access_index));
 
 struct sock {
@@ -45,6 +53,8 @@ struct sock {
     __u16 sk_type;
     __u8 sk_userlocks;
     int sk_err;
+    struct socket *sk_socket;
+    unsigned long sk_ino;         /* Linux 6.17+: its inode, 0 once orphaned */
 } __attribute__((preserve_access_index));
 
 struct inet_sock {

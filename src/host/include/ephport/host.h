@@ -105,6 +105,12 @@ enum {
                                          whole bind table) instead of one BPF
                                          pass over every open file (the
                                          benchmark compares the two) */
+    EP_HOST_NO_EHASH_WALK  = 1u << 7, /* node only: let every namespace's
+                                         sock_diag dump walk the host-wide
+                                         TCP established hash (once per
+                                         namespace) instead of one BPF walk
+                                         of it for all (tests and the
+                                         benchmark compare the two) */
 };
 
 typedef struct ep_host_options {
