@@ -145,7 +145,7 @@ static int dial(int family, const char *addr, uint16_t port, bool wait)
 static int take(int l)
 {
     struct pollfd p = { .fd = l, .events = POLLIN };
-    int a;
+    int a = -1;
     if (poll(&p, 1, 2000) != 1 || (a = accept(l, NULL, NULL)) < 0)
         die("accept");
     return a;
