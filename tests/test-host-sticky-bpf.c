@@ -36,6 +36,9 @@
 #include "host-internal.h"
 #include "kernel-oracle.h"
 #include "netns-util.h"
+#if EP_HAVE_BPF
+#include "bpf-iter.h"
+#endif
 
 #define SB_LO 41000
 #define SB_HI 41039
@@ -320,9 +323,16 @@ static int sb_unprivileged(void)
              "drop root");
     int rc = ep_host_sticky_bpf(SB_LO, SB_HI, &ports, why, sizeof why);
     fprintf(stderr, "unprivileged: %d, %s\n", rc, why);
-    if (EP_HAVE_BPF)
+    if (EP_HAVE_BPF) {
         KO_CHECK(rc == -EPERM && strstr(why, "CAP_BPF") != NULL, "want -EPERM naming CAP_BPF");
-    else
+#if EP_HAVE_BPF
+        /* without the capabilities, a refusal of either kind asks for them */
+        KO_CHECK(!ep_bpf_privileged(), "nobody counted as privileged");
+        KO_CHECK(ep_bpf_fail(-EACCES, why, sizeof why, "loading") == -EACCES &&
+                     strstr(why, "CAP_BPF") != NULL,
+                 "EACCES unprivileged: %s", why);
+#endif
+    } else
         KO_CHECK(rc == -ENOTSUP && strstr(why, "without BPF") != NULL, "want -ENOTSUP");
     KO_CHECK(ep_portset_count(&ports, SB_LO, SB_HI) == 0, "ports with a failure");
     KO_CHECK(sb_snapshot(0, f, &n, &b, m, sizeof m) == 0, "snapshot");
@@ -361,6 +371,36 @@ static void snapshot_same_either_way(void **state)
     sb_case(sb_snapshots);
 }
 
+/* With the capabilities, a refusal is the kernel's: the sentence says
+ * which (the verifier, or lockdown / a security module), not "needs
+ * CAP_BPF", which sent a privileged user looking in the wrong place. */
+static int sb_privileged_refusal(void)
+{
+#if EP_HAVE_BPF
+    char why[300];
+    KO_CHECK(ep_bpf_privileged(), "root not counted as privileged");
+    KO_CHECK(ep_bpf_fail(-EACCES, why, sizeof why, "loading the walk") == -EACCES, "rc");
+    KO_CHECK(strstr(why, "loading the walk") && strstr(why, "verifier") && !strstr(why, "needs CAP"),
+             "EACCES as root: %s", why);
+    KO_CHECK(ep_bpf_fail(-EPERM, why, sizeof why, "loading the walk") == -EPERM, "rc");
+    KO_CHECK(strstr(why, "locked-down") && !strstr(why, "needs CAP"), "EPERM as root: %s", why);
+    KO_CHECK(ep_bpf_fail(-E2BIG, why, sizeof why, "loading the walk") == -E2BIG &&
+                 strstr(why, strerror(E2BIG)),
+             "E2BIG: %s", why);
+#endif
+    return 0;
+}
+
+static void privileged_refusal_says_whose(void **state)
+{
+    (void)state;
+    if (!EP_HAVE_BPF) {
+        fprintf(stderr, "SKIP: built without BPF: no loader to describe\n");
+        skip();
+    }
+    sb_case(sb_privileged_refusal);
+}
+
 static void unprivileged_says_why(void **state)
 {
     (void)state;
@@ -374,6 +414,7 @@ int main(void)
         cmocka_unit_test(bpf_sees_its_namespace_only),
         cmocka_unit_test(snapshot_same_either_way),
         cmocka_unit_test(unprivileged_says_why),
+        cmocka_unit_test(privileged_refusal_says_whose),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,7 @@
  * copy.  The programs themselves and what their records mean stay with
  * their owners (sticky-bpf.c, bound-bpf.c, ehash-bpf.c, trace.c). */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,12 +33,36 @@ int ep_bpf_btf_check(char *why, size_t len)
     return rc;
 }
 
+bool ep_bpf_privileged(void)
+{
+    char line[256];
+    unsigned long long eff = 0;
+    bool found = false;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    if (!f)
+        return false;
+    while (!found && fgets(line, sizeof line, f))
+        found = sscanf(line, "CapEff: %llx", &eff) == 1;
+    fclose(f);
+    /* capability numbers of <linux/capability.h>: CAP_SYS_ADMIN 21,
+     * CAP_PERFMON 38, CAP_BPF 39 */
+    return found && ((eff >> 21 & 1) || ((eff >> 38 & 1) && (eff >> 39 & 1)));
+}
+
 int ep_bpf_fail(int err, char *why, size_t len, const char *what)
 {
     assert(err < 0);
-    if (err == -EPERM || err == -EACCES)
+    if ((err == -EPERM || err == -EACCES) && !ep_bpf_privileged())
         snprintf(why, len, "loading a BPF program needs CAP_BPF and CAP_PERFMON "
                            "(or CAP_SYS_ADMIN)");
+    else if (err == -EPERM)
+        snprintf(why, len, "%s: the kernel refused it (EPERM) although this process has "
+                           "CAP_BPF and CAP_PERFMON: a locked-down kernel (lockdown=confidentiality) "
+                           "or a security module forbids it", what);
+    else if (err == -EACCES)
+        snprintf(why, len, "%s: the kernel's BPF verifier rejected the program (EACCES): this "
+                           "kernel lacks something it needs (Linux 6.2 or later is)", what);
     else
         snprintf(why, len, "%s: %s", what, strerror(-err));
     return err;

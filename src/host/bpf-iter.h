@@ -6,14 +6,22 @@
 #ifndef EP_HOST_BPF_ITER_H
 #define EP_HOST_BPF_ITER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* 0 when /sys/kernel/btf/vmlinux is readable; else -ENOTSUP (a kernel
  * without CONFIG_DEBUG_INFO_BTF) or -EACCES, with why filled. */
 int ep_bpf_btf_check(char *why, size_t len);
 
-/* err (negative) with why filled: the privilege needed for -EPERM and
- * -EACCES, else "what: strerror". */
+/* Whether this process's effective capabilities allow loading ephport's
+ * programs: CAP_SYS_ADMIN, or CAP_BPF and CAP_PERFMON (/proc/self/status;
+ * false when unreadable). */
+bool ep_bpf_privileged(void);
+
+/* err (negative) with why filled: without the privilege, for -EPERM and
+ * -EACCES, the privilege needed; with it, what the kernel's refusal means
+ * (-EPERM: lockdown or a security module; -EACCES: the verifier rejected
+ * the program); else "what: strerror". */
 int ep_bpf_fail(int err, char *why, size_t len, const char *what);
 
 /* Attach the loaded iterator program prog_fd and create an iterator:

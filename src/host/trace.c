@@ -116,18 +116,14 @@ static int64_t ep_clock_ns(clockid_t c)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* A failure of the kernel's: -EPERM/-EACCES stay (no privilege, or
- * lockdown), everything else becomes -ENOTSUP with the kernel's words in
+/* A failure of the kernel's: -EPERM/-EACCES stay (no privilege, lockdown,
+ * or the verifier, as bpf-iter.c tells them apart), everything else becomes -ENOTSUP with the kernel's words in
  * why, so that -EINVAL and -ENOENT mean only options that cannot be used. */
 static int ep_trace_fail(int err, char *why, size_t len, const char *what)
 {
     assert(err < 0);
-    if (err == -EPERM || err == -EACCES) {
-        snprintf(why, len, "%s: %s (needs CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN; "
-                           "a locked-down kernel refuses it to everyone)",
-                 what, strerror(-err));
-        return err;
-    }
+    if (err == -EPERM || err == -EACCES)
+        return ep_bpf_fail(err, why, len, what); /* the capabilities, or whose refusal */
     snprintf(why, len, "%s: %s", what, strerror(-err));
     return err == -ENOMEM ? err : -ENOTSUP;
 }
