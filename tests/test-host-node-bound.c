@@ -40,6 +40,7 @@
 #include "diag.h"
 #include "ep-host-config.h"
 #include "host-internal.h"
+#include "node-test-util.h"
 
 enum { NS_A, NS_B, NS_C, NNS };
 
@@ -86,19 +87,6 @@ static int tcp_bound(int family, const char *addr, uint16_t port, bool v6only)
 
 /* 'k' and the namespace's inode in one write: A's two processes report
  * on the same pipe at once, and a pipe keeps a small write whole. */
-static void report(int fd)
-{
-    struct stat st;
-    unsigned char msg[1 + sizeof(uint64_t)];
-    uint64_t ino;
-    if (stat("/proc/self/ns/net", &st) != 0)
-        die("stat");
-    ino = st.st_ino;
-    msg[0] = 'k';
-    memcpy(msg + 1, &ino, sizeof ino);
-    if (write(fd, msg, sizeof msg) != (ssize_t)sizeof msg)
-        die("report");
-}
 
 static void hold(void)
 {
@@ -127,10 +115,10 @@ static void holder_a(int fd)
         die("listen");
     if (fork() == 0) {        /* the twin: same descriptors, same namespace */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        report(fd);
+        ep_test_ns_report(fd);
         hold();
     }
-    report(fd);
+    ep_test_ns_report(fd);
     hold();
 }
 
@@ -145,7 +133,7 @@ static void holder_b(int fd, int back)
         die("namespace");
     tcp_bound(AF_INET, "0.0.0.0", 40005, false);
     tcp_bound(AF_INET6, "::", 40006, true);
-    report(fd);
+    ep_test_ns_report(fd);
     if (read(back, &ok, 1) != 1)  /* the parent has mounted B */
         die("wait");
     if (setns(orig, CLONE_NEWNET) != 0)
@@ -157,20 +145,10 @@ static void holder_c(int fd)
 {
     if (unshare(CLONE_NEWNET) != 0)
         die("namespace");
-    report(fd);
+    ep_test_ns_report(fd);
     hold();
 }
 
-static bool got_report(int fd, uint64_t *ino)
-{
-    unsigned char msg[1 + sizeof(uint64_t)];
-    if (read(fd, msg, sizeof msg) != (ssize_t)sizeof msg || msg[0] != 'k') {
-        fprintf(stderr, "a holder could not set up its namespace\n");
-        return false;
-    }
-    memcpy(ino, msg + 1, sizeof *ino);
-    return true;
-}
 
 static int setup(void **state)
 {
@@ -195,7 +173,7 @@ static int setup(void **state)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         holder_a(rp[1]);
     }
-    if (!got_report(rp[0], &twin_ino) || !got_report(rp[0], &ns_inode[NS_A]) ||
+    if (!ep_test_ns_got_report(rp[0], &twin_ino) || !ep_test_ns_got_report(rp[0], &ns_inode[NS_A]) ||
         twin_ino != ns_inode[NS_A])
         return -1;
     holder[NS_B] = fork();
@@ -203,7 +181,7 @@ static int setup(void **state)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         holder_b(rp[1], back[0]);
     }
-    if (!got_report(rp[0], &ns_inode[NS_B]))
+    if (!ep_test_ns_got_report(rp[0], &ns_inode[NS_B]))
         return -1;
     snprintf(path, sizeof path, "%s/run/netns", hostroot);
     snprintf(mnt, sizeof mnt, "%s/nsb", path);
@@ -224,7 +202,7 @@ static int setup(void **state)
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         holder_c(rp[1]);
     }
-    if (!got_report(rp[0], &ns_inode[NS_C]))
+    if (!ep_test_ns_got_report(rp[0], &ns_inode[NS_C]))
         return -1;
     /* B's holder has left B: wait until its /proc link says so */
     for (int i = 0; i < 200; i++) {
@@ -241,11 +219,7 @@ static int teardown(void **state)
 {
     char cmd[128];
     (void)state;
-    for (int k = 0; k < NNS; k++)
-        if (holder[k] > 0) {
-            kill(holder[k], SIGKILL);
-            waitpid(holder[k], NULL, 0);
-        }
+    ep_test_holders_kill(holder, NNS);
     if (mounted)
         umount2(mnt, MNT_DETACH);
     if (strcmp(hostroot, "/tmp/ephport-bound-XXXXXX") != 0) {
@@ -264,26 +238,13 @@ static int teardown(void **state)
         }                                                                                     \
     } while (0)
 
-static const ep_host_snapshot *snap_of(const ep_host_node *node, uint64_t ino)
-{
-    for (size_t i = 0; i < ep_host_node_count(node); i++)
-        if (ep_host_node_netns(node, i)->inode == ino) {
-            const char *why = NULL;
-            const ep_host_snapshot *s = ep_host_node_snapshot(node, i, &why);
-            if (!s)
-                fail_msg("namespace %llu unreadable: %s", (unsigned long long)ino, why);
-            return s;
-        }
-    fail_msg("namespace %llu not listed", (unsigned long long)ino);
-    return NULL;
-}
 
 /* The exact bound-only picture of A, B and C. */
 static void check_known(const ep_host_node *node)
 {
-    const ep_host_snapshot *a = snap_of(node, ns_inode[NS_A]);
-    const ep_host_snapshot *b = snap_of(node, ns_inode[NS_B]);
-    const ep_host_snapshot *c = snap_of(node, ns_inode[NS_C]);
+    const ep_host_snapshot *a = ep_test_snap_of(node, ns_inode[NS_A]);
+    const ep_host_snapshot *b = ep_test_snap_of(node, ns_inode[NS_B]);
+    const ep_host_snapshot *c = ep_test_snap_of(node, ns_inode[NS_C]);
     const ep_host_bound *ba = ep_host_snapshot_bound(a), *bb = ep_host_snapshot_bound(b);
 
     assert_int_equal(ba->tcp_bound, 4);     /* 40001-40004; 50000 is outside */
@@ -379,31 +340,10 @@ static void collect(const struct inet_diag_msg *m, void *arg)
 static int dump_bound(void *arg)
 {
     bound_set *set = arg;
-    static const int fam[2] = { AF_INET, AF_INET6 };
-    char buf[32768];
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (fd < 0)
-        return -errno;
     set->n = 0;
     set->error = 0;
-    for (int f = 0; f < 2 && set->error == 0; f++) {
-        size_t len = ep_diag_request(buf, fam[f], IPPROTO_TCP, 1u << 13, 1, 65535, 7 + f);
-        if (send(fd, buf, len, 0) != (ssize_t)len) {
-            set->error = -errno;
-            break;
-        }
-        for (;;) {
-            ssize_t n = recv(fd, buf, sizeof buf, 0);
-            int r = n < 0 ? -errno : ep_diag_walk(buf, (size_t)n, 7 + f, 0, collect, set);
-            if (r <= 0) {
-                if (r < 0)
-                    set->error = r;
-                break;
-            }
-        }
-    }
-    close(fd);
-    return set->error;
+    int rc = ep_test_tcp_dump(1u << 13, collect, set);
+    return rc ? rc : set->error;
 }
 
 static int by_inode(const void *a, const void *b)

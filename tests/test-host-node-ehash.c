@@ -52,6 +52,7 @@
 #include "diag.h"
 #include "ep-host-config.h"
 #include "host-internal.h"
+#include "node-test-util.h"
 
 enum { NS_A, NS_B, NS_D, NNS };
 
@@ -234,19 +235,6 @@ static void namespace_setup(void)
     sh("nft add rule inet ep out ip6 daddr 2001:db8::1 drop");
 }
 
-static void report(int fd)
-{
-    struct stat st;
-    unsigned char msg[1 + sizeof(uint64_t)];
-    uint64_t ino;
-    if (stat("/proc/self/ns/net", &st) != 0)
-        die("stat");
-    ino = st.st_ino;
-    msg[0] = 'k';
-    memcpy(msg + 1, &ino, sizeof ino);
-    if (write(fd, msg, sizeof msg) != (ssize_t)sizeof msg)
-        die("report");
-}
 
 static void holder_main(int which, int fd)
 {
@@ -264,7 +252,7 @@ static void holder_main(int which, int fd)
         hold_states(AF_INET6, "::1", "::1", "2001:db8::1", 42000);
         hold_states(AF_INET6, "::", "::ffff:127.0.0.1", "::ffff:192.0.2.1", 43000);
     }
-    report(fd);
+    ep_test_ns_report(fd);
     for (;;)
         pause();
 }
@@ -284,17 +272,13 @@ static int setup(void **state)
     if (pipe(rp) != 0)
         return -1;
     for (int k = 0; k < NNS; k++) {
-        unsigned char msg[1 + sizeof(uint64_t)];
         holder[k] = fork();
         if (holder[k] == 0) {
             prctl(PR_SET_PDEATHSIG, SIGKILL);
             holder_main(k, rp[1]);
         }
-        if (read(rp[0], msg, sizeof msg) != (ssize_t)sizeof msg || msg[0] != 'k') {
-            fprintf(stderr, "a holder could not set up its namespace\n");
+        if (!ep_test_ns_got_report(rp[0], &ns_inode[k]))
             return -1;
-        }
-        memcpy(&ns_inode[k], msg + 1, sizeof ns_inode[k]);
     }
     return 0;
 }
@@ -302,11 +286,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    for (int k = 0; k < NNS; k++)
-        if (holder[k] > 0) {
-            kill(holder[k], SIGKILL);
-            waitpid(holder[k], NULL, 0);
-        }
+    ep_test_holders_kill(holder, NNS);
     return 0;
 }
 
@@ -352,32 +332,10 @@ static void collect(const struct inet_diag_msg *m, void *arg)
 static int dump_ehash(void *arg)
 {
     sock_set *set = arg;
-    static const int fam[2] = { AF_INET, AF_INET6 };
-    char buf[32768];
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-    if (fd < 0)
-        return -errno;
     set->n = 0;
     set->error = 0;
-    for (int f = 0; f < 2 && set->error == 0; f++) {
-        size_t len = ep_diag_request(buf, fam[f], IPPROTO_TCP,
-                                     0xffffffffu & ~(1u << 10) & ~(1u << 13), 1, 65535, 9 + f);
-        if (send(fd, buf, len, 0) != (ssize_t)len) {
-            set->error = -errno;
-            break;
-        }
-        for (;;) {
-            ssize_t n = recv(fd, buf, sizeof buf, 0);
-            int r = n < 0 ? -errno : ep_diag_walk(buf, (size_t)n, 9 + f, 0, collect, set);
-            if (r <= 0) {
-                if (r < 0)
-                    set->error = r;
-                break;
-            }
-        }
-    }
-    close(fd);
-    return set->error;
+    int rc = ep_test_tcp_dump(0xffffffffu & ~(1u << 10) & ~(1u << 13), collect, set);
+    return rc ? rc : set->error;
 }
 
 struct covers_arg {
@@ -580,19 +538,6 @@ static ep_host_node *take_node(unsigned flags)
     return node;
 }
 
-static const ep_host_snapshot *snap_of(const ep_host_node *node, uint64_t ino)
-{
-    for (size_t i = 0; i < ep_host_node_count(node); i++)
-        if (ep_host_node_netns(node, i)->inode == ino) {
-            const char *why = NULL;
-            const ep_host_snapshot *s = ep_host_node_snapshot(node, i, &why);
-            if (!s)
-                fail_msg("namespace %llu unreadable: %s", (unsigned long long)ino, why);
-            return s;
-        }
-    fail_msg("namespace %llu not listed", (unsigned long long)ino);
-    return NULL;
-}
 
 static void node_is_the_same(unsigned flags)
 {
@@ -612,7 +557,8 @@ static void node_is_the_same(unsigned flags)
     assert_true(nn >= 1);
     assert_non_null(strstr(notes[nn - 1], "EP_HOST_NO_EHASH_WALK"));
     for (int k = 0; k < NNS; k++) {
-        const ep_host_snapshot *a = snap_of(with, ns_inode[k]), *b = snap_of(without, ns_inode[k]);
+        const ep_host_snapshot *a = ep_test_snap_of(with, ns_inode[k]);
+        const ep_host_snapshot *b = ep_test_snap_of(without, ns_inode[k]);
         json_t *ja = stable_json(a), *jb = stable_json(b);
         const ep_host_totals *t = ep_host_snapshot_totals(a);
         if (!json_equal(ja, jb)) {

@@ -33,6 +33,7 @@
 #include <ephport/node.h>
 
 #include "host-internal.h"
+#include "node-test-util.h"
 #include "http-util.h"
 
 #define NCHILD 4
@@ -195,12 +196,7 @@ static int teardown(void **state)
 {
     char cmd[128];
     (void)state;
-    for (int k = 0; k < NCHILD; k++) {
-        if (child[k] > 0) {
-            kill(child[k], SIGKILL);
-            waitpid(child[k], NULL, 0);
-        }
-    }
+    ep_test_holders_kill(child, NCHILD);
     rm_cgroups();
     if (strcmp(hostroot, "/tmp/ephport-node-XXXXXX") != 0) {
         snprintf(cmd, sizeof cmd, "rm -rf %s", hostroot);
