@@ -33,4 +33,14 @@ const ep_host_snapshot *ep_test_snap_of(const ep_host_node *node, uint64_t ino);
 int ep_test_tcp_dump(uint32_t states, void (*fn)(const struct inet_diag_msg *m, void *arg),
                      void *arg);
 
+/* Skip the case, visibly ("SKIP: why" on stderr), when why (a char
+ * array the setup filled) is not empty. */
+#define EP_TEST_SKIP_IF(why)                                                                   \
+    do {                                                                                      \
+        if ((why)[0]) {                                                                       \
+            fprintf(stderr, "SKIP: %s\n", (why));                                              \
+            skip();                                                                           \
+        }                                                                                     \
+    } while (0)
+
 #endif

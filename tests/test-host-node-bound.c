@@ -230,13 +230,7 @@ static int teardown(void **state)
     return 0;
 }
 
-#define NEED_ROOT()                                                                           \
-    do {                                                                                      \
-        if (skip_why[0]) {                                                                    \
-            fprintf(stderr, "SKIP: %s\n", skip_why);                                          \
-            skip();                                                                           \
-        }                                                                                     \
-    } while (0)
+#define NEED_ROOT() EP_TEST_SKIP_IF(skip_why)
 
 
 /* The exact bound-only picture of A, B and C. */

@@ -206,13 +206,7 @@ static int teardown(void **state)
     return 0;
 }
 
-#define NEED_ROOT()                                                                           \
-    do {                                                                                      \
-        if (skip_why[0]) {                                                                    \
-            fprintf(stderr, "SKIP: %s\n", skip_why);                                          \
-            skip();                                                                           \
-        }                                                                                     \
-    } while (0)
+#define NEED_ROOT() EP_TEST_SKIP_IF(skip_why)
 
 static size_t find(const ep_host_node *node, uint64_t ino)
 {
