@@ -62,7 +62,7 @@ int ep_bpf_fail(int err, char *why, size_t len, const char *what)
                            "or a security module forbids it", what);
     else if (err == -EACCES)
         snprintf(why, len, "%s: the kernel's BPF verifier rejected the program (EACCES): this "
-                           "kernel lacks something it needs (Linux 6.2 or later is)", what);
+                           "kernel lacks something the program needs", what);
     else
         snprintf(why, len, "%s: %s", what, strerror(-err));
     return err;

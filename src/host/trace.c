@@ -248,7 +248,7 @@ int ep_trace_open(const ep_trace_opts *opts, ep_trace **out, char *why, size_t l
     rc = ep_trace_bpf__load(t->skel);
     if (rc) {
         rc = ep_trace_fail(rc < 0 ? rc : -EINVAL, why, len,
-                           "loading the BPF programs (Linux 5.17 or later relocates them)");
+                           "loading the BPF programs (they need Linux 6.2 or later)");
         goto fail;
     }
     rc = ep_trace_bpf__ep_trace_state__attach(t->skel);
