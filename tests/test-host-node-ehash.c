@@ -423,7 +423,7 @@ static void walk_equals_the_dump_in_every_namespace(void **state)
             if (rc == -ENOENT || rc == -ESRCH || rc == -ESTALE)
                 break;            /* gone meanwhile */
             assert_int_equal(rc, 0);
-            rc = ep_host_ehash_walk_take(&w, inodes, list.n, why, sizeof why);
+            rc = ep_host_ehash_walk_take(&w, inodes, list.n, 0, why, sizeof why);
             if (rc != 0)
                 fail_msg("the walk failed: %s", why);
             assert_int_equal(ep_host_in_netns_inode(path, want, dump_ehash, &after, why,
@@ -590,6 +590,40 @@ static void node_is_the_same_with_and_without_the_walk(void **state)
     node_is_the_same(EP_HOST_NO_PROBE);
 }
 
+/* A walk over its memory budget: the namespaces are read in rounds, each
+ * with a walk of its own kept for its group (node.c), and every namespace
+ * reads the same as without the walk.  A budget of 1 byte makes every
+ * namespace with sockets in the table a round of its own. */
+static void rounds_under_a_budget_read_the_same(void **state)
+{
+    (void)state;
+    NEED_ROOT();
+#if !EP_HAVE_BPF
+    fprintf(stderr, "SKIP: built without BPF (-Dbpf=disabled)\n");
+    skip();
+#endif
+    size_t saved = ep_host_ehash_budget, reads_one_walk;
+    ep_host_node *one = take_node(EP_HOST_NO_PROBE);
+    assert_int_equal(ep_host_node_walks(one), 1);
+    reads_one_walk = ep_host_node_walk_reads(one);
+    ep_host_node_free(one);
+    ep_host_ehash_budget = 1;
+    one = take_node(EP_HOST_NO_PROBE);
+    /* the first walk, then at least one per holder namespace sharing the
+     * table (NS_D has a table of its own: with the first round); and the
+     * rounds' walks were used by as many namespaces as the single walk */
+    fprintf(stderr, "1-byte budget: %zu walks, %zu namespaces read from them (%zu from one "
+                    "walk)\n",
+            ep_host_node_walks(one), ep_host_node_walk_reads(one), reads_one_walk);
+    assert_true(ep_host_node_walks(one) >= 1 + (NNS - 1));
+    assert_true(reads_one_walk >= NNS - 1);
+    assert_int_equal(ep_host_node_walk_reads(one), reads_one_walk);
+    ep_host_node_free(one);
+    node_is_the_same(EP_HOST_NO_PROBE);
+    node_is_the_same(0);
+    ep_host_ehash_budget = saved;
+}
+
 /* Sticky ports from the walk's autobind marks, against the sticky
  * iterator of each namespace. */
 static void sticky_ports_are_the_same_with_and_without_the_walk(void **state)
@@ -609,6 +643,7 @@ int main(void)
         cmocka_unit_test(walk_equals_the_dump_in_every_namespace),
         cmocka_unit_test(node_is_the_same_with_and_without_the_walk),
         cmocka_unit_test(sticky_ports_are_the_same_with_and_without_the_walk),
+        cmocka_unit_test(rounds_under_a_budget_read_the_same),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -18,6 +18,9 @@
  * read: about 2-4 MiB at 120,000 sockets.  They cannot be folded as they
  * stream: each namespace's aggregation needs its own settings and
  * listening ports first, and 200 aggregators at once would cost more.
+ * A walk given a budget stops keeping them when they would pass it and
+ * only measures each namespace's share (the caller then walks again for
+ * groups that fit: node.c's rounds).
  *
  * What can differ from a dump: the walk reads chains without the bucket
  * locks, as the kernel's own lookups do (under RCU; socket memory is
@@ -61,6 +64,11 @@ int ep_host_ehash_part_add(ep_host_ehash_part *p, const ep_host_ehash_sock *s)
     unsigned char *o;
     uint32_t extra;
 
+    if (p->counting) {            /* over the walk's budget: sizes only */
+        p->len += need;
+        p->n++;
+        return 0;
+    }
     if (p->len + need > p->cap) {
         size_t nc = p->cap ? p->cap * 2 : 512;
         unsigned char *nb;
@@ -94,7 +102,7 @@ int ep_host_ehash_part_next(const ep_host_ehash_part *p, size_t *off, ep_host_eh
     size_t alen;
     uint32_t extra;
 
-    if (!p || *off >= p->len)
+    if (!p || p->counting || *off >= p->len)
         return 0;
     o = p->buf + *off;
     alen = (o[0] & EP_EHASH_V6) ? 16 : 4;
@@ -127,6 +135,12 @@ static size_t ep_ehash_index(const ep_host_ehash_walk *w, uint64_t netns)
     return lo < w->nns && w->netns[lo] == netns ? lo : w->nns;
 }
 
+size_t ep_host_ehash_walk_share(const ep_host_ehash_walk *w, uint64_t netns)
+{
+    size_t i = ep_ehash_index(w, netns);
+    return i < w->nns ? w->part[i].len : 0;
+}
+
 const ep_host_ehash_part *ep_host_ehash_walk_find(const ep_host_ehash_walk *w, uint64_t netns)
 {
     size_t i = ep_ehash_index(w, netns);
@@ -149,6 +163,9 @@ bool ep_host_ehash_walk_covers(const ep_host_ehash_walk *w, uint64_t netns)
     int64_t v;
     int rc;
 
+    /* a namespace not asked about (another round's) has no share here */
+    if (w->over || ep_ehash_index(w, netns) == w->nns)
+        return false;
     if (netns == w->owner)
         return true;
     /* what the namespace's own table holds: negative when it shares the
@@ -187,7 +204,8 @@ static int ep_ehash_record(const void *buf, void *arg)
     ep_host_ehash_walk *w = rd->w;
     struct ep_ehash_rec r;
     ep_host_ehash_sock s;
-    size_t i;
+    size_t i, before;
+    int rc;
 
     memcpy(&r, buf, sizeof r);
     if (r.kind == EP_EHASH_FAIL) {
@@ -215,6 +233,7 @@ static int ep_ehash_record(const void *buf, void *arg)
         w->others++;
         return 0;
     }
+    before = w->part[i].len;
     memset(&s, 0, sizeof s);
     s.family = (uint8_t)r.family;
     s.state = r.state;
@@ -229,7 +248,19 @@ static int ep_ehash_record(const void *buf, void *arg)
                        ? (int32_t)(((uint64_t)r.timer * 1000 + w->hz - 1) / w->hz)
                        : -1;
     w->sockets++;
-    return ep_host_ehash_part_add(&w->part[i], &s);
+    rc = ep_host_ehash_part_add(&w->part[i], &s);
+    if (rc == 0 && !w->over && w->budget && (w->bytes += w->part[i].len - before) > w->budget) {
+        /* over the budget: drop what is kept, go on counting sizes so
+         * that the caller can plan rounds (node.c) */
+        w->over = true;
+        for (size_t k = 0; k < w->nns; k++) {
+            free(w->part[k].buf);
+            w->part[k].buf = NULL;
+            w->part[k].cap = 0;
+            w->part[k].counting = true;
+        }
+    }
+    return rc;
 }
 
 static int ep_ehash_order(const void *a, const void *b)
@@ -238,8 +269,8 @@ static int ep_ehash_order(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-int ep_host_ehash_walk_take(ep_host_ehash_walk *w, const uint64_t *netns, size_t n, char *why,
-                            size_t len)
+int ep_host_ehash_walk_take(ep_host_ehash_walk *w, const uint64_t *netns, size_t n,
+                            size_t budget, char *why, size_t len)
 {
     struct ep_ehash *skel;
     struct ep_ehash_read rd = { .w = w };
@@ -248,6 +279,7 @@ int ep_host_ehash_walk_take(ep_host_ehash_walk *w, const uint64_t *netns, size_t
     int link = -1, fd = -1, rc;
 
     memset(w, 0, sizeof *w);
+    w->budget = budget;
     rc = ep_bpf_btf_check(why, len);
     if (rc)
         return rc;
@@ -350,10 +382,11 @@ out:
 
 #else /* !EP_HAVE_BPF */
 
-int ep_host_ehash_walk_take(ep_host_ehash_walk *w, const uint64_t *netns, size_t n, char *why,
-                            size_t len)
+int ep_host_ehash_walk_take(ep_host_ehash_walk *w, const uint64_t *netns, size_t n,
+                            size_t budget, char *why, size_t len)
 {
     (void)netns;
+    (void)budget;
     (void)n;
     memset(w, 0, sizeof *w);
     snprintf(why, len, "ephport was built without BPF (meson -Dbpf=disabled)");

@@ -220,6 +220,9 @@ typedef struct ep_host_ehash_part {
     unsigned char *buf;
     size_t len, cap;
     size_t n;                     /* sockets */
+    bool counting;                /* the walk went over its budget: len and n
+                                     are what keeping them would take, buf is
+                                     empty */
 } ep_host_ehash_part;
 
 /* What one walk found, for the namespaces asked about. */
@@ -234,6 +237,10 @@ typedef struct ep_host_ehash_walk {
     uint32_t hz;                  /* the kernel's jiffies per second */
     bool marks;                   /* the kernel marks connect()-autobound
                                      sockets (6.18): sticky is known */
+    size_t budget;                /* bytes the parts may hold, 0: no limit */
+    size_t bytes;                 /* what they hold (until over) */
+    bool over;                    /* went over the budget: every part is
+                                     counting (sizes only), nothing covered */
 } ep_host_ehash_walk;
 
 /* One socket of a part, as inet_diag reports it (ports and addresses in
@@ -254,10 +261,25 @@ typedef struct ep_host_ehash_sock {
  * CAP_SYS_ADMIN), -ENOTSUP (no kernel BTF, a build without BPF, the
  * kernel's HZ unknown), -EAGAIN (the table changed under the walk: a chain
  * kept moving, or the walk stopped), -E2BIG (a chain of more than 128
- * sockets), -ENOMEM, or what the kernel said.  Prints nothing. */
-int ep_host_ehash_walk_take(ep_host_ehash_walk *w, const uint64_t *netns, size_t n, char *why,
-                            size_t len);
+ * sockets), -ENOMEM, or what the kernel said.  budget (bytes, 0: none):
+ * when the kept sockets would pass it, the walk drops them and goes on
+ * measuring each namespace's share (w->over, parts counting: their n and
+ * len), so that the caller can walk again for groups of namespaces that
+ * fit.  Prints nothing. */
+int ep_host_ehash_walk_take(ep_host_ehash_walk *w, const uint64_t *netns, size_t n,
+                            size_t budget, char *why, size_t len);
 void ep_host_ehash_walk_free(ep_host_ehash_walk *w);
+/* Bytes namespace netns's part takes (or would take, when the walk went
+ * over its budget); 0 when not asked about or without sockets. */
+size_t ep_host_ehash_walk_share(const ep_host_ehash_walk *w, uint64_t netns);
+/* The budget node.c gives its first walk (EP_HOST_EHASH_BUDGET; tests
+ * lower it to make rounds), and how many walks a node's reading made. */
+#define EP_HOST_EHASH_BUDGET ((size_t)16 << 20)
+extern size_t ep_host_ehash_budget;
+struct ep_host_node;
+size_t ep_host_node_walks(const struct ep_host_node *node);
+/* How many namespaces of that reading took their TCP sockets from a walk. */
+size_t ep_host_node_walk_reads(const struct ep_host_node *node);
 /* Namespace netns's part, or NULL (not asked about, or no socket). */
 const ep_host_ehash_part *ep_host_ehash_walk_find(const ep_host_ehash_walk *w, uint64_t netns);
 /* The socket at *off of p into *out and *off past it: 1, or 0 at the end. */
@@ -282,6 +304,8 @@ typedef struct ep_host_bound_given {
     bool ask_bound;               /* the bound pass did not run: ask state 13 */
     const ep_host_ehash_walk *walk; /* NULL: no walk */
     uint64_t netns;               /* the namespace's inode (for walk) */
+    bool *walk_used;              /* out, may be NULL: set when the walk's
+                                     share replaced the dump's */
 } ep_host_bound_given;
 
 /* ep_host_snapshot_take, with the namespace's bound-but-inactive TCP

@@ -19,7 +19,11 @@
  * and the dumps of the namespaces it covers ask for LISTEN only: each dump
  * walked that whole table (262,144 buckets, every socket of the host) to
  * keep its own.  Without it, each dump walks the table as before, with a
- * note.  EP_HOST_NO_EHASH_WALK asks for the old way (tests compare). */
+ * note.  EP_HOST_NO_EHASH_WALK asks for the old way (tests compare).  The
+ * walk's sockets stay under a memory budget (ep_host_ehash_budget, 16 MiB):
+ * past it the node is read in rounds of namespaces whose shares fit, one
+ * walk each (ep_node_read_rounds), so memory does not grow with the
+ * node's socket count. */
 #include <assert.h>
 #include <errno.h>
 #include <pthread.h>
@@ -45,6 +49,8 @@ struct ep_host_node {
     bool bound_ok;
     ep_host_ehash_walk walk;      /* the walk's sockets, when walk_ok */
     bool walk_ok;
+    size_t walks;                 /* walks of the established hash made */
+    atomic_size_t walk_reads;     /* namespaces whose TCP came from a walk */
     char *notes[2];               /* why a pass was not used, or none */
     size_t nnotes;
 };
@@ -132,6 +138,8 @@ static int ep_node_collect(ep_host_node *node, size_t top)
 typedef struct ep_node_job {
     ep_host_node *node;
     const ep_host_node_options *opts;
+    const size_t *idx;            /* the namespaces to read, [n] */
+    size_t n;
     atomic_size_t next;
     atomic_int oom;
 } ep_node_job;
@@ -160,9 +168,13 @@ static int ep_node_read_one(ep_node_job *job, size_t i)
         if (node->bound_ok)
             given.v = ep_host_bound_pass_find(&node->bound, e->inode, &given.n);
         given.ask_bound = !node->bound_ok;
+        bool used = false;
         given.walk = node->walk_ok ? &node->walk : NULL;
         given.netns = e->inode;
+        given.walk_used = &used;
         rc = ep_host_snapshot_take_given(&o, &given, &node->snap[i]);
+        if (rc == 0 && used)
+            atomic_fetch_add(&node->walk_reads, 1);
     } else {
         rc = ep_host_snapshot_take(&o, &node->snap[i]);
     }
@@ -182,9 +194,8 @@ static void *ep_node_worker(void *arg)
     ep_node_job *job = arg;
     size_t i;
 
-    while (!atomic_load(&job->oom) &&
-           (i = atomic_fetch_add(&job->next, 1)) < job->node->list.n)
-        if (ep_node_read_one(job, i) != 0)
+    while (!atomic_load(&job->oom) && (i = atomic_fetch_add(&job->next, 1)) < job->n)
+        if (ep_node_read_one(job, job->idx[i]) != 0)
             atomic_store(&job->oom, 1);
     return NULL;
 }
@@ -193,27 +204,118 @@ static void *ep_node_worker(void *arg)
  * kernel's sock_diag dump of each namespace walks the host-wide socket hash,
  * so a node of many namespaces is CPU-bound in the kernel and spreads over
  * cores.  A thread that cannot be started leaves its share to the others. */
-static int ep_node_read_all(ep_host_node *node, const ep_host_node_options *opts)
+static int ep_node_read_some(ep_host_node *node, const ep_host_node_options *opts,
+                             const size_t *idx, size_t n)
 {
-    ep_node_job job = { .node = node, .opts = opts };
+    ep_node_job job = { .node = node, .opts = opts, .idx = idx, .n = n };
     pthread_t t[8];
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     size_t nt = cpus < 1 ? 1 : cpus > 8 ? 8 : (size_t)cpus, started = 0;
 
     atomic_init(&job.next, 0);
     atomic_init(&job.oom, 0);
-    if (nt > node->list.n)
-        nt = node->list.n;
+    if (nt > n)
+        nt = n;
     for (size_t k = 1; k < nt; k++)
         if (pthread_create(&t[started], NULL, ep_node_worker, &job) == 0)
             started++;
     ep_node_worker(&job);
     for (size_t k = 0; k < started; k++)
         pthread_join(t[k], NULL);
+    return atomic_load(&job.oom) ? EP_ENOMEM : 0;
+}
+
+size_t ep_host_ehash_budget = EP_HOST_EHASH_BUDGET;
+
+size_t ep_host_node_walks(const ep_host_node *node)
+{
+    return node->walks;
+}
+
+size_t ep_host_node_walk_reads(const ep_host_node *node)
+{
+    return atomic_load(&node->walk_reads);
+}
+
+/* The walk went over its budget: read the namespaces in rounds, each a
+ * group whose sockets (as the first walk measured them) fit the budget,
+ * with a walk of its own kept for that group only.  A namespace larger
+ * than the budget is a round alone; the namespaces with no socket in the
+ * table (or a table of their own) go with the first.  So the sockets held
+ * at once stay under the budget (or one namespace's), whatever the node
+ * holds.  A round whose walk fails reads its namespaces through their
+ * dumps.  -ENOMEM only. */
+static int ep_node_read_rounds(ep_host_node *node, const ep_host_node_options *opts)
+{
+    size_t n = node->list.n, budget = node->walk.budget, *share, *idx, left = n;
+    uint64_t *inodes;
+    bool *done;
+    int rc = 0;
+
+    share = malloc(n * sizeof *share);
+    idx = malloc(n * sizeof *idx);
+    inodes = malloc(n * sizeof *inodes);
+    done = calloc(n, sizeof *done);
+    if (!share || !idx || !inodes || !done) {
+        rc = EP_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++)
+        share[i] = ep_host_ehash_walk_share(&node->walk, node->list.v[i].inode);
+    ep_host_ehash_walk_free(&node->walk);
+    node->walk_ok = false;
+    while (left > 0 && rc == 0) {
+        size_t m = 0, bytes = 0;
+        char why[300] = "";
+        for (size_t i = 0; i < n; i++)
+            if (!done[i] && (m == 0 || share[i] == 0 || bytes + share[i] <= budget)) {
+                done[i] = true;
+                idx[m] = i;
+                inodes[m++] = node->list.v[i].inode;
+                bytes += share[i];
+            }
+        left -= m;
+        int wr = ep_host_ehash_walk_take(&node->walk, inodes, m, 0, why, sizeof why);
+        node->walks++;
+        if (wr == -ENOMEM) {
+            rc = EP_ENOMEM;
+            break;
+        }
+        node->walk_ok = wr == 0;  /* else these namespaces are dumped whole */
+        rc = ep_node_read_some(node, opts, idx, m);
+        ep_host_ehash_walk_free(&node->walk);
+        node->walk_ok = false;
+    }
+out:
+    free(share);
+    free(idx);
+    free(inodes);
+    free(done);
+    return rc;
+}
+
+/* Every namespace: with the walk's sockets when they fitted its budget,
+ * else in rounds. */
+static int ep_node_read_all(ep_host_node *node, const ep_host_node_options *opts)
+{
+    size_t *idx;
+    int rc;
+
+    if (node->walk_ok && node->walk.over) {
+        rc = ep_node_read_rounds(node, opts);
+    } else {
+        idx = malloc((node->list.n ? node->list.n : 1) * sizeof *idx);
+        if (!idx)
+            return EP_ENOMEM;
+        for (size_t i = 0; i < node->list.n; i++)
+            idx[i] = i;
+        rc = ep_node_read_some(node, opts, idx, node->list.n);
+        free(idx);
+    }
     for (size_t i = 0; i < node->list.n; i++)
         if (!node->snap[i])
             node->unreadable++;
-    return atomic_load(&job.oom) ? EP_ENOMEM : 0;
+    return rc;
 }
 
 /* The bound-only TCP sockets of every namespace in one pass, when TCP is
@@ -271,8 +373,10 @@ static int ep_node_ehash_walk(ep_host_node *node, const ep_host_options *o)
             return EP_ENOMEM;
         for (size_t i = 0; i < node->list.n; i++)
             inodes[i] = node->list.v[i].inode;
-        rc = ep_host_ehash_walk_take(&node->walk, inodes, node->list.n, why, sizeof why);
+        rc = ep_host_ehash_walk_take(&node->walk, inodes, node->list.n, ep_host_ehash_budget,
+                                     why, sizeof why);
         free(inodes);
+        node->walks++;
     }
     if (rc == 0) {
         node->walk_ok = true;

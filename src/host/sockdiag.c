@@ -174,6 +174,8 @@ int ep_host_sockdiag_dump(ep_host_agg *agg, uint8_t proto, bool listen_only,
         walked = ep_host_ehash_walk_find(given->walk, given->netns);
         agg->walked = walked;
         agg->walk_used = true;
+        if (given->walk_used)
+            *given->walk_used = true;
     }
     if (!nl)
         return -errno;
