@@ -775,6 +775,37 @@ static void pg_open_refuses_what_is_not_a_log(void **state)
     both(refuse_body, true);
 }
 
+/* A server that accepts and never answers: libpq alone would wait for ever
+ * (its connect_timeout is unset by default); the log's default makes the
+ * open fail, with the reason, after EP_PG_CONNECT_TIMEOUT (10 s).  Needs
+ * no server and no root: a listening socket nobody accepts on. */
+static void pg_silent_server_times_out(void **state)
+{
+    (void)state;
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t alen = sizeof a;
+    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    char uri[128];
+    ep_natlog_options o = { .create = false };
+    ep_natlog *log = NULL;
+    ep_parse_error err;
+
+    assert_true(l >= 0);
+    assert_int_equal(bind(l, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(l, 8), 0);
+    assert_int_equal(getsockname(l, (struct sockaddr *)&a, &alen), 0);
+    snprintf(uri, sizeof uri, "postgresql://127.0.0.1:%u/ephport?sslmode=disable",
+             ntohs(a.sin_port));
+    memset(&err, 0, sizeof err);
+    int rc = ep_natlog_open(uri, &o, &log, &err);
+    fprintf(stderr, "silent server: %d, %s\n", rc, err.message);
+    assert_int_equal(rc, EP_EIO);
+    assert_null(log);
+    assert_non_null(strstr(err.message, "cannot connect"));
+    assert_non_null(strstr(err.message, "timeout"));
+    close(l);
+}
+
 /* The command line takes the URI wherever it takes a log file. */
 static int cli(const struct ctx *c, const char *args, char *out, size_t len)
 {
@@ -834,6 +865,7 @@ int main(void)
         cmocka_unit_test(pg_constraint_one_holder),
         cmocka_unit_test(pg_open_refuses_what_is_not_a_log),
         cmocka_unit_test(pg_command_line),
+        cmocka_unit_test(pg_silent_server_times_out),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,11 @@
  * read is checked against the record rules and its checksum.  ep_natlog_check
  * runs that schema check again (there is no PRAGMA integrity_check: the
  * server's own page checksums, if initdb enabled them, guard the pages).
+ *
+ * Waiting: libpq waits for a connection as long as the network lets it (a
+ * server that accepts and never answers: for ever), so a URI without its
+ * own connect_timeout gets EP_PG_CONNECT_TIMEOUT seconds, for the first
+ * connection and every reconnection; the URI's value wins when it has one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +59,8 @@
 #include <sys/socket.h>
 
 #include <libpq-fe.h>
+
+#define EP_PG_CONNECT_TIMEOUT "10" /* seconds, when the URI gives none */
 
 #include <ephport/natlog.h>
 
@@ -500,7 +507,12 @@ int ep_natlog_pg_open(ep_natlog *log, const char *uri, const ep_natlog_options *
     log->bs = pg;
     ep_pg_redact(uri, pg->name, sizeof pg->name);
     pg->sync_off = o->sync_normal;
-    pg->conn = PQconnectdb(uri);
+    {
+        /* the default comes first: the URI, expanded after it, overrides */
+        const char *const keys[] = { "connect_timeout", "dbname", NULL };
+        const char *const vals[] = { EP_PG_CONNECT_TIMEOUT, uri, NULL };
+        pg->conn = PQconnectdbParams(keys, vals, 1);
+    }
     if (!pg->conn) {
         ep_pg_close(log);
         return EP_ENOMEM;
