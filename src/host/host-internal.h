@@ -272,8 +272,10 @@ void ep_host_ehash_walk_free(ep_host_ehash_walk *w);
 /* Bytes namespace netns's part takes (or would take, when the walk went
  * over its budget); 0 when not asked about or without sockets. */
 size_t ep_host_ehash_walk_share(const ep_host_ehash_walk *w, uint64_t netns);
-/* The budget node.c gives its first walk (EP_HOST_EHASH_BUDGET; tests
- * lower it to make rounds), and how many walks a node's reading made. */
+/* The budget node.c gives its first walk, in packed bytes (the parts'
+ * buffers grow by doubling: up to twice that in memory;
+ * EP_HOST_EHASH_BUDGET; tests lower it to make rounds), and how many walks
+ * a node's reading made. */
 #define EP_HOST_EHASH_BUDGET ((size_t)16 << 20)
 extern size_t ep_host_ehash_budget;
 struct ep_host_node;
