@@ -17,7 +17,7 @@
  * (1, 2, 4 ... pause instructions between looks, up to EP_LOCK_BACKOFF_MAX:
  * ~26 us with the 26 ns pause measured on this AMD EPYC), which lets the
  * holder run long bursts with warm caches: two threads on one destination
- * then keep about one thread's throughput instead of collapsing to a
+ * then keep 0.85-0.9 of one thread's throughput instead of collapsing to a
  * quarter of it in wake-ups (docs/ENGINE.md section 15, BENCHMARKS.md
  * "Threads").  The price is latency under contention and no fairness: a
  * waiter may wait many holder calls.  After EP_LOCK_SPIN_BUDGET pauses
