@@ -54,6 +54,21 @@ static void ep_top_draw(const struct ep_top_state *st)
     refresh();
 }
 
+int ep_top_view_key(int ch, struct ep_top_opts *o)
+{
+    if (ch == 'q' || ch == 'Q')
+        return -1;
+    if (ch == 's' || ch == 'S') {
+        o->sort = (enum ep_top_sort)((o->sort + 1) % EP_TOP_NSORT);
+        return 1;
+    }
+    if (ch == '+' || ch == '=')
+        o->interval = ep_screen_step_interval(o->interval, +1);
+    else if (ch == '-' || ch == '_')
+        o->interval = ep_screen_step_interval(o->interval, -1);
+    return 0;
+}
+
 int ep_top_run_screen(struct ep_top_state *st)
 {
     SCREEN *scr;
@@ -89,16 +104,11 @@ int ep_top_run_screen(struct ep_top_state *st)
         ch = getch();
         if (ch == ERR)
             continue; /* timeout or signal: the loop checks both */
-        if (ch == 'q' || ch == 'Q')
+        int act = ep_top_view_key(ch, &st->o);
+        if (act < 0)
             break;
-        if (ch == 's' || ch == 'S') {
-            st->o.sort = (enum ep_top_sort)((st->o.sort + 1) % EP_TOP_NSORT);
+        if (act > 0)
             ep_top_sort_rows(st);
-        } else if (ch == '+' || ch == '=') {
-            st->o.interval = ep_screen_step_interval(st->o.interval, +1);
-        } else if (ch == '-' || ch == '_') {
-            st->o.interval = ep_screen_step_interval(st->o.interval, -1);
-        }
         ep_top_draw(st); /* also after KEY_RESIZE */
     }
     ep_screen_close(scr);

@@ -478,16 +478,11 @@ static int ep_ts_run_screen(struct ep_ts_state *st)
         ch = getch();
         if (ch == ERR)
             continue; /* timeout or signal: the loop checks both */
-        if (ch == 'q' || ch == 'Q')
+        int act = ep_top_view_key(ch, &st->o);
+        if (act < 0)
             break;
-        if (ch == 's' || ch == 'S') {
-            st->o.sort = (enum ep_top_sort)((st->o.sort + 1) % EP_TOP_NSORT);
+        if (act > 0)
             ep_ts_sort(st);
-        } else if (ch == '+' || ch == '=') {
-            st->o.interval = ep_screen_step_interval(st->o.interval, +1);
-        } else if (ch == '-' || ch == '_') {
-            st->o.interval = ep_screen_step_interval(st->o.interval, -1);
-        }
         ep_ts_draw(st); /* also after KEY_RESIZE */
     }
     ep_screen_close(scr);

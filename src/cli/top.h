@@ -127,6 +127,11 @@ void ep_top_fmt_tte(double t, char *buf, size_t len);
 
 /* top-screen.c */
 int ep_top_run_screen(struct ep_top_state *st);  /* exit code */
+/* A key pressed in a top view (this one or top --snat's): 'q' quits (-1);
+ * 's' steps o->sort to the next order (1: the view sorts its rows again);
+ * '+' and '-' step o->interval; 0 for those and any other key (the view
+ * redraws). */
+int ep_top_view_key(int ch, struct ep_top_opts *o);
 
 /* top-snat.c: `top --snat`, the source NAT units of a namespace's
  * conntrack table live (batch frames or the terminal view). */

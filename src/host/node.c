@@ -318,12 +318,32 @@ static int ep_node_read_all(ep_host_node *node, const ep_host_node_options *opts
     return rc;
 }
 
+/* After a pass over the whole host (the bound-only pass, the walk): 0
+ * when it worked (rc 0); -ENOMEM; else the node's note "what: why", so
+ * that the slower way the dumps take is said once.  -ENOMEM only. */
+static int ep_node_pass_note(ep_host_node *node, int rc, const char *what, const char *why)
+{
+    char note[700];
+
+    if (rc == 0)
+        return 0;
+    if (rc == -ENOMEM)
+        return EP_ENOMEM;
+    assert(node->nnotes < sizeof node->notes / sizeof node->notes[0]);
+    snprintf(note, sizeof note, "%s: %s", what, why);
+    node->notes[node->nnotes] = strdup(note);
+    if (!node->notes[node->nnotes])
+        return EP_ENOMEM;
+    node->nnotes++;
+    return 0;
+}
+
 /* The bound-only TCP sockets of every namespace in one pass, when TCP is
  * read through sock_diag; a note when the pass cannot be used.  -ENOMEM
  * only. */
 static int ep_node_bound_pass(ep_host_node *node, const ep_host_options *o)
 {
-    char why[300] = "", note[512];
+    char why[300] = "";
     int rc;
 
     if ((o->flags & EP_HOST_NO_TCP) || o->source == EP_HOST_SOURCE_PROC)
@@ -335,21 +355,13 @@ static int ep_node_bound_pass(ep_host_node *node, const ep_host_options *o)
     } else {
         rc = ep_host_bound_pass_take(&node->bound, why, sizeof why);
     }
-    if (rc == 0) {
-        node->bound_ok = true;
-        return 0;
-    }
-    if (rc == -ENOMEM)
-        return EP_ENOMEM;
-    snprintf(note, sizeof note,
-             "bound-only TCP sockets were asked of each namespace's sock_diag dump, which walks "
-             "the host's whole bind table every time (slow on a node of many namespaces): one "
-             "BPF pass over every open file could not be used: %s", why);
-    node->notes[node->nnotes] = strdup(note);
-    if (!node->notes[node->nnotes])
-        return EP_ENOMEM;
-    node->nnotes++;
-    return 0;
+    node->bound_ok = rc == 0;
+    return ep_node_pass_note(node, rc,
+                             "bound-only TCP sockets were asked of each namespace's sock_diag "
+                             "dump, which walks the host's whole bind table every time (slow on "
+                             "a node of many namespaces): one BPF pass over every open file "
+                             "could not be used",
+                             why);
 }
 
 /* The host-wide TCP established hash in one walk for every namespace, when
@@ -357,7 +369,7 @@ static int ep_node_bound_pass(ep_host_node *node, const ep_host_options *o)
  * -ENOMEM only. */
 static int ep_node_ehash_walk(ep_host_node *node, const ep_host_options *o)
 {
-    char why[300] = "", note[600];
+    char why[300] = "";
     uint64_t *inodes;
     int rc;
 
@@ -378,21 +390,13 @@ static int ep_node_ehash_walk(ep_host_node *node, const ep_host_options *o)
         free(inodes);
         node->walks++;
     }
-    if (rc == 0) {
-        node->walk_ok = true;
-        return 0;
-    }
-    if (rc == -ENOMEM)
-        return EP_ENOMEM;
-    snprintf(note, sizeof note,
-             "established TCP sockets were asked of each namespace's sock_diag dump, which walks "
-             "the host's whole established hash every time (slow on a node of many namespaces "
-             "without hash tables of their own): one BPF walk of it could not be used: %s", why);
-    node->notes[node->nnotes] = strdup(note);
-    if (!node->notes[node->nnotes])
-        return EP_ENOMEM;
-    node->nnotes++;
-    return 0;
+    node->walk_ok = rc == 0;
+    return ep_node_pass_note(node, rc,
+                             "established TCP sockets were asked of each namespace's sock_diag "
+                             "dump, which walks the host's whole established hash every time "
+                             "(slow on a node of many namespaces without hash tables of their "
+                             "own): one BPF walk of it could not be used",
+                             why);
 }
 
 int ep_host_node_take(const ep_host_node_options *opts, ep_host_node **out)
