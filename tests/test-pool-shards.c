@@ -45,7 +45,7 @@ static void per_shard(ep_pool *p, ep_tuple out[EP_SHARDS])
         if (atomic_load(&p->route.shared->dir[slot]) != 0)
             continue;
         atomic_store(&p->route.shared->dir[slot], (uint8_t)(found + 1));
-        assert_ptr_equal(ep_shard_of(p, EP_PROTO_TCP, &canon, 80), p->route.shard[found]);
+        assert_ptr_equal(ep_shard_of(p, &canon, 80), p->route.shard[found]);
         out[found++] = t;
     }
     assert_int_equal(found, EP_SHARDS);

@@ -547,7 +547,7 @@ int ep_bind_connect_do(ep_pool *pool, ep_bind_id id, ep_tuple *t)
     b = &pool->binds[bidx];
     if (t->remote.family != b->addr.family)
         return -EINVAL;
-    sp = ep_shard_of(pool, b->proto, &t->remote, t->remote_port);
+    sp = ep_shard_of(pool, &t->remote, t->remote_port);
     if (b->state == EP_B_NOPORT) {
         uint16_t port;
         uint8_t opts = b->flags & EP_EF_SOCKOPTS;

@@ -509,7 +509,7 @@ static int ep_pool_connect_do(ep_pool *pool, ep_tuple *t, uint32_t owner, ep_tim
     if (!t || (want_ref && !ref))
         rc = EP_EINVAL;
     else if ((rc = ep_tuple_check(t, &remote)) == 0)
-        sp = ep_shard_of(pool, t->proto, &remote, t->remote_port);
+        sp = ep_shard_of(pool, &remote, t->remote_port);
     EP_LOCK(sp);
     ep_conn_advance(sp, now);
     if (rc < 0)
@@ -641,7 +641,7 @@ int ep_pool_close(ep_pool *pool, const ep_tuple *t, ep_close_how how, ep_time no
     if (!t || (how != EP_CLOSE_ACTIVE && how != EP_CLOSE_PASSIVE))
         rc = EP_EINVAL;
     else if ((rc = ep_tuple_key(t, &remote, &local)) == 0)
-        sp = ep_shard_of(pool, t->proto, &remote, t->remote_port);
+        sp = ep_shard_of(pool, &remote, t->remote_port);
     EP_LOCK(sp);
     ep_conn_advance(sp, now);
     if (rc < 0)

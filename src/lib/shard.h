@@ -51,16 +51,14 @@ static inline uint32_t ep_dir_slot(const ep_pool *pool, const ep_addr *remote, u
  * thread's home shard (shard.c). */
 uint8_t ep_dir_claim(const ep_pool *pool, uint32_t slot);
 
-/* The shard that owns (proto, remote, rport), claiming the directory slot
+/* The shard that owns (remote, rport) - any protocol - claiming the directory slot
  * for the calling thread's shard if no call has claimed it yet: so the
  * destinations a thread opens first live on its own shard, and two
  * threads with destinations of their own write disjoint shards.  A slot
  * never changes owner, so connect and close always meet on one shard. */
-static inline ep_pool *ep_shard_of(const ep_pool *pool, uint8_t proto, const ep_addr *remote,
-                                   uint16_t rport)
+static inline ep_pool *ep_shard_of(const ep_pool *pool, const ep_addr *remote, uint16_t rport)
 {
     const ep_pool_shared *sh = pool->route.shared;
-    (void)proto;
     if (!sh)
         return (ep_pool *)pool;
     uint32_t slot = ep_dir_slot(pool, remote, rport);
